@@ -1,0 +1,52 @@
+/*
+ * A growable byte buffer with a size cap (after curl's dynbuf). The data is
+ * always NUL-terminated and `ptr` is never NULL, so it can be used as a C
+ * string at any time. Anything read from outside (the network, a file, a
+ * child process) goes into a buffer whose cap bounds how far it can grow:
+ * appending past the cap fails with KILN_ETOOBIG and leaves the buffer as it
+ * was.
+ */
+#ifndef KILN_CORE_BUF_H
+#define KILN_CORE_BUF_H
+
+#include "core/common.h"
+
+#include <stdint.h>
+
+struct kiln_buf {
+	char *ptr;
+	size_t size;  /* bytes used, not counting the terminating NUL */
+	size_t asize; /* bytes allocated; 0 while ptr points at a static "" */
+	size_t cap;   /* most bytes the buffer may hold */
+};
+
+extern char kiln_buf__empty[];
+
+/* A buffer capped at 64 MiB; use kiln_buf_init() to choose a cap. */
+#define KILN_BUF_DEFAULT_CAP ((size_t)64 << 20)
+#define KILN_BUF_INIT                                                                              \
+	{                                                                                          \
+		kiln_buf__empty, 0, 0, KILN_BUF_DEFAULT_CAP                                        \
+	}
+
+void kiln_buf_init(struct kiln_buf *buf, size_t cap);
+/* Free the contents; the buffer is empty and reusable afterwards. */
+void kiln_buf_release(struct kiln_buf *buf);
+/* Like release, but overwrites the contents first (secrets). */
+void kiln_buf_wipe(struct kiln_buf *buf);
+void kiln_buf_clear(struct kiln_buf *buf);
+/* Hand the string to the caller (free() it); the buffer is empty afterwards. */
+char *kiln_buf_detach(struct kiln_buf *buf);
+
+int kiln_buf_put(struct kiln_buf *buf, const void *data, size_t len);
+int kiln_buf_puts(struct kiln_buf *buf, const char *s);
+int kiln_buf_putc(struct kiln_buf *buf, char c);
+int kiln_buf_printf(struct kiln_buf *buf, const char *fmt, ...) KILN_PRINTF(2, 3);
+int kiln_buf_vprintf(struct kiln_buf *buf, const char *fmt, va_list ap) KILN_PRINTF(2, 0);
+/* Make room for `extra` more bytes without changing the contents. */
+int kiln_buf_grow(struct kiln_buf *buf, size_t extra);
+void kiln_buf_truncate(struct kiln_buf *buf, size_t len);
+/* Remove trailing whitespace. */
+void kiln_buf_rtrim(struct kiln_buf *buf);
+
+#endif

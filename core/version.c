@@ -1,0 +1,6 @@
+#include "kiln.h"
+
+const char *kiln_version(void)
+{
+	return KILN_VERSION;
+}

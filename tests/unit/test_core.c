@@ -1,0 +1,316 @@
+#include <check.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <signal.h>
+
+#include "kiln.h"
+
+START_TEST(buf_appends_and_stays_terminated)
+{
+	struct kiln_buf b = KILN_BUF_INIT;
+
+	ck_assert_str_eq(b.ptr, "");
+	ck_assert_int_eq(kiln_buf_puts(&b, "abc"), 0);
+	ck_assert_int_eq(kiln_buf_printf(&b, "-%d-%s", 42, "x"), 0);
+	ck_assert_str_eq(b.ptr, "abc-42-x");
+	ck_assert_uint_eq(b.size, 8);
+	kiln_buf_truncate(&b, 2);
+	ck_assert_str_eq(b.ptr, "ab");
+	kiln_buf_clear(&b);
+	ck_assert_str_eq(b.ptr, "");
+	kiln_buf_release(&b);
+	ck_assert_str_eq(b.ptr, "");
+}
+END_TEST
+
+START_TEST(buf_cap_refuses_and_keeps_contents)
+{
+	struct kiln_buf b;
+
+	kiln_buf_init(&b, 8);
+	ck_assert_int_eq(kiln_buf_puts(&b, "12345678"), 0);
+	ck_assert_int_eq(kiln_buf_putc(&b, '9'), KILN_ETOOBIG);
+	ck_assert_str_eq(b.ptr, "12345678");
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "limit of 8 bytes"));
+	ck_assert_int_eq(kiln_buf_printf(&b, "%s", ""), 0);
+	kiln_buf_release(&b);
+}
+END_TEST
+
+START_TEST(buf_grows_large)
+{
+	struct kiln_buf b = KILN_BUF_INIT;
+	char *s;
+	int i;
+
+	for (i = 0; i < 100000; i++)
+		ck_assert_int_eq(kiln_buf_putc(&b, (char)('a' + i % 26)), 0);
+	ck_assert_uint_eq(b.size, 100000);
+	ck_assert_int_eq(b.ptr[26], 'a');
+	s = kiln_buf_detach(&b);
+	ck_assert_uint_eq(strlen(s), 100000);
+	ck_assert_str_eq(b.ptr, "");
+	free(s);
+}
+END_TEST
+
+START_TEST(buf_rtrim)
+{
+	struct kiln_buf b = KILN_BUF_INIT;
+
+	kiln_buf_puts(&b, "line \n\t");
+	kiln_buf_rtrim(&b);
+	ck_assert_str_eq(b.ptr, "line");
+	kiln_buf_release(&b);
+}
+END_TEST
+
+START_TEST(error_slot_set_prefix_clear)
+{
+	kiln_error_clear();
+	ck_assert_str_eq(kiln_error_last(), "");
+	ck_assert_int_eq(kiln_error_set(KILN_ENOTFOUND, "tag '%s' not found", "v1"),
+	                 KILN_ENOTFOUND);
+	ck_assert_int_eq(kiln_error_prefix(KILN_ERROR, "layer '%s'", "app"), KILN_ERROR);
+	ck_assert_str_eq(kiln_error_last(), "layer 'app': tag 'v1' not found");
+	/* The deeper code is kept: callers add context, never overwrite. */
+	ck_assert_int_eq(kiln_error_last_code(), KILN_ENOTFOUND);
+	kiln_error_clear();
+	ck_assert_int_eq(kiln_error_last_code(), KILN_OK);
+}
+END_TEST
+
+START_TEST(exit_codes)
+{
+	ck_assert_int_eq(kiln_exit_code(0), 0);
+	ck_assert_int_eq(kiln_exit_code(KILN_EINVAL), 2);
+	ck_assert_int_eq(kiln_exit_code(KILN_ERROR), 1);
+	ck_assert_int_eq(kiln_exit_code(KILN_ETIMEOUT), 1);
+	ck_assert_int_eq(kiln_exit_code(KILN_EAUTH), 1);
+}
+END_TEST
+
+START_TEST(log_redacts_secrets)
+{
+	char *r;
+
+	kiln_log_add_secret("wJalrXUtnFEMI/K7MDENG");
+	r = kiln_log_redact("key=wJalrXUtnFEMI/K7MDENG and again wJalrXUtnFEMI/K7MDENG.");
+	ck_assert_str_eq(r, "key=*** and again ***.");
+	free(r);
+	kiln_log_clear_secrets();
+	r = kiln_log_redact("key=wJalrXUtnFEMI/K7MDENG");
+	ck_assert_str_eq(r, "key=wJalrXUtnFEMI/K7MDENG");
+	free(r);
+}
+END_TEST
+
+START_TEST(log_trace_areas)
+{
+	setenv("KILN_TRACE", "aws,http", 1);
+	ck_assert(kiln_log_trace_enabled("aws"));
+	ck_assert(kiln_log_trace_enabled("http"));
+	ck_assert(!kiln_log_trace_enabled("ssh"));
+	ck_assert(!kiln_log_trace_enabled("aw"));
+	setenv("KILN_TRACE", "all", 1);
+	ck_assert(kiln_log_trace_enabled("ssh"));
+	unsetenv("KILN_TRACE");
+	ck_assert(!kiln_log_trace_enabled("aws"));
+}
+END_TEST
+
+START_TEST(log_levels_follow_verbosity)
+{
+	kiln_log_setup(0, 0, KILN_COLOR_NEVER);
+	ck_assert(kiln_log_enabled(KILN_LOG_WARN));
+	ck_assert(!kiln_log_enabled(KILN_LOG_INFO));
+	kiln_log_setup(1, 0, KILN_COLOR_NEVER);
+	ck_assert(kiln_log_enabled(KILN_LOG_INFO));
+	ck_assert(!kiln_log_enabled(KILN_LOG_DEBUG));
+	kiln_log_setup(2, 0, KILN_COLOR_NEVER);
+	ck_assert(kiln_log_enabled(KILN_LOG_DEBUG));
+	kiln_log_setup(3, 1, KILN_COLOR_NEVER);
+	ck_assert(!kiln_log_enabled(KILN_LOG_WARN));
+	ck_assert(kiln_log_enabled(KILN_LOG_ERROR));
+	kiln_log_setup(0, 0, KILN_COLOR_NEVER);
+}
+END_TEST
+
+START_TEST(json_load_reports_position)
+{
+	json_t *j = NULL;
+
+	ck_assert_int_eq(kiln_json_load_string(&j, "{\n  \"a\": 1,\n  \"b\": }\n", "p.json"),
+	                 KILN_EINVAL);
+	ck_assert_ptr_null(j);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "p.json:3:"));
+	ck_assert_int_eq(kiln_json_load_string(&j, "{\"a\": 1, \"a\": 2}", "d.json"), KILN_EINVAL);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "duplicate"));
+	ck_assert_int_eq(kiln_json_load_file(&j, "/nonexistent/x.json"), KILN_EINVAL);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "cannot read '/nonexistent/x.json'"));
+}
+END_TEST
+
+START_TEST(json_getters_and_dump)
+{
+	json_t *j = NULL;
+	struct kiln_buf b = KILN_BUF_INIT;
+
+	ck_assert_int_eq(
+	    kiln_json_load_string(&j, "{\"s\": \"x\", \"n\": 7, \"t\": true, \"z\": 1}", "t"), 0);
+	ck_assert_str_eq(kiln_json_str(j, "s"), "x");
+	ck_assert_ptr_null(kiln_json_str(j, "n"));
+	ck_assert_int_eq(kiln_json_int(j, "n", -1), 7);
+	ck_assert_int_eq(kiln_json_int(j, "s", -1), -1);
+	ck_assert_int_eq(kiln_json_bool(j, "t", 0), 1);
+	ck_assert_int_eq(kiln_json_bool(j, "missing", 1), 1);
+	ck_assert_int_eq(kiln_json_dump(&b, j, 0), 0);
+	ck_assert_str_eq(b.ptr, "{\"s\":\"x\",\"n\":7,\"t\":true,\"z\":1}");
+	json_decref(j);
+	kiln_buf_release(&b);
+}
+END_TEST
+
+START_TEST(ids_and_time)
+{
+	char *a = kiln_id_random("i-", 17), *b = kiln_id_random("i-", 17);
+	char ts[32], hex[65];
+	double t;
+
+	ck_assert_uint_eq(strlen(a), 19);
+	ck_assert_str_ne(a, b);
+	ck_assert_uint_eq(strspn(a + 2, "0123456789abcdef"), 17);
+	free(a);
+	free(b);
+	kiln_time_iso8601(ts, 1700000000.25, 0);
+	ck_assert_str_eq(ts, "2023-11-14T22:13:20Z");
+	kiln_time_iso8601(ts, 1700000000.25, 1);
+	ck_assert_str_eq(ts, "2023-11-14T22:13:20.250Z");
+	ck_assert_int_eq(kiln_time_parse_iso8601(&t, "2023-11-14T22:13:20Z"), 0);
+	ck_assert(t == 1700000000.0);
+	ck_assert_int_eq(kiln_time_parse_iso8601(&t, "yesterday"), KILN_EINVAL);
+	kiln_sha256_hex(hex, "abc", 3);
+	ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+END_TEST
+
+START_TEST(files_atomic_write_and_rm)
+{
+	char dir[] = "/tmp/kiln-core-XXXXXX";
+	struct kiln_buf b = KILN_BUF_INIT;
+	char *nested, *file;
+	struct stat st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	nested = kiln_xasprintf("%s/a/b/c", dir);
+	ck_assert_int_eq(kiln_mkdir_p(nested, 0755), 0);
+	file = kiln_xasprintf("%s/state.json", nested);
+	ck_assert_int_eq(kiln_file_write_atomic(file, "{\"v\":1}", 7, 0600), 0);
+	ck_assert_int_eq(kiln_file_write_atomic(file, "{\"v\":2}", 7, 0600), 0);
+	ck_assert_int_eq(kiln_file_read(&b, file), 0);
+	ck_assert_str_eq(b.ptr, "{\"v\":2}");
+	ck_assert_int_eq(stat(file, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(kiln_rm_rf(dir), 0);
+	ck_assert_int_eq(stat(dir, &st), -1);
+	ck_assert_int_eq(kiln_file_read(&b, file), KILN_ENOTFOUND);
+	free(nested);
+	free(file);
+	kiln_buf_release(&b);
+}
+END_TEST
+
+START_TEST(paths)
+{
+	char *d = kiln_path_dirname("profiles/examples/web.json"), *j;
+
+	ck_assert_str_eq(d, "profiles/examples");
+	j = kiln_path_join(d, "../os");
+	ck_assert_str_eq(j, "profiles/examples/../os");
+	free(j);
+	j = kiln_path_join(d, "/abs");
+	ck_assert_str_eq(j, "/abs");
+	free(j);
+	free(d);
+	d = kiln_path_dirname("web.json");
+	ck_assert_str_eq(d, ".");
+	free(d);
+}
+END_TEST
+
+START_TEST(proc_run_captures_and_reports_status)
+{
+	struct kiln_buf out = KILN_BUF_INIT, err = KILN_BUF_INIT;
+	char *ok[] = {"sh", "-c", "echo hello; echo oops >&2; exit 3", NULL};
+	char *missing[] = {"/nonexistent/tool", NULL};
+	int status = -1;
+
+	ck_assert_int_eq(kiln_proc_run(&status, &out, &err, ok), 0);
+	ck_assert_int_eq(status, 3);
+	ck_assert_str_eq(out.ptr, "hello\n");
+	ck_assert_str_eq(err.ptr, "oops\n");
+	ck_assert_int_eq(kiln_proc_run(&status, NULL, NULL, missing), 0);
+	ck_assert_int_eq(status, 127);
+	kiln_buf_release(&out);
+	kiln_buf_release(&err);
+}
+END_TEST
+
+START_TEST(proc_output_is_bounded)
+{
+	struct kiln_buf out;
+	char *big[] = {"sh", "-c", "head -c 100000 /dev/zero", NULL};
+	int status = -1;
+
+	kiln_buf_init(&out, 1000);
+	ck_assert_int_eq(kiln_proc_run(&status, &out, NULL, big), KILN_ETOOBIG);
+	ck_assert_uint_le(out.size, 1000);
+	kiln_buf_release(&out);
+}
+END_TEST
+
+START_TEST(proc_kill_only_while_running)
+{
+	struct kiln_proc p = KILN_PROC_INIT;
+	char *sleeper[] = {"sleep", "30", NULL};
+	int status = 0;
+
+	ck_assert_int_eq(kiln_proc_start(&p, sleeper, NULL), 0);
+	ck_assert_int_gt(p.pid, 0);
+	ck_assert_int_eq(kiln_proc_kill(&p, SIGTERM), 0);
+	ck_assert_int_eq(kiln_proc_finish(&p, &status), 0);
+	ck_assert_int_eq(status, 128 + SIGTERM);
+	ck_assert_int_eq(p.pid, 0);
+	/* After reaping, the pid is forgotten: nothing is signalled. */
+	ck_assert_int_eq(kiln_proc_kill(&p, SIGKILL), 0);
+}
+END_TEST
+
+Suite *kiln_test_suite(void)
+{
+	Suite *s = suite_create("core");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, buf_appends_and_stays_terminated);
+	tcase_add_test(tc, buf_cap_refuses_and_keeps_contents);
+	tcase_add_test(tc, buf_grows_large);
+	tcase_add_test(tc, buf_rtrim);
+	tcase_add_test(tc, error_slot_set_prefix_clear);
+	tcase_add_test(tc, exit_codes);
+	tcase_add_test(tc, log_redacts_secrets);
+	tcase_add_test(tc, log_trace_areas);
+	tcase_add_test(tc, log_levels_follow_verbosity);
+	tcase_add_test(tc, json_load_reports_position);
+	tcase_add_test(tc, json_getters_and_dump);
+	tcase_add_test(tc, ids_and_time);
+	tcase_add_test(tc, files_atomic_write_and_rm);
+	tcase_add_test(tc, paths);
+	tcase_add_test(tc, proc_run_captures_and_reports_status);
+	tcase_add_test(tc, proc_output_is_bounded);
+	tcase_add_test(tc, proc_kill_only_while_running);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
