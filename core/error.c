@@ -6,7 +6,7 @@
  * One slot per thread, as libgit2 does. Messages are bounded: an error that
  * quotes a remote reply is cut rather than grown without limit.
  */
-#define ERROR_MAX 4096
+#define ERROR_MAX 16384
 
 static _Thread_local char error_msg[ERROR_MAX];
 static _Thread_local int error_code;
