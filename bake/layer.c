@@ -22,8 +22,6 @@
 /* Bump when the archive layout changes: it is part of the bake key. */
 #define ZSTD_LEVEL     3
 #define CHUNK          (64 * 1024)
-#define PIPE_SLOT      (1024 * 1024)
-#define PIPE_SLOTS     4
 #define MAX_TREE_DEPTH 512
 #define MAX_LINK       4096
 
@@ -804,30 +802,42 @@ struct entry {
 	git_oid oid;
 };
 
-/* ---- compressing and writing: two threads behind the producer ---- */
+/* ---- compressing and writing: threads behind the producer ---- */
 
 /*
- * Inflating blobs and formatting the tar, compressing, and writing with the
- * sha256 each take a good share of the time, so they overlap: the caller's
- * thread fills `raw` slots, a compressor thread turns them into `packed`
- * slots, a writer thread writes those and hashes them. zstd itself stays
- * single-threaded at a pinned level, so its output depends only on its
- * input.
+ * Compressing is the slowest step, so the tar stream is cut into frames of
+ * FRAME bytes, each compressed on its own as one zstd frame (a .zst file may
+ * hold any number of them). The cut points and the level are fixed, so the
+ * output depends only on the input, never on the number of threads or their
+ * timing. Two compressor threads take frames in turn while the caller's
+ * thread inflates blobs and formats the tar, and a writer thread writes the
+ * frames in order and hashes them. Frames cost little in ratio at this size
+ * (level 3 looks back 2 MiB at most); memory stays bounded by NSLOT frames.
  */
-struct ring {
-	unsigned char *slot[PIPE_SLOTS];
-	size_t len[PIPE_SLOTS];
-	unsigned head, count; /* queued slots: head .. head+count-1 */
-	int eof;              /* the last queued slot ends the stream */
+#define FRAME (2 * 1024 * 1024)
+#define NSLOT 4
+#define NCOMP 2
+
+enum slot_state { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_BUSY, SLOT_DONE };
+
+struct slot {
+	unsigned char *in, *out;
+	size_t in_len, out_len;
+	uint64_t frame;
+	enum slot_state state;
 };
 
 struct zpipe {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	pthread_t zthread, wthread;
-	struct ring raw, packed;
-	unsigned char *fill_slot; /* the producer's slot in `raw` */
-	size_t fill;
+	pthread_t comp[NCOMP], writer;
+	struct slot slot[NSLOT];
+	size_t out_cap;
+	struct slot *cur;    /* the producer's */
+	uint64_t next_fill;  /* the frame being filled */
+	uint64_t next_comp;  /* the next frame for a compressor */
+	uint64_t next_write; /* the next frame to write */
+	uint64_t nframes;    /* known at the end; UINT64_MAX until then */
 	int abort, failed;
 	char errmsg[256];
 	int fd;
@@ -851,47 +861,9 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-/* Queue the slot being filled; *next is the next free one. -1 when stopping. */
-static int ring_push(struct zpipe *p, struct ring *r, size_t len, int eof, unsigned char **next)
+static int zpipe_stopping(const struct zpipe *p)
 {
-	int stop;
-
-	pthread_mutex_lock(&p->mu);
-	r->len[(r->head + r->count) % PIPE_SLOTS] = len;
-	r->count++;
-	r->eof = eof;
-	pthread_cond_broadcast(&p->cv);
-	while (r->count == PIPE_SLOTS && !p->failed && !p->abort)
-		pthread_cond_wait(&p->cv, &p->mu);
-	stop = p->failed || p->abort;
-	*next = r->slot[(r->head + r->count) % PIPE_SLOTS];
-	pthread_mutex_unlock(&p->mu);
-	return stop ? -1 : 0;
-}
-
-/* The oldest queued slot, or -1 when stopping or after the last one. */
-static int ring_wait(struct zpipe *p, struct ring *r, int *last)
-{
-	int s = -1;
-
-	pthread_mutex_lock(&p->mu);
-	while (r->count == 0 && !r->eof && !p->failed && !p->abort)
-		pthread_cond_wait(&p->cv, &p->mu);
-	if (r->count > 0 && !p->failed && !p->abort) {
-		s = (int)(r->head % PIPE_SLOTS);
-		*last = r->eof && r->count == 1;
-	}
-	pthread_mutex_unlock(&p->mu);
-	return s;
-}
-
-static void ring_pop(struct zpipe *p, struct ring *r)
-{
-	pthread_mutex_lock(&p->mu);
-	r->head++;
-	r->count--;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
+	return p->abort || p->failed;
 }
 
 static void zpipe_fail(struct zpipe *p, const char *msg)
@@ -904,42 +876,73 @@ static void zpipe_fail(struct zpipe *p, const char *msg)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* Hand the producer's frame over; take the next slot unless at the end. */
+static int zpipe_submit(struct zpipe *p, int eof)
+{
+	struct slot *s;
+	int stop;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->cur->in_len > 0) {
+		p->cur->state = SLOT_READY;
+		p->next_fill++;
+	} else {
+		p->cur->state = SLOT_FREE;
+	}
+	if (eof)
+		p->nframes = p->next_fill;
+	pthread_cond_broadcast(&p->cv);
+	s = &p->slot[p->next_fill % NSLOT];
+	while (!eof && s->state != SLOT_FREE && !zpipe_stopping(p))
+		pthread_cond_wait(&p->cv, &p->mu);
+	stop = zpipe_stopping(p);
+	if (!eof && !stop) {
+		s->state = SLOT_FILLING;
+		s->frame = p->next_fill;
+		s->in_len = 0;
+		p->cur = s;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return stop ? -1 : 0;
+}
+
 static void *zpipe_compress(void *arg)
 {
 	struct zpipe *p = arg;
 	ZSTD_CCtx *cctx = ZSTD_createCCtx();
-	unsigned char *out = p->packed.slot[0];
-	size_t ofill = 0;
-	int last = 0, s;
 
 	if (cctx == NULL)
 		kiln_die("out of memory");
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
-	while (!last && (s = ring_wait(p, &p->raw, &last)) >= 0) {
-		ZSTD_inBuffer in = {p->raw.slot[s], p->raw.len[s], 0};
-		size_t rem;
+	for (;;) {
+		struct slot *s;
+		size_t r;
 
-		do {
-			ZSTD_outBuffer o = {out + ofill, PIPE_SLOT - ofill, 0};
-			rem = ZSTD_compressStream2(cctx, &o, &in,
-			                           last ? ZSTD_e_end : ZSTD_e_continue);
-			if (ZSTD_isError(rem)) {
-				zpipe_fail(p, ZSTD_getErrorName(rem));
-				goto done;
-			}
-			ofill += o.pos;
-			if (ofill == PIPE_SLOT) {
-				if (ring_push(p, &p->packed, ofill, 0, &out) < 0)
-					goto done;
-				ofill = 0;
-			}
-		} while (last ? rem != 0 : in.pos < in.size);
-		ring_pop(p, &p->raw);
+		pthread_mutex_lock(&p->mu);
+		while (!zpipe_stopping(p) && p->next_comp >= p->next_fill &&
+		       p->next_comp < p->nframes)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (zpipe_stopping(p) || p->next_comp >= p->nframes) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		s = &p->slot[p->next_comp % NSLOT];
+		p->next_comp++;
+		s->state = SLOT_BUSY;
+		pthread_mutex_unlock(&p->mu);
+
+		r = ZSTD_compress2(cctx, s->out, p->out_cap, s->in, s->in_len);
+		if (ZSTD_isError(r)) {
+			zpipe_fail(p, ZSTD_getErrorName(r));
+			break;
+		}
+		pthread_mutex_lock(&p->mu);
+		s->out_len = r;
+		s->state = SLOT_DONE;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
 	}
-	if (last)
-		ring_push(p, &p->packed, ofill, 1, &out);
-done:
 	ZSTD_freeCCtx(cctx);
 	return NULL;
 }
@@ -947,21 +950,38 @@ done:
 static void *zpipe_write(void *arg)
 {
 	struct zpipe *p = arg;
-	int last = 0, s;
 
-	while (!last && (s = ring_wait(p, &p->packed, &last)) >= 0) {
-		if (write_all(p->fd, p->packed.slot[s], p->packed.len[s]) < 0) {
+	for (;;) {
+		struct slot *s;
+
+		pthread_mutex_lock(&p->mu);
+		s = &p->slot[p->next_write % NSLOT];
+		while (!zpipe_stopping(p) && p->next_write < p->nframes &&
+		       !(s->state == SLOT_DONE && s->frame == p->next_write))
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (zpipe_stopping(p) || p->next_write >= p->nframes) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		pthread_mutex_unlock(&p->mu);
+
+		if (write_all(p->fd, s->out, s->out_len) < 0) {
 			zpipe_fail(p, strerror(errno));
 			break;
 		}
-		EVP_DigestUpdate(p->sha, p->packed.slot[s], p->packed.len[s]);
-		p->size += p->packed.len[s];
-		ring_pop(p, &p->packed);
+		EVP_DigestUpdate(p->sha, s->out, s->out_len);
+		p->size += s->out_len;
+
+		pthread_mutex_lock(&p->mu);
+		s->state = SLOT_FREE;
+		p->next_write++;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
 	}
 	return NULL;
 }
 
-/* libarchive's output: into the producer's raw slot. */
+/* libarchive's output: into the producer's frame. */
 static la_ssize_t zpipe_archive_write(struct archive *a, void *arg, const void *buf, size_t len)
 {
 	struct zpipe *p = arg;
@@ -969,18 +989,16 @@ static la_ssize_t zpipe_archive_write(struct archive *a, void *arg, const void *
 	size_t left = len;
 
 	while (left > 0) {
-		size_t n = PIPE_SLOT - p->fill < left ? PIPE_SLOT - p->fill : left;
+		struct slot *s = p->cur;
+		size_t n = FRAME - s->in_len < left ? FRAME - s->in_len : left;
 
-		memcpy(p->fill_slot + p->fill, c, n);
-		p->fill += n;
+		memcpy(s->in + s->in_len, c, n);
+		s->in_len += n;
 		c += n;
 		left -= n;
-		if (p->fill == PIPE_SLOT) {
-			p->fill = 0;
-			if (ring_push(p, &p->raw, PIPE_SLOT, 0, &p->fill_slot) < 0) {
-				archive_set_error(a, EIO, "%s", p->errmsg);
-				return -1;
-			}
+		if (s->in_len == FRAME && zpipe_submit(p, 0) < 0) {
+			archive_set_error(a, EIO, "%s", p->errmsg);
+			return -1;
 		}
 	}
 	return (la_ssize_t)len;
@@ -992,11 +1010,14 @@ static void zpipe_init(struct zpipe *p)
 
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
-	for (i = 0; i < PIPE_SLOTS; i++) {
-		p->raw.slot[i] = kiln_xmalloc(PIPE_SLOT);
-		p->packed.slot[i] = kiln_xmalloc(PIPE_SLOT);
+	p->nframes = UINT64_MAX;
+	p->out_cap = ZSTD_compressBound(FRAME);
+	for (i = 0; i < NSLOT; i++) {
+		p->slot[i].in = kiln_xmalloc(FRAME);
+		p->slot[i].out = kiln_xmalloc(p->out_cap);
 	}
-	p->fill_slot = p->raw.slot[0];
+	p->cur = &p->slot[0];
+	p->cur->state = SLOT_FILLING;
 	p->sha = EVP_MD_CTX_new();
 	if (p->sha == NULL || EVP_DigestInit_ex(p->sha, EVP_sha256(), NULL) != 1)
 		kiln_die("out of memory");
@@ -1006,31 +1027,38 @@ static void zpipe_init(struct zpipe *p)
 
 static void zpipe_start(struct zpipe *p)
 {
-	if (pthread_create(&p->zthread, NULL, zpipe_compress, p) != 0 ||
-	    pthread_create(&p->wthread, NULL, zpipe_write, p) != 0)
+	int i;
+
+	for (i = 0; i < NCOMP; i++)
+		if (pthread_create(&p->comp[i], NULL, zpipe_compress, p) != 0)
+			kiln_die("cannot start a thread");
+	if (pthread_create(&p->writer, NULL, zpipe_write, p) != 0)
 		kiln_die("cannot start a thread");
 }
 
-/* Wait for both threads: after the last slot, or at once with `abort`. */
+/* Wait for the threads: after the last frame, or at once with `abort`. */
 static void zpipe_join(struct zpipe *p, int abort)
 {
+	int i;
+
 	if (abort) {
 		pthread_mutex_lock(&p->mu);
 		p->abort = 1;
 		pthread_cond_broadcast(&p->cv);
 		pthread_mutex_unlock(&p->mu);
 	}
-	pthread_join(p->zthread, NULL);
-	pthread_join(p->wthread, NULL);
+	for (i = 0; i < NCOMP; i++)
+		pthread_join(p->comp[i], NULL);
+	pthread_join(p->writer, NULL);
 }
 
 static void zpipe_release(struct zpipe *p)
 {
 	int i;
 
-	for (i = 0; i < PIPE_SLOTS; i++) {
-		free(p->raw.slot[i]);
-		free(p->packed.slot[i]);
+	for (i = 0; i < NSLOT; i++) {
+		free(p->slot[i].in);
+		free(p->slot[i].out);
 	}
 	EVP_MD_CTX_free(p->sha);
 	pthread_mutex_destroy(&p->mu);
@@ -1347,10 +1375,8 @@ int kiln_layer_pack_commit(uint64_t *size_out, char sha256_out[65], const char *
 	}
 	zpipe_start(&p);
 	error = write_archive(&p, repo, tree, mtime);
-	if (error == 0) {
-		unsigned char *unused;
-		ring_push(&p, &p.raw, p.fill, 1, &unused);
-	}
+	if (error == 0)
+		zpipe_submit(&p, 1);
 	zpipe_join(&p, error < 0);
 	if (error == 0 && p.failed)
 		error = kiln_error_set(KILN_ERROR, "cannot write '%s': %s", archive_path, p.errmsg);
