@@ -574,9 +574,6 @@ static int reader_init(struct odb_reader *r, git_repository *repo)
 
 static void blob_close(struct odb_reader *r)
 {
-	if (r->zinit)
-		inflateEnd(&r->z);
-	r->zinit = 0;
 	if (r->own_fd && r->fd >= 0)
 		close(r->fd);
 	r->fd = -1;
@@ -591,6 +588,9 @@ static void reader_release(struct odb_reader *r)
 	size_t i;
 
 	blob_close(r);
+	if (r->zinit)
+		inflateEnd(&r->z);
+	r->zinit = 0;
 	for (i = 0; i < r->npacks; i++) {
 		munmap((void *)r->packs[i].idx, r->packs[i].idx_len);
 		close(r->packs[i].fd);
@@ -711,10 +711,16 @@ static int blob_open(struct odb_reader *r, const git_oid *oid, const char *path,
 	r->path = path;
 	r->zend = 0;
 	r->left = 0;
-	memset(&r->z, 0, sizeof(r->z));
-	if (inflateInit(&r->z) != Z_OK)
-		kiln_die("out of memory");
-	r->zinit = 1;
+	/* One inflate state for all blobs: reset, not reallocated, per blob. */
+	if (!r->zinit) {
+		memset(&r->z, 0, sizeof(r->z));
+		if (inflateInit(&r->z) != Z_OK)
+			kiln_die("out of memory");
+		r->zinit = 1;
+	} else if (inflateReset(&r->z) != Z_OK) {
+		kiln_die("inflateReset failed");
+	}
+	r->z.avail_in = 0;
 	r->want = CHUNK;
 	r->pos = 0;
 	git_oid_tostr(hex, sizeof(hex), oid);
@@ -1302,7 +1308,9 @@ static int write_archive(struct zpipe *p, git_repository *repo, const git_tree *
 	 * falls short (long or non-ASCII paths, big files), whose content
 	 * depends on the entry alone; GNU tar and busybox read it.
 	 */
+	/* No 10240-byte blocking: frames are our blocks, tar needs only 512. */
 	if (archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(w.a, 0) != ARCHIVE_OK ||
 	    archive_write_open(w.a, p, NULL, zpipe_archive_write, NULL) != ARCHIVE_OK) {
 		error = kiln_error_set(KILN_ERROR, "cannot start the archive: %s",
 		                       archive_error_string(w.a));
