@@ -6,8 +6,14 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -20,13 +26,30 @@
 #include "kiln.h"
 #include "bake/layer.h"
 
-static char tmp[256];
+static char root[256];
+static char tmp[300];
+
+/*
+ * One directory for the whole suite, removed by the parent even when a test
+ * fails (a failing test exits before its own teardown).
+ */
+static void suite_setup(void)
+{
+	snprintf(root, sizeof(root), "/tmp/kiln-test-layers-XXXXXX");
+	if (mkdtemp(root) == NULL)
+		kiln_die("mkdtemp: %s", strerror(errno));
+}
+
+static void suite_teardown(void)
+{
+	kiln_rm_rf(root);
+}
 
 static void setup(void)
 {
 	char *home;
 
-	snprintf(tmp, sizeof(tmp), "/tmp/kiln-test-layers-XXXXXX");
+	snprintf(tmp, sizeof(tmp), "%s/XXXXXX", root);
 	ck_assert_ptr_nonnull(mkdtemp(tmp));
 	/* Fixture commits must not depend on the user's git configuration. */
 	home = kiln_path_join(tmp, "home");
@@ -676,6 +699,140 @@ START_TEST(big_file_streams_in_bounded_memory)
 }
 END_TEST
 
+static void run_ok(char *const argv[])
+{
+	struct kiln_buf o = KILN_BUF_INIT, e = KILN_BUF_INIT;
+	int status = -1;
+
+	ck_assert_int_eq(kiln_proc_run(&status, &o, &e, argv), 0);
+	ck_assert_msg(status == 0, "%s failed: %s", argv[0], e.ptr);
+	kiln_buf_release(&o);
+	kiln_buf_release(&e);
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static int wait_port(int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int i;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	for (i = 0; i < 100; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		close(fd);
+		if (ok)
+			return 0;
+		usleep(50000);
+	}
+	return -1;
+}
+
+/*
+ * An sshd of our own on 127.0.0.1 (killed by pid, and by `timeout` should
+ * this test die first): the key file is found in ~/.ssh, and the host key
+ * is checked against ~/.ssh/known_hosts, never accepted blindly.
+ */
+START_TEST(ssh_remote_with_key_file_and_known_hosts)
+{
+	char *repo = make_repo("repo"), *out = path("out");
+	char *key = path("home/.ssh/id_ed25519"), *hostkey = path("hostkey");
+	char *cfg = path("sshd_config"), *auth = path("authorized_keys");
+	char *known = path("home/.ssh/known_hosts"), *c1 = path("c1"), *c2 = path("c2");
+	char *text, *url, *hostpub = kiln_xasprintf("%s.pub", hostkey);
+	char *userpub = kiln_xasprintf("%s.pub", key);
+	struct kiln_buf b = KILN_BUF_INIT;
+	struct kiln_proc sshd = KILN_PROC_INIT;
+	struct kiln_proc_opts opts = {
+	    .in = KILN_PROC_NULL, .out = KILN_PROC_NULL, .err = KILN_PROC_NULL};
+	struct kiln_layer *l = NULL;
+	struct passwd *pw = getpwuid(getuid());
+	int port = free_port(), status;
+
+	if (access("/usr/sbin/sshd", X_OK) != 0 || access("/usr/bin/ssh-keygen", X_OK) != 0)
+		ck_abort_msg("openssh-server is not installed (scripts/setup installs it)");
+	/* sshd refuses to start without its privilege separation directory. */
+	if (access("/run/sshd", F_OK) != 0)
+		ck_assert_int_eq(kiln_mkdir_p("/run/sshd", 0755), 0);
+	ck_assert_int_eq(kiln_mkdir_p(path("home/.ssh"), 0700), 0);
+	{
+		char *a1[] = {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key, NULL};
+		char *a2[] = {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostkey, NULL};
+		run_ok(a1);
+		run_ok(a2);
+	}
+	ck_assert_int_eq(kiln_file_read(&b, userpub), 0);
+	ck_assert_int_eq(kiln_file_write_atomic(auth, b.ptr, b.size, 0600), 0);
+	kiln_buf_clear(&b);
+	ck_assert_int_eq(kiln_file_read(&b, hostpub), 0);
+	text = kiln_xasprintf("[127.0.0.1]:%d %s", port, b.ptr);
+	ck_assert_int_eq(kiln_file_write_atomic(known, text, strlen(text), 0600), 0);
+	free(text);
+	text =
+	    kiln_xasprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nAuthorizedKeysFile %s\n"
+	                   "PidFile none\nUsePAM no\nStrictModes no\nPasswordAuthentication no\n"
+	                   "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
+	                   "LogLevel ERROR\n",
+	                   port, hostkey, auth);
+	ck_assert_int_eq(kiln_file_write_atomic(cfg, text, strlen(text), 0600), 0);
+	free(text);
+	{
+		char *argv[] = {"timeout", "120", "/usr/sbin/sshd", "-D", "-e", "-f", cfg, NULL};
+		ck_assert_int_eq(kiln_proc_start(&sshd, argv, &opts), 0);
+	}
+	if (wait_port(port) < 0) {
+		kiln_proc_kill(&sshd, SIGTERM);
+		kiln_proc_finish(&sshd, &status);
+		ck_abort_msg("sshd did not start on port %d", port);
+	}
+	unsetenv("SSH_AUTH_SOCK");
+	url = kiln_xasprintf("ssh://%s@127.0.0.1:%d%s", pw->pw_name, port, repo);
+	status = resolve_pack(&l, "app", url, "v1", NULL, c1, out);
+	if (status == 0) {
+		/* A host key we do not know is refused. */
+		unlink(known);
+		kiln_layer_free(l);
+		l = NULL;
+		status = resolve_pack(&l, "app", url, "v1", NULL, c2, out);
+		fprintf(stderr, "without known_hosts: %d %s\n", status, kiln_error_last());
+		status = status == KILN_EAUTH ? 0 : -1;
+	} else {
+		fprintf(stderr, "ssh: %s\n", kiln_error_last());
+	}
+	kiln_proc_kill(&sshd, SIGTERM);
+	kiln_proc_finish(&sshd, &port);
+	ck_assert_int_eq(status, 0);
+	kiln_layer_free(l);
+	kiln_buf_release(&b);
+	free(url);
+	free(repo);
+	free(out);
+	free(key);
+	free(hostkey);
+	free(cfg);
+	free(auth);
+	free(known);
+	free(c1);
+	free(c2);
+	free(hostpub);
+	free(userpub);
+}
+END_TEST
+
 START_TEST(cache_dir_follows_the_environment)
 {
 	char *d = NULL;
@@ -702,6 +859,7 @@ Suite *kiln_test_suite(void)
 	Suite *s = suite_create("layers");
 	TCase *tc = tcase_create("layers");
 
+	tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, cache_dir_follows_the_environment);
@@ -716,6 +874,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, gitlink_is_an_error);
 	tcase_add_test(tc, moved_tag_warns_with_both_commits);
 	tcase_add_test(tc, big_file_streams_in_bounded_memory);
+	tcase_add_test(tc, ssh_remote_with_key_file_and_known_hosts);
 	suite_add_tcase(s, tc);
 	return s;
 }
