@@ -378,6 +378,27 @@ done:
 	return error;
 }
 
+/*
+ * A local path (neither "scheme://" nor scp-like "host:path") is made
+ * absolute, so that libgit2 sees a path and the cache key does not depend
+ * on the current directory.
+ */
+static int local_url(char **out, const char *name, const char *url)
+{
+	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
+	char *abs;
+
+	*out = NULL;
+	if (strstr(url, "://") != NULL || (colon != NULL && (slash == NULL || colon < slash)))
+		return 0;
+	abs = realpath(url, NULL);
+	if (abs == NULL)
+		return kiln_error_set(KILN_EINVAL, "layer '%s': repository '%s' not found: %s",
+		                      name, url, strerror(errno));
+	*out = abs;
+	return 0;
+}
+
 static int check_ref(const struct kiln_layer_spec *spec)
 {
 	const char *ref = spec->ref;
@@ -422,7 +443,12 @@ int kiln_layer_resolve(struct kiln_layer **out, const struct kiln_layer_spec *sp
 	layer = kiln_xcalloc(1, sizeof(*layer));
 	layer->name = kiln_xstrdup(spec->name);
 	layer->repo = kiln_xstrdup(spec->repo);
-	layer->url = kiln_xstrdup(spec->repo_url != NULL ? spec->repo_url : spec->repo);
+	error = local_url(&layer->url, spec->name,
+	                  spec->repo_url != NULL ? spec->repo_url : spec->repo);
+	if (error < 0)
+		goto done;
+	if (layer->url == NULL)
+		layer->url = kiln_xstrdup(spec->repo_url != NULL ? spec->repo_url : spec->repo);
 	layer->ref = kiln_xstrdup(spec->ref);
 	layer->subdir = spec->path != NULL ? kiln_xstrdup(spec->path) : NULL;
 

@@ -294,6 +294,19 @@ START_TEST(missing_tag_is_clear)
 	s.ref = "bad..name";
 	ck_assert_int_eq(kiln_layer_resolve(&l, &s, cache), KILN_EINVAL);
 	ck_assert_str_eq(kiln_error_last(), "layer 'app': 'bad..name' is not a valid tag name");
+	s.repo = s.repo_url = "no/such/repo";
+	s.ref = "v1";
+	ck_assert_int_eq(kiln_layer_resolve(&l, &s, cache), KILN_EINVAL);
+	ck_assert_str_eq(
+	    kiln_error_last(),
+	    "layer 'app': repository 'no/such/repo' not found: No such file or directory");
+	/* A relative path is taken from the current directory, and cached as absolute. */
+	ck_assert_int_eq(chdir(tmp), 0);
+	s.repo = s.repo_url = "./repo";
+	ck_assert_int_eq(kiln_layer_resolve(&l, &s, cache), 0);
+	ck_assert_str_eq(l->url, repo);
+	kiln_layer_free(l);
+	l = NULL;
 	s.repo = s.repo_url = want; /* not a repository at all */
 	s.ref = "v1";
 	ck_assert_int_eq(kiln_layer_resolve(&l, &s, cache), KILN_ERROR);
