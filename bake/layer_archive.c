@@ -1,0 +1,644 @@
+/*
+ * The archive half of layers: a commit's tree walked in order and written as
+ * a pax tar, cut into zstd frames compressed on two threads (see layer.h for
+ * the guarantees).
+ */
+#include "bake/layer.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <git2.h>
+#include <locale.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "kiln.h"
+#include "bake/blobreader.h"
+#include "bake/layer-int.h"
+
+/* Part of the archive format: changing either changes every digest. */
+#define ZSTD_LEVEL     3
+#define CHUNK          (64 * 1024)
+#define MAX_TREE_DEPTH 512
+#define MAX_LINK       4096
+
+struct entry {
+	const char *path; /* directories end in '/', as in the archive */
+	git_filemode_t mode;
+	git_oid oid;
+};
+
+/* ---- compressing and writing: threads behind the producer ---- */
+
+/*
+ * Compressing is the slowest step, so the tar stream is cut into frames of
+ * FRAME bytes, each compressed on its own as one zstd frame (a .zst file may
+ * hold any number of them). The cut points and the level are fixed, so the
+ * output depends only on the input, never on the number of threads or their
+ * timing. Two compressor threads take frames in turn while the caller's
+ * thread inflates blobs and formats the tar, and a writer thread writes the
+ * frames in order and hashes them. Frames cost little in ratio at this size
+ * (level 3 looks back 2 MiB at most); memory stays bounded by NSLOT frames.
+ */
+#define FRAME (2 * 1024 * 1024)
+#define NSLOT 4
+#define NCOMP 2
+
+enum slot_state { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_BUSY, SLOT_DONE };
+
+struct slot {
+	unsigned char *in, *out;
+	size_t in_len, out_len;
+	uint64_t frame;
+	enum slot_state state;
+};
+
+struct zpipe {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t comp[NCOMP], writer;
+	struct slot slot[NSLOT];
+	size_t out_cap;
+	struct slot *cur;    /* the producer's */
+	uint64_t next_fill;  /* the frame being filled */
+	uint64_t next_comp;  /* the next frame for a compressor */
+	uint64_t next_write; /* the next frame to write */
+	uint64_t nframes;    /* known at the end; UINT64_MAX until then */
+	int abort, failed;
+	char errmsg[256];
+	int fd;
+	uint64_t size;
+	EVP_MD_CTX *sha;
+};
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int zpipe_stopping(const struct zpipe *p)
+{
+	return p->abort || p->failed;
+}
+
+static void zpipe_fail(struct zpipe *p, const char *msg)
+{
+	pthread_mutex_lock(&p->mu);
+	if (!p->failed)
+		snprintf(p->errmsg, sizeof(p->errmsg), "%s", msg);
+	p->failed = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Hand the producer's frame over; take the next slot unless at the end. */
+static int zpipe_submit(struct zpipe *p, int eof)
+{
+	struct slot *s;
+	int stop;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->cur->in_len > 0) {
+		p->cur->state = SLOT_READY;
+		p->next_fill++;
+	} else {
+		p->cur->state = SLOT_FREE;
+	}
+	if (eof)
+		p->nframes = p->next_fill;
+	pthread_cond_broadcast(&p->cv);
+	s = &p->slot[p->next_fill % NSLOT];
+	while (!eof && s->state != SLOT_FREE && !zpipe_stopping(p))
+		pthread_cond_wait(&p->cv, &p->mu);
+	stop = zpipe_stopping(p);
+	if (!eof && !stop) {
+		s->state = SLOT_FILLING;
+		s->frame = p->next_fill;
+		s->in_len = 0;
+		p->cur = s;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return stop ? -1 : 0;
+}
+
+static void *zpipe_compress(void *arg)
+{
+	struct zpipe *p = arg;
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+
+	if (cctx == NULL)
+		kiln_die("out of memory");
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+	for (;;) {
+		struct slot *s;
+		size_t r;
+
+		pthread_mutex_lock(&p->mu);
+		while (!zpipe_stopping(p) && p->next_comp >= p->next_fill &&
+		       p->next_comp < p->nframes)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (zpipe_stopping(p) || p->next_comp >= p->nframes) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		s = &p->slot[p->next_comp % NSLOT];
+		p->next_comp++;
+		s->state = SLOT_BUSY;
+		pthread_mutex_unlock(&p->mu);
+
+		r = ZSTD_compress2(cctx, s->out, p->out_cap, s->in, s->in_len);
+		if (ZSTD_isError(r)) {
+			zpipe_fail(p, ZSTD_getErrorName(r));
+			break;
+		}
+		pthread_mutex_lock(&p->mu);
+		s->out_len = r;
+		s->state = SLOT_DONE;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+	ZSTD_freeCCtx(cctx);
+	return NULL;
+}
+
+static void *zpipe_write(void *arg)
+{
+	struct zpipe *p = arg;
+
+	for (;;) {
+		struct slot *s;
+
+		pthread_mutex_lock(&p->mu);
+		s = &p->slot[p->next_write % NSLOT];
+		while (!zpipe_stopping(p) && p->next_write < p->nframes &&
+		       !(s->state == SLOT_DONE && s->frame == p->next_write))
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (zpipe_stopping(p) || p->next_write >= p->nframes) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		pthread_mutex_unlock(&p->mu);
+
+		if (write_all(p->fd, s->out, s->out_len) < 0) {
+			zpipe_fail(p, strerror(errno));
+			break;
+		}
+		EVP_DigestUpdate(p->sha, s->out, s->out_len);
+		p->size += s->out_len;
+
+		pthread_mutex_lock(&p->mu);
+		s->state = SLOT_FREE;
+		p->next_write++;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return NULL;
+}
+
+/* libarchive's output: into the producer's frame. */
+static la_ssize_t zpipe_archive_write(struct archive *a, void *arg, const void *buf, size_t len)
+{
+	struct zpipe *p = arg;
+	const unsigned char *c = buf;
+	size_t left = len;
+
+	while (left > 0) {
+		struct slot *s = p->cur;
+		size_t n = FRAME - s->in_len < left ? FRAME - s->in_len : left;
+
+		memcpy(s->in + s->in_len, c, n);
+		s->in_len += n;
+		c += n;
+		left -= n;
+		if (s->in_len == FRAME && zpipe_submit(p, 0) < 0) {
+			archive_set_error(a, EIO, "%s", p->errmsg);
+			return -1;
+		}
+	}
+	return (la_ssize_t)len;
+}
+
+static void zpipe_init(struct zpipe *p)
+{
+	int i;
+
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	p->nframes = UINT64_MAX;
+	p->out_cap = ZSTD_compressBound(FRAME);
+	for (i = 0; i < NSLOT; i++) {
+		p->slot[i].in = kiln_xmalloc(FRAME);
+		p->slot[i].out = kiln_xmalloc(p->out_cap);
+	}
+	p->cur = &p->slot[0];
+	p->cur->state = SLOT_FILLING;
+	p->sha = EVP_MD_CTX_new();
+	if (p->sha == NULL || EVP_DigestInit_ex(p->sha, EVP_sha256(), NULL) != 1)
+		kiln_die("out of memory");
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+}
+
+static void zpipe_start(struct zpipe *p)
+{
+	int i;
+
+	for (i = 0; i < NCOMP; i++)
+		if (pthread_create(&p->comp[i], NULL, zpipe_compress, p) != 0)
+			kiln_die("cannot start a thread");
+	if (pthread_create(&p->writer, NULL, zpipe_write, p) != 0)
+		kiln_die("cannot start a thread");
+}
+
+/* Wait for the threads: after the last frame, or at once with `abort`. */
+static void zpipe_join(struct zpipe *p, int abort)
+{
+	int i;
+
+	if (abort) {
+		pthread_mutex_lock(&p->mu);
+		p->abort = 1;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+	for (i = 0; i < NCOMP; i++)
+		pthread_join(p->comp[i], NULL);
+	pthread_join(p->writer, NULL);
+}
+
+static void zpipe_release(struct zpipe *p)
+{
+	int i;
+
+	for (i = 0; i < NSLOT; i++) {
+		free(p->slot[i].in);
+		free(p->slot[i].out);
+	}
+	EVP_MD_CTX_free(p->sha);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	if (p->fd >= 0)
+		close(p->fd);
+}
+
+/* ---- writing the archive ---- */
+
+static int write_entry(struct archive *a, struct archive_entry *ae, struct kiln_blobreader *r,
+                       const struct entry *e, int64_t mtime, unsigned char *buf)
+{
+	uint64_t size = 0;
+	size_t got;
+	int error;
+
+	archive_entry_clear(ae);
+	archive_entry_set_pathname(ae, e->path);
+	archive_entry_set_uid(ae, 0);
+	archive_entry_set_gid(ae, 0);
+	archive_entry_set_uname(ae, "root");
+	archive_entry_set_gname(ae, "root");
+	archive_entry_set_mtime(ae, (time_t)mtime, 0);
+	switch (e->mode) {
+	case GIT_FILEMODE_TREE:
+		archive_entry_set_filetype(ae, AE_IFDIR);
+		archive_entry_set_perm(ae, 0755);
+		break;
+	case GIT_FILEMODE_LINK: {
+		char target[MAX_LINK + 1];
+		size_t len = 0;
+		error = kiln_blobreader_open(r, &e->oid, e->path, &size);
+		if (error < 0)
+			return error;
+		if (size > MAX_LINK) {
+			kiln_blobreader_close(r);
+			return kiln_error_set(KILN_EINVAL, "symlink '%s' has a target too long",
+			                      e->path);
+		}
+		while (len < size) {
+			error = kiln_blobreader_read(r, (unsigned char *)target + len,
+			                             (size_t)size - len, &got);
+			if (error < 0)
+				return error;
+			len += got;
+		}
+		error = kiln_blobreader_read(r, (unsigned char *)target, 0, &got);
+		kiln_blobreader_close(r);
+		if (error < 0)
+			return error;
+		target[len] = '\0';
+		if (strlen(target) != len)
+			return kiln_error_set(KILN_EINVAL, "symlink '%s' has a NUL in its target",
+			                      e->path);
+		archive_entry_set_filetype(ae, AE_IFLNK);
+		archive_entry_set_perm(ae, 0777);
+		archive_entry_set_symlink(ae, target);
+		size = 0;
+		break;
+	}
+	default:
+		error = kiln_blobreader_open(r, &e->oid, e->path, &size);
+		if (error < 0)
+			return error;
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_set_perm(ae, e->mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644);
+		archive_entry_set_size(ae, (la_int64_t)size);
+		break;
+	}
+	if (archive_write_header(a, ae) != ARCHIVE_OK)
+		return kiln_error_set(KILN_ERROR, "cannot archive '%s': %s", e->path,
+		                      archive_error_string(a));
+	if (archive_entry_filetype(ae) != AE_IFREG)
+		return 0;
+	for (;;) {
+		error = kiln_blobreader_read(r, buf, CHUNK, &got);
+		if (error < 0)
+			return error;
+		if (got == 0)
+			break;
+		if (archive_write_data(a, buf, got) != (la_ssize_t)got)
+			return kiln_error_set(KILN_ERROR, "cannot archive '%s': %s", e->path,
+			                      archive_error_string(a));
+	}
+	kiln_blobreader_close(r);
+	return 0;
+}
+
+static int open_tree(git_tree **out, int64_t *mtime, git_repository *repo, const char *commit_hex,
+                     const char *subdir)
+{
+	git_oid oid;
+	git_commit *commit = NULL;
+	git_tree *root = NULL;
+	git_tree_entry *te = NULL;
+	char *sub = NULL;
+	int error;
+
+	*out = NULL;
+	if (git_oid_fromstr(&oid, commit_hex) < 0)
+		return kiln_error_set(KILN_EINVAL, "'%s' is not a commit id", commit_hex);
+	error = git_commit_lookup(&commit, repo, &oid);
+	if (error < 0)
+		return kiln_layer__git_fail(error, "cannot read commit %s", commit_hex);
+	*mtime = git_commit_time(commit);
+	error = git_commit_tree(&root, commit);
+	if (error < 0) {
+		error = kiln_layer__git_fail(error, "cannot read the tree of %s", commit_hex);
+		goto done;
+	}
+	if (subdir == NULL) {
+		*out = root;
+		root = NULL;
+		goto done;
+	}
+	/* "./etc/" and "etc" name the same subtree. */
+	while (strncmp(subdir, "./", 2) == 0)
+		subdir += 2;
+	sub = kiln_xstrdup(subdir);
+	while (strlen(sub) > 0 && sub[strlen(sub) - 1] == '/')
+		sub[strlen(sub) - 1] = '\0';
+	if (sub[0] == '\0' || strcmp(sub, ".") == 0) {
+		*out = root;
+		root = NULL;
+		goto done;
+	}
+	error = git_tree_entry_bypath(&te, root, sub);
+	if (error < 0 || git_tree_entry_type(te) != GIT_OBJECT_TREE) {
+		error = kiln_error_set(KILN_EINVAL, "path '%s' is not a directory at commit %s",
+		                       subdir, commit_hex);
+		goto done;
+	}
+	error = git_tree_lookup(out, repo, git_tree_entry_id(te));
+	if (error < 0)
+		error = kiln_layer__git_fail(error, "cannot read '%s'", subdir);
+done:
+	git_tree_entry_free(te);
+	git_tree_free(root);
+	git_commit_free(commit);
+	free(sub);
+	return error;
+}
+
+/*
+ * Git sorts a tree's entries by name, a directory as if its name ended in
+ * '/', so a depth-first walk visits paths in bytewise order of the archive
+ * paths: the archive streams out while the tree is read. Each path is still
+ * checked against the one before, so a malformed tree cannot change the
+ * order silently.
+ */
+struct walk {
+	struct archive *a;
+	struct archive_entry *ae;
+	struct kiln_blobreader r;
+	git_repository *repo;
+	unsigned char *buf;
+	int64_t mtime;
+	struct kiln_buf prev;
+	struct kiln_buf path;
+};
+
+static int walk_tree(struct walk *w, const git_tree *tree, int depth)
+{
+	size_t i, count = git_tree_entrycount(tree), base = w->path.size;
+	int error = 0;
+
+	if (depth > MAX_TREE_DEPTH)
+		return kiln_error_set(KILN_EINVAL, "directory '%s' is nested too deeply",
+		                      w->path.ptr);
+	for (i = 0; i < count && error == 0; i++) {
+		const git_tree_entry *te = git_tree_entry_byindex(tree, i);
+		const char *name = git_tree_entry_name(te);
+		struct entry e = {NULL, git_tree_entry_filemode(te), *git_tree_entry_id(te)};
+
+		kiln_buf_truncate(&w->path, base);
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/') ||
+		    name[0] == '\0')
+			return kiln_error_set(KILN_EINVAL, "bad name '%s' in directory '%s'", name,
+			                      w->path.ptr);
+		if (kiln_buf_puts(&w->path, name) < 0 ||
+		    (e.mode == GIT_FILEMODE_TREE && kiln_buf_putc(&w->path, '/') < 0))
+			return KILN_ETOOBIG;
+		if (e.mode == GIT_FILEMODE_COMMIT)
+			return kiln_error_set(
+			    KILN_EINVAL, "'%s' is a submodule: layers do not follow submodules",
+			    w->path.ptr);
+		if (w->prev.size > 0 && strcmp(w->prev.ptr, w->path.ptr) >= 0)
+			return kiln_error_set(KILN_EINVAL, "tree is not sorted at '%s'",
+			                      w->path.ptr);
+		kiln_buf_clear(&w->prev);
+		kiln_buf_put(&w->prev, w->path.ptr, w->path.size);
+		e.path = w->path.ptr;
+		error = write_entry(w->a, w->ae, &w->r, &e, w->mtime, w->buf);
+		if (error == 0 && e.mode == GIT_FILEMODE_TREE) {
+			git_tree *sub = NULL;
+			error = git_tree_lookup(&sub, w->repo, &e.oid);
+			if (error < 0)
+				error = kiln_layer__git_fail(error, "cannot read directory '%s'",
+				                             w->path.ptr);
+			else
+				error = walk_tree(w, sub, depth + 1);
+			git_tree_free(sub);
+		}
+	}
+	kiln_buf_truncate(&w->path, base);
+	return error;
+}
+
+static int write_archive(struct zpipe *p, git_repository *repo, const git_tree *tree, int64_t mtime)
+{
+	struct walk w;
+	/*
+	 * libarchive converts names through the thread's locale: pin it, so
+	 * that paths are written as the UTF-8 bytes git holds whatever the
+	 * caller's locale (names that are not UTF-8 get hdrcharset=BINARY).
+	 */
+	locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0), old = (locale_t)0;
+	int error;
+
+	memset(&w, 0, sizeof(w));
+	w.a = archive_write_new();
+	w.ae = archive_entry_new();
+	w.repo = repo;
+	w.buf = kiln_xmalloc(CHUNK);
+	w.mtime = mtime;
+	w.r.fd = -1;
+	kiln_buf_init(&w.prev, 1 << 20);
+	kiln_buf_init(&w.path, 1 << 20);
+	if (w.a == NULL || w.ae == NULL)
+		kiln_die("out of memory");
+	if (utf8 == (locale_t)0) {
+		error = kiln_error_set(KILN_ERROR, "the C.UTF-8 locale is missing");
+		goto done;
+	}
+	old = uselocale(utf8);
+	error = kiln_blobreader_init(&w.r, repo);
+	if (error < 0)
+		goto done;
+	/*
+	 * pax: plain ustar headers, plus an extended header only where ustar
+	 * falls short (long or non-ASCII paths, big files), whose content
+	 * depends on the entry alone; GNU tar and busybox read it.
+	 */
+	/* No 10240-byte blocking: frames are our blocks, tar needs only 512. */
+	if (archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(w.a, 0) != ARCHIVE_OK ||
+	    archive_write_open(w.a, p, NULL, zpipe_archive_write, NULL) != ARCHIVE_OK) {
+		error = kiln_error_set(KILN_ERROR, "cannot start the archive: %s",
+		                       archive_error_string(w.a));
+		goto done;
+	}
+	error = walk_tree(&w, tree, 0);
+	if (error < 0)
+		goto done;
+	if (archive_write_close(w.a) != ARCHIVE_OK) {
+		error = kiln_error_set(KILN_ERROR, "cannot finish the archive: %s",
+		                       archive_error_string(w.a));
+		goto done;
+	}
+	error = 0;
+done:
+	kiln_blobreader_release(&w.r);
+	archive_entry_free(w.ae);
+	archive_write_free(w.a);
+	if (utf8 != (locale_t)0) {
+		uselocale(old);
+		freelocale(utf8);
+	}
+	kiln_buf_release(&w.prev);
+	kiln_buf_release(&w.path);
+	free(w.buf);
+	return error;
+}
+
+static int fsync_dir(const char *file)
+{
+	char *dir = kiln_path_dirname(file);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), error = 0;
+
+	if (fd < 0 || fsync(fd) != 0)
+		error = -1;
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return error;
+}
+
+int kiln_layer_pack_commit(uint64_t *size_out, char sha256_out[65], const char *repo_path,
+                           const char *commit, const char *subdir, const char *archive_path)
+{
+	git_repository *repo = NULL;
+	git_tree *tree = NULL;
+	struct zpipe p;
+	char *tmp = NULL;
+	unsigned char md[32];
+	int64_t mtime = 0;
+	int error;
+
+	KILN_ASSERT_ARG(size_out != NULL && sha256_out != NULL && repo_path != NULL &&
+	                commit != NULL && archive_path != NULL);
+	kiln_layer__git_setup();
+	zpipe_init(&p);
+	error = git_repository_open(&repo, repo_path);
+	if (error < 0) {
+		error = kiln_layer__git_fail(error, "cannot open '%s'", repo_path);
+		goto done;
+	}
+	error = open_tree(&tree, &mtime, repo, commit, subdir);
+	if (error < 0)
+		goto done;
+	tmp = kiln_xasprintf("%s.tmp-XXXXXX", archive_path);
+	p.fd = mkostemp(tmp, O_CLOEXEC);
+	if (p.fd < 0 || fchmod(p.fd, 0644) != 0) {
+		error = kiln_error_set(KILN_ERROR, "cannot create '%s': %s", tmp, strerror(errno));
+		goto done;
+	}
+	zpipe_start(&p);
+	error = write_archive(&p, repo, tree, mtime);
+	if (error == 0)
+		zpipe_submit(&p, 1);
+	zpipe_join(&p, error < 0);
+	if (error == 0 && p.failed)
+		error = kiln_error_set(KILN_ERROR, "cannot write '%s': %s", archive_path, p.errmsg);
+	if (error < 0)
+		goto done;
+	if (fsync(p.fd) != 0 || close(p.fd) != 0) {
+		p.fd = -1;
+		error = kiln_error_set(KILN_ERROR, "cannot write '%s': %s", tmp, strerror(errno));
+		goto done;
+	}
+	p.fd = -1;
+	if (rename(tmp, archive_path) != 0) {
+		error = kiln_error_set(KILN_ERROR, "cannot rename '%s': %s", tmp, strerror(errno));
+		goto done;
+	}
+	fsync_dir(archive_path);
+	free(tmp);
+	tmp = NULL;
+	EVP_DigestFinal_ex(p.sha, md, NULL);
+	kiln_hex(sha256_out, md, sizeof(md));
+	*size_out = p.size;
+done:
+	zpipe_release(&p);
+	if (tmp != NULL)
+		unlink(tmp);
+	git_tree_free(tree);
+	git_repository_free(repo);
+	free(tmp);
+	return error;
+}
