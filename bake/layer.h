@@ -9,14 +9,25 @@
  * different commit than the last time kiln used it is a warning naming both.
  *
  * kiln_layer_pack() writes the commit's tree (or its `path` subtree) as a
- * pax tar compressed with zstd level 3. Entries are sorted by path (bytes),
- * owned by 0/0 "root", every mtime is the commit time, modes are 0644/0755
- * as in git, directories 0755, symlinks stay symlinks; nothing depends on
- * the machine, the clone, the locale or the clock, so one commit always
- * gives the same bytes and sha256 (with the same zstd version). Blobs are
- * streamed from the object database in chunks, never whole in memory
- * (except deltified blobs in packs, which are rare for large files).
- * A gitlink (submodule) is an error naming its path.
+ * tar compressed with zstd. Entries are sorted by path (bytes), owned by
+ * 0/0 "root", every mtime is the commit time, modes are 0644/0755 as in git,
+ * directories 0755, symlinks stay symlinks; nothing depends on the machine,
+ * the clone, the locale or the clock, so one commit always gives the same
+ * bytes and sha256 (with the same zstd version).
+ *
+ * The format: POSIX pax (libarchive's "restricted" pax), which is plain
+ * ustar unless a path is long or not ASCII, or a file is over 8 GiB; then a
+ * pax extended header carries the exact UTF-8 path or size (ustar cannot,
+ * GNU tar's own format is not POSIX). No atime, ctime or PID-dependent
+ * header names. The tar stream is cut every 2 MiB and each piece is one
+ * zstd frame at level 3 with a checksum (zstd and libarchive read the
+ * frames as one stream), so that two threads can compress while the output
+ * stays independent of the number of threads.
+ *
+ * Blobs are streamed from the object database in chunks, never whole in
+ * memory (except deltified blobs in packs, which git does not make for
+ * files over core.bigFileThreshold). A gitlink (submodule) is an error
+ * naming its path.
  */
 #ifndef KILN_BAKE_LAYER_H
 #define KILN_BAKE_LAYER_H

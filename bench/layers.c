@@ -3,7 +3,7 @@
  * `git archive --format=tar TAG | zstd -3 -T1`, on a generated repository of
  * about 20,000 files and 500 MiB, five runs each, interleaved, medians.
  *
- * usage: layers [DIR]   (default $KILN_BENCH_DIR, else /tmp/kiln-bench)
+ * usage: layers [DIR]   (default $KILN_BENCH_DIR, else <kiln cache>/bench)
  *
  * The repository is generated once into DIR/layers-repo with git
  * fast-import (seconds, not minutes) and reused by later runs.
@@ -110,22 +110,24 @@ static void generate(const char *repo)
 		total += content.size;
 	}
 	kiln_buf_clear(&hdr);
-	kiln_buf_printf(&hdr, "commit refs/heads/main\nmark :%d\ncommitter Bench <bench@kiln.invalid> "
-			      "1767323045 +0000\ndata 6\nbench\n",
-			NFILES + 1);
+	kiln_buf_printf(&hdr,
+	                "commit refs/heads/main\nmark :%d\ncommitter Bench <bench@kiln.invalid> "
+	                "1767323045 +0000\ndata 6\nbench\n",
+	                NFILES + 1);
 	for (i = 1; i <= NFILES; i++)
 		kiln_buf_printf(&hdr, "M %s :%d src/d%02d/s%d/file-%05d.%s\n",
-				i % 50 == 0 ? "100755" : "100644", i, (i / 500) % 40, (i / 50) % 10, i,
-				i % 20 == 0 ? "bin" : "c");
-	kiln_buf_printf(&hdr, "\ntag %s\nfrom :%d\ntagger Bench <bench@kiln.invalid> 1767323045 "
-			      "+0000\ndata 8\nrelease\n",
-			TAG, NFILES + 1);
+		                i % 50 == 0 ? "100755" : "100644", i, (i / 500) % 40, (i / 50) % 10,
+		                i, i % 20 == 0 ? "bin" : "c");
+	kiln_buf_printf(&hdr,
+	                "\ntag %s\nfrom :%d\ntagger Bench <bench@kiln.invalid> 1767323045 "
+	                "+0000\ndata 8\nrelease\n",
+	                TAG, NFILES + 1);
 	if (write_all(proc.in_fd, hdr.ptr, hdr.size) < 0)
 		kiln_die("git fast-import stopped");
 	if (kiln_proc_finish(&proc, &status) < 0 || status != 0)
 		kiln_die("git fast-import failed (%d)", status);
 	fprintf(stderr, "generated %d files, %.0f MiB in %.1f s\n", NFILES,
-		(double)total / (1 << 20), kiln_time_mono() - t0);
+	        (double)total / (1 << 20), kiln_time_mono() - t0);
 	kiln_buf_release(&content);
 	kiln_buf_release(&hdr);
 	kiln_buf_release(&out);
@@ -146,15 +148,18 @@ static off_t file_size(const char *p)
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : getenv("KILN_BENCH_DIR");
-	char *repo, *ready, *commit, *kout, *gout, *pipeline;
+	char *cache = NULL, *repo, *ready, *commit, *kout, *gout, *pipeline;
 	struct kiln_buf out = KILN_BUF_INIT;
 	double tk[RUNS], tg[RUNS];
 	char sha[65], first[65] = "";
 	uint64_t size = 0;
 	int status, i;
 
-	if (dir == NULL)
-		dir = "/tmp/kiln-bench";
+	if (dir == NULL) {
+		if (kiln_layer_cache_dir(&cache) < 0)
+			kiln_die("%s", kiln_error_last());
+		dir = cache = kiln_path_join(cache, "bench");
+	}
 	if (kiln_mkdir_p(dir, 0755) < 0)
 		kiln_die("%s", kiln_error_last());
 	repo = kiln_path_join(dir, "layers-repo");
@@ -175,7 +180,7 @@ int main(int argc, char **argv)
 	kout = kiln_path_join(dir, "kiln.tar.zst");
 	gout = kiln_path_join(dir, "git.tar.zst");
 	pipeline = kiln_xasprintf("git -C '%s' archive --format=tar %s | zstd -3 -T1 -q -f -o '%s'",
-				  repo, TAG, gout);
+	                          repo, TAG, gout);
 	/* A warm-up of each, so both start with the pack in the page cache. */
 	for (i = -1; i < RUNS; i++) {
 		char *sh[] = {"sh", "-c", pipeline, NULL};
@@ -195,7 +200,7 @@ int main(int argc, char **argv)
 			tg[i] = kiln_time_mono() - t0;
 		if (i >= 0)
 			fprintf(stderr, "run %d: kiln %.3f s, git archive | zstd %.3f s\n", i + 1,
-				tk[i], tg[i]);
+			        tk[i], tg[i]);
 	}
 	qsort(tk, RUNS, sizeof(double), cmp_double);
 	qsort(tg, RUNS, sizeof(double), cmp_double);
@@ -214,5 +219,6 @@ int main(int argc, char **argv)
 	free(kout);
 	free(gout);
 	free(pipeline);
+	free(cache);
 	return 0;
 }
