@@ -6,6 +6,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
@@ -712,6 +713,127 @@ START_TEST(big_file_streams_in_bounded_memory)
 }
 END_TEST
 
+/* The whole content of `name` in an archive. */
+static void archive_file(struct kiln_buf *out, const char *file, const char *name)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	char buf[65536];
+	la_ssize_t n;
+	int found = 0;
+
+	archive_read_support_filter_zstd(a);
+	archive_read_support_format_tar(a);
+	ck_assert_int_eq(archive_read_open_filename(a, file, 65536), ARCHIVE_OK);
+	while (!found && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		if (strcmp(archive_entry_pathname(e), name) != 0)
+			continue;
+		found = 1;
+		while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
+			ck_assert_int_eq(kiln_buf_put(out, buf, (size_t)n), 0);
+		ck_assert_int_eq(n, 0);
+	}
+	ck_assert_msg(found, "'%s' is not in '%s'", name, file);
+	archive_read_free(a);
+}
+
+/* Deltified blobs in a pack go through libgit2, with the same result. */
+START_TEST(deltified_blobs_are_read_whole)
+{
+	char *repo = path("repo"), *cache = path("cache"), *o1 = path("o1"), *o2 = path("o2");
+	struct kiln_buf v1 = KILN_BUF_INIT, v2 = KILN_BUF_INIT, got = KILN_BUF_INIT;
+	struct kiln_layer *a = NULL, *b = NULL;
+	char *packs, *verify;
+	int i;
+
+	ck_assert_int_eq(kiln_mkdir_p(repo, 0755), 0);
+	free(git(repo, "init", "-q", NULL));
+	for (i = 0; i < 4000; i++)
+		kiln_buf_printf(&v1, "line %d of a file that will change a little\n", i);
+	write_file(repo, "data.txt", v1.ptr, 0644);
+	free(git(repo, "add", "-A", NULL));
+	free(git(repo, "commit", "-q", "-m", "one", NULL));
+	free(git(repo, "tag", "one", NULL));
+	kiln_buf_put(&v2, v1.ptr, v1.size);
+	memcpy(v2.ptr + v2.size / 2, "CHANGED", 7);
+	write_file(repo, "data.txt", v2.ptr, 0644);
+	free(git(repo, "commit", "-q", "-am", "two", NULL));
+	free(git(repo, "tag", "two", NULL));
+	free(git(repo, "repack", "-a", "-d", "-f", "-q", NULL));
+	/* The test means something only if git did store one as a delta. */
+	packs = git(repo, "rev-parse", "--git-path", "objects/pack", NULL);
+	{
+		char *idx = NULL;
+		DIR *d;
+		struct dirent *de;
+		char *abs = kiln_path_join(repo, packs);
+		d = opendir(abs);
+		ck_assert_ptr_nonnull(d);
+		while ((de = readdir(d)) != NULL)
+			if (strstr(de->d_name, ".idx") != NULL)
+				idx = kiln_path_join(abs, de->d_name);
+		closedir(d);
+		ck_assert_ptr_nonnull(idx);
+		verify = git(repo, "verify-pack", "-v", idx, NULL);
+		ck_assert_msg(strstr(verify, "chain length = 1"), "no delta in the pack: %s",
+		              verify);
+		free(idx);
+		free(abs);
+		free(verify);
+	}
+	ck_assert_int_eq(resolve_pack(&a, "app", repo, "one", NULL, cache, o1), 0);
+	ck_assert_int_eq(resolve_pack(&b, "app", repo, "two", NULL, cache, o2), 0);
+	archive_file(&got, a->archive, "data.txt");
+	ck_assert_uint_eq(got.size, v1.size);
+	ck_assert_int_eq(memcmp(got.ptr, v1.ptr, v1.size), 0);
+	kiln_buf_clear(&got);
+	archive_file(&got, b->archive, "data.txt");
+	ck_assert_uint_eq(got.size, v2.size);
+	ck_assert_int_eq(memcmp(got.ptr, v2.ptr, v2.size), 0);
+	kiln_layer_free(a);
+	kiln_layer_free(b);
+	kiln_buf_release(&v1);
+	kiln_buf_release(&v2);
+	kiln_buf_release(&got);
+	free(packs);
+	free(repo);
+	free(cache);
+	free(o1);
+	free(o2);
+}
+END_TEST
+
+/* A damaged object is an error, never a silently different archive. */
+START_TEST(corrupt_blob_is_an_error)
+{
+	char *repo = make_repo("repo"), *cache = path("cache"), *out = path("out");
+	char *id = git(repo, "rev-parse", "v1:etc/app.conf", NULL), *obj;
+	struct kiln_layer *l = NULL;
+	struct kiln_buf b = KILN_BUF_INIT;
+	int fd;
+
+	obj = kiln_xasprintf("%s/.git/objects/%.2s/%s", repo, id, id + 2);
+	ck_assert_int_eq(kiln_file_read(&b, obj), 0);
+	ck_assert_uint_gt(b.size, 4);
+	/* The zlib stream's last byte is part of its adler32. */
+	b.ptr[b.size - 1] ^= 0x55;
+	ck_assert_int_eq(chmod(obj, 0644), 0);
+	fd = open(obj, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, b.ptr, b.size), (ssize_t)b.size);
+	close(fd);
+	ck_assert_int_eq(resolve_pack(&l, "app", repo, "v1", NULL, cache, out), KILN_ERROR);
+	ck_assert_msg(strstr(kiln_error_last(), "object 'etc/app.conf' is corrupt"), "%s",
+	              kiln_error_last());
+	kiln_buf_release(&b);
+	free(obj);
+	free(id);
+	free(repo);
+	free(cache);
+	free(out);
+}
+END_TEST
+
 static void run_ok(char *const argv[])
 {
 	struct kiln_buf o = KILN_BUF_INIT, e = KILN_BUF_INIT;
@@ -907,6 +1029,8 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, subtree_path);
 	tcase_add_test(tc, gitlink_is_an_error);
 	tcase_add_test(tc, moved_tag_warns_with_both_commits);
+	tcase_add_test(tc, deltified_blobs_are_read_whole);
+	tcase_add_test(tc, corrupt_blob_is_an_error);
 	tcase_add_test(tc, big_file_streams_in_bounded_memory);
 	tcase_add_test(tc, ssh_remote_with_key_file_and_known_hosts);
 	suite_add_tcase(s, tc);
