@@ -834,6 +834,37 @@ START_TEST(corrupt_blob_is_an_error)
 }
 END_TEST
 
+/* Paths past ustar's 100/255 bytes go into pax headers, exactly. */
+START_TEST(long_paths_survive)
+{
+	char *repo = path("repo"), *cache = path("cache"), *out = path("out");
+	struct kiln_layer *l = NULL;
+	struct kiln_buf name = KILN_BUF_INIT, got = KILN_BUF_INIT;
+	int i;
+
+	ck_assert_int_eq(kiln_mkdir_p(repo, 0755), 0);
+	free(git(repo, "init", "-q", NULL));
+	for (i = 0; i < 6; i++)
+		kiln_buf_printf(&name, "directory-with-a-rather-long-name-number-%d/", i);
+	kiln_buf_puts(&name, "and-a-file-whose-name-alone-is-longer-than-one-hundred-bytes-"
+	                     "which-ustar-cannot-hold-in-its-name-field.txt");
+	ck_assert_uint_gt(name.size, 300);
+	write_file(repo, name.ptr, "deep\n", 0644);
+	free(git(repo, "add", "-A", NULL));
+	free(git(repo, "commit", "-q", "-m", "long", NULL));
+	free(git(repo, "tag", "long", NULL));
+	ck_assert_int_eq(resolve_pack(&l, "app", repo, "long", NULL, cache, out), 0);
+	archive_file(&got, l->archive, name.ptr);
+	ck_assert_str_eq(got.ptr, "deep\n");
+	kiln_layer_free(l);
+	kiln_buf_release(&name);
+	kiln_buf_release(&got);
+	free(repo);
+	free(cache);
+	free(out);
+}
+END_TEST
+
 static void run_ok(char *const argv[])
 {
 	struct kiln_buf o = KILN_BUF_INIT, e = KILN_BUF_INIT;
@@ -1029,6 +1060,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, subtree_path);
 	tcase_add_test(tc, gitlink_is_an_error);
 	tcase_add_test(tc, moved_tag_warns_with_both_commits);
+	tcase_add_test(tc, long_paths_survive);
 	tcase_add_test(tc, deltified_blobs_are_read_whole);
 	tcase_add_test(tc, corrupt_blob_is_an_error);
 	tcase_add_test(tc, big_file_streams_in_bounded_memory);
