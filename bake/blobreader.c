@@ -122,6 +122,8 @@ static int pack_find(struct kiln_blobreader *r, const git_oid *oid,
 		uint32_t lo = oid->id[0] ? be32(fan + 4 * (oid->id[0] - 1)) : 0;
 		uint32_t hi = be32(fan + 4 * oid->id[0]);
 
+		if (hi > p->n || lo > hi)
+			continue; /* a damaged index: let libgit2 judge */
 		while (lo < hi) {
 			uint32_t mid = lo + (hi - lo) / 2;
 			int c = memcmp(names + (size_t)mid * 20, oid->id, 20);
@@ -282,7 +284,7 @@ int kiln_blobreader_read(struct kiln_blobreader *r, unsigned char *out, size_t l
 	*got = 0;
 	if (len > r->left)
 		len = (size_t)r->left;
-	if (r->data != NULL) {
+	if (r->whole != NULL) {
 		memcpy(out, r->data, len);
 		r->data += len;
 		r->left -= len;

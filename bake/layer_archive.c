@@ -361,7 +361,8 @@ static int write_entry(struct archive *a, struct archive_entry *ae, struct kiln_
 		archive_entry_set_size(ae, (la_int64_t)size);
 		break;
 	}
-	if (archive_write_header(a, ae) != ARCHIVE_OK)
+	/* A warning is a name that is not UTF-8, written as raw bytes. */
+	if (archive_write_header(a, ae) < ARCHIVE_WARN)
 		return kiln_error_set(KILN_ERROR, "cannot archive '%s': %s", e->path,
 		                      archive_error_string(a));
 	if (archive_entry_filetype(ae) != AE_IFREG)

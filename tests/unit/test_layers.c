@@ -865,6 +865,37 @@ START_TEST(long_paths_survive)
 }
 END_TEST
 
+/* A name that is not UTF-8 is kept as its bytes (pax hdrcharset=BINARY). */
+START_TEST(non_utf8_names_are_kept_as_bytes)
+{
+	char *repo = path("repo"), *cache = path("cache"), *o1 = path("o1"), *o2 = path("o2");
+	struct kiln_layer *a = NULL, *b = NULL;
+	struct kiln_buf got = KILN_BUF_INIT;
+
+	ck_assert_int_eq(kiln_mkdir_p(repo, 0755), 0);
+	free(git(repo, "init", "-q", NULL));
+	write_file(repo, "n\xff\xfe.bin", "raw\n", 0644);
+	free(git(repo, "add", "-A", NULL));
+	free(git(repo, "commit", "-q", "-m", "raw", NULL));
+	free(git(repo, "tag", "raw", NULL));
+	setlocale(LC_ALL, "C");
+	ck_assert_int_eq(resolve_pack(&a, "app", repo, "raw", NULL, cache, o1), 0);
+	ck_assert_ptr_nonnull(setlocale(LC_ALL, "C.UTF-8"));
+	ck_assert_int_eq(resolve_pack(&b, "app", repo, "raw", NULL, cache, o2), 0);
+	setlocale(LC_ALL, "C");
+	ck_assert_str_eq(a->sha256, b->sha256);
+	archive_file(&got, a->archive, "n\xff\xfe.bin");
+	ck_assert_str_eq(got.ptr, "raw\n");
+	kiln_buf_release(&got);
+	kiln_layer_free(a);
+	kiln_layer_free(b);
+	free(repo);
+	free(cache);
+	free(o1);
+	free(o2);
+}
+END_TEST
+
 static void run_ok(char *const argv[])
 {
 	struct kiln_buf o = KILN_BUF_INIT, e = KILN_BUF_INIT;
@@ -1061,6 +1092,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, gitlink_is_an_error);
 	tcase_add_test(tc, moved_tag_warns_with_both_commits);
 	tcase_add_test(tc, long_paths_survive);
+	tcase_add_test(tc, non_utf8_names_are_kept_as_bytes);
 	tcase_add_test(tc, deltified_blobs_are_read_whole);
 	tcase_add_test(tc, corrupt_blob_is_an_error);
 	tcase_add_test(tc, big_file_streams_in_bounded_memory);
