@@ -1051,6 +1051,100 @@ START_TEST(ssh_remote_with_key_file_and_known_hosts)
 }
 END_TEST
 
+static const char tls_server[] =
+    "import http.server, ssl, sys\n"
+    "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+    "ctx.load_cert_chain(sys.argv[1], sys.argv[2])\n"
+    "srv = http.server.HTTPServer(('127.0.0.1', 0), http.server.SimpleHTTPRequestHandler)\n"
+    "srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n"
+    "print(srv.server_address[1], flush=True)\n"
+    "srv.serve_forever()\n";
+
+/* Resolve `url` in a child, with SSL_CERT_FILE as given; 0 when the result matches. */
+static int https_child(const char *url, const char *cache, const char *cert, int want,
+                       const char *msg)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	if (pid == 0) {
+		struct kiln_layer_spec s = spec_for("app", url, "v1");
+		struct kiln_layer *l = NULL;
+		int rc;
+		if (cert != NULL)
+			setenv("SSL_CERT_FILE", cert, 1);
+		else
+			unsetenv("SSL_CERT_FILE");
+		rc = kiln_layer_resolve(&l, &s, cache);
+		fprintf(stderr, "https (%s): %d %s\n", cert ? "our CA" : "system CAs", rc,
+		        kiln_error_last());
+		_exit(rc == want && strstr(kiln_error_last(), msg) != NULL ? 0 : 1);
+	}
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0
+	                                                                                       : -1;
+}
+
+/*
+ * https against a TLS server of our own on loopback (it answers 404 to
+ * everything): its self-signed certificate is refused with the system CA
+ * store, and accepted once SSL_CERT_FILE names it, which shows the store
+ * is configured and used (the failure is then git's, not TLS's).
+ */
+START_TEST(https_checks_certificates)
+{
+	char *cert = path("cert.pem"), *key = path("key.pem"), *www = path("www");
+	char *c1 = path("c1"), *c2 = path("c2"), *url;
+	char *gen[] = {"openssl",
+	               "req",
+	               "-x509",
+	               "-newkey",
+	               "ec",
+	               "-pkeyopt",
+	               "ec_paramgen_curve:prime256v1",
+	               "-nodes",
+	               "-keyout",
+	               key,
+	               "-out",
+	               cert,
+	               "-days",
+	               "1",
+	               "-subj",
+	               "/CN=localhost",
+	               "-addext",
+	               "subjectAltName=DNS:localhost",
+	               NULL};
+	char *srv[] = {"timeout", "120", "python3", "-c", (char *)tls_server, cert, key, NULL};
+	struct kiln_proc proc = KILN_PROC_INIT;
+	struct kiln_proc_opts opts = {
+	    .in = KILN_PROC_NULL, .out = KILN_PROC_PIPE, .err = KILN_PROC_NULL};
+	char line[32] = "";
+	ssize_t n;
+	int port, status, rc;
+
+	run_ok(gen);
+	ck_assert_int_eq(kiln_mkdir_p(www, 0755), 0);
+	opts.cwd = www;
+	ck_assert_int_eq(kiln_proc_start(&proc, srv, &opts), 0);
+	n = read(proc.out_fd, line, sizeof(line) - 1);
+	port = n > 0 ? atoi(line) : 0;
+	url = kiln_xasprintf("https://localhost:%d/repo.git", port);
+	rc = port > 0 ? 0 : -1;
+	if (rc == 0)
+		rc = https_child(url, c1, NULL, KILN_EAUTH, "certificate");
+	if (rc == 0)
+		rc = https_child(url, c2, cert, KILN_ERROR, "404") == 0 ? 0 : -2;
+	kiln_proc_kill(&proc, SIGTERM);
+	kiln_proc_finish(&proc, &status);
+	ck_assert_msg(rc == 0, "https: step %d failed (port %d)", rc, port);
+	free(url);
+	free(cert);
+	free(key);
+	free(www);
+	free(c1);
+	free(c2);
+}
+END_TEST
+
 START_TEST(cache_dir_follows_the_environment)
 {
 	char *d = NULL;
@@ -1097,6 +1191,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, corrupt_blob_is_an_error);
 	tcase_add_test(tc, big_file_streams_in_bounded_memory);
 	tcase_add_test(tc, ssh_remote_with_key_file_and_known_hosts);
+	tcase_add_test(tc, https_checks_certificates);
 	suite_add_tcase(s, tc);
 	return s;
 }
