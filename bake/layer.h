@@ -24,8 +24,10 @@
  * frames as one stream), so that two threads can compress while the output
  * stays independent of the number of threads.
  *
- * Blobs are streamed from the object database in chunks, never whole in
- * memory (except deltified blobs in packs, which git does not make for
+ * Memory stays bounded whatever the size of the files: blobs over 1 MiB are
+ * streamed from the object database in chunks, smaller ones are read ahead
+ * by a second thread, at most 4 MiB at a time (deltified blobs in packs are
+ * the exception: libgit2 rebuilds them whole, and git does not deltify
  * files over core.bigFileThreshold). A gitlink (submodule) is an error
  * naming its path.
  */
