@@ -11,286 +11,28 @@
 #include <fcntl.h>
 #include <git2.h>
 #include <locale.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include "kiln.h"
 #include "bake/blobreader.h"
 #include "bake/layer-int.h"
+#include "bake/zframes.h"
 
-/* Part of the archive format: changing either changes every digest. */
-#define ZSTD_LEVEL     3
 #define CHUNK          (64 * 1024)
 #define MAX_TREE_DEPTH 512
 #define MAX_LINK       4096
 
-/* ---- compressing and writing: threads behind the producer ---- */
-
-/*
- * Compressing is the slowest step, so the tar stream is cut into frames of
- * FRAME bytes, each compressed on its own as one zstd frame (a .zst file may
- * hold any number of them). The cut points and the level are fixed, so the
- * output depends only on the input, never on the number of threads or their
- * timing. Two compressor threads take frames in turn while the caller's
- * thread inflates blobs and formats the tar, and a writer thread writes the
- * frames in order and hashes them. Frames cost little in ratio at this size
- * (level 3 looks back 2 MiB at most); memory stays bounded by NSLOT frames.
- */
-#define FRAME (2 * 1024 * 1024)
-#define NSLOT 4
-#define NCOMP 2
-
-enum slot_state { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_BUSY, SLOT_DONE };
-
-struct slot {
-	unsigned char *in, *out;
-	size_t in_len, out_len;
-	uint64_t frame;
-	enum slot_state state;
-};
-
-struct zpipe {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	pthread_t comp[NCOMP], writer;
-	struct slot slot[NSLOT];
-	size_t out_cap;
-	struct slot *cur;    /* the producer's */
-	uint64_t next_fill;  /* the frame being filled */
-	uint64_t next_comp;  /* the next frame for a compressor */
-	uint64_t next_write; /* the next frame to write */
-	uint64_t nframes;    /* known at the end; UINT64_MAX until then */
-	int abort, failed;
-	char errmsg[256];
-	int fd;
-	uint64_t size;
-	EVP_MD_CTX *sha;
-};
-
-static int write_all(int fd, const void *p, size_t n)
+/* libarchive's output goes to the compressor. */
+static la_ssize_t archive_out(struct archive *a, void *arg, const void *buf, size_t len)
 {
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int zpipe_stopping(const struct zpipe *p)
-{
-	return p->abort || p->failed;
-}
-
-static void zpipe_fail(struct zpipe *p, const char *msg)
-{
-	pthread_mutex_lock(&p->mu);
-	if (!p->failed)
-		snprintf(p->errmsg, sizeof(p->errmsg), "%s", msg);
-	p->failed = 1;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-}
-
-/* Hand the producer's frame over; take the next slot unless at the end. */
-static int zpipe_submit(struct zpipe *p, int eof)
-{
-	struct slot *s;
-	int stop;
-
-	pthread_mutex_lock(&p->mu);
-	if (p->cur->in_len > 0) {
-		p->cur->state = SLOT_READY;
-		p->next_fill++;
-	} else {
-		p->cur->state = SLOT_FREE;
-	}
-	if (eof)
-		p->nframes = p->next_fill;
-	pthread_cond_broadcast(&p->cv);
-	s = &p->slot[p->next_fill % NSLOT];
-	while (!eof && s->state != SLOT_FREE && !zpipe_stopping(p))
-		pthread_cond_wait(&p->cv, &p->mu);
-	stop = zpipe_stopping(p);
-	if (!eof && !stop) {
-		s->state = SLOT_FILLING;
-		s->frame = p->next_fill;
-		s->in_len = 0;
-		p->cur = s;
-	}
-	pthread_mutex_unlock(&p->mu);
-	return stop ? -1 : 0;
-}
-
-static void *zpipe_compress(void *arg)
-{
-	struct zpipe *p = arg;
-	ZSTD_CCtx *cctx = ZSTD_createCCtx();
-
-	if (cctx == NULL)
-		kiln_die("out of memory");
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
-	for (;;) {
-		struct slot *s;
-		size_t r;
-
-		pthread_mutex_lock(&p->mu);
-		while (!zpipe_stopping(p) && p->next_comp >= p->next_fill &&
-		       p->next_comp < p->nframes)
-			pthread_cond_wait(&p->cv, &p->mu);
-		if (zpipe_stopping(p) || p->next_comp >= p->nframes) {
-			pthread_mutex_unlock(&p->mu);
-			break;
-		}
-		s = &p->slot[p->next_comp % NSLOT];
-		p->next_comp++;
-		s->state = SLOT_BUSY;
-		pthread_mutex_unlock(&p->mu);
-
-		r = ZSTD_compress2(cctx, s->out, p->out_cap, s->in, s->in_len);
-		if (ZSTD_isError(r)) {
-			zpipe_fail(p, ZSTD_getErrorName(r));
-			break;
-		}
-		pthread_mutex_lock(&p->mu);
-		s->out_len = r;
-		s->state = SLOT_DONE;
-		pthread_cond_broadcast(&p->cv);
-		pthread_mutex_unlock(&p->mu);
-	}
-	ZSTD_freeCCtx(cctx);
-	return NULL;
-}
-
-static void *zpipe_write(void *arg)
-{
-	struct zpipe *p = arg;
-
-	for (;;) {
-		struct slot *s;
-
-		pthread_mutex_lock(&p->mu);
-		s = &p->slot[p->next_write % NSLOT];
-		while (!zpipe_stopping(p) && p->next_write < p->nframes &&
-		       !(s->state == SLOT_DONE && s->frame == p->next_write))
-			pthread_cond_wait(&p->cv, &p->mu);
-		if (zpipe_stopping(p) || p->next_write >= p->nframes) {
-			pthread_mutex_unlock(&p->mu);
-			break;
-		}
-		pthread_mutex_unlock(&p->mu);
-
-		if (write_all(p->fd, s->out, s->out_len) < 0) {
-			zpipe_fail(p, strerror(errno));
-			break;
-		}
-		EVP_DigestUpdate(p->sha, s->out, s->out_len);
-		p->size += s->out_len;
-
-		pthread_mutex_lock(&p->mu);
-		s->state = SLOT_FREE;
-		p->next_write++;
-		pthread_cond_broadcast(&p->cv);
-		pthread_mutex_unlock(&p->mu);
-	}
-	return NULL;
-}
-
-/* libarchive's output: into the producer's frame. */
-static la_ssize_t zpipe_archive_write(struct archive *a, void *arg, const void *buf, size_t len)
-{
-	struct zpipe *p = arg;
-	const unsigned char *c = buf;
-	size_t left = len;
-
-	while (left > 0) {
-		struct slot *s = p->cur;
-		size_t n = FRAME - s->in_len < left ? FRAME - s->in_len : left;
-
-		memcpy(s->in + s->in_len, c, n);
-		s->in_len += n;
-		c += n;
-		left -= n;
-		if (s->in_len == FRAME && zpipe_submit(p, 0) < 0) {
-			archive_set_error(a, EIO, "%s", p->errmsg);
-			return -1;
-		}
+	if (kiln_zframes_write(arg, buf, len) < 0) {
+		archive_set_error(a, EIO, "%s", kiln_error_last());
+		return -1;
 	}
 	return (la_ssize_t)len;
-}
-
-static void zpipe_init(struct zpipe *p)
-{
-	int i;
-
-	memset(p, 0, sizeof(*p));
-	p->fd = -1;
-	p->nframes = UINT64_MAX;
-	p->out_cap = ZSTD_compressBound(FRAME);
-	for (i = 0; i < NSLOT; i++) {
-		p->slot[i].in = kiln_xmalloc(FRAME);
-		p->slot[i].out = kiln_xmalloc(p->out_cap);
-	}
-	p->cur = &p->slot[0];
-	p->cur->state = SLOT_FILLING;
-	p->sha = EVP_MD_CTX_new();
-	if (p->sha == NULL || EVP_DigestInit_ex(p->sha, EVP_sha256(), NULL) != 1)
-		kiln_die("out of memory");
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-}
-
-static void zpipe_start(struct zpipe *p)
-{
-	int i;
-
-	for (i = 0; i < NCOMP; i++)
-		if (pthread_create(&p->comp[i], NULL, zpipe_compress, p) != 0)
-			kiln_die("cannot start a thread");
-	if (pthread_create(&p->writer, NULL, zpipe_write, p) != 0)
-		kiln_die("cannot start a thread");
-}
-
-/* Wait for the threads: after the last frame, or at once with `abort`. */
-static void zpipe_join(struct zpipe *p, int abort)
-{
-	int i;
-
-	if (abort) {
-		pthread_mutex_lock(&p->mu);
-		p->abort = 1;
-		pthread_cond_broadcast(&p->cv);
-		pthread_mutex_unlock(&p->mu);
-	}
-	for (i = 0; i < NCOMP; i++)
-		pthread_join(p->comp[i], NULL);
-	pthread_join(p->writer, NULL);
-}
-
-static void zpipe_release(struct zpipe *p)
-{
-	int i;
-
-	for (i = 0; i < NSLOT; i++) {
-		free(p->slot[i].in);
-		free(p->slot[i].out);
-	}
-	EVP_MD_CTX_free(p->sha);
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
-	if (p->fd >= 0)
-		close(p->fd);
 }
 
 /* ---- the tree, walked and read ahead by a feeder thread ---- */
@@ -650,7 +392,7 @@ done:
 	return error;
 }
 
-static int write_archive(struct zpipe *p, git_repository *repo, const char *repo_path,
+static int write_archive(struct kiln_zframes *z, git_repository *repo, const char *repo_path,
                          const git_oid *tree, int64_t mtime)
 {
 	struct archive *a = archive_write_new();
@@ -686,7 +428,7 @@ static int write_archive(struct zpipe *p, git_repository *repo, const char *repo
 	 */
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
-	    archive_write_open(a, p, NULL, zpipe_archive_write, NULL) != ARCHIVE_OK) {
+	    archive_write_open(a, z, NULL, archive_out, NULL) != ARCHIVE_OK) {
 		error = kiln_error_set(KILN_ERROR, "cannot start the archive: %s",
 		                       archive_error_string(a));
 		goto done;
@@ -751,16 +493,14 @@ int kiln_layer_pack_commit(uint64_t *size_out, char sha256_out[65], const char *
 {
 	git_repository *repo = NULL;
 	git_tree *tree = NULL;
-	struct zpipe p;
+	struct kiln_zframes *z = NULL;
 	char *tmp = NULL;
-	unsigned char md[32];
 	int64_t mtime = 0;
-	int error;
+	int fd = -1, error;
 
 	KILN_ASSERT_ARG(size_out != NULL && sha256_out != NULL && repo_path != NULL &&
 	                commit != NULL && archive_path != NULL);
 	kiln_layer__git_setup();
-	zpipe_init(&p);
 	error = git_repository_open(&repo, repo_path);
 	if (error < 0) {
 		error = kiln_layer__git_fail(error, "cannot open '%s'", repo_path);
@@ -770,26 +510,27 @@ int kiln_layer_pack_commit(uint64_t *size_out, char sha256_out[65], const char *
 	if (error < 0)
 		goto done;
 	tmp = kiln_xasprintf("%s.tmp-XXXXXX", archive_path);
-	p.fd = mkostemp(tmp, O_CLOEXEC);
-	if (p.fd < 0 || fchmod(p.fd, 0644) != 0) {
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0 || fchmod(fd, 0644) != 0) {
 		error = kiln_error_set(KILN_ERROR, "cannot create '%s': %s", tmp, strerror(errno));
 		goto done;
 	}
-	zpipe_start(&p);
-	error = write_archive(&p, repo, repo_path, git_tree_id(tree), mtime);
+	error = kiln_zframes_new(&z, fd);
 	if (error == 0)
-		zpipe_submit(&p, 1);
-	zpipe_join(&p, error < 0);
-	if (error == 0 && p.failed)
-		error = kiln_error_set(KILN_ERROR, "cannot write '%s': %s", archive_path, p.errmsg);
+		error = write_archive(z, repo, repo_path, git_tree_id(tree), mtime);
+	if (error == 0) {
+		error = kiln_zframes_finish(z, size_out, sha256_out);
+		if (error < 0)
+			kiln_error_prefix(error, "cannot write '%s'", archive_path);
+	}
 	if (error < 0)
 		goto done;
-	if (fsync(p.fd) != 0 || close(p.fd) != 0) {
-		p.fd = -1;
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		fd = -1;
 		error = kiln_error_set(KILN_ERROR, "cannot write '%s': %s", tmp, strerror(errno));
 		goto done;
 	}
-	p.fd = -1;
+	fd = -1;
 	if (rename(tmp, archive_path) != 0) {
 		error = kiln_error_set(KILN_ERROR, "cannot rename '%s': %s", tmp, strerror(errno));
 		goto done;
@@ -797,11 +538,10 @@ int kiln_layer_pack_commit(uint64_t *size_out, char sha256_out[65], const char *
 	fsync_dir(archive_path);
 	free(tmp);
 	tmp = NULL;
-	EVP_DigestFinal_ex(p.sha, md, NULL);
-	kiln_hex(sha256_out, md, sizeof(md));
-	*size_out = p.size;
 done:
-	zpipe_release(&p);
+	kiln_zframes_free(z);
+	if (fd >= 0)
+		close(fd);
 	if (tmp != NULL)
 		unlink(tmp);
 	git_tree_free(tree);
