@@ -896,6 +896,57 @@ START_TEST(non_utf8_names_are_kept_as_bytes)
 }
 END_TEST
 
+/*
+ * A write that fails midway (a file size limit, in a child) stops every
+ * thread, leaves no temporary file, and reports the system's error. The
+ * child exits normally, so LeakSanitizer checks this path too.
+ */
+START_TEST(write_failure_stops_cleanly)
+{
+	char *repo = path("big"), *cache = path("cache"), *out = path("out");
+	struct kiln_buf data = KILN_BUF_INIT;
+	DIR *d;
+	struct dirent *de;
+	pid_t pid;
+	int st = 0, i, files = 0;
+
+	ck_assert_int_eq(kiln_mkdir_p(repo, 0755), 0);
+	free(git(repo, "init", "-q", NULL));
+	for (i = 0; i < 400000; i++)
+		kiln_buf_printf(&data, "%08x\n", (unsigned)(i * 2654435761u));
+	write_file(repo, "data.txt", data.ptr, 0644);
+	write_file(repo, "zz.txt", "last\n", 0644);
+	free(git(repo, "add", "-A", NULL));
+	free(git(repo, "commit", "-q", "-m", "data", NULL));
+	free(git(repo, "tag", "v1", NULL));
+	ck_assert_int_eq(kiln_mkdir_p(out, 0755), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = {64 * 1024, 64 * 1024};
+		struct kiln_layer *l = NULL;
+		int rc;
+		signal(SIGXFSZ, SIG_IGN);
+		setrlimit(RLIMIT_FSIZE, &rl);
+		rc = resolve_pack(&l, "app", repo, "v1", NULL, cache, out);
+		fprintf(stderr, "with a 64 KiB file limit: %s\n", kiln_error_last());
+		exit(rc == KILN_ERROR && strstr(kiln_error_last(), "File too large") ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+	d = opendir(out);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			files++;
+	closedir(d);
+	ck_assert_int_eq(files, 0);
+	kiln_buf_release(&data);
+	free(repo);
+	free(cache);
+	free(out);
+}
+END_TEST
+
 static void run_ok(char *const argv[])
 {
 	struct kiln_buf o = KILN_BUF_INIT, e = KILN_BUF_INIT;
@@ -1189,6 +1240,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, non_utf8_names_are_kept_as_bytes);
 	tcase_add_test(tc, deltified_blobs_are_read_whole);
 	tcase_add_test(tc, corrupt_blob_is_an_error);
+	tcase_add_test(tc, write_failure_stops_cleanly);
 	tcase_add_test(tc, big_file_streams_in_bounded_memory);
 	tcase_add_test(tc, ssh_remote_with_key_file_and_known_hosts);
 	tcase_add_test(tc, https_checks_certificates);
