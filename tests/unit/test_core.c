@@ -1,10 +1,15 @@
 #include <check.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <signal.h>
 
 #include "kiln.h"
+#include "core/journal.h"
+#include "core/lock.h"
+
+#include <sys/wait.h>
 
 START_TEST(buf_appends_and_stays_terminated)
 {
@@ -287,6 +292,92 @@ START_TEST(proc_kill_only_while_running)
 }
 END_TEST
 
+START_TEST(journal_appends_and_reads_back)
+{
+	char dir[] = "/tmp/kiln-journal-XXXXXX";
+	struct kiln_journal *j = NULL;
+	json_t *events = NULL, *details = json_pack("{s:s}", "profile", "web");
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(kiln_journal_open(&j, dir, "run-1"), 0);
+	ck_assert_int_eq(kiln_journal_append(j, "intent", "key-pair", "tok-1", NULL, details), 0);
+	ck_assert_int_eq(kiln_journal_append(j, "created", "key-pair", "tok-1", "key-0abc", NULL),
+	                 0);
+	/* A crash in the middle of a write leaves a torn last line: it is skipped. */
+	fp = fopen(kiln_journal_path(j), "a");
+	fputs("{\"event\": \"cre", fp);
+	fclose(fp);
+	ck_assert_int_eq(kiln_journal_read(&events, kiln_journal_path(j)), 0);
+	ck_assert_uint_eq(json_array_size(events), 2);
+	ck_assert_str_eq(kiln_json_str(json_array_get(events, 0), "event"), "intent");
+	ck_assert_str_eq(kiln_json_str(json_array_get(events, 0), "profile"), "web");
+	ck_assert_str_eq(kiln_json_str(json_array_get(events, 0), "run_id"), "run-1");
+	ck_assert_str_eq(kiln_json_str(json_array_get(events, 1), "id"), "key-0abc");
+	ck_assert_str_eq(kiln_json_str(json_array_get(events, 1), "token"), "tok-1");
+	json_decref(events);
+	json_decref(details);
+	kiln_journal_close(j);
+	ck_assert_int_eq(kiln_rm_rf(dir), 0);
+}
+END_TEST
+
+START_TEST(lock_excludes_other_processes)
+{
+	char dir[] = "/tmp/kiln-lock-XXXXXX";
+	struct kiln_lock a = KILN_LOCK_INIT;
+	char *path;
+	pid_t pid;
+	int st = 0;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	path = kiln_xasprintf("%s/locks/web-prod.lock", dir);
+	ck_assert_int_eq(kiln_lock_acquire(&a, path, 0, NULL), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct kiln_lock b = KILN_LOCK_INIT;
+		int r = kiln_lock_acquire(&b, path, 0.2, NULL);
+		_exit(r == KILN_ETIMEOUT ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	kiln_lock_release(&a);
+	pid = fork();
+	if (pid == 0) {
+		struct kiln_lock b = KILN_LOCK_INIT;
+		int r = kiln_lock_acquire(&b, path, 1, NULL);
+		_exit(r == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	free(path);
+	ck_assert_int_eq(kiln_rm_rf(dir), 0);
+}
+END_TEST
+
+START_TEST(lock_wait_is_interruptible)
+{
+	char dir[] = "/tmp/kiln-lock-XXXXXX";
+	struct kiln_lock a = KILN_LOCK_INIT, b = KILN_LOCK_INIT;
+	volatile int stop = 1;
+	char *path;
+	int fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	path = kiln_xasprintf("%s/x.lock", dir);
+	ck_assert_int_eq(kiln_lock_acquire(&a, path, 0, NULL), 0);
+	/* flock locks belong to the open file: a second open conflicts even in one process. */
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(kiln_lock_acquire(&b, path, 30, &stop), KILN_EINTR);
+	kiln_lock_release(&a);
+	kiln_lock_release(&a);
+	free(path);
+	ck_assert_int_eq(kiln_rm_rf(dir), 0);
+}
+END_TEST
+
 Suite *kiln_test_suite(void)
 {
 	Suite *s = suite_create("core");
@@ -309,6 +400,9 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, proc_run_captures_and_reports_status);
 	tcase_add_test(tc, proc_output_is_bounded);
 	tcase_add_test(tc, proc_kill_only_while_running);
+	tcase_add_test(tc, journal_appends_and_reads_back);
+	tcase_add_test(tc, lock_excludes_other_processes);
+	tcase_add_test(tc, lock_wait_is_interruptible);
 	suite_add_tcase(s, tc);
 	return s;
 }
