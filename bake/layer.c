@@ -5,12 +5,15 @@
 #include <git2.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "kiln.h"
 #include "bake/layer-int.h"
+#include "core/lock.h"
+
+/* Another kiln fetching the same repository: wait for it, up to this long. */
+#define MIRROR_LOCK_WAIT 900.0
 
 static pthread_once_t git_once = PTHREAD_ONCE_INIT;
 
@@ -422,9 +425,10 @@ int kiln_layer_resolve(struct kiln_layer **out, const struct kiln_layer_spec *sp
 {
 	struct kiln_layer *layer = NULL;
 	git_repository *repo = NULL;
-	char *cache = NULL, *repos = NULL, *lock = NULL;
+	char *cache = NULL, *repos = NULL, *lockfile = NULL;
+	struct kiln_lock lock = KILN_LOCK_INIT;
 	char hash[65];
-	int lock_fd = -1, error;
+	int error;
 
 	KILN_ASSERT_ARG(out != NULL && spec != NULL && spec->name != NULL && spec->repo != NULL);
 	*out = NULL;
@@ -457,10 +461,10 @@ int kiln_layer_resolve(struct kiln_layer **out, const struct kiln_layer_spec *sp
 	kiln_sha256_hex(hash, layer->url, strlen(layer->url));
 	layer->mirror = kiln_xasprintf("%s/%s", repos, hash);
 	/* Two kilns sharing a cache take turns on each mirror. */
-	lock = kiln_xasprintf("%s.lock", layer->mirror);
-	lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (lock_fd < 0 || flock(lock_fd, LOCK_EX) != 0) {
-		error = kiln_error_set(KILN_ERROR, "cannot lock '%s': %s", lock, strerror(errno));
+	lockfile = kiln_xasprintf("%s.lock", layer->mirror);
+	error = kiln_lock_acquire(&lock, lockfile, MIRROR_LOCK_WAIT, NULL);
+	if (error < 0) {
+		kiln_error_prefix(error, "layer '%s'", layer->name);
 		goto done;
 	}
 	error = mirror_open(&repo, layer->mirror, layer->url,
@@ -476,11 +480,10 @@ int kiln_layer_resolve(struct kiln_layer **out, const struct kiln_layer_spec *sp
 	*out = layer;
 	layer = NULL;
 done:
-	if (lock_fd >= 0)
-		close(lock_fd);
+	kiln_lock_release(&lock);
 	git_repository_free(repo);
 	kiln_layer_free(layer);
-	free(lock);
+	free(lockfile);
 	free(repos);
 	free(cache);
 	return error;
