@@ -234,7 +234,7 @@ done:
 
 static int is_commit_id(const char *s)
 {
-	return strlen(s) == 40 && strspn(s, "0123456789abcdef") == 40;
+	return strlen(s) == 40 && strspn(s, "0123456789abcdefABCDEF") == 40;
 }
 
 /* Open (cloning or fetching as needed) the cache's mirror of `url`. */

@@ -6,6 +6,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -232,6 +233,7 @@ START_TEST(annotated_and_lightweight_tags)
 	char *repo = make_repo("repo"), *cache = path("cache"), *out = path("out");
 	char *head = git(repo, "rev-parse", "HEAD", NULL);
 	struct kiln_layer *a = NULL, *b = NULL;
+	size_t i;
 
 	ck_assert_int_eq(resolve_pack(&a, "app", repo, "v1", NULL, cache, out), 0);
 	ck_assert_str_eq(a->commit, head);
@@ -247,6 +249,12 @@ START_TEST(annotated_and_lightweight_tags)
 	/* A full commit id is pinned too, and needs no fetch once cached. */
 	ck_assert_int_eq(resolve_pack(&a, "app3", repo, head, NULL, cache, out), 0);
 	ck_assert_str_eq(a->sha256, b->sha256);
+	kiln_layer_free(a);
+	/* In capitals too, as git takes it. */
+	for (i = 0; head[i] != '\0'; i++)
+		head[i] = (char)toupper((unsigned char)head[i]);
+	ck_assert_int_eq(resolve_pack(&a, "app4", repo, head, NULL, cache, out), 0);
+	ck_assert_str_eq(a->commit, b->commit);
 	kiln_layer_free(a);
 	kiln_layer_free(b);
 	free(head);
