@@ -1,0 +1,15 @@
+/*
+ * Internals shared by the files of the layer noun (layer.c, layer_archive.c,
+ * blobreader.c); not part of the module's interface.
+ */
+#ifndef KILN_BAKE_LAYER_INT_H
+#define KILN_BAKE_LAYER_INT_H
+
+#include "core/common.h"
+
+/* Initialise libgit2 once per process (thread-safe). */
+void kiln_layer__git_setup(void);
+/* Set our error from libgit2's last one, after a "context: " of our own. */
+int kiln_layer__git_fail(int gerr, const char *fmt, ...) KILN_PRINTF(2, 3);
+
+#endif

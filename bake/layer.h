@@ -1,0 +1,86 @@
+/*
+ * Layers: a git repository pinned at a tag or commit, turned into a
+ * byte-for-byte reproducible archive (DESIGN.md section 4, step 1).
+ *
+ * kiln_layer_resolve() clones or fetches the repository into a bare mirror
+ * under the cache directory and resolves the layer's ref to a commit. Only
+ * tags (annotated or lightweight) and full 40-hex commit ids are accepted:
+ * an image is immutable, so its inputs must be too. A tag that points at a
+ * different commit than the last time kiln used it is a warning naming both.
+ *
+ * kiln_layer_pack() writes the commit's tree (or its `path` subtree) as a
+ * tar compressed with zstd. Entries are sorted by path (bytes), owned by
+ * 0/0 "root", every mtime is the commit time, modes are 0644/0755 as in git,
+ * directories 0755, symlinks stay symlinks; nothing depends on the machine,
+ * the clone, the locale or the clock, so one commit always gives the same
+ * bytes and sha256 (with the same zstd version).
+ *
+ * The format: POSIX pax (libarchive's "restricted" pax), which is plain
+ * ustar unless a path is long or not ASCII, or a file is over 8 GiB; then a
+ * pax extended header carries the exact UTF-8 path or size (ustar cannot,
+ * GNU tar's own format is not POSIX). No atime, ctime or PID-dependent
+ * header names. The tar stream is cut every 2 MiB and each piece is one
+ * zstd frame at level 3 with a checksum (zstd and libarchive read the
+ * frames as one stream), so that two threads can compress while the output
+ * stays independent of the number of threads.
+ *
+ * Memory stays bounded whatever the size of the files: blobs over 1 MiB are
+ * streamed from the object database in chunks, smaller ones are read ahead
+ * by a second thread, at most 4 MiB at a time (deltified blobs in packs are
+ * the exception: libgit2 rebuilds them whole, and git does not deltify
+ * files over core.bigFileThreshold). A gitlink (submodule) is an error
+ * naming its path.
+ */
+#ifndef KILN_BAKE_LAYER_H
+#define KILN_BAKE_LAYER_H
+
+#include <stdint.h>
+
+#include "profiles/profile.h"
+
+struct kiln_layer {
+	char *name;          /* the layer's name in the profile */
+	char *repo;          /* as written in the profile */
+	char *url;           /* what was fetched (relative paths resolved) */
+	char *ref;           /* the tag or commit id asked for */
+	char *subdir;        /* the subtree to pack, or NULL */
+	char *mirror;        /* the bare repository in the cache */
+	char commit[41];     /* the resolved commit */
+	int64_t commit_time; /* committer time: the mtime of every entry */
+	/* Filled by kiln_layer_pack(). */
+	char *archive;   /* path of the .tar.zst */
+	uint64_t size;   /* bytes in the archive */
+	char sha256[65]; /* lowercase hex of the archive */
+};
+
+/*
+ * The cache directory: $KILN_CACHE, else $XDG_CACHE_HOME/kiln, else
+ * ~/.cache/kiln. free() the result.
+ */
+int kiln_layer_cache_dir(char **out);
+
+/*
+ * Fetch `spec`'s repository into `cache_dir` (NULL: kiln_layer_cache_dir())
+ * and resolve its ref. KILN_EINVAL for a branch, a missing tag or commit, or
+ * a malformed ref; KILN_EAUTH when the remote refused our credentials;
+ * KILN_ERROR for other failures of the remote.
+ */
+int kiln_layer_resolve(struct kiln_layer **out, const struct kiln_layer_spec *spec,
+                       const char *cache_dir);
+
+/*
+ * Write the archive `<name>-<commit12>.tar.zst` into `out_dir` (created if
+ * missing; NULL: "<cache>/layers") and fill archive, size and sha256. The
+ * file appears atomically.
+ */
+int kiln_layer_pack(struct kiln_layer *layer, const char *out_dir);
+
+/* Pack the tree of `commit` (40 hex) of the repository at `repo_path` into
+ * `archive_path`; the worker behind kiln_layer_pack(), for tests and
+ * benchmarks. `subdir` may be NULL. */
+int kiln_layer_pack_commit(uint64_t *size_out, char sha256_out[65], const char *repo_path,
+                           const char *commit, const char *subdir, const char *archive_path);
+
+void kiln_layer_free(struct kiln_layer *layer);
+
+#endif
