@@ -3,6 +3,7 @@
 #include <string.h>
 
 static const struct kiln_cmd commands[] = {
+    {"profile", cmd_profile, "check a profile, or show it with overrides and defaults"},
     {"help", cmd_help, "show the commands, or one command's help"},
     {"version", cmd_version, "print the version"},
 };
@@ -19,6 +20,22 @@ int cli_usage_error(const char *fmt, ...)
 	return 2;
 }
 
+/* "FILE:LINE:COL: message" lines stand on their own, as compilers print them. */
+static int has_position(const char *msg)
+{
+	const char *p = strchr(msg, ':');
+	size_t n;
+
+	if (p == NULL || p == msg)
+		return 0;
+	n = strspn(p + 1, "0123456789");
+	if (n == 0 || p[1 + n] != ':')
+		return 0;
+	p += 1 + n;
+	n = strspn(p + 1, "0123456789");
+	return n > 0 && p[1 + n] == ':';
+}
+
 int cli_fail(int error)
 {
 	const char *msg = kiln_error_last();
@@ -27,8 +44,7 @@ int cli_fail(int error)
 		return 0;
 	if (msg[0] != '\0') {
 		char *clean = kiln_log_redact(msg);
-		/* "FILE:LINE:COL: message" lines stand on their own. */
-		fprintf(stderr, "%s%s\n", error == KILN_EINVAL ? "" : "kiln: error: ", clean);
+		fprintf(stderr, "%s%s\n", has_position(clean) ? "" : "kiln: error: ", clean);
 		free(clean);
 	} else {
 		fputs("kiln: error: unknown failure\n", stderr);

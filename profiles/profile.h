@@ -17,22 +17,22 @@
 
 /* One layer, in file order (the OS layer is conventionally first). */
 struct kiln_layer_spec {
-	char *name;        /* "os", "app" */
-	char *repo;        /* as written: a path, file://, https://, ssh:// or git@host:path */
-	char *repo_url;    /* resolved: relative paths made absolute against the profile's directory */
-	char *ref;         /* a tag or a full 40-hex commit id */
-	char *path;        /* subtree to pack, or NULL for the whole tree */
-	char **provision;  /* provisioner paths inside the layer, in order */
+	char *name;     /* "os", "app" */
+	char *repo;     /* as written: a path, file://, https://, ssh:// or git@host:path */
+	char *repo_url; /* resolved: relative paths made absolute against the profile's directory */
+	char *ref;      /* a tag or a full 40-hex commit id */
+	char *path;     /* subtree to pack, or NULL for the whole tree */
+	char **provision; /* provisioner paths inside the layer, in order */
 	size_t nprovision;
 };
 
 struct kiln_profile {
-	char *file;        /* the path it was loaded from */
-	char *dir;         /* the directory of that file */
+	char *file; /* the path it was loaded from */
+	char *dir;  /* the directory of that file */
 	char *name;
-	char *target;      /* "local" or "aws" */
-	char *env;         /* the environment applied, or NULL */
-	json_t *json;      /* the effective profile: overrides applied, defaults filled */
+	char *target; /* "local" or "aws" */
+	char *env;    /* the environment applied, or NULL */
+	json_t *json; /* the effective profile: overrides applied, defaults filled */
 	struct kiln_layer_spec *layers;
 	size_t nlayers;
 };
@@ -47,6 +47,6 @@ void kiln_profile_free(struct kiln_profile *profile);
 
 /* The layer called `name`, or NULL. */
 const struct kiln_layer_spec *kiln_profile_layer(const struct kiln_profile *profile,
-						 const char *name);
+                                                 const char *name);
 
 #endif

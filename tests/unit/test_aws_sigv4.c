@@ -1,0 +1,231 @@
+#include <check.h>
+#include <string.h>
+
+#include "aws/sigv4.h"
+
+#define AKID   "AKIDEXAMPLE"
+#define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+/* 2015-08-30T12:36:00Z, the time of the AWS SigV4 test suite. */
+#define SUITE_TIME ((time_t)1440938160)
+
+static const struct kiln_sigv4_key suite_key = {AKID, SECRET, NULL, "us-east-1", "service"};
+
+START_TEST(uri_encode_table)
+{
+	static const struct {
+		const char *in;
+		int slash;
+		const char *out;
+	} cases[] = {
+	    {"AZaz09-_.~", 1, "AZaz09-_.~"},
+	    {"a b", 1, "a%20b"},
+	    {"/a/b", 0, "/a/b"},
+	    {"/a/b", 1, "%2Fa%2Fb"},
+	    {"!*'();:@&=+$,?#[]", 1, "%21%2A%27%28%29%3B%3A%40%26%3D%2B%24%2C%3F%23%5B%5D"},
+	    {"%", 1, "%25"},
+	    {"\xc3\xa9", 1, "%C3%A9"},
+	    {"\xf0\x9f\x98\x80", 0, "%F0%9F%98%80"},
+	    {"", 1, ""},
+	};
+	size_t i;
+
+	for (i = 0; i < KILN_ARRAY_SIZE(cases); i++) {
+		struct kiln_buf b = KILN_BUF_INIT;
+
+		ck_assert_int_eq(
+		    kiln_uri_encode(&b, cases[i].in, strlen(cases[i].in), cases[i].slash), 0);
+		ck_assert_str_eq(b.ptr, cases[i].out);
+		kiln_buf_release(&b);
+	}
+}
+END_TEST
+
+START_TEST(uri_decode_table)
+{
+	struct kiln_buf b = KILN_BUF_INIT;
+
+	ck_assert_int_eq(kiln_uri_decode(&b, "a%20b+c%c3%A9", 13), 0);
+	ck_assert_str_eq(b.ptr, "a b+c\xc3\xa9");
+	kiln_buf_clear(&b);
+	ck_assert_int_eq(kiln_uri_decode(&b, "bad%2", 5), KILN_EINVAL);
+	kiln_buf_clear(&b);
+	ck_assert_int_eq(kiln_uri_decode(&b, "bad%zz", 6), KILN_EINVAL);
+	kiln_buf_release(&b);
+}
+END_TEST
+
+static void sign_ok(struct kiln_sigv4_signed *s, const char *method, const char *path,
+                    const char *query, const char *const *headers, const char *body)
+{
+	struct kiln_sigv4_request req = {
+	    method, path, query, headers, body, body ? strlen(body) : 0, NULL};
+
+	ck_assert_int_eq(kiln_sigv4_sign(s, &req, &suite_key, SUITE_TIME), 0);
+}
+
+/* Vectors from the AWS SigV4 test suite (also reproduced by botocore). */
+START_TEST(suite_get_vanilla)
+{
+	const char *headers[] = {"Host:example.amazonaws.com", NULL};
+	struct kiln_sigv4_signed s;
+
+	sign_ok(&s, "GET", "/", NULL, headers, NULL);
+	ck_assert_str_eq(s.amz_date, "X-Amz-Date: 20150830T123600Z");
+	ck_assert_ptr_null(s.security_token);
+	ck_assert_str_eq(
+	    s.authorization,
+	    "Authorization: AWS4-HMAC-SHA256 "
+	    "Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+	    "SignedHeaders=host;x-amz-date, "
+	    "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+	kiln_sigv4_signed_release(&s);
+}
+END_TEST
+
+START_TEST(suite_get_vanilla_query_order)
+{
+	const char *headers[] = {"Host:example.amazonaws.com", NULL};
+	struct kiln_sigv4_signed s;
+
+	sign_ok(&s, "GET", "/", "Param2=value2&Param1=value1", headers, NULL);
+	ck_assert_ptr_nonnull(
+	    strstr(s.authorization,
+	           "Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"));
+	kiln_sigv4_signed_release(&s);
+}
+END_TEST
+
+START_TEST(canonical_request_rules)
+{
+	const char *headers[] = {"Host: h.example", "X-B:  two   words\t ", "x-a: 1",
+	                         "X-A:\tsecond ",   "User-Agent: unsigned", NULL};
+	struct kiln_sigv4_request req = {
+	    "POST", "/a/./b/../c//d%20e/", "b=2&a=&a=1&c&%7e=x%2B+", headers, "", 0, NULL};
+	struct kiln_buf b = KILN_BUF_INIT;
+
+	ck_assert_int_eq(kiln_sigv4_canonical_request(&b, &req, "host;x-a;x-b"), 0);
+	ck_assert_str_eq(b.ptr, "POST\n"
+	                        "/a/c/d%2520e/\n"
+	                        "a=&a=1&b=2&c=&~=x%2B%2B\n"
+	                        "host:h.example\n"
+	                        "x-a:1,second\n"
+	                        "x-b:two words\n"
+	                        "\n"
+	                        "host;x-a;x-b\n"
+	                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	kiln_buf_clear(&b);
+	/* A signed header the request lacks cannot be canonicalized. */
+	ck_assert_int_eq(kiln_sigv4_canonical_request(&b, &req, "host;x-missing"), KILN_EINVAL);
+	kiln_buf_release(&b);
+}
+END_TEST
+
+static const char *lookup(void *arg, const char *akid)
+{
+	return strcmp(akid, AKID) == 0 ? SECRET : NULL;
+}
+
+START_TEST(sign_then_verify_and_tamper)
+{
+	const char *base[] = {"Host: ec2.us-east-1.amazonaws.com",
+	                      "Content-Type: application/x-www-form-urlencoded", NULL};
+	const char *body = "Action=DescribeImages&Version=2016-11-15";
+	struct kiln_sigv4_key key = {AKID, SECRET, "TOKEN/x+y=", "us-east-1", "ec2"};
+	struct kiln_sigv4_request req = {"POST", "/", NULL, base, body, strlen(body), NULL};
+	struct kiln_sigv4_signed s;
+	struct kiln_sigv4_identity id;
+	const char *headers[6];
+
+	ck_assert_int_eq(kiln_sigv4_sign(&s, &req, &key, SUITE_TIME), 0);
+	ck_assert_str_eq(s.security_token, "X-Amz-Security-Token: TOKEN/x+y=");
+	ck_assert_ptr_nonnull(strstr(s.authorization, "SignedHeaders=content-type;host;x-amz-date;"
+	                                              "x-amz-security-token, "));
+	headers[0] = base[0];
+	headers[1] = base[1];
+	headers[2] = s.amz_date;
+	headers[3] = s.security_token;
+	headers[4] = s.authorization;
+	headers[5] = NULL;
+	req.headers = headers;
+
+	ck_assert_int_eq(kiln_sigv4_verify(&id, &req, lookup, NULL, SUITE_TIME + 10, 300), 0);
+	ck_assert_str_eq(id.access_key_id, AKID);
+	ck_assert_str_eq(id.region, "us-east-1");
+	ck_assert_str_eq(id.service, "ec2");
+
+	req.body_len--;
+	ck_assert_int_eq(kiln_sigv4_verify(&id, &req, lookup, NULL, SUITE_TIME, 300), KILN_EAUTH);
+	ck_assert_str_eq(id.error_code, "SignatureDoesNotMatch");
+	req.body_len++;
+
+	ck_assert_int_eq(kiln_sigv4_verify(&id, &req, lookup, NULL, SUITE_TIME + 301, 300),
+	                 KILN_EAUTH);
+	ck_assert_str_eq(id.error_code, "RequestExpired");
+
+	headers[3] = "X-Amz-Security-Token: other";
+	ck_assert_int_eq(kiln_sigv4_verify(&id, &req, lookup, NULL, SUITE_TIME, 300), KILN_EAUTH);
+	ck_assert_str_eq(id.error_code, "SignatureDoesNotMatch");
+	/* The message names the code and never the secret or the token. */
+	ck_assert_ptr_null(strstr(kiln_error_last(), SECRET));
+	ck_assert_ptr_null(strstr(kiln_error_last(), "TOKEN"));
+	headers[3] = s.security_token;
+
+	headers[4] = "Authorization: AWS4-HMAC-SHA256 Credential=AKIDOTHER/20150830/us-east-1/ec2/"
+	             "aws4_request, SignedHeaders=host;x-amz-date, Signature=00";
+	ck_assert_int_eq(kiln_sigv4_verify(&id, &req, lookup, NULL, SUITE_TIME, 300), KILN_EAUTH);
+	ck_assert_str_eq(id.error_code, "AuthFailure");
+
+	headers[4] = "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1";
+	ck_assert_int_eq(kiln_sigv4_verify(&id, &req, lookup, NULL, SUITE_TIME, 300), KILN_EAUTH);
+	ck_assert_str_eq(id.error_code, "IncompleteSignature");
+
+	headers[4] =
+	    "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ec2/"
+	    "aws4_request, SignedHeaders=x-amz-date, Signature=00";
+	ck_assert_int_eq(kiln_sigv4_verify(&id, &req, lookup, NULL, SUITE_TIME, 300), KILN_EAUTH);
+	ck_assert_str_eq(id.error_code, "IncompleteSignature");
+
+	headers[4] = NULL;
+	ck_assert_int_eq(kiln_sigv4_verify(&id, &req, lookup, NULL, SUITE_TIME, 300), KILN_EAUTH);
+	ck_assert_str_eq(id.error_code, "IncompleteSignature");
+	kiln_sigv4_signed_release(&s);
+}
+END_TEST
+
+START_TEST(sign_replaces_callers_date_and_needs_host)
+{
+	const char *with_date[] = {"Host: h", "X-Amz-Date: 19990101T000000Z",
+	                           "Authorization: stale", NULL};
+	const char *no_host[] = {"X-Foo: bar", NULL};
+	struct kiln_sigv4_request req = {"GET", "/", NULL, with_date, NULL, 0, NULL};
+	struct kiln_sigv4_signed s;
+
+	ck_assert_int_eq(kiln_sigv4_sign(&s, &req, &suite_key, SUITE_TIME), 0);
+	ck_assert_str_eq(s.amz_date, "X-Amz-Date: 20150830T123600Z");
+	ck_assert_ptr_nonnull(strstr(s.authorization, "SignedHeaders=host;x-amz-date,"));
+	kiln_sigv4_signed_release(&s);
+
+	req.headers = no_host;
+	ck_assert_int_eq(kiln_sigv4_sign(&s, &req, &suite_key, SUITE_TIME), KILN_EINVAL);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "'Host'"));
+	ck_assert_ptr_null(s.authorization);
+}
+END_TEST
+
+Suite *kiln_test_suite(void)
+{
+	Suite *s = suite_create("aws_sigv4");
+	TCase *tc = tcase_create("sigv4");
+
+	tcase_add_test(tc, uri_encode_table);
+	tcase_add_test(tc, uri_decode_table);
+	tcase_add_test(tc, suite_get_vanilla);
+	tcase_add_test(tc, suite_get_vanilla_query_order);
+	tcase_add_test(tc, canonical_request_rules);
+	tcase_add_test(tc, sign_then_verify_and_tamper);
+	tcase_add_test(tc, sign_replaces_callers_date_and_needs_host);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
