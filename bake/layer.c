@@ -339,6 +339,13 @@ static int resolve_ref(struct kiln_layer *layer, git_repository *repo)
 			                       "layer '%s': '%s' is a branch; pin layers to a tag "
 			                       "or commit",
 			                       layer->name, layer->ref);
+		else if (strlen(tag) >= 4 && strlen(tag) < 40 &&
+		         strspn(tag, "0123456789abcdefABCDEF") == strlen(tag))
+			error =
+			    kiln_error_set(KILN_EINVAL,
+			                   "layer '%s': tag '%s' not found in '%s' (a commit id "
+			                   "must have all 40 hex digits)",
+			                   layer->name, layer->ref, layer->repo);
 		else
 			error =
 			    kiln_error_set(KILN_EINVAL, "layer '%s': tag '%s' not found in '%s'",

@@ -67,7 +67,7 @@ struct feed {
 	struct item q[FEED_ITEMS];
 	size_t head, count, bytes;
 	int done, abort, failed, code;
-	char errmsg[1024];
+	char *errmsg; /* the feeder's error, for the tar thread */
 	/* The feeder's own. */
 	const char *repo_path;
 	git_oid tree;
@@ -218,7 +218,7 @@ static void *feed_main(void *arg)
 	if (error < 0 && !f->abort) {
 		f->failed = 1;
 		f->code = error;
-		snprintf(f->errmsg, sizeof(f->errmsg), "%s", kiln_error_last());
+		f->errmsg = kiln_xstrdup(kiln_error_last());
 	}
 	f->done = 1;
 	pthread_cond_broadcast(&f->cv);
@@ -272,6 +272,7 @@ static void feed_stop(struct feed *f)
 	}
 	pthread_mutex_destroy(&f->mu);
 	pthread_cond_destroy(&f->cv);
+	free(f->errmsg);
 }
 
 /* ---- writing the archive ---- */

@@ -36,7 +36,7 @@ struct kiln_zframes {
 	uint64_t next_write; /* the next frame to write */
 	uint64_t nframes;    /* known at the end; UINT64_MAX until then */
 	int abort, failed, joined;
-	char errmsg[256];
+	char *errmsg; /* the first failure */
 	int fd;
 	uint64_t size;
 	EVP_MD_CTX *sha;
@@ -67,7 +67,7 @@ static void fail_with(struct kiln_zframes *p, const char *msg)
 {
 	pthread_mutex_lock(&p->mu);
 	if (!p->failed)
-		snprintf(p->errmsg, sizeof(p->errmsg), "%s", msg);
+		p->errmsg = kiln_xstrdup(msg);
 	p->failed = 1;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
@@ -235,7 +235,7 @@ int kiln_zframes_write(struct kiln_zframes *p, const void *buf, size_t len)
 		c += n;
 		len -= n;
 		if (s->in_len == FRAME && submit(p, 0) < 0)
-			return kiln_error_set(KILN_ERROR, "%s", p->errmsg);
+			return kiln_error_set(KILN_ERROR, "%s", p->errmsg ? p->errmsg : "stopped");
 	}
 	return 0;
 }
@@ -247,7 +247,7 @@ int kiln_zframes_finish(struct kiln_zframes *p, uint64_t *size, char sha256[65])
 	submit(p, 1);
 	join(p, 0);
 	if (p->failed)
-		return kiln_error_set(KILN_ERROR, "%s", p->errmsg);
+		return kiln_error_set(KILN_ERROR, "%s", p->errmsg ? p->errmsg : "stopped");
 	EVP_DigestFinal_ex(p->sha, md, NULL);
 	kiln_hex(sha256, md, sizeof(md));
 	*size = p->size;
@@ -267,6 +267,7 @@ void kiln_zframes_free(struct kiln_zframes *p)
 		free(p->slot[i].out);
 	}
 	EVP_MD_CTX_free(p->sha);
+	free(p->errmsg);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
 	free(p);

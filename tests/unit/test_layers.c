@@ -296,6 +296,7 @@ START_TEST(missing_tag_is_clear)
 	s.ref = "0123456";
 	ck_assert_int_eq(kiln_layer_resolve(&l, &s, cache), KILN_EINVAL);
 	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "tag '0123456' not found"));
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "must have all 40 hex digits"));
 	s.ref = "0123456789012345678901234567890123456789";
 	ck_assert_int_eq(kiln_layer_resolve(&l, &s, cache), KILN_EINVAL);
 	ck_assert_ptr_nonnull(
