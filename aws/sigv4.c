@@ -323,6 +323,23 @@ done:
 	return error;
 }
 
+/* Whether the ';'-separated `list` holds `name`. */
+static int list_has(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	while (p && *p) {
+		const char *semi = strchr(p, ';');
+		size_t len = semi ? (size_t)(semi - p) : strlen(p);
+
+		if (len == n && memcmp(p, name, n) == 0)
+			return 1;
+		p = semi ? semi + 1 : NULL;
+	}
+	return 0;
+}
+
 int kiln_sigv4_canonical_request(struct kiln_buf *out, const struct kiln_sigv4_request *req,
                                  const char *signed_headers)
 {
@@ -387,8 +404,12 @@ int kiln_sigv4_canonical_request(struct kiln_buf *out, const struct kiln_sigv4_r
 	if (error < 0)
 		goto done;
 
+	/*
+	 * The header stands for the payload only when it is signed itself;
+	 * otherwise anyone could pair a new body with the old body's hash.
+	 */
 	sha = header_find(h, nh, "x-amz-content-sha256");
-	if (sha) {
+	if (sha && list_has(signed_headers, "x-amz-content-sha256")) {
 		struct kiln_buf v = KILN_BUF_INIT;
 
 		error = put_folded(&v, sha->value, sha->value_len);
@@ -655,21 +676,34 @@ static int parse_amz_date(time_t *out, const char *s)
 	return 0;
 }
 
-/* Whether the ';'-separated `list` holds `name`. */
-static int list_has(const char *list, const char *name)
+/*
+ * A signed X-Amz-Content-SHA256 replaces the body in the signature, so the
+ * body must match it; "UNSIGNED-PAYLOAD" (and the streaming forms) leave the
+ * body unchecked, as AWS does.
+ */
+static int check_payload_header(struct kiln_sigv4_identity *out,
+                                const struct kiln_sigv4_request *req)
 {
-	size_t n = strlen(name);
-	const char *p = list;
+	char *v = header_value_dup(req->headers, "x-amz-content-sha256");
+	char actual[65];
+	size_t i;
+	int error = 0, is_hash = v && strlen(v) == 64;
 
-	while (p && *p) {
-		const char *semi = strchr(p, ';');
-		size_t len = semi ? (size_t)(semi - p) : strlen(p);
-
-		if (len == n && memcmp(p, name, n) == 0)
-			return 1;
-		p = semi ? semi + 1 : NULL;
+	for (i = 0; is_hash && i < 64; i++)
+		if (!isxdigit((unsigned char)v[i]))
+			is_hash = 0;
+	if (is_hash) {
+		if (req->payload_hash)
+			snprintf(actual, sizeof(actual), "%s", req->payload_hash);
+		else
+			kiln_sha256_hex(actual, req->body ? req->body : "",
+			                req->body ? req->body_len : 0);
+		if (strcasecmp(actual, v) != 0)
+			error = fail(out, "SignatureDoesNotMatch",
+			             "the body does not match the signed X-Amz-Content-SHA256");
 	}
-	return 0;
+	free(v);
+	return error;
 }
 
 int kiln_sigv4_verify(struct kiln_sigv4_identity *out, const struct kiln_sigv4_request *req,
@@ -799,6 +833,11 @@ int kiln_sigv4_verify(struct kiln_sigv4_identity *out, const struct kiln_sigv4_r
 		error = fail(out, "SignatureDoesNotMatch",
 		             "the request signature does not match the one calculated");
 		goto done;
+	}
+	if (list_has(signed_headers, "x-amz-content-sha256")) {
+		error = check_payload_header(out, req);
+		if (error < 0)
+			goto done;
 	}
 done:
 	OPENSSL_cleanse(expected, sizeof(expected));
