@@ -177,21 +177,48 @@ static const struct header *header_find(const struct header *h, size_t n, const 
 	return NULL;
 }
 
+/*
+ * The length of the whitespace character at v[0..len), 0 if none. botocore
+ * folds with Python's str.split(), which also splits on Unicode spaces, so
+ * their UTF-8 forms count too: U+0085, U+00A0, U+1680, U+2000..U+200A,
+ * U+2028, U+2029, U+202F, U+205F, U+3000.
+ */
+static size_t space_len(const unsigned char *v, size_t len)
+{
+	if (len >= 1 && is_fold_space(v[0]))
+		return 1;
+	if (len >= 2 && v[0] == 0xc2 && (v[1] == 0x85 || v[1] == 0xa0))
+		return 2;
+	if (len < 3)
+		return 0;
+	if (v[0] == 0xe1 && v[1] == 0x9a && v[2] == 0x80)
+		return 3;
+	if (v[0] == 0xe2 && v[1] == 0x80 &&
+	    (v[2] <= 0x8a || v[2] == 0xa8 || v[2] == 0xa9 || v[2] == 0xaf) && v[2] >= 0x80)
+		return 3;
+	if (v[0] == 0xe2 && v[1] == 0x81 && v[2] == 0x9f)
+		return 3;
+	if (v[0] == 0xe3 && v[1] == 0x80 && v[2] == 0x80)
+		return 3;
+	return 0;
+}
+
 /* Append `v` trimmed, with each inner run of whitespace folded to one space. */
 static int put_folded(struct kiln_buf *out, const char *v, size_t len)
 {
-	size_t i = 0;
+	const unsigned char *u = (const unsigned char *)v;
+	size_t i = 0, n;
 	int first = 1, error = 0;
 
 	while (i < len && error == 0) {
 		size_t start;
 
-		while (i < len && is_fold_space((unsigned char)v[i]))
-			i++;
+		while (i < len && (n = space_len(u + i, len - i)) > 0)
+			i += n;
 		if (i == len)
 			break;
 		start = i;
-		while (i < len && !is_fold_space((unsigned char)v[i]))
+		while (i < len && space_len(u + i, len - i) == 0)
 			i++;
 		if (!first)
 			error = kiln_buf_putc(out, ' ');

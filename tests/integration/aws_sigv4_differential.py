@@ -111,6 +111,8 @@ def gen_headers(rng, body):
                 "a,b, c",
                 '"quoted   value"',
                 rand_text(rng, 0, 12, "abc XYZ\t=;,:/"),
+                # Python's str.split() folds Unicode spaces too (NBSP, U+2003, U+3000).
+                " caf\u00e9\u00a0\u00a0au\u2003lait\u3000\u65e5 ",
             ]
         )
         headers.append((name, value))
