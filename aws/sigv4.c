@@ -177,21 +177,48 @@ static const struct header *header_find(const struct header *h, size_t n, const 
 	return NULL;
 }
 
+/*
+ * The length of the whitespace character at v[0..len), 0 if none. botocore
+ * folds with Python's str.split(), which also splits on Unicode spaces, so
+ * their UTF-8 forms count too: U+0085, U+00A0, U+1680, U+2000..U+200A,
+ * U+2028, U+2029, U+202F, U+205F, U+3000.
+ */
+static size_t space_len(const unsigned char *v, size_t len)
+{
+	if (len >= 1 && is_fold_space(v[0]))
+		return 1;
+	if (len >= 2 && v[0] == 0xc2 && (v[1] == 0x85 || v[1] == 0xa0))
+		return 2;
+	if (len < 3)
+		return 0;
+	if (v[0] == 0xe1 && v[1] == 0x9a && v[2] == 0x80)
+		return 3;
+	if (v[0] == 0xe2 && v[1] == 0x80 &&
+	    (v[2] <= 0x8a || v[2] == 0xa8 || v[2] == 0xa9 || v[2] == 0xaf) && v[2] >= 0x80)
+		return 3;
+	if (v[0] == 0xe2 && v[1] == 0x81 && v[2] == 0x9f)
+		return 3;
+	if (v[0] == 0xe3 && v[1] == 0x80 && v[2] == 0x80)
+		return 3;
+	return 0;
+}
+
 /* Append `v` trimmed, with each inner run of whitespace folded to one space. */
 static int put_folded(struct kiln_buf *out, const char *v, size_t len)
 {
-	size_t i = 0;
+	const unsigned char *u = (const unsigned char *)v;
+	size_t i = 0, n;
 	int first = 1, error = 0;
 
 	while (i < len && error == 0) {
 		size_t start;
 
-		while (i < len && is_fold_space((unsigned char)v[i]))
-			i++;
+		while (i < len && (n = space_len(u + i, len - i)) > 0)
+			i += n;
 		if (i == len)
 			break;
 		start = i;
-		while (i < len && !is_fold_space((unsigned char)v[i]))
+		while (i < len && space_len(u + i, len - i) == 0)
 			i++;
 		if (!first)
 			error = kiln_buf_putc(out, ' ');
@@ -323,6 +350,23 @@ done:
 	return error;
 }
 
+/* Whether the ';'-separated `list` holds `name`. */
+static int list_has(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	while (p && *p) {
+		const char *semi = strchr(p, ';');
+		size_t len = semi ? (size_t)(semi - p) : strlen(p);
+
+		if (len == n && memcmp(p, name, n) == 0)
+			return 1;
+		p = semi ? semi + 1 : NULL;
+	}
+	return 0;
+}
+
 int kiln_sigv4_canonical_request(struct kiln_buf *out, const struct kiln_sigv4_request *req,
                                  const char *signed_headers)
 {
@@ -387,8 +431,12 @@ int kiln_sigv4_canonical_request(struct kiln_buf *out, const struct kiln_sigv4_r
 	if (error < 0)
 		goto done;
 
+	/*
+	 * The header stands for the payload only when it is signed itself;
+	 * otherwise anyone could pair a new body with the old body's hash.
+	 */
 	sha = header_find(h, nh, "x-amz-content-sha256");
-	if (sha) {
+	if (sha && list_has(signed_headers, "x-amz-content-sha256")) {
 		struct kiln_buf v = KILN_BUF_INIT;
 
 		error = put_folded(&v, sha->value, sha->value_len);
@@ -655,21 +703,34 @@ static int parse_amz_date(time_t *out, const char *s)
 	return 0;
 }
 
-/* Whether the ';'-separated `list` holds `name`. */
-static int list_has(const char *list, const char *name)
+/*
+ * A signed X-Amz-Content-SHA256 replaces the body in the signature, so the
+ * body must match it; "UNSIGNED-PAYLOAD" (and the streaming forms) leave the
+ * body unchecked, as AWS does.
+ */
+static int check_payload_header(struct kiln_sigv4_identity *out,
+                                const struct kiln_sigv4_request *req)
 {
-	size_t n = strlen(name);
-	const char *p = list;
+	char *v = header_value_dup(req->headers, "x-amz-content-sha256");
+	char actual[65];
+	size_t i;
+	int error = 0, is_hash = v && strlen(v) == 64;
 
-	while (p && *p) {
-		const char *semi = strchr(p, ';');
-		size_t len = semi ? (size_t)(semi - p) : strlen(p);
-
-		if (len == n && memcmp(p, name, n) == 0)
-			return 1;
-		p = semi ? semi + 1 : NULL;
+	for (i = 0; is_hash && i < 64; i++)
+		if (!isxdigit((unsigned char)v[i]))
+			is_hash = 0;
+	if (is_hash) {
+		if (req->payload_hash)
+			snprintf(actual, sizeof(actual), "%s", req->payload_hash);
+		else
+			kiln_sha256_hex(actual, req->body ? req->body : "",
+			                req->body ? req->body_len : 0);
+		if (strcasecmp(actual, v) != 0)
+			error = fail(out, "SignatureDoesNotMatch",
+			             "the body does not match the signed X-Amz-Content-SHA256");
 	}
-	return 0;
+	free(v);
+	return error;
 }
 
 int kiln_sigv4_verify(struct kiln_sigv4_identity *out, const struct kiln_sigv4_request *req,
@@ -799,6 +860,11 @@ int kiln_sigv4_verify(struct kiln_sigv4_identity *out, const struct kiln_sigv4_r
 		error = fail(out, "SignatureDoesNotMatch",
 		             "the request signature does not match the one calculated");
 		goto done;
+	}
+	if (list_has(signed_headers, "x-amz-content-sha256")) {
+		error = check_payload_header(out, req);
+		if (error < 0)
+			goto done;
 	}
 done:
 	OPENSSL_cleanse(expected, sizeof(expected));

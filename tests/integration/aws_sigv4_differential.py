@@ -111,6 +111,8 @@ def gen_headers(rng, body):
                 "a,b, c",
                 '"quoted   value"',
                 rand_text(rng, 0, 12, "abc XYZ\t=;,:/"),
+                # Python's str.split() folds Unicode spaces too (NBSP, U+2003, U+3000).
+                " caf\u00e9\u00a0\u00a0au\u2003lait\u3000\u65e5 ",
             ]
         )
         headers.append((name, value))
@@ -302,8 +304,14 @@ def main():
                 for l in hdrs
             ]
             add("payload hash header", h=altered, code="SignatureDoesNotMatch")
+            unsigned = req.headers["X-Amz-Content-SHA256"] == UNSIGNED
+            # UNSIGNED-PAYLOAD leaves the body out of the signature, as on AWS.
+            add("body (hash header)", b=body + b"!", code=None if unsigned else "SignatureDoesNotMatch")
         else:
             add("body", b=body + b"!", code="SignatureDoesNotMatch")
+            # An unsigned hash header must not stand in for a replaced body.
+            forged = hdrs + ["X-Amz-Content-SHA256: " + hashlib.sha256(body).hexdigest()]
+            add("body with forged hash header", h=forged, b=body + b"!", code="SignatureDoesNotMatch")
         add("unsigned header added", h=hdrs + ["User-Agent: changed/2.0"])
         add("wrong secret", secret=SECRET_KEY[:-1] + "Z", code="SignatureDoesNotMatch")
         add("clock skew", when=FIXED_EPOCH + 3600, code="RequestExpired")

@@ -192,6 +192,44 @@ START_TEST(sign_then_verify_and_tamper)
 }
 END_TEST
 
+START_TEST(payload_hash_header_only_when_signed)
+{
+	const char *headers[] = {"Host: h", "X-Amz-Content-SHA256: UNSIGNED-PAYLOAD", NULL};
+	struct kiln_sigv4_request req = {"PUT", "/", NULL, headers, "body", 4, NULL};
+	struct kiln_buf b = KILN_BUF_INIT;
+	struct kiln_sigv4_signed s;
+	struct kiln_sigv4_identity id;
+	const char *signed_req[6];
+	char forged[100];
+
+	ck_assert_int_eq(kiln_sigv4_canonical_request(&b, &req, "host;x-amz-content-sha256"), 0);
+	ck_assert_ptr_nonnull(strstr(b.ptr, "\nhost;x-amz-content-sha256\nUNSIGNED-PAYLOAD"));
+	kiln_buf_clear(&b);
+	/* Not signed: the body's own hash is used (sha256 of "body"). */
+	ck_assert_int_eq(kiln_sigv4_canonical_request(&b, &req, "host"), 0);
+	ck_assert_ptr_nonnull(strstr(
+	    b.ptr, "\nhost\n230d8358dc8e8890b4c58deeb62912ee2f20357ae92a5cc861b98e68fe31acb5"));
+	kiln_buf_release(&b);
+
+	/* A hash header added after signing cannot vouch for a replaced body. */
+	headers[1] = NULL;
+	ck_assert_int_eq(kiln_sigv4_sign(&s, &req, &suite_key, SUITE_TIME), 0);
+	snprintf(forged, sizeof(forged), "X-Amz-Content-SHA256: %s",
+	         "230d8358dc8e8890b4c58deeb62912ee2f20357ae92a5cc861b98e68fe31acb5");
+	signed_req[0] = "Host: h";
+	signed_req[1] = s.amz_date;
+	signed_req[2] = s.authorization;
+	signed_req[3] = forged;
+	signed_req[4] = NULL;
+	req.headers = signed_req;
+	ck_assert_int_eq(kiln_sigv4_verify(&id, &req, lookup, NULL, SUITE_TIME, 300), 0);
+	req.body = "evil";
+	ck_assert_int_eq(kiln_sigv4_verify(&id, &req, lookup, NULL, SUITE_TIME, 300), KILN_EAUTH);
+	ck_assert_str_eq(id.error_code, "SignatureDoesNotMatch");
+	kiln_sigv4_signed_release(&s);
+}
+END_TEST
+
 START_TEST(sign_replaces_callers_date_and_needs_host)
 {
 	const char *with_date[] = {"Host: h", "X-Amz-Date: 19990101T000000Z",
@@ -223,6 +261,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, suite_get_vanilla_query_order);
 	tcase_add_test(tc, canonical_request_rules);
 	tcase_add_test(tc, sign_then_verify_and_tamper);
+	tcase_add_test(tc, payload_hash_header_only_when_signed);
 	tcase_add_test(tc, sign_replaces_callers_date_and_needs_host);
 	suite_add_tcase(s, tc);
 	return s;
