@@ -28,9 +28,9 @@ enum kiln_aws_service {
 };
 
 struct kiln_aws_config {
-	const char *region;       /* NULL: AWS_REGION, AWS_DEFAULT_REGION, the profile */
-	const char *profile;      /* NULL: AWS_PROFILE, else "default" */
-	const char *endpoint_url; /* NULL: AWS_ENDPOINT_URL[_<SERVICE>], profile, regional */
+	const char *region;            /* NULL: AWS_REGION, AWS_DEFAULT_REGION, the profile */
+	const char *profile;           /* NULL: AWS_PROFILE, else "default" */
+	const char *endpoint_url;      /* NULL: AWS_ENDPOINT_URL[_<SERVICE>], profile, regional */
 	const char *access_key_id;     /* explicit static credentials (the local cloud) */
 	const char *secret_access_key; /* or NULL for the chain */
 };
@@ -50,10 +50,10 @@ int kiln_aws_credential_source(const char **out, struct kiln_aws *aws);
  * with retries, and parses the XML reply into `*out` (caller frees).
  */
 int kiln_aws_query(struct kiln_xml **out, struct kiln_aws *aws, enum kiln_aws_service svc,
-		   const char *action, struct kiln_query *params);
+                   const char *action, struct kiln_query *params);
 /* One JSON 1.1 call (SSM): `body` is borrowed, `*out` is a new reference. */
 int kiln_aws_json(json_t **out, struct kiln_aws *aws, enum kiln_aws_service svc,
-		  const char *operation, json_t *body);
+                  const char *operation, json_t *body);
 
 /* The last AWS error seen on this thread (code "" when the last call succeeded). */
 const struct kiln_aws_error *kiln_aws_last_error(void);
@@ -63,7 +63,7 @@ const struct kiln_aws_error *kiln_aws_last_error(void);
  * signed and sent (model conformance, call counting).
  */
 typedef void (*kiln_aws_request_hook)(void *arg, enum kiln_aws_service svc, const char *action,
-				      const struct kiln_query *params);
+                                      const struct kiln_query *params);
 void kiln_aws_set_request_hook(struct kiln_aws *aws, kiln_aws_request_hook fn, void *arg);
 
 #endif

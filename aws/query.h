@@ -21,7 +21,10 @@ struct kiln_query {
 	size_t alloc;
 };
 
-#define KILN_QUERY_INIT {NULL, 0, 0}
+#define KILN_QUERY_INIT                                                                            \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 enum kiln_query_list_style {
 	KILN_QUERY_EC2,    /* Prefix.1, Prefix.2 */
@@ -33,8 +36,8 @@ void kiln_query_add(struct kiln_query *q, const char *key, const char *value);
 void kiln_query_addf(struct kiln_query *q, const char *value, const char *key_fmt, ...)
     KILN_PRINTF(3, 4);
 /* Add values[0..n) as Prefix.1.. (or Prefix.member.1..). */
-void kiln_query_add_list(struct kiln_query *q, enum kiln_query_list_style style,
-			 const char *prefix, const char *const *values, size_t n);
+void kiln_query_add_list(struct kiln_query *q, enum kiln_query_list_style style, const char *prefix,
+                         const char *const *values, size_t n);
 /* The first value of `key`, or NULL. */
 const char *kiln_query_get(const struct kiln_query *q, const char *key);
 /* application/x-www-form-urlencoded, in insertion order, RFC 3986 encoding. */

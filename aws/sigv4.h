@@ -18,21 +18,21 @@
 
 /* A request as it goes on (or came off) the wire. */
 struct kiln_sigv4_request {
-	const char *method;          /* "POST" */
-	const char *path;            /* the path as sent, e.g. "/" or "/a%20b" */
-	const char *query;           /* the query string as sent, without '?'; NULL or "" */
-	const char *const *headers;  /* "Name: value" lines, NULL-terminated; must include Host */
+	const char *method;         /* "POST" */
+	const char *path;           /* the path as sent, e.g. "/" or "/a%20b" */
+	const char *query;          /* the query string as sent, without '?'; NULL or "" */
+	const char *const *headers; /* "Name: value" lines, NULL-terminated; must include Host */
 	const void *body;
 	size_t body_len;
-	const char *payload_hash;    /* hex sha256 of the body; NULL: computed here */
+	const char *payload_hash; /* hex sha256 of the body; NULL: computed here */
 };
 
 struct kiln_sigv4_key {
 	const char *access_key_id;
 	const char *secret_access_key;
-	const char *session_token;   /* NULL when none */
-	const char *region;          /* "us-east-1" */
-	const char *service;         /* signing name: "ec2", "elasticloadbalancing", ... */
+	const char *session_token; /* NULL when none */
+	const char *region;        /* "us-east-1" */
+	const char *service;       /* signing name: "ec2", "elasticloadbalancing", ... */
 };
 
 /*
@@ -46,16 +46,17 @@ struct kiln_sigv4_key {
 struct kiln_sigv4_signed {
 	char *amz_date;       /* "X-Amz-Date: 20261123T052150Z" */
 	char *security_token; /* "X-Amz-Security-Token: ..." or NULL */
-	char *authorization;  /* "Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..." */
+	char *authorization;  /* "Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=...,
+	                         Signature=..." */
 };
 
 int kiln_sigv4_sign(struct kiln_sigv4_signed *out, const struct kiln_sigv4_request *req,
-		    const struct kiln_sigv4_key *key, time_t now);
+                    const struct kiln_sigv4_key *key, time_t now);
 void kiln_sigv4_signed_release(struct kiln_sigv4_signed *s);
 
 /* The canonical request and string to sign (for tests and trace output). */
 int kiln_sigv4_canonical_request(struct kiln_buf *out, const struct kiln_sigv4_request *req,
-				 const char *signed_headers);
+                                 const char *signed_headers);
 
 /* Returns the secret for an access key id, or NULL when the key is unknown. */
 typedef const char *(*kiln_sigv4_lookup_fn)(void *arg, const char *access_key_id);
@@ -65,7 +66,8 @@ struct kiln_sigv4_identity {
 	char access_key_id[129];
 	char region[65];
 	char service[65];
-	char error_code[64]; /* "IncompleteSignature", "AuthFailure", "SignatureDoesNotMatch", "RequestExpired" */
+	char error_code[64]; /* "IncompleteSignature", "AuthFailure", "SignatureDoesNotMatch",
+	                        "RequestExpired" */
 };
 
 /*
@@ -75,7 +77,7 @@ struct kiln_sigv4_identity {
  * dated more than `max_skew` seconds from `now` is RequestExpired.
  */
 int kiln_sigv4_verify(struct kiln_sigv4_identity *out, const struct kiln_sigv4_request *req,
-		      kiln_sigv4_lookup_fn lookup, void *arg, time_t now, int max_skew);
+                      kiln_sigv4_lookup_fn lookup, void *arg, time_t now, int max_skew);
 
 /* RFC 3986 percent-encoding; `encode_slash` 0 keeps '/' (for paths). */
 int kiln_uri_encode(struct kiln_buf *out, const char *s, size_t len, int encode_slash);

@@ -19,7 +19,7 @@ struct kiln_xml {
 
 /* An AWS error reply, of any of the three shapes kiln meets. */
 struct kiln_aws_error {
-	char code[128];       /* "InvalidAMIID.NotFound" */
+	char code[128]; /* "InvalidAMIID.NotFound" */
 	char message[1024];
 	char request_id[128];
 	int http_status;
@@ -42,8 +42,7 @@ xmlNodePtr kiln_xml_next(xmlNodePtr item);
  * ErrorResponse/Error, or a JSON 1.1 body ({"__type": ..., "message": ...}).
  * Returns 0 when one was found, KILN_ENOTFOUND when the body is no error.
  */
-int kiln_aws_error_parse(struct kiln_aws_error *out, const char *body, size_t len,
-			 int http_status);
+int kiln_aws_error_parse(struct kiln_aws_error *out, const char *body, size_t len, int http_status);
 
 /* Append `s` to `out` with XML escaping (&, <, >, ", '), for writers of replies. */
 int kiln_xml_escape(struct kiln_buf *out, const char *s);

@@ -4,9 +4,9 @@
 
 static const struct kiln_cmd commands[] = {
     {"profile", cmd_profile, "check a profile, or show it with overrides and defaults"},
-    {"help", cmd_help, "show the commands, or one command's help"},
     {"layers", cmd_layers, "fetch a profile's layers and pack reproducible archives"},
     {"version", cmd_version, "print the version"},
+    {"help", cmd_help, "show the commands, or one command's help"},
 };
 
 int cli_usage_error(const char *fmt, ...)

@@ -18,10 +18,10 @@
 
 /* The default VPC's bridge: the host side holds the gateway address. */
 struct kiln_lc_net {
-	char bridge[16];   /* interface name, e.g. "kiln0" or "kiln<hash>" */
-	uint32_t network;  /* host byte order */
-	int prefix;        /* 16 for 172.31.0.0/16 */
-	uint32_t gateway;  /* first address of the network, on the bridge */
+	char bridge[16];  /* interface name, e.g. "kiln0" or "kiln<hash>" */
+	uint32_t network; /* host byte order */
+	int prefix;       /* 16 for 172.31.0.0/16 */
+	uint32_t gateway; /* first address of the network, on the bridge */
 };
 
 /* Create (or adopt) the bridge for `cidr`; idempotent. */
@@ -30,24 +30,24 @@ int kiln_lc_net_up(struct kiln_lc_net *net, const char *bridge, const char *cidr
 int kiln_lc_net_down(struct kiln_lc_net *net);
 
 struct kiln_lc_machine_spec {
-	const char *id;              /* "i-0123456789abcdef0" */
-	const char *dir;             /* instance directory: upper/, work/, root/, console.log, ... */
-	const char *const *layers;   /* image layer directories, lowest first */
+	const char *id;            /* "i-0123456789abcdef0" */
+	const char *dir;           /* instance directory: upper/, work/, root/, console.log, ... */
+	const char *const *layers; /* image layer directories, lowest first */
 	size_t nlayers;
 	const struct kiln_lc_net *net;
-	uint32_t ip;                 /* host byte order, inside net */
-	const char *hostname;        /* "ip-172-31-0-5" */
-	const char *login_user;      /* "root" on the debootstrap base image */
-	const char *authorized_key;  /* OpenSSH public key line, or NULL */
-	const void *user_data;       /* decoded user data, or NULL; runs once per instance */
+	uint32_t ip;                /* host byte order, inside net */
+	const char *hostname;       /* "ip-172-31-0-5" */
+	const char *login_user;     /* "root" on the debootstrap base image */
+	const char *authorized_key; /* OpenSSH public key line, or NULL */
+	const void *user_data;      /* decoded user data, or NULL; runs once per instance */
 	size_t user_data_len;
 };
 
 struct kiln_lc_machine {
-	pid_t pid;       /* the instance's init as seen from the host */
+	pid_t pid; /* the instance's init as seen from the host */
 	char *dir;
 	char *id;
-	char *console;   /* path of the console log (appended across boots) */
+	char *console; /* path of the console log (appended across boots) */
 };
 
 /*
