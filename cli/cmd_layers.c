@@ -68,7 +68,7 @@ int cmd_layers(struct kiln_cli *cli, int argc, char **argv)
 {
 	const char *file = NULL, *env = NULL, *out_dir = NULL;
 	struct kiln_profile *profile = NULL;
-	struct kiln_layer *layer = NULL;
+	struct kiln_layer **layers = NULL;
 	json_t *list = NULL;
 	size_t n;
 	int i, r, error = 0;
@@ -102,25 +102,34 @@ int cmd_layers(struct kiln_cli *cli, int argc, char **argv)
 	error = kiln_profile_load(&profile, file, env);
 	if (error < 0)
 		goto done;
+	/*
+	 * Resolve every layer before packing any: a bad ref anywhere fails the
+	 * command before it writes or prints anything.
+	 */
+	layers = kiln_xcalloc(profile->nlayers, sizeof(*layers));
+	for (n = 0; n < profile->nlayers; n++) {
+		error = kiln_layer_resolve(&layers[n], &profile->layers[n], NULL);
+		if (error < 0)
+			goto done;
+	}
+	for (n = 0; n < profile->nlayers; n++) {
+		error = kiln_layer_pack(layers[n], out_dir);
+		if (error < 0)
+			goto done;
+	}
 	list = json_array();
 	for (n = 0; n < profile->nlayers; n++) {
-		error = kiln_layer_resolve(&layer, &profile->layers[n], NULL);
-		if (error < 0)
-			goto done;
-		error = kiln_layer_pack(layer, out_dir);
-		if (error < 0)
-			goto done;
 		if (cli->json)
-			json_array_append_new(list, layer_json(layer));
+			json_array_append_new(list, layer_json(layers[n]));
 		else
-			layer_print(layer);
-		kiln_layer_free(layer);
-		layer = NULL;
+			layer_print(layers[n]);
 	}
 	if (cli->json)
 		error = kiln_json_print(stdout, list);
 done:
-	kiln_layer_free(layer);
+	for (n = 0; layers != NULL && n < profile->nlayers; n++)
+		kiln_layer_free(layers[n]);
+	free(layers);
 	json_decref(list);
 	kiln_profile_free(profile);
 	return error < 0 ? cli_fail(error) : 0;
