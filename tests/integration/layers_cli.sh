@@ -51,11 +51,11 @@ PY
 grep -q "sha256" "$tmp/human.txt" || fail "human output lacks sha256"
 
 write_profile main
-"$KILN_BIN" layers "$tmp/web.json" --out "$tmp/refused" >"$tmp/out" 2>"$tmp/err"
+"$KILN_BIN" layers "$tmp/web.json" --out "$tmp/refused" >"$tmp/refused.out" 2>"$tmp/err"
 rc=$?
 [ $rc -eq 2 ] || fail "a branch gave exit $rc, not 2"
 # Every ref is resolved before anything is packed or printed.
-[ ! -s "$tmp/out" ] || fail "a refused profile printed: $(cat "$tmp/out")"
+[ ! -s "$tmp/refused.out" ] || fail "a refused profile printed: $(cat "$tmp/refused.out")"
 [ ! -e "$tmp/refused" ] || [ -z "$(ls "$tmp/refused")" ] || fail "a refused profile wrote archives"
 grep -qx "kiln: error: layer 'app': 'main' is a branch; pin layers to a tag or commit" "$tmp/err" ||
 	fail "unexpected message: $(cat "$tmp/err")"
