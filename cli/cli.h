@@ -34,6 +34,13 @@ int cli_fail(int error);
  */
 int cli_global_option(struct kiln_cli *cli, int argc, char **argv, int *i);
 
+/*
+ * Take the value of option `opt` ("--env VALUE" or "--env=VALUE") at
+ * argv[*i]: 1 when taken (*i moves past it), 0 when argv[*i] is another
+ * argument, -1 when the value is missing or empty.
+ */
+int cli_option_value(const char **out, const char *opt, int argc, char **argv, int *i);
+
 int cmd_version(struct kiln_cli *cli, int argc, char **argv);
 int cmd_profile(struct kiln_cli *cli, int argc, char **argv);
 int cmd_help(struct kiln_cli *cli, int argc, char **argv);

@@ -30,24 +30,6 @@ static const char usage[] =
     "~/.cache/kiln.\n";
 
 /* "--opt VALUE" or "--opt=VALUE"; returns 1 when argv[*i] was it. */
-static int option_value(const char **out, const char *opt, int argc, char **argv, int *i)
-{
-	size_t len = strlen(opt);
-
-	if (strncmp(argv[*i], opt, len) != 0)
-		return 0;
-	if (argv[*i][len] == '=') {
-		*out = argv[*i] + len + 1;
-		return 1;
-	}
-	if (argv[*i][len] != '\0')
-		return 0;
-	if (*i + 1 >= argc)
-		return -1;
-	*out = argv[++*i];
-	return 1;
-}
-
 static json_t *layer_json(const struct kiln_layer *l)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "name", l->name, "repo", l->repo,
@@ -78,8 +60,8 @@ int cmd_layers(struct kiln_cli *cli, int argc, char **argv)
 			fputs(usage, stdout);
 			return 0;
 		}
-		if ((r = option_value(&env, "--env", argc, argv, &i)) != 0 ||
-		    (r = option_value(&out_dir, "--out", argc, argv, &i)) != 0) {
+		if ((r = cli_option_value(&env, "--env", argc, argv, &i)) != 0 ||
+		    (r = cli_option_value(&out_dir, "--out", argc, argv, &i)) != 0) {
 			if (r < 0)
 				return cli_usage_error("option '%s' needs a value", argv[i]);
 			continue;

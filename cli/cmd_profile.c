@@ -28,12 +28,11 @@ int cmd_profile(struct kiln_cli *cli, int argc, char **argv)
 			fputs(usage, stdout);
 			return 0;
 		}
-		if (strcmp(a, "--env") == 0 || strncmp(a, "--env=", 6) == 0) {
-			env = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
-			if (env == NULL || env[0] == '\0')
-				return cli_usage_error("option '--env' needs a value");
+		r = cli_option_value(&env, "--env", argc, argv, &i);
+		if (r < 0)
+			return cli_usage_error("option '--env' needs a value");
+		if (r > 0)
 			continue;
-		}
 		r = cli_global_option(cli, argc, argv, &i);
 		if (r < 0)
 			return 2;

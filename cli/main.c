@@ -105,6 +105,22 @@ int cli_global_option(struct kiln_cli *cli, int argc, char **argv, int *i)
 	return r;
 }
 
+int cli_option_value(const char **out, const char *opt, int argc, char **argv, int *i)
+{
+	size_t len = strlen(opt);
+	const char *a = argv[*i];
+
+	if (strncmp(a, opt, len) != 0 || (a[len] != '\0' && a[len] != '='))
+		return 0;
+	if (a[len] == '=')
+		*out = a + len + 1;
+	else if (*i + 1 < argc)
+		*out = argv[++*i];
+	else
+		return -1;
+	return (*out)[0] != '\0' ? 1 : -1;
+}
+
 static void print_help(FILE *fp)
 {
 	size_t i;
