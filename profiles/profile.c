@@ -184,13 +184,65 @@ static void known_envs(struct kiln_buf *out, const json_t *envs)
 	}
 }
 
+/* Each override is checked on its own, as a partial profile, at its own position. */
+static void check_environments(struct kiln_schema_ctx *ctx, const json_t *envs)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(envs))
+		return;
+	json_object_foreach((json_t *)envs, key, v)
+	{
+		char *bptr, *bdisp;
+		json_t *rest;
+
+		if (!json_is_object(v))
+			continue; /* already reported by the schema */
+		bptr = kiln_json_ptr_child("/environments", key);
+		bdisp = kiln_xasprintf("environments.%s", key);
+		rest = json_deep_copy(v);
+		json_object_del(rest, "name");
+		json_object_del(rest, "environments");
+		ctx->base_ptr = bptr;
+		ctx->base_disp = bdisp;
+		ctx->partial = 1;
+		kiln_schema_check_profile(ctx, rest);
+		ctx->partial = 0;
+		ctx->base_ptr = "";
+		ctx->base_disp = "";
+		json_decref(rest);
+		free(bptr);
+		free(bdisp);
+	}
+}
+
+/* The effective profile: the base, the environment's override, then defaults. */
+static json_t *effective(const json_t *root, const json_t *over)
+{
+	json_t *defaults = json_loads(defaults_json, 0, NULL);
+	json_t *merged = json_deep_copy(root);
+
+	if (defaults == NULL)
+		kiln_die("built-in profile defaults do not parse");
+	json_object_del(merged, "environments");
+	if (over != NULL) {
+		json_t *tmp = deep_merge(merged, over);
+		json_decref(merged);
+		merged = tmp;
+	}
+	fill_defaults(merged, defaults);
+	json_decref(defaults);
+	return merged;
+}
+
 int kiln_profile_load(struct kiln_profile **out, const char *path, const char *env)
 {
 	struct kiln_json_posmap pos = KILN_JSON_POSMAP_INIT;
 	struct kiln_schema_ctx ctx = {0};
 	struct kiln_buf text = KILN_BUF_INIT;
 	struct kiln_profile *profile = NULL;
-	json_t *root = NULL, *defaults = NULL, *merged = NULL, *envs, *over = NULL;
+	json_t *root = NULL, *merged = NULL, *envs, *over = NULL;
 	int error = 0;
 
 	KILN_ASSERT_ARG(out != NULL && path != NULL);
@@ -217,34 +269,7 @@ int kiln_profile_load(struct kiln_profile **out, const char *path, const char *e
 	ctx.base_disp = "";
 	kiln_schema_check_profile(&ctx, root);
 	envs = json_object_get(root, "environments");
-	if (json_is_object(envs)) {
-		const char *key;
-		json_t *v;
-		json_object_foreach(envs, key, v)
-		{
-			char *bptr = kiln_json_ptr_child("/environments", key);
-			char *bdisp = kiln_xasprintf("environments.%s", key);
-			json_t *rest;
-			if (!json_is_object(v)) {
-				free(bptr);
-				free(bdisp);
-				continue;
-			}
-			rest = json_deep_copy(v);
-			json_object_del(rest, "name");
-			json_object_del(rest, "environments");
-			ctx.base_ptr = bptr;
-			ctx.base_disp = bdisp;
-			ctx.partial = 1;
-			kiln_schema_check_profile(&ctx, rest);
-			ctx.partial = 0;
-			ctx.base_ptr = "";
-			ctx.base_disp = "";
-			json_decref(rest);
-			free(bptr);
-			free(bdisp);
-		}
-	}
+	check_environments(&ctx, envs);
 	if (env != NULL) {
 		over = json_is_object(envs) ? json_object_get(envs, env) : NULL;
 		if (over == NULL) {
@@ -264,17 +289,7 @@ int kiln_profile_load(struct kiln_profile **out, const char *path, const char *e
 		goto done;
 	}
 
-	defaults = json_loads(defaults_json, 0, NULL);
-	if (defaults == NULL)
-		kiln_die("built-in profile defaults do not parse");
-	merged = json_deep_copy(root);
-	json_object_del(merged, "environments");
-	if (over != NULL) {
-		json_t *tmp = deep_merge(merged, over);
-		json_decref(merged);
-		merged = tmp;
-	}
-	fill_defaults(merged, defaults);
+	merged = effective(root, over);
 	kiln_schema_check_effective(&ctx, merged, env);
 	if (ctx.count > 0) {
 		error = kiln_error_set(KILN_EINVAL, "%s", ctx.problems.ptr);
@@ -293,7 +308,6 @@ int kiln_profile_load(struct kiln_profile **out, const char *path, const char *e
 	*out = profile;
 done:
 	json_decref(root);
-	json_decref(defaults);
 	json_decref(merged);
 	kiln_json_posmap_release(&pos);
 	kiln_buf_release(&text);
