@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "bake/key.h"
+#include "bake/manifest.h"
 #include "kiln.h"
 
 /* Derived independently: sha256 of json.dumps(doc, sort_keys=True, separators=(",", ":")). */
@@ -150,6 +151,65 @@ START_TEST(secret_values_never_enter_the_inputs)
 }
 END_TEST
 
+START_TEST(manifest_has_exactly_the_documented_keys)
+{
+	static const char *const keys[] = {"image_id",  "image_name", "region", "bake_key",
+	                                   "cache_hit", "run_id",     "layers", "timings"};
+	struct kiln_manifest m;
+	struct kiln_buf text = KILN_BUF_INIT;
+	char *path = kiln_xasprintf("%s/manifest.json", tmpdir);
+	json_t *j = NULL, *layer, *timings;
+	size_t i;
+
+	kiln_manifest_init(&m);
+	m.image_id = kiln_xstrdup("ami-0123456789abcdef0");
+	m.image_name = kiln_bake_image_name("web", "v1.0.0", PINNED_KEY);
+	m.region = kiln_xstrdup("us-east-1");
+	snprintf(m.bake_key, sizeof(m.bake_key), "%s", PINNED_KEY);
+	m.run_id = kiln_xstrdup("run-1");
+	kiln_manifest_add_layer(&m, "os", "../os", "os-1", commits[0], PINNED_KEY);
+	kiln_manifest_add_step(&m, "layers", 0.25);
+	kiln_manifest_add_step(&m, "provision", 1.5);
+	kiln_manifest_add_step(&m, "layers", 0.25);
+	ck_assert_int_eq(kiln_manifest_write(&m, path, 4.0), 0);
+	ck_assert_int_eq(kiln_file_read(&text, path), 0);
+	ck_assert_int_eq(kiln_json_load_string(&j, text.ptr, path), 0);
+	ck_assert_uint_eq(json_object_size(j), KILN_ARRAY_SIZE(keys));
+	for (i = 0; i < KILN_ARRAY_SIZE(keys); i++)
+		ck_assert_msg(json_object_get(j, keys[i]) != NULL, "no key %s", keys[i]);
+	ck_assert(json_is_false(json_object_get(j, "cache_hit")));
+	ck_assert_str_eq(kiln_json_str(j, "image_name"), "kiln/web/v1.0.0/0f88cf891031");
+	layer = json_array_get(json_object_get(j, "layers"), 0);
+	ck_assert_uint_eq(json_object_size(layer), 5);
+	ck_assert_str_eq(kiln_json_str(layer, "commit"), commits[0]);
+	timings = json_object_get(j, "timings");
+	/* Steps keep their order, repeated steps add up, and the total comes last. */
+	ck_assert_str_eq(json_object_iter_key(json_object_iter(timings)), "layers");
+	ck_assert(json_real_value(json_object_get(timings, "layers")) == 0.5);
+	ck_assert(json_real_value(json_object_get(timings, "total")) == 4.0);
+	json_decref(j);
+	kiln_buf_release(&text);
+	kiln_manifest_release(&m);
+	free(path);
+}
+END_TEST
+
+START_TEST(image_names_follow_ec2_rules)
+{
+	char *n = kiln_bake_image_name("web", "v1.4.2+build:7", PINNED_KEY);
+	char longref[200];
+
+	ck_assert_str_eq(n, "kiln/web/v1.4.2-build-7/0f88cf891031");
+	free(n);
+	memset(longref, 'r', sizeof(longref) - 1);
+	longref[sizeof(longref) - 1] = '\0';
+	n = kiln_bake_image_name("web", longref, PINNED_KEY);
+	ck_assert_uint_eq(strlen(n), 128);
+	ck_assert_str_eq(n + 128 - 13, "/0f88cf891031");
+	free(n);
+}
+END_TEST
+
 Suite *kiln_test_suite(void)
 {
 	Suite *s = suite_create("bake");
@@ -161,6 +221,8 @@ Suite *kiln_test_suite(void)
 	                    (int)KILN_ARRAY_SIZE(changes));
 	tcase_add_test(tc, commits_change_the_key);
 	tcase_add_test(tc, secret_values_never_enter_the_inputs);
+	tcase_add_test(tc, manifest_has_exactly_the_documented_keys);
+	tcase_add_test(tc, image_names_follow_ec2_rules);
 	suite_add_tcase(s, tc);
 	return s;
 }
