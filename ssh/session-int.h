@@ -1,0 +1,33 @@
+/*
+ * What ssh/session.c and ssh/exec.c share about a session; not for other
+ * modules.
+ */
+#ifndef KILN_SSH_SESSION_INT_H
+#define KILN_SSH_SESSION_INT_H
+
+#include <libssh2.h>
+
+#include "ssh/session.h"
+
+struct kiln_ssh_session {
+	int fd;
+	LIBSSH2_SESSION *ssh;
+	char *where; /* "host:port", for messages */
+	char *fingerprint;
+	const char *hostkey_type;
+	double io_timeout;
+	int keepalive_interval;
+	int handshaken; /* a disconnect message is due at the end */
+};
+
+/* Set a kiln error from libssh2's last error: "what: libssh2's message". */
+int kiln_ssh__error(struct kiln_ssh_session *s, int code, const char *what);
+
+/*
+ * Wait until the socket is ready in the directions libssh2 is blocked on,
+ * sending keepalives; at most until `deadline` (kiln_time_mono(), 0: none).
+ * KILN_ETIMEOUT past the deadline.
+ */
+int kiln_ssh__wait_socket(struct kiln_ssh_session *s, double deadline);
+
+#endif
