@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/common.h"
+#include "core/shell.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -44,20 +45,6 @@ struct exec_state {
 	uint64_t sent, total;
 	double last_progress;
 };
-
-int kiln_ssh_shell_quote(struct kiln_buf *buf, const char *s)
-{
-	const char *p;
-
-	kiln_buf_putc(buf, '\'');
-	for (p = s; *p != '\0'; p++) {
-		if (*p == '\'')
-			kiln_buf_puts(buf, "'\\''");
-		else
-			kiln_buf_putc(buf, *p);
-	}
-	return kiln_buf_putc(buf, '\'');
-}
 
 static int valid_name(const char *name)
 {
@@ -102,13 +89,13 @@ static int build_command(struct kiln_buf *cmd, struct kiln_buf *shown,
 		}
 		pair = kiln_xasprintf("%s=%s", e->name, e->value);
 		kiln_buf_putc(cmd, ' ');
-		kiln_ssh_shell_quote(cmd, pair);
+		kiln_sh_quote(cmd, pair);
 		kiln_buf_putc(shown, ' ');
 		if (e->secret) {
 			kiln_log_add_secret(e->value);
 			kiln_buf_printf(shown, "%s=***", e->name);
 		} else {
-			kiln_ssh_shell_quote(shown, pair);
+			kiln_sh_quote(shown, pair);
 		}
 		kiln_free_secret(pair);
 	}
@@ -127,8 +114,8 @@ static int build_command(struct kiln_buf *cmd, struct kiln_buf *shown,
 	if (wrap) {
 		kiln_buf_puts(cmd, " sh -c ");
 		kiln_buf_puts(shown, " sh -c ");
-		kiln_ssh_shell_quote(cmd, user_cmd);
-		error = kiln_ssh_shell_quote(shown, user_cmd);
+		kiln_sh_quote(cmd, user_cmd);
+		error = kiln_sh_quote(shown, user_cmd);
 	} else {
 		kiln_buf_puts(cmd, user_cmd);
 		error = kiln_buf_puts(shown, user_cmd);

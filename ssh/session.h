@@ -122,7 +122,4 @@ int kiln_ssh_exec(int *exit_status, struct kiln_ssh_session *s, const char *cmd,
 int kiln_ssh_upload(int *exit_status, struct kiln_ssh_session *s, const char *local_path,
                     const char *remote_cmd, const struct kiln_ssh_exec_opts *opts);
 
-/* Quote `s` for a POSIX shell: 'it'\''s', appended to `buf`. */
-int kiln_ssh_shell_quote(struct kiln_buf *buf, const char *s);
-
 #endif

@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "core/shell.h"
 #include "kiln.h"
 #include "ssh/hostkey.h"
 #include "ssh/key.h"
@@ -251,7 +252,7 @@ START_TEST(shell_quote_table)
 
 	for (i = 0; i < KILN_ARRAY_SIZE(cases); i++) {
 		kiln_buf_clear(&b);
-		ck_assert_int_eq(kiln_ssh_shell_quote(&b, cases[i].in), 0);
+		ck_assert_int_eq(kiln_sh_quote(&b, cases[i].in), 0);
 		ck_assert_str_eq(b.ptr, cases[i].out);
 	}
 	kiln_buf_release(&b);
