@@ -36,5 +36,6 @@ int cli_global_option(struct kiln_cli *cli, int argc, char **argv, int *i);
 
 int cmd_version(struct kiln_cli *cli, int argc, char **argv);
 int cmd_help(struct kiln_cli *cli, int argc, char **argv);
+int cmd_whoami(struct kiln_cli *cli, int argc, char **argv);
 
 #endif

@@ -5,6 +5,7 @@
 static const struct kiln_cmd commands[] = {
     {"help", cmd_help, "show the commands, or one command's help"},
     {"version", cmd_version, "print the version"},
+    {"whoami", cmd_whoami, "show the AWS account, identity and region kiln acts as"},
 };
 
 int cli_usage_error(const char *fmt, ...)
