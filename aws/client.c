@@ -408,12 +408,15 @@ static int aws_call(struct kiln_buf *out, struct kiln_aws *aws, const struct cal
 		req.body_len = c->body_len;
 		error = kiln_http_send(&resp, aws->http[c->svc], &req);
 		free_headers(headers);
-		if (error == 0 && (resp.status < 200 || resp.status >= 300))
+		if (error == 0 && (resp.status < 200 || resp.status >= 300)) {
+			/* An AWS rejection: the code decides, not the transport. */
 			error = reject(c, &resp);
-		else if (error == 0)
-			memset(&last_error, 0, sizeof(last_error));
-		kind = kiln_retry_classify(error, resp.status,
-		                           resp.status != 0 ? last_error.code : "");
+			kind = kiln_retry_classify(0, resp.status, last_error.code);
+		} else {
+			if (error == 0)
+				memset(&last_error, 0, sizeof(last_error));
+			kind = kiln_retry_classify(error, resp.status, "");
+		}
 		kiln_retry_after_reply(&aws->retry, kind, attempt);
 		kiln_log_trace(
 		    "aws", "%s %s attempt %d/%d: %s%s%s", services[c->svc].signing, c->op, attempt,
