@@ -1,6 +1,8 @@
 #include "aws/creds.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <string.h>
 #include <strings.h>
 
@@ -341,6 +343,24 @@ static void role_settings(struct kiln_creds_provider *p, const struct kiln_aws_p
 		p->duration = atoi(v);
 }
 
+/* STS takes 900 s to 12 h; catch a typo before any call. */
+static int check_duration(const struct kiln_aws_profile *prof)
+{
+	const char *v = kiln_aws_profile_get(prof, "duration_seconds");
+	char *end;
+	long n;
+
+	if (v == NULL)
+		return 0;
+	n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || n < 900 || n > 43200)
+		return kiln_error_set(KILN_EINVAL,
+		                      "profile '%s': duration_seconds '%s' is not a number of "
+		                      "seconds from 900 to 43200",
+		                      prof->name, v);
+	return 0;
+}
+
 /* A client for the STS calls of role assumption; takes `source` (NULL: unsigned). */
 static int sts_client(struct kiln_creds_provider *p, struct kiln_creds_provider *source)
 {
@@ -432,6 +452,11 @@ static int profile_provider(struct kiln_creds_provider **out, const struct kiln_
 	if (depth > MAX_ROLE_DEPTH)
 		return kiln_error_set(KILN_EINVAL, "profile '%s': source_profile chain too long",
 		                      prof->name);
+	if (role != NULL) {
+		error = check_duration(prof);
+		if (error < 0)
+			return error;
+	}
 	if (role != NULL && token_file != NULL) {
 		p = provider_new(P_WEB, "web-identity", cfg);
 		role_settings(p, prof, role);
@@ -490,7 +515,9 @@ static int chain_resolve(struct kiln_creds_provider *p)
 	const char *explicit_profile = p->profile ? p->profile : env_nonempty("AWS_PROFILE");
 	int error;
 
-	error = env_provider(&p->inner);
+	/* As botocore: a profile named by the caller (not AWS_PROFILE) overrides the environment.
+	 */
+	error = p->profile != NULL ? KILN_ENOTFOUND : env_provider(&p->inner);
 	if (error != KILN_ENOTFOUND)
 		goto done;
 	error = kiln_aws_profile_load(&prof, p->profile);
@@ -822,22 +849,43 @@ done:
 	return error;
 }
 
-/* The SDKs accept plain http only to the container agent or loopback. */
-static int container_host_allowed(const char *url)
+/*
+ * The SDKs accept plain http only to the container agent or a loopback
+ * address; the host is compared as parsed, so "127.evil.example" is no
+ * loopback.
+ */
+KILN_STATIC int container_host_allowed(const char *url)
 {
-	static const char *const ok[] = {
-	    "http://127.",           "http://localhost:",     "http://localhost/",
-	    "http://[::1]",          "http://169.254.170.2:", "http://169.254.170.2/",
-	    "http://169.254.170.23", "http://[fd00:ec2::23]",
-	};
+	static const char *const agents[] = {"169.254.170.2", "169.254.170.23", "[fd00:ec2::23]",
+	                                     "localhost", "[::1]"};
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	struct in_addr a4;
 	size_t i;
+	int ok = 0;
 
-	if (strncasecmp(url, "https://", 8) == 0)
-		return 1;
-	for (i = 0; i < KILN_ARRAY_SIZE(ok); i++)
-		if (strncasecmp(url, ok[i], strlen(ok[i])) == 0)
-			return 1;
-	return strcasecmp(url, "http://localhost") == 0;
+	if (u == NULL)
+		kiln_die("out of memory");
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto done;
+	if (strcasecmp(scheme, "https") == 0) {
+		ok = 1;
+		goto done;
+	}
+	if (strcasecmp(scheme, "http") != 0)
+		goto done;
+	for (i = 0; i < KILN_ARRAY_SIZE(agents); i++)
+		if (strcasecmp(host, agents[i]) == 0)
+			ok = 1;
+	if (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127)
+		ok = 1;
+done:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
 }
 
 static int fetch_container(struct kiln_creds_provider *p, struct kiln_creds *out)

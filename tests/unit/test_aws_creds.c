@@ -250,6 +250,65 @@ START_TEST(assume_role_chained_and_refreshed)
 }
 END_TEST
 
+START_TEST(bad_duration_is_bad_input)
+{
+	struct kiln_creds_provider *p;
+	const struct kiln_creds *c;
+
+	set_file_env("AWS_CONFIG_FILE", "config",
+	             "[default]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = default\n"
+	             "aws_access_key_id = A\naws_secret_access_key = B\nduration_seconds = 1h\n");
+	p = chain();
+	ck_assert_int_eq(kiln_creds_get(&c, p), KILN_EINVAL);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "duration_seconds '1h'"));
+	kiln_creds_provider_free(p);
+}
+END_TEST
+
+/* A profile named by the caller wins over the environment, as in botocore. */
+START_TEST(explicit_profile_over_environment)
+{
+	struct kiln_aws_config cfg = {0};
+	struct kiln_creds_provider *p = NULL;
+
+	set_file_env(
+	    "AWS_CONFIG_FILE", "config",
+	    "[profile named]\naws_access_key_id = AKIDNAMED\naws_secret_access_key = n-s\n");
+	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "env-secret", 1);
+	cfg.region = "us-east-1";
+	cfg.profile = "named";
+	ck_assert_int_eq(kiln_creds_chain_new(&p, &cfg), 0);
+	expect(p, "profile:named", "AKIDNAMED");
+	kiln_creds_provider_free(p);
+	/* AWS_PROFILE does not: the environment's keys come first. */
+	setenv("AWS_PROFILE", "named", 1);
+	p = chain();
+	expect(p, "environment", "AKIDENV");
+	kiln_creds_provider_free(p);
+}
+END_TEST
+
+int container_host_allowed(const char *url);
+
+START_TEST(container_hosts)
+{
+	ck_assert_int_eq(container_host_allowed("http://127.0.0.1:8080/creds"), 1);
+	ck_assert_int_eq(container_host_allowed("http://127.3.4.5/creds"), 1);
+	ck_assert_int_eq(container_host_allowed("http://169.254.170.2/v2/creds"), 1);
+	ck_assert_int_eq(container_host_allowed("http://169.254.170.23/v1/creds"), 1);
+	ck_assert_int_eq(container_host_allowed("http://[fd00:ec2::23]/creds"), 1);
+	ck_assert_int_eq(container_host_allowed("http://localhost:9/creds"), 1);
+	ck_assert_int_eq(container_host_allowed("http://[::1]:9/creds"), 1);
+	ck_assert_int_eq(container_host_allowed("https://creds.example.com/x"), 1);
+	ck_assert_int_eq(container_host_allowed("http://127.evil.example/creds"), 0);
+	ck_assert_int_eq(container_host_allowed("http://localhost.evil.example/"), 0);
+	ck_assert_int_eq(container_host_allowed("http://169.254.170.22/"), 0);
+	ck_assert_int_eq(container_host_allowed("http://10.0.0.1/creds"), 0);
+	ck_assert_int_eq(container_host_allowed("ftp://127.0.0.1/creds"), 0);
+}
+END_TEST
+
 START_TEST(role_without_source_is_bad_input)
 {
 	struct kiln_creds_provider *p;
@@ -534,6 +593,9 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, assume_role_with_source_profile);
 	tcase_add_test(tc, assume_role_chained_and_refreshed);
 	tcase_add_test(tc, role_without_source_is_bad_input);
+	tcase_add_test(tc, bad_duration_is_bad_input);
+	tcase_add_test(tc, explicit_profile_over_environment);
+	tcase_add_test(tc, container_hosts);
 	tcase_add_test(tc, credential_process);
 	tcase_add_test(tc, credential_process_failure);
 	tcase_add_test(tc, web_identity);
