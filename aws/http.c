@@ -177,6 +177,7 @@ int kiln_http_send(struct kiln_http_response *out, struct kiln_http *h,
 	set_request(h, req, &headers, &sink);
 	rc = curl_easy_perform(h->curl);
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &out->status);
+	curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &out->connects);
 	if (sink.toobig || rc == CURLE_FILESIZE_EXCEEDED) {
 		error = kiln_error_set(KILN_ETOOBIG, "reply from '%s' is larger than %zu bytes",
 		                       req->url, h->opts.max_body);
@@ -187,8 +188,9 @@ int kiln_http_send(struct kiln_http_response *out, struct kiln_http *h,
 		error = kiln_error_set(KILN_ERROR, "cannot reach '%s': %s", req->url,
 		                       h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc));
 	}
-	kiln_log_trace("http", "< %ld %s (%zu bytes, %.3f s)%s%s", out->status, req->url,
-	               out->body.size, kiln_time_mono() - t0, error < 0 ? ": " : "",
+	kiln_log_trace("http", "< %ld %s (%zu bytes, %.3f s, %s connection)%s%s", out->status,
+	               req->url, out->body.size, kiln_time_mono() - t0,
+	               out->connects > 0 ? "new" : "reused", error < 0 ? ": " : "",
 	               error < 0 ? kiln_error_last() : "");
 	curl_slist_free_all(headers);
 	/* The handle keeps the connection; forget the pointers into our stack. */

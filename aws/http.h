@@ -35,11 +35,12 @@ struct kiln_http_request {
 struct kiln_http_response {
 	long status;          /* 0 when no reply arrived */
 	struct kiln_buf body; /* capped by the handle's max_body */
+	long connects;        /* new connections opened (0: a kept-alive one was reused) */
 };
 
 #define KILN_HTTP_RESPONSE_INIT                                                                    \
 	{                                                                                          \
-		0, KILN_BUF_INIT                                                                   \
+		0, KILN_BUF_INIT, 0                                                                \
 	}
 
 struct kiln_http;

@@ -322,6 +322,33 @@ START_TEST(request_hook_sees_each_query_call)
 }
 END_TEST
 
+/* One handle per endpoint keeps its connection between calls. */
+START_TEST(connection_is_kept_alive)
+{
+	const char *args[] = {NULL};
+	struct kiln_http *h = NULL;
+	struct kiln_http_response r = KILN_HTTP_RESPONSE_INIT;
+	struct kiln_http_request req = {0};
+	char *url;
+	int i;
+
+	start(args);
+	url = kiln_xasprintf("%s/__stats", F.url);
+	req.method = "GET";
+	req.url = url;
+	ck_assert_int_eq(kiln_http_new(&h, NULL), 0);
+	for (i = 0; i < 5; i++) {
+		ck_assert_int_eq(kiln_http_send(&r, h, &req), 0);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_int_eq(r.connects, i == 0 ? 1 : 0);
+	}
+	kiln_http_response_release(&r);
+	kiln_http_free(h);
+	free(url);
+	fixture_stop(&F);
+}
+END_TEST
+
 START_TEST(backoff_is_full_jitter_and_capped)
 {
 	struct kiln_retry r;
@@ -501,6 +528,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_loop_test(tc, oversized_reply_refused, 0, 2);
 	tcase_add_test(tc, adaptive_mode_slows_down_after_throttling);
 	tcase_add_test(tc, request_hook_sees_each_query_call);
+	tcase_add_test(tc, connection_is_kept_alive);
 	tcase_add_test(tc, backoff_is_full_jitter_and_capped);
 	tcase_add_test(tc, classification_table);
 	tcase_add_test(tc, connection_refused_is_retried);
