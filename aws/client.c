@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aws/config.h"
 #include "aws/creds.h"
 #include "aws/http.h"
 #include "aws/sigv4.h"

@@ -19,6 +19,7 @@
 #ifndef KILN_AWS_CREDS_H
 #define KILN_AWS_CREDS_H
 
+#include "aws/config.h"
 #include "core/buf.h"
 
 struct kiln_creds {
@@ -39,29 +40,6 @@ void kiln_creds_release(struct kiln_creds *c);
 void kiln_creds_copy(struct kiln_creds *out, const struct kiln_creds *c);
 /* Register the secret and the token with the logger's redaction. */
 void kiln_creds_hide(const struct kiln_creds *c);
-
-/* ---- shared files ------------------------------------------------------ */
-
-/* The merged settings of one profile (config file first, credentials file over it). */
-struct kiln_aws_profile {
-	char *name;
-	char **keys;
-	char **values;
-	size_t count;
-	int found; /* whether either file has the profile */
-};
-
-/*
- * Load profile `name` (NULL: AWS_PROFILE, else "default") from the shared
- * files. A missing file is no error; a profile absent from both leaves
- * found = 0.
- */
-int kiln_aws_profile_load(struct kiln_aws_profile *out, const char *name);
-void kiln_aws_profile_release(struct kiln_aws_profile *p);
-/* A setting of the profile, or NULL. Values from the credentials file win. */
-const char *kiln_aws_profile_get(const struct kiln_aws_profile *p, const char *key);
-/* The profile name the chain uses: `name`, else AWS_PROFILE, else "default". */
-const char *kiln_aws_profile_name(const char *name);
 
 /* ---- the provider ------------------------------------------------------ */
 
