@@ -46,7 +46,8 @@ const char *kiln_aws_endpoint(const struct kiln_aws *aws, enum kiln_aws_service 
 int kiln_aws_credential_source(const char **out, struct kiln_aws *aws);
 
 /*
- * One Query-protocol call: adds Action and Version to `params`, signs, sends
+ * One Query-protocol call: sends Action and Version ahead of `params` (which
+ * is left unchanged, so it can be reused for the next page), signs, sends
  * with retries, and parses the XML reply into `*out` (caller frees).
  */
 int kiln_aws_query(struct kiln_xml **out, struct kiln_aws *aws, enum kiln_aws_service svc,
