@@ -372,36 +372,29 @@ static int wait_gone(pid_t pid, unsigned long long start, double timeout)
 	}
 }
 
-/* Host mounts below `dir` should not exist; a crash of an older kiln could leave some. */
+/*
+ * Host mounts below `dir` should not exist; a crash of an older kiln or of
+ * debootstrap could leave some. Reads /proc/self/mounts directly so that the
+ * caller's error message is left alone.
+ */
 void kiln_lc_unmount_below(const char *dir)
 {
-	struct kiln_buf mounts = KILN_BUF_INIT;
 	size_t n = strlen(dir);
-	char *line, *save = NULL;
 
-	if (kiln_file_read(&mounts, "/proc/self/mounts") < 0) {
-		kiln_error_clear();
-		goto done;
-	}
-	/* Later lines are deeper mounts: unmount from the end. */
-	for (;;) {
-		char *last = NULL, mp[PATH_MAX];
-		for (line = strtok_r(mounts.ptr, "\n", &save); line != NULL;
-		     line = strtok_r(NULL, "\n", &save))
+	/* Later lines are deeper mounts: unmount the last match, then look again. */
+	for (int rounds = 0; rounds < 1000; rounds++) {
+		char line[8192], mp[4096], last[4096] = "";
+		FILE *fp = fopen("/proc/self/mounts", "re");
+		if (fp == NULL)
+			return;
+		while (fgets(line, sizeof(line), fp) != NULL)
 			if (sscanf(line, "%*s %4095s", mp) == 1 && strncmp(mp, dir, n) == 0 &&
 			    (mp[n] == '/' || mp[n] == '\0'))
-				last = line;
-		if (last == NULL || sscanf(last, "%*s %4095s", mp) != 1)
-			break;
-		if (umount2(mp, MNT_DETACH) < 0)
-			break;
-		kiln_buf_clear(&mounts);
-		if (kiln_file_read(&mounts, "/proc/self/mounts") < 0)
-			break;
+				memcpy(last, mp, sizeof(last));
+		fclose(fp);
+		if (last[0] == '\0' || umount2(last, MNT_DETACH) < 0)
+			return;
 	}
-done:
-	kiln_error_clear();
-	kiln_buf_release(&mounts);
 }
 
 int kiln_lc_machine_reap(const char *dir)
