@@ -116,11 +116,31 @@ int kiln_lc_net_run_batch(const char *what, const char *netns_pid, const char *b
 	return error;
 }
 
+/* *has is 1 when `bridge` holds `addr` ("10.0.0.1/24"). */
+static int has_addr(int *has, const char *bridge, const char *addr)
+{
+	char *const show[] = {"ip", "-o", "-4", "addr", "show", "dev", (char *)bridge, NULL};
+	struct kiln_buf shown = KILN_BUF_INIT;
+	size_t n = strlen(addr);
+	int status = 0, error;
+	const char *p;
+
+	*has = 0;
+	error = kiln_proc_run(&status, &shown, NULL, show);
+	for (p = shown.ptr; error == 0 && (p = strstr(p, addr)) != NULL; p += n)
+		if (p > shown.ptr && p[-1] == ' ' && (p[n] == ' ' || p[n] == '\n' || p[n] == '\0'))
+			*has = 1;
+	kiln_buf_release(&shown);
+	return error;
+}
+
 int kiln_lc_net_up(struct kiln_lc_net *net, const char *bridge, const char *cidr)
 {
+	char *const add_link[] = {"ip",           "link", "add",    "name",
+	                          (char *)bridge, "type", "bridge", NULL};
+	char *const up[] = {"ip", "link", "set", "dev", (char *)bridge, "up", NULL};
 	char gw[16], *addr = NULL;
-	struct kiln_buf shown = KILN_BUF_INIT;
-	int error, status = 0;
+	int error, status = 0, has = 0;
 
 	KILN_ASSERT_ARG(net != NULL && bridge != NULL && cidr != NULL);
 	memset(net, 0, sizeof(*net));
@@ -135,9 +155,7 @@ int kiln_lc_net_up(struct kiln_lc_net *net, const char *bridge, const char *cidr
 	addr = kiln_xasprintf("%s/%d", gw, net->prefix);
 
 	if (!link_exists(bridge)) {
-		char *const add[] = {"ip",           "link", "add",    "name",
-		                     (char *)bridge, "type", "bridge", NULL};
-		error = ip_run("cannot create bridge", add, &status);
+		error = ip_run("cannot create bridge", add_link, &status);
 		if (error < 0)
 			goto done;
 		/* Another caller may have created it in between: adopt it. */
@@ -146,27 +164,21 @@ int kiln_lc_net_up(struct kiln_lc_net *net, const char *bridge, const char *cidr
 			goto done;
 		}
 	}
-	{
-		char *const show[] = {"ip",   "-o",  "-4",           "addr",
-		                      "show", "dev", (char *)bridge, NULL};
-		error = kiln_proc_run(&status, &shown, NULL, show);
-		if (error < 0)
-			goto done;
-	}
-	if (strstr(shown.ptr, addr) == NULL) {
+	error = has_addr(&has, bridge, addr);
+	if (error == 0 && !has) {
 		char *const add[] = {"ip", "addr", "add", addr, "dev", (char *)bridge, NULL};
 		error = ip_run("cannot add the gateway address", add, NULL);
-		if (error < 0)
-			goto done;
+		/* Lost a race with another caller adding the same address: adopt it. */
+		if (error < 0 && has_addr(&has, bridge, addr) == 0 && has) {
+			kiln_error_clear();
+			error = 0;
+		}
 	}
-	{
-		char *const up[] = {"ip", "link", "set", "dev", (char *)bridge, "up", NULL};
+	if (error == 0)
 		error = ip_run("cannot bring the bridge up", up, NULL);
-	}
 done:
 	if (error < 0)
 		kiln_error_prefix(error, "bridge '%s'", bridge);
-	kiln_buf_release(&shown);
 	free(addr);
 	return error;
 }
