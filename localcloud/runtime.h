@@ -48,6 +48,8 @@ struct kiln_lc_machine {
 	char *dir;
 	char *id;
 	char *console; /* path of the console log (appended across boots) */
+	int reaped;    /* init has exited and was waited for; `status` holds how */
+	int status;    /* exit code, or 128+signal, as kiln_proc */
 };
 
 /*
