@@ -215,6 +215,29 @@ START_TEST(json_call_is_signed_and_targeted)
 }
 END_TEST
 
+/* A client clock 15 minutes behind: the first signature is refused, the Date fixes it. */
+START_TEST(clock_skew_is_corrected)
+{
+	const char *args[] = {"--access-key",   AKID,  "--secret", SECRET,
+	                      "--clock-offset", "900", NULL};
+	struct kiln_sts_identity id = KILN_STS_IDENTITY_INIT;
+	struct kiln_aws *aws;
+
+	start(args);
+	setenv("AWS_MAX_ATTEMPTS", "1", 1);
+	aws = client(SECRET, 0);
+	ck_assert_msg(kiln_sts_get_caller_identity(&id, aws) == 0, "%s", kiln_error_last());
+	ck_assert_int_eq(fixture_stat(&F, "api"), 2);
+	kiln_sts_identity_release(&id);
+	/* Learnt once: the next call is right the first time. */
+	ck_assert_int_eq(kiln_sts_get_caller_identity(&id, aws), 0);
+	ck_assert_int_eq(fixture_stat(&F, "api"), 3);
+	kiln_sts_identity_release(&id);
+	kiln_aws_free(aws);
+	fixture_stop(&F);
+}
+END_TEST
+
 START_TEST(slow_reply_times_out)
 {
 	const char *args[] = {"--slow", "3000", NULL};
@@ -524,6 +547,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, wrong_secret_is_eauth);
 	tcase_add_test(tc, notfound_codes_map_to_enotfound);
 	tcase_add_test(tc, json_call_is_signed_and_targeted);
+	tcase_add_test(tc, clock_skew_is_corrected);
 	tcase_add_test(tc, slow_reply_times_out);
 	tcase_add_loop_test(tc, oversized_reply_refused, 0, 2);
 	tcase_add_test(tc, adaptive_mode_slows_down_after_throttling);
