@@ -391,9 +391,9 @@ static int fix_clock_skew(struct kiln_aws *aws, const struct kiln_http_response 
 		return 0;
 	for (i = 0; i < KILN_ARRAY_SIZE(codes); i++) {
 		if (strcmp(last_error.code, codes[i]) == 0) {
-			kiln_log_warn(
-			    "the clock is %.0f s off the AWS endpoint's: signing with its time",
-			    -skew);
+			kiln_log_warn("the local clock is %.0f s %s the AWS endpoint's: signing "
+			              "with the endpoint's time",
+			              fabs(skew), skew > 0 ? "behind" : "ahead of");
 			aws->clock_offset = skew;
 			return 1;
 		}
