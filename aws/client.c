@@ -1,5 +1,6 @@
 #include "aws/client.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <math.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 #include "core/util.h"
 
 struct service_info {
-	const char *env;     /* AWS_ENDPOINT_URL_<env> */
+	const char *env;     /* AWS_ENDPOINT_URL_<env>; lower case in [services] */
 	const char *signing; /* SigV4 service name and endpoint prefix */
 	const char *version; /* Query API version; NULL for JSON */
 	const char *target;  /* JSON 1.1 X-Amz-Target prefix */
@@ -61,22 +62,34 @@ static const char *env_nonempty(const char *name)
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
-/* The SDKs' order: explicit, per-service env, global env, profile, then AWS's own. */
+/*
+ * The SDKs' order: explicit, per-service variable, global variable, the
+ * profile's [services] section, the profile's endpoint_url, then AWS's own.
+ */
 static char *resolve_endpoint(const struct kiln_aws_config *cfg,
                               const struct kiln_aws_profile *profile, const char *region,
                               enum kiln_aws_service svc)
 {
 	const struct service_info *s = &services[svc];
 	const char *v;
+	char name[96];
+	size_t i;
+	int n;
 
 	if (cfg != NULL && cfg->endpoint_url != NULL && *cfg->endpoint_url != '\0')
 		return kiln_xstrdup(cfg->endpoint_url);
 	if (!env_true("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) {
-		char name[64];
-		int n = snprintf(name, sizeof(name), "AWS_ENDPOINT_URL_%s", s->env);
+		n = snprintf(name, sizeof(name), "AWS_ENDPOINT_URL_%s", s->env);
 		if (n > 0 && (size_t)n < sizeof(name) && (v = env_nonempty(name)) != NULL)
 			return kiln_xstrdup(v);
 		if ((v = env_nonempty("AWS_ENDPOINT_URL")) != NULL)
+			return kiln_xstrdup(v);
+		/* "[services x]" keys are the variable's suffix in lower case: "auto_scaling". */
+		n = snprintf(name, sizeof(name), "services.%s.endpoint_url", s->env);
+		for (i = 9; n > 0 && (size_t)n < sizeof(name) && name[i] != '.'; i++)
+			name[i] = (char)tolower((unsigned char)name[i]);
+		if (n > 0 && (size_t)n < sizeof(name) &&
+		    (v = kiln_aws_profile_get(profile, name)) != NULL && *v != '\0')
 			return kiln_xstrdup(v);
 		if ((v = kiln_aws_profile_get(profile, "endpoint_url")) != NULL && *v != '\0')
 			return kiln_xstrdup(v);

@@ -454,8 +454,12 @@ START_TEST(endpoints_and_region_resolution)
 	struct kiln_aws_config cfg = {0};
 	struct kiln_aws *aws = NULL;
 	char dir[] = "/tmp/kiln-test-ep-XXXXXX", *config;
-	const char *conf = "[profile ep]\nregion = eu-west-3\nendpoint_url = http://127.0.0.1:9/\n"
-	                   "[default]\nregion = ap-south-1\n";
+	const char *conf =
+	    "[profile ep]\nregion = eu-west-3\nendpoint_url = http://127.0.0.1:9/\n"
+	    "services = local\n"
+	    "[default]\nregion = ap-south-1\n"
+	    "[services local]\nauto_scaling =\n  endpoint_url = http://127.0.0.1:8/as\n"
+	    "elastic_load_balancing_v2 =\n  endpoint_url = http://127.0.0.1:7\n";
 
 	aws_env_clean();
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -499,7 +503,22 @@ START_TEST(endpoints_and_region_resolution)
 	ck_assert_int_eq(kiln_aws_new(&aws, &cfg), 0);
 	ck_assert_str_eq(kiln_aws_region(aws), "eu-west-3");
 	ck_assert_str_eq(kiln_aws_endpoint(aws, KILN_AWS_STS), "http://127.0.0.1:9/");
+	/* The profile's [services] section over its endpoint_url. */
+	ck_assert_str_eq(kiln_aws_endpoint(aws, KILN_AWS_AUTOSCALING), "http://127.0.0.1:8/as");
+	ck_assert_str_eq(kiln_aws_endpoint(aws, KILN_AWS_ELBV2), "http://127.0.0.1:7");
 	kiln_aws_free(aws);
+	/* The variables over the profile. */
+	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:10", 1);
+	ck_assert_int_eq(kiln_aws_new(&aws, &cfg), 0);
+	ck_assert_str_eq(kiln_aws_endpoint(aws, KILN_AWS_AUTOSCALING), "http://127.0.0.1:10");
+	kiln_aws_free(aws);
+	/* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS turns all of it off. */
+	setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
+	ck_assert_int_eq(kiln_aws_new(&aws, &cfg), 0);
+	ck_assert_str_eq(kiln_aws_endpoint(aws, KILN_AWS_AUTOSCALING),
+	                 "https://autoscaling.eu-west-3.amazonaws.com");
+	kiln_aws_free(aws);
+	unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:10", 1);
 	setenv("AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", "http://127.0.0.1:11", 1);
 	setenv("AWS_ENDPOINT_URL_AUTO_SCALING", "http://127.0.0.1:12", 1);
