@@ -1,6 +1,8 @@
 #include "aws/client.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
+#include <math.h>
 #include <string.h>
 #include <strings.h>
 
@@ -13,7 +15,7 @@
 #include "core/util.h"
 
 struct service_info {
-	const char *env;     /* AWS_ENDPOINT_URL_<env> */
+	const char *env;     /* AWS_ENDPOINT_URL_<env>; lower case in [services] */
 	const char *signing; /* SigV4 service name and endpoint prefix */
 	const char *version; /* Query API version; NULL for JSON */
 	const char *target;  /* JSON 1.1 X-Amz-Target prefix */
@@ -36,6 +38,7 @@ struct kiln_aws {
 	struct kiln_creds_provider *creds; /* NULL: unsigned calls */
 	kiln_aws_request_hook hook;
 	void *hook_arg;
+	double clock_offset; /* server time minus ours, learnt from a skew error */
 };
 
 static _Thread_local struct kiln_aws_error last_error;
@@ -59,22 +62,34 @@ static const char *env_nonempty(const char *name)
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
-/* The SDKs' order: explicit, per-service env, global env, profile, then AWS's own. */
+/*
+ * The SDKs' order: explicit, per-service variable, global variable, the
+ * profile's [services] section, the profile's endpoint_url, then AWS's own.
+ */
 static char *resolve_endpoint(const struct kiln_aws_config *cfg,
                               const struct kiln_aws_profile *profile, const char *region,
                               enum kiln_aws_service svc)
 {
 	const struct service_info *s = &services[svc];
 	const char *v;
+	char name[96];
+	size_t i;
+	int n;
 
 	if (cfg != NULL && cfg->endpoint_url != NULL && *cfg->endpoint_url != '\0')
 		return kiln_xstrdup(cfg->endpoint_url);
 	if (!env_true("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) {
-		char name[64];
-		int n = snprintf(name, sizeof(name), "AWS_ENDPOINT_URL_%s", s->env);
+		n = snprintf(name, sizeof(name), "AWS_ENDPOINT_URL_%s", s->env);
 		if (n > 0 && (size_t)n < sizeof(name) && (v = env_nonempty(name)) != NULL)
 			return kiln_xstrdup(v);
 		if ((v = env_nonempty("AWS_ENDPOINT_URL")) != NULL)
+			return kiln_xstrdup(v);
+		/* "[services x]" keys are the variable's suffix in lower case: "auto_scaling". */
+		n = snprintf(name, sizeof(name), "services.%s.endpoint_url", s->env);
+		for (i = 9; n > 0 && (size_t)n < sizeof(name) && name[i] != '.'; i++)
+			name[i] = (char)tolower((unsigned char)name[i]);
+		if (n > 0 && (size_t)n < sizeof(name) &&
+		    (v = kiln_aws_profile_get(profile, name)) != NULL && *v != '\0')
 			return kiln_xstrdup(v);
 		if ((v = kiln_aws_profile_get(profile, "endpoint_url")) != NULL && *v != '\0')
 			return kiln_xstrdup(v);
@@ -327,7 +342,7 @@ static int sign_headers(char ***out, struct kiln_aws *aws, const struct call *c,
 	key.session_token = creds->session_token;
 	key.region = aws->region;
 	key.service = services[c->svc].signing;
-	error = kiln_sigv4_sign(sig, &req, &key, (time_t)kiln_time_now());
+	error = kiln_sigv4_sign(sig, &req, &key, (time_t)(kiln_time_now() + aws->clock_offset));
 	if (error < 0)
 		return error;
 	h[n++] = kiln_xstrdup(sig->amz_date);
@@ -368,13 +383,44 @@ static int reject(const struct call *c, const struct kiln_http_response *r)
 	return kiln_error_set(KILN_ERROR, "%s: %s", e->code, e->message);
 }
 
+/*
+ * As the Java SDK: when a signature is refused and the server's clock is more
+ * than four minutes from ours, sign with the server's time from now on.
+ * Returns 1 when the offset changed (the call is worth one more attempt).
+ */
+static int fix_clock_skew(struct kiln_aws *aws, const struct kiln_http_response *r)
+{
+	static const char *const codes[] = {
+	    "RequestTimeTooSkewed",      "RequestExpired",        "RequestInTheFuture",
+	    "InvalidSignatureException", "SignatureDoesNotMatch", "AuthFailure",
+	};
+	double now = kiln_time_now(), skew;
+	size_t i;
+
+	if (r->server_date <= 0)
+		return 0;
+	skew = r->server_date - now;
+	if (fabs(skew - aws->clock_offset) < 240)
+		return 0;
+	for (i = 0; i < KILN_ARRAY_SIZE(codes); i++) {
+		if (strcmp(last_error.code, codes[i]) == 0) {
+			kiln_log_warn("the local clock is %.0f s %s the AWS endpoint's: signing "
+			              "with the endpoint's time",
+			              fabs(skew), skew > 0 ? "behind" : "ahead of");
+			aws->clock_offset = skew;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* Send one call with retries; on success `out` holds the 2xx reply body. */
 static int aws_call(struct kiln_buf *out, struct kiln_aws *aws, const struct call *c)
 {
 	struct kiln_http_response resp = KILN_HTTP_RESPONSE_INIT;
 	const char *url = aws->endpoints[c->svc];
 	char *host = NULL, *path = NULL;
-	int attempt, error;
+	int attempt, error, skew_fixed = 0;
 	double t0 = kiln_time_mono();
 
 	memset(&last_error, 0, sizeof(last_error));
@@ -387,6 +433,7 @@ static int aws_call(struct kiln_buf *out, struct kiln_aws *aws, const struct cal
 			goto done;
 	}
 	for (attempt = 1;; attempt++) {
+		int skew_retry = 0;
 		struct kiln_sigv4_signed sig = {0};
 		struct kiln_http_request req = {0};
 		enum kiln_retry_kind kind;
@@ -423,7 +470,13 @@ static int aws_call(struct kiln_buf *out, struct kiln_aws *aws, const struct cal
 		    "aws", "%s %s attempt %d/%d: %s%s%s", services[c->svc].signing, c->op, attempt,
 		    aws->retry.max_attempts, error == 0 ? "ok" : kiln_error_last(),
 		    last_error.request_id[0] ? " request id " : "", last_error.request_id);
-		if (error == 0 || !kiln_retry_next(&delay, &aws->retry, kind, attempt))
+		if (error < 0 && resp.status != 0 && !skew_fixed && fix_clock_skew(aws, &resp)) {
+			/* Once per call, at once: the next signature carries the right time. */
+			skew_fixed = skew_retry = 1;
+			delay = 0;
+		}
+		if (error == 0 ||
+		    (!skew_retry && !kiln_retry_next(&delay, &aws->retry, kind, attempt)))
 			break;
 		kiln_log_debug("%s %s: %s; retrying in %.2f s (attempt %d of %d)",
 		               services[c->svc].signing, c->op, kiln_error_last(), delay,

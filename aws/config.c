@@ -55,13 +55,14 @@ static void profile_set(struct kiln_aws_profile *p, const char *key, const char 
 
 /*
  * Add the settings of section `want` of an INI file to `p`. Indented lines
- * under an empty value are nested settings (`s3 =` blocks) and skipped.
+ * under an empty value are nested settings ("ec2 =" then "  endpoint_url =
+ * ...") and are added as "ec2.endpoint_url".
  */
 static int profile_read(struct kiln_aws_profile *p, const char *path, const char *want)
 {
 	struct kiln_buf buf;
-	char *line, *save = NULL;
-	int in = 0, nested = 0, error;
+	char *line, *save = NULL, *parent = NULL;
+	int in = 0, error;
 
 	kiln_buf_init(&buf, MAX_FILE_SIZE);
 	error = kiln_file_read(&buf, path);
@@ -85,24 +86,62 @@ static int profile_read(struct kiln_aws_profile *p, const char *path, const char
 			in = strcmp(trim(s + 1), want) == 0;
 			if (in)
 				p->found = 1;
-			nested = 0;
+			free(parent);
+			parent = NULL;
 			continue;
 		}
-		if (!in || (indented && nested))
-			continue;
 		eq = strchr(s, '=');
-		if (eq == NULL)
+		if (!in || eq == NULL)
 			continue;
 		*eq = '\0';
-		nested = *trim(eq + 1) == '\0';
-		if (!nested)
+		if (indented && parent != NULL) {
+			char *key = kiln_xasprintf("%s.%s", parent, trim(s));
+			profile_set(p, key, trim(eq + 1));
+			free(key);
+			continue;
+		}
+		free(parent);
+		parent = NULL;
+		if (*trim(eq + 1) == '\0')
+			parent = kiln_xstrdup(trim(s));
+		else
 			profile_set(p, trim(s), trim(eq + 1));
 	}
 done:
 	/* The files hold secret keys. */
 	kiln_buf_wipe(&buf);
+	free(parent);
 	if (error < 0)
 		kiln_error_prefix(error, "cannot read '%s'", path);
+	return error;
+}
+
+/*
+ * A profile's "services = NAME" points at a "[services NAME]" section of
+ * per-service settings; they are added as "services.ec2.endpoint_url".
+ */
+static int services_read(struct kiln_aws_profile *p, const char *config)
+{
+	struct kiln_aws_profile sv = {0};
+	const char *name = kiln_aws_profile_get(p, "services");
+	char *section;
+	size_t i;
+	int error;
+
+	if (name == NULL || *name == '\0')
+		return 0;
+	section = kiln_xasprintf("services %s", name);
+	error = profile_read(&sv, config, section);
+	if (error == 0 && !sv.found)
+		error = kiln_error_set(KILN_EINVAL, "profile '%s': no section [%s] in '%s'",
+		                       p->name, section, config);
+	for (i = 0; error == 0 && i < sv.count; i++) {
+		char *key = kiln_xasprintf("services.%s", sv.keys[i]);
+		profile_set(p, key, sv.values[i]);
+		free(key);
+	}
+	kiln_aws_profile_release(&sv);
+	free(section);
 	return error;
 }
 
@@ -127,6 +166,8 @@ int kiln_aws_profile_load(struct kiln_aws_profile *out, const char *name)
 			error = profile_read(out, config, section);
 		}
 	}
+	if (error == 0 && config != NULL)
+		error = services_read(out, config);
 	if (error == 0 && creds != NULL)
 		error = profile_read(out, creds, out->name);
 	free(config);

@@ -66,7 +66,4 @@ int kiln_creds_get(const struct kiln_creds **out, struct kiln_creds_provider *p)
 /* Where they came from ("environment", "profile:NAME", "imds", ...); resolves. */
 int kiln_creds_source(const char **out, struct kiln_creds_provider *p);
 
-/* Tests: where container credentials are fetched for a relative URI. */
-extern const char *kiln_creds_container_host;
-
 #endif

@@ -88,6 +88,24 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* Only the Date header is kept: clock skew correction needs the server's time. */
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct kiln_http_response *r = arg;
+	size_t n = size * nmemb;
+
+	if (n > 5 && n < 128 && strncasecmp(data, "Date:", 5) == 0) {
+		char line[128];
+		time_t t;
+		memcpy(line, data + 5, n - 5);
+		line[n - 5] = '\0';
+		t = curl_getdate(line, NULL);
+		if (t > 0)
+			r->server_date = (double)t;
+	}
+	return n;
+}
+
 /* The header names whose values are credentials and must not be traced. */
 static int header_is_secret(const char *h)
 {
@@ -112,7 +130,8 @@ static void trace_request(const struct kiln_http_request *req)
 }
 
 static int set_request(struct kiln_http *h, const struct kiln_http_request *req,
-                       struct curl_slist **headers, struct sink *sink)
+                       struct curl_slist **headers, struct sink *sink,
+                       struct kiln_http_response *resp)
 {
 	CURL *c = h->curl;
 	const char *const *hp;
@@ -147,6 +166,8 @@ static int set_request(struct kiln_http *h, const struct kiln_http_request *req,
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->opts.max_body);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
 	if (strcmp(req->method, "GET") == 0) {
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	} else {
@@ -174,7 +195,8 @@ int kiln_http_send(struct kiln_http_response *out, struct kiln_http *h,
 	out->status = 0;
 	h->errbuf[0] = '\0';
 	trace_request(req);
-	set_request(h, req, &headers, &sink);
+	out->server_date = 0;
+	set_request(h, req, &headers, &sink, out);
 	rc = curl_easy_perform(h->curl);
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &out->status);
 	curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &out->connects);
@@ -196,6 +218,7 @@ int kiln_http_send(struct kiln_http_response *out, struct kiln_http *h,
 	/* The handle keeps the connection; forget the pointers into our stack. */
 	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, NULL);
 	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, NULL);
 	return error;
 }

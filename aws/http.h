@@ -36,11 +36,12 @@ struct kiln_http_response {
 	long status;          /* 0 when no reply arrived */
 	struct kiln_buf body; /* capped by the handle's max_body */
 	long connects;        /* new connections opened (0: a kept-alive one was reused) */
+	double server_date;   /* the reply's Date header (seconds since the epoch), or 0 */
 };
 
 #define KILN_HTTP_RESPONSE_INIT                                                                    \
 	{                                                                                          \
-		0, KILN_BUF_INIT, 0                                                                \
+		0, KILN_BUF_INIT, 0, 0                                                             \
 	}
 
 struct kiln_http;

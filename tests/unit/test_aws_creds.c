@@ -11,6 +11,7 @@
 
 #include "aws/client.h"
 #include "aws/creds.h"
+#include "aws/metadata.h"
 #include "aws/sts.h"
 #include "kiln.h"
 
@@ -289,23 +290,21 @@ START_TEST(explicit_profile_over_environment)
 }
 END_TEST
 
-int container_host_allowed(const char *url);
-
 START_TEST(container_hosts)
 {
-	ck_assert_int_eq(container_host_allowed("http://127.0.0.1:8080/creds"), 1);
-	ck_assert_int_eq(container_host_allowed("http://127.3.4.5/creds"), 1);
-	ck_assert_int_eq(container_host_allowed("http://169.254.170.2/v2/creds"), 1);
-	ck_assert_int_eq(container_host_allowed("http://169.254.170.23/v1/creds"), 1);
-	ck_assert_int_eq(container_host_allowed("http://[fd00:ec2::23]/creds"), 1);
-	ck_assert_int_eq(container_host_allowed("http://localhost:9/creds"), 1);
-	ck_assert_int_eq(container_host_allowed("http://[::1]:9/creds"), 1);
-	ck_assert_int_eq(container_host_allowed("https://creds.example.com/x"), 1);
-	ck_assert_int_eq(container_host_allowed("http://127.evil.example/creds"), 0);
-	ck_assert_int_eq(container_host_allowed("http://localhost.evil.example/"), 0);
-	ck_assert_int_eq(container_host_allowed("http://169.254.170.22/"), 0);
-	ck_assert_int_eq(container_host_allowed("http://10.0.0.1/creds"), 0);
-	ck_assert_int_eq(container_host_allowed("ftp://127.0.0.1/creds"), 0);
+	ck_assert_int_eq(kiln_creds_container_url_allowed("http://127.0.0.1:8080/creds"), 1);
+	ck_assert_int_eq(kiln_creds_container_url_allowed("http://127.3.4.5/creds"), 1);
+	ck_assert_int_eq(kiln_creds_container_url_allowed("http://169.254.170.2/v2/creds"), 1);
+	ck_assert_int_eq(kiln_creds_container_url_allowed("http://169.254.170.23/v1/creds"), 1);
+	ck_assert_int_eq(kiln_creds_container_url_allowed("http://[fd00:ec2::23]/creds"), 1);
+	ck_assert_int_eq(kiln_creds_container_url_allowed("http://localhost:9/creds"), 1);
+	ck_assert_int_eq(kiln_creds_container_url_allowed("http://[::1]:9/creds"), 1);
+	ck_assert_int_eq(kiln_creds_container_url_allowed("https://creds.example.com/x"), 1);
+	ck_assert_int_eq(kiln_creds_container_url_allowed("http://127.evil.example/creds"), 0);
+	ck_assert_int_eq(kiln_creds_container_url_allowed("http://localhost.evil.example/"), 0);
+	ck_assert_int_eq(kiln_creds_container_url_allowed("http://169.254.170.22/"), 0);
+	ck_assert_int_eq(kiln_creds_container_url_allowed("http://10.0.0.1/creds"), 0);
+	ck_assert_int_eq(kiln_creds_container_url_allowed("ftp://127.0.0.1/creds"), 0);
 }
 END_TEST
 

@@ -215,6 +215,29 @@ START_TEST(json_call_is_signed_and_targeted)
 }
 END_TEST
 
+/* A client clock 15 minutes behind: the first signature is refused, the Date fixes it. */
+START_TEST(clock_skew_is_corrected)
+{
+	const char *args[] = {"--access-key",   AKID,  "--secret", SECRET,
+	                      "--clock-offset", "900", NULL};
+	struct kiln_sts_identity id = KILN_STS_IDENTITY_INIT;
+	struct kiln_aws *aws;
+
+	start(args);
+	setenv("AWS_MAX_ATTEMPTS", "1", 1);
+	aws = client(SECRET, 0);
+	ck_assert_msg(kiln_sts_get_caller_identity(&id, aws) == 0, "%s", kiln_error_last());
+	ck_assert_int_eq(fixture_stat(&F, "api"), 2);
+	kiln_sts_identity_release(&id);
+	/* Learnt once: the next call is right the first time. */
+	ck_assert_int_eq(kiln_sts_get_caller_identity(&id, aws), 0);
+	ck_assert_int_eq(fixture_stat(&F, "api"), 3);
+	kiln_sts_identity_release(&id);
+	kiln_aws_free(aws);
+	fixture_stop(&F);
+}
+END_TEST
+
 START_TEST(slow_reply_times_out)
 {
 	const char *args[] = {"--slow", "3000", NULL};
@@ -431,8 +454,12 @@ START_TEST(endpoints_and_region_resolution)
 	struct kiln_aws_config cfg = {0};
 	struct kiln_aws *aws = NULL;
 	char dir[] = "/tmp/kiln-test-ep-XXXXXX", *config;
-	const char *conf = "[profile ep]\nregion = eu-west-3\nendpoint_url = http://127.0.0.1:9/\n"
-	                   "[default]\nregion = ap-south-1\n";
+	const char *conf =
+	    "[profile ep]\nregion = eu-west-3\nendpoint_url = http://127.0.0.1:9/\n"
+	    "services = local\n"
+	    "[default]\nregion = ap-south-1\n"
+	    "[services local]\nauto_scaling =\n  endpoint_url = http://127.0.0.1:8/as\n"
+	    "elastic_load_balancing_v2 =\n  endpoint_url = http://127.0.0.1:7\n";
 
 	aws_env_clean();
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -476,7 +503,22 @@ START_TEST(endpoints_and_region_resolution)
 	ck_assert_int_eq(kiln_aws_new(&aws, &cfg), 0);
 	ck_assert_str_eq(kiln_aws_region(aws), "eu-west-3");
 	ck_assert_str_eq(kiln_aws_endpoint(aws, KILN_AWS_STS), "http://127.0.0.1:9/");
+	/* The profile's [services] section over its endpoint_url. */
+	ck_assert_str_eq(kiln_aws_endpoint(aws, KILN_AWS_AUTOSCALING), "http://127.0.0.1:8/as");
+	ck_assert_str_eq(kiln_aws_endpoint(aws, KILN_AWS_ELBV2), "http://127.0.0.1:7");
 	kiln_aws_free(aws);
+	/* The variables over the profile. */
+	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:10", 1);
+	ck_assert_int_eq(kiln_aws_new(&aws, &cfg), 0);
+	ck_assert_str_eq(kiln_aws_endpoint(aws, KILN_AWS_AUTOSCALING), "http://127.0.0.1:10");
+	kiln_aws_free(aws);
+	/* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS turns all of it off. */
+	setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
+	ck_assert_int_eq(kiln_aws_new(&aws, &cfg), 0);
+	ck_assert_str_eq(kiln_aws_endpoint(aws, KILN_AWS_AUTOSCALING),
+	                 "https://autoscaling.eu-west-3.amazonaws.com");
+	kiln_aws_free(aws);
+	unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:10", 1);
 	setenv("AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", "http://127.0.0.1:11", 1);
 	setenv("AWS_ENDPOINT_URL_AUTO_SCALING", "http://127.0.0.1:12", 1);
@@ -524,6 +566,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, wrong_secret_is_eauth);
 	tcase_add_test(tc, notfound_codes_map_to_enotfound);
 	tcase_add_test(tc, json_call_is_signed_and_targeted);
+	tcase_add_test(tc, clock_skew_is_corrected);
 	tcase_add_test(tc, slow_reply_times_out);
 	tcase_add_loop_test(tc, oversized_reply_refused, 0, 2);
 	tcase_add_test(tc, adaptive_mode_slows_down_after_throttling);
