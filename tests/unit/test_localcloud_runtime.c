@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -85,8 +86,17 @@ static void pool_free(void)
  */
 static char suite_base[64], suite_bridge[16];
 
+static int net_lock = -1;
+
 static void suite_setup(void)
 {
+	/* Other checkouts of kiln run this suite too: one at a time on this address range. */
+	if (net_lock < 0) {
+		net_lock =
+		    open("/tmp/kiln-test-net-10.213.1.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		ck_assert_int_ge(net_lock, 0);
+		ck_assert_int_eq(flock(net_lock, LOCK_EX), 0);
+	}
 	snprintf(suite_base, sizeof(suite_base), "/tmp/kiln-lcrt-%d", (int)getpid());
 	snprintf(suite_bridge, sizeof(suite_bridge), "ku%d", (int)getpid());
 	ck_assert_int_eq(mkdir(suite_base, 0700), 0);
