@@ -465,6 +465,29 @@ static void assert_clean(struct box *b, pid_t pid)
 	ck_assert_int_ne(access(S("%s/init.pid", b->dir), F_OK), 0);
 }
 
+/* Zombie children of `parent`, from the host's /proc. */
+static int zombies_of(pid_t parent)
+{
+	glob_t g;
+	int n = 0;
+
+	if (glob("/proc/[0-9]*/stat", 0, NULL, &g) != 0)
+		return 0;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		struct kiln_buf st = KILN_BUF_INIT;
+		const char *p;
+		int ppid = 0;
+		char state = 0;
+		if (kiln_file_read(&st, g.gl_pathv[i]) == 0 && (p = strrchr(st.ptr, ')')) != NULL &&
+		    sscanf(p + 2, "%c %d", &state, &ppid) == 2 && state == 'Z' && ppid == parent)
+			n++;
+		kiln_error_clear();
+		kiln_buf_release(&st);
+	}
+	globfree(&g);
+	return n;
+}
+
 static void box_teardown(struct box *b)
 {
 	kiln_lc_machine_free(b->m);
@@ -474,7 +497,9 @@ static void box_teardown(struct box *b)
 
 START_TEST(machine_boots_runs_user_data_once_and_stops_clean)
 {
-	static const char ud[] = "#!/bin/sh\necho ran >> /root/ud-count\necho user data says hi\n";
+	/* The subshell's child is orphaned to init, which must reap it. */
+	static const char ud[] = "#!/bin/sh\necho ran >> /root/ud-count\necho user data says hi\n"
+	                         "(sleep 0.1 &)\n";
 	struct box b;
 	const char *count, *console;
 	pid_t pid;
@@ -492,6 +517,8 @@ START_TEST(machine_boots_runs_user_data_once_and_stops_clean)
 	/* Its namespaces: its own hostname, its own PID 1. */
 	ck_assert_int_eq(run(S("test \"$(nsenter -t %d -u hostname)\" = ip-10-213-1-7", (int)pid)),
 	                 0);
+	kiln_sleep(0.3, NULL);
+	ck_assert_int_eq(zombies_of(pid), 0);
 	ck_assert_int_eq(kiln_lc_machine_exited(b.m, NULL), 0);
 	ck_assert_int_eq(kiln_lc_machine_stop(b.m, 5), 0);
 	ck_assert_int_eq(b.m->status, 0);
