@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -219,7 +220,7 @@ int main(int argc, char **argv)
 	const char *env = getenv("KILN_CACHE"), *home = getenv("HOME");
 	char tmpl[] = "/tmp/kiln-bench-lc-XXXXXX", bridge[16], *cache;
 	struct bench b;
-	int runs = 20, error;
+	int runs = 20, error, lock;
 	double t0;
 
 	if (argc >= 3 && strcmp(argv[1], "cloud") == 0 && strcmp(argv[2], "__init") == 0)
@@ -239,6 +240,12 @@ int main(int argc, char **argv)
 	    b.key, sizeof(b.key),
 	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchKeyNotUsedForLoginXXXXXXXXXXXXXXXXXX b");
 	snprintf(bridge, sizeof(bridge), "kb%d", (int)getpid());
+	/* Another checkout's run of this benchmark would share the address range. */
+	lock = open("/tmp/kiln-test-net-10.213.2.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0) {
+		fprintf(stderr, "cloud_runtime: cannot lock the address range\n");
+		return 1;
+	}
 	t0 = kiln_time_mono();
 	error = kiln_lc_layer_debootstrap(b.layer, "bookworm", cache);
 	if (error == 0) {

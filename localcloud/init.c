@@ -25,7 +25,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -203,6 +205,54 @@ static int make_dev(const char *root)
 	return error;
 }
 
+/*
+ * Most of /proc/sys is global to the host (kernel.core_pattern, vm.*): the
+ * instance reads it but cannot write it, as in Docker. Nor can it remount it,
+ * without CAP_SYS_ADMIN (see drop_capabilities()).
+ */
+static int read_only_proc(const char *root)
+{
+	static const char *const paths[] = {"/proc/sys", "/proc/sysrq-trigger"};
+
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(paths); i++) {
+		char *p = kiln_xasprintf("%s%s", root, paths[i]);
+		int error = 0;
+		/* Kernels without magic SysRq have no trigger file. */
+		if (access(p, F_OK) != 0 && errno == ENOENT) {
+			free(p);
+			continue;
+		}
+		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+		    mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+			error = sys_fail("make read-only", p);
+		free(p);
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}
+
+/*
+ * The instance shares the host's kernel and, without a user namespace, its
+ * root is the host's root. Its processes lose the capabilities that reach
+ * past the namespaces: loading modules, raw I/O and device nodes (the host's
+ * disks), mounting (remounting /sys or /proc/sys), open_by_handle_at (files
+ * outside the root), the clock, BPF and perf. What a provisioner needs
+ * (chown, setuid, chroot, binding port 80, its own network) stays.
+ */
+static void drop_capabilities(void)
+{
+	static const int caps[] = {CAP_SYS_MODULE, CAP_SYS_RAWIO,       CAP_MKNOD,
+	                           CAP_SYS_ADMIN,  CAP_DAC_READ_SEARCH, CAP_SYS_TIME,
+	                           CAP_SYSLOG,     CAP_MAC_ADMIN,       CAP_MAC_OVERRIDE,
+	                           CAP_SYS_PACCT,  CAP_WAKE_ALARM,      CAP_BLOCK_SUSPEND,
+	                           CAP_BPF,        CAP_PERFMON,         CAP_CHECKPOINT_RESTORE};
+
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(caps); i++)
+		if (prctl(PR_CAPBSET_DROP, caps[i], 0, 0, 0) < 0 && errno != EINVAL)
+			say("cannot drop capability %d: %s", caps[i], strerror(errno));
+}
+
 static int build_root(const struct init_opts *o, char **root_out)
 {
 	char *root = kiln_xasprintf("%s/root", o->dir);
@@ -228,6 +278,8 @@ static int build_root(const struct init_opts *o, char **root_out)
 	if (error == 0)
 		error = mount_at("tmpfs", root, "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
 		                 "mode=1777,size=256m");
+	if (error == 0)
+		error = read_only_proc(root);
 done:
 	if (error == 0)
 		*root_out = root;
@@ -593,6 +645,8 @@ static int boot(struct init_state *s)
 	if (error < 0)
 		return error;
 	host_keys(&s->opts, first);
+	/* Only init keeps them: what it starts from now on runs without. */
+	drop_capabilities();
 	if (install_key(s) < 0)
 		say("%s", kiln_error_last());
 	start_sshd(s);

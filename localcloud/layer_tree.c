@@ -141,7 +141,9 @@ static int copy_file(struct tree_ctx *c, int sdir, int ddir, const char *name,
 		return 0;
 	sfd = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (sfd < 0) {
-		error = fail("open", rel);
+		/* Gone since it was listed: a running instance changed its files (NoReboot). */
+		if (errno != ENOENT)
+			error = fail("open", rel);
 		goto done;
 	}
 	dfd = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -174,7 +176,8 @@ static int copy_special(const struct tree_ctx *c, int sdir, int ddir, const char
 	if (S_ISLNK(st->st_mode)) {
 		n = readlinkat(sdir, name, target, sizeof(target) - 1);
 		if (n < 0) {
-			error = fail("read the link", rel);
+			if (errno != ENOENT)
+				error = fail("read the link", rel);
 			goto done;
 		}
 		target[n] = '\0';
@@ -228,7 +231,7 @@ static int copy_entry(struct tree_ctx *c, int sdir, int ddir, const char *name,
 	if (S_ISDIR(st.st_mode)) {
 		sfd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sfd < 0)
-			return fail("open", rel->ptr);
+			return errno == ENOENT ? 0 : fail("open", rel->ptr);
 		if (mkdirat(ddir, name, 0700) < 0 ||
 		    (dfd = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
 		        0) {

@@ -58,7 +58,13 @@ struct kiln_lc_machine {
  * pair, start init. Returns once init is running; sshd comes up shortly after.
  */
 int kiln_lc_machine_start(struct kiln_lc_machine **out, const struct kiln_lc_machine_spec *spec);
-/* Has init exited (the machine powered itself off)? 1 yes, 0 no; *status as kiln_proc. */
+/*
+ * Has init exited (the machine powered itself off)? 1 yes, 0 no; *status as
+ * kiln_proc. Init exits 0 after a clean shutdown, whatever asked for it:
+ * SIGTERM, "kill 1", busybox halt/poweroff/reboot, reboot(2) ("poweroff -f");
+ * 1 when the boot failed (the reason is on the console). Only the process
+ * that started the machine can tell (it is init's parent).
+ */
 int kiln_lc_machine_exited(struct kiln_lc_machine *m, int *status);
 /* SIGTERM to init, wait up to `timeout` s, then SIGKILL; unmount, remove veth and netns. */
 int kiln_lc_machine_stop(struct kiln_lc_machine *m, double timeout);
@@ -73,7 +79,11 @@ int kiln_lc_layer_debootstrap(const char *layer_dir, const char *suite, const ch
 /* Copy an instance's upper directory into a new layer, whiteouts and opaque dirs kept. */
 int kiln_lc_layer_capture(const char *layer_dir, const char *upper_dir);
 
-/* The init inside an instance ("kiln cloud __init ..."); never returns normally. */
+/*
+ * The init inside an instance ("kiln cloud __init ..."): the command that
+ * dispatches "cloud __init" calls it first thing, with its argv (whole, or
+ * from "__init" on). Returns only when the boot fails; exit with its value.
+ */
 int kiln_lc_init_main(int argc, char **argv);
 
 #endif

@@ -16,6 +16,10 @@ LC="${KILN_BUILD_DIR:?}/lc_machine"
 cache="${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}"
 cidr=10.213.0.0/24
 br="kt$$"
+# Other checkouts of kiln on this machine run this test too: one at a time on
+# this address range, or their instances answer for ours.
+exec 9>/tmp/kiln-test-net-10.213.0.lock
+flock -w 900 9 || { echo "FAIL: 10.213.0.0/24 stayed busy" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/kiln-lcrun-XXXXXX)
 drivers=()
 
@@ -120,7 +124,7 @@ known_hosts() {
 on() {
 	local name=$1 ip=$2
 	shift 2
-	ssh -i "$tmp/key" -o BatchMode=yes -o StrictHostKeyChecking=yes \
+	timeout 60 ssh -i "$tmp/key" -o BatchMode=yes -o StrictHostKeyChecking=yes \
 		-o UserKnownHostsFile="$tmp/$name.known" -o ConnectTimeout=5 -o LogLevel=ERROR \
 		"root@$ip" "$@"
 }
@@ -141,6 +145,15 @@ on i-one "$ip1" 'echo kept > /root/file && rm /etc/motd &&
 on i-one "$ip1" 'cat /proc/net/route' | grep -q $'^eth0\t00000000\t0100D50A' ||
 	fail "i-one: no default route via the gateway"
 fp_one=$(fingerprints i-one)
+# Root inside cannot reach the host's kernel settings, disks or mounts; it keeps what
+# provisioning needs (chown, its own files).
+got=$(on i-one "$ip1" 'echo x > /tmp/own && chown 65534:65534 /tmp/own && echo chown-ok
+	echo "|/bin/false" > /proc/sys/kernel/core_pattern 2>/dev/null && echo core_pattern-written
+	busybox mount -t tmpfs t /mnt 2>/dev/null && echo mounted
+	busybox mount -o remount,rw /sys 2>/dev/null && echo sys-rw
+	busybox mknod /tmp/disk b 254 0 2>/dev/null && echo mknod
+	true')
+[ "$got" = chown-ok ] || fail "i-one: confinement: $got"
 
 # Stop, then start again from the same directory.
 kill -TERM "$driver_i_one"

@@ -21,8 +21,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -85,8 +87,17 @@ static void pool_free(void)
  */
 static char suite_base[64], suite_bridge[16];
 
+static int net_lock = -1;
+
 static void suite_setup(void)
 {
+	/* Other checkouts of kiln run this suite too: one at a time on this address range. */
+	if (net_lock < 0) {
+		net_lock =
+		    open("/tmp/kiln-test-net-10.213.1.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		ck_assert_int_ge(net_lock, 0);
+		ck_assert_int_eq(flock(net_lock, LOCK_EX), 0);
+	}
 	snprintf(suite_base, sizeof(suite_base), "/tmp/kiln-lcrt-%d", (int)getpid());
 	snprintf(suite_bridge, sizeof(suite_bridge), "ku%d", (int)getpid());
 	ck_assert_int_eq(mkdir(suite_base, 0700), 0);
@@ -375,6 +386,78 @@ START_TEST(debootstrap_refuses_a_bad_suite)
 }
 END_TEST
 
+/*
+ * A debootstrap stand-in: records its suite, takes half a second (so two
+ * callers overlap), fails for suite "broken" after mounting a tmpfs inside
+ * its target (as debootstrap mounts /proc), else leaves a tiny tree with the
+ * files kiln must trim.
+ */
+static const char fake_debootstrap[] =
+    "#!/bin/sh\n"
+    "n=0\n"
+    "for a in \"$@\"; do case \"$a\" in --*) ;; *) n=$((n+1)); eval \"p$n=\\$a\" ;; esac; done\n"
+    "echo \"$p1\" >> \"$FAKE_DEBOOTSTRAP_LOG\"\n"
+    "mkdir -p \"$p2/etc/ssh\" \"$p2/var/cache/apt/archives\" \"$p2/bin\" \"$p2/proc\"\n"
+    "sleep 0.5\n"
+    "if [ \"$p1\" = broken ]; then mount -t tmpfs none \"$p2/proc\"; "
+    "echo \"E: Couldn't download packages: broken\"; exit 1; fi\n"
+    "echo key > \"$p2/etc/ssh/ssh_host_rsa_key\"; echo conf > \"$p2/etc/ssh/sshd_config\"\n"
+    "echo deb > \"$p2/var/cache/apt/archives/x.deb\"; echo sh > \"$p2/bin/sh\"\n";
+
+START_TEST(debootstrap_builds_once_for_concurrent_callers)
+{
+	const char *d = tmpdir(), *bin = S("%s/bin", d), *cache = S("%s/cache", d);
+	const char *log = S("%s/calls", d);
+	struct stat a, b;
+	pid_t kids[2];
+	int st;
+
+	ck_assert_int_eq(mkdir(bin, 0755), 0);
+	ck_assert_int_eq(kiln_file_write_atomic(S("%s/debootstrap", bin), fake_debootstrap,
+	                                        strlen(fake_debootstrap), 0755),
+	                 0);
+	setenv("PATH", S("%s:%s", bin, getenv("PATH")), 1);
+	setenv("FAKE_DEBOOTSTRAP_LOG", log, 1);
+	for (int i = 0; i < 2; i++) {
+		kids[i] = fork();
+		ck_assert_int_ge(kids[i], 0);
+		if (kids[i] == 0)
+			_exit(kiln_lc_layer_debootstrap(S("%s/layer%d", d, i), "testsuite",
+			                                cache) == 0
+			          ? 0
+			          : 1);
+	}
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(waitpid(kids[i], &st, 0), kids[i]);
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	/* One build for both callers, trimmed, and layers of hard links to it. */
+	ck_assert_str_eq(slurp(log), "testsuite\n");
+	ck_assert_int_eq(stat(S("%s/localcloud/debian-testsuite-minbase/bin/sh", cache), &a), 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(stat(S("%s/layer%d/bin/sh", d, i), &b), 0);
+		ck_assert(a.st_ino == b.st_ino);
+		ck_assert_int_eq(access(S("%s/layer%d/etc/ssh/sshd_config", d, i), F_OK), 0);
+		ck_assert_int_ne(access(S("%s/layer%d/etc/ssh/ssh_host_rsa_key", d, i), F_OK), 0);
+		ck_assert_int_ne(access(S("%s/layer%d/var/cache/apt/archives/x.deb", d, i), F_OK),
+		                 0);
+	}
+	/* Cached: a third layer does not run debootstrap again. */
+	ck_assert_int_eq(kiln_lc_layer_debootstrap(S("%s/layer2", d), "testsuite", cache), 0);
+	ck_assert_str_eq(slurp(log), "testsuite\n");
+
+	/* A failed build says why, and leaves no mount and no half-built tree. */
+	ck_assert_int_eq(kiln_lc_layer_debootstrap(S("%s/layer3", d), "broken", cache), KILN_ERROR);
+	ck_assert_msg(strstr(kiln_error_last(), "Couldn't download packages: broken") != NULL, "%s",
+	              kiln_error_last());
+	ck_assert_ptr_null(strstr(slurp("/proc/mounts"), d));
+	ck_assert_int_ne(access(S("%s/localcloud/debian-broken-minbase.tmp", cache), F_OK), 0);
+	ck_assert_int_ne(access(S("%s/localcloud/debian-broken-minbase", cache), F_OK), 0);
+	ck_assert_int_ne(access(S("%s/layer3", d), F_OK), 0);
+	ck_assert_int_eq(kiln_rm_rf(d), 0);
+}
+END_TEST
+
 /* A root filesystem with the host's busybox and the libraries it needs. */
 static const char *busybox_layer(const char *d)
 {
@@ -455,6 +538,29 @@ static void assert_clean(struct box *b, pid_t pid)
 	ck_assert_int_ne(access(S("%s/init.pid", b->dir), F_OK), 0);
 }
 
+/* Zombie children of `parent`, from the host's /proc. */
+static int zombies_of(pid_t parent)
+{
+	glob_t g;
+	int n = 0;
+
+	if (glob("/proc/[0-9]*/stat", 0, NULL, &g) != 0)
+		return 0;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		struct kiln_buf st = KILN_BUF_INIT;
+		const char *p;
+		int ppid = 0;
+		char state = 0;
+		if (kiln_file_read(&st, g.gl_pathv[i]) == 0 && (p = strrchr(st.ptr, ')')) != NULL &&
+		    sscanf(p + 2, "%c %d", &state, &ppid) == 2 && state == 'Z' && ppid == parent)
+			n++;
+		kiln_error_clear();
+		kiln_buf_release(&st);
+	}
+	globfree(&g);
+	return n;
+}
+
 static void box_teardown(struct box *b)
 {
 	kiln_lc_machine_free(b->m);
@@ -464,7 +570,9 @@ static void box_teardown(struct box *b)
 
 START_TEST(machine_boots_runs_user_data_once_and_stops_clean)
 {
-	static const char ud[] = "#!/bin/sh\necho ran >> /root/ud-count\necho user data says hi\n";
+	/* The subshell's child is orphaned to init, which must reap it. */
+	static const char ud[] = "#!/bin/sh\necho ran >> /root/ud-count\necho user data says hi\n"
+	                         "(sleep 0.1 &)\n";
 	struct box b;
 	const char *count, *console;
 	pid_t pid;
@@ -482,6 +590,8 @@ START_TEST(machine_boots_runs_user_data_once_and_stops_clean)
 	/* Its namespaces: its own hostname, its own PID 1. */
 	ck_assert_int_eq(run(S("test \"$(nsenter -t %d -u hostname)\" = ip-10-213-1-7", (int)pid)),
 	                 0);
+	kiln_sleep(0.3, NULL);
+	ck_assert_int_eq(zombies_of(pid), 0);
 	ck_assert_int_eq(kiln_lc_machine_exited(b.m, NULL), 0);
 	ck_assert_int_eq(kiln_lc_machine_stop(b.m, 5), 0);
 	ck_assert_int_eq(b.m->status, 0);
@@ -589,6 +699,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(layer, import_copies_a_directory_exactly);
 	tcase_add_test(layer, import_extracts_archives_securely);
 	tcase_add_test(layer, debootstrap_refuses_a_bad_suite);
+	tcase_add_test(layer, debootstrap_builds_once_for_concurrent_callers);
 	tcase_set_timeout(machine, 120);
 	tcase_add_test(machine, machine_boots_runs_user_data_once_and_stops_clean);
 	tcase_add_test(machine, machine_power_off_from_inside_is_detected);
