@@ -1,0 +1,382 @@
+/*
+ * The builder's temporaries (key pair, security group, instance), the image
+ * made from it, and their cleanup.
+ */
+#include "aws/ec2.h"
+#include "bake/gc.h"
+#include "bake/pipeline-int.h"
+#include "bake/poll.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "kiln.h"
+
+#include <string.h>
+
+/* Kept after the bake's own timeout so that gc never races a live bake. */
+#define EXPIRY_MARGIN   900
+#define CLEANUP_TIMEOUT 300
+
+static void temp_tags(struct bake *b)
+{
+	const json_t *tags = json_object_get(b->profile->json, "tags");
+	char expires[32];
+	const char *k;
+	json_t *v;
+
+	kiln_time_iso8601(expires, kiln_time_now() + kiln_bake__left(b) + EXPIRY_MARGIN, 0);
+	json_object_foreach((json_t *)tags, k, v)
+	{
+		kiln_aws_tags_add(&b->temp_tags, k, json_string_value(v));
+	}
+	kiln_aws_tags_add(&b->temp_tags, "kiln:run-id", b->run_id);
+	kiln_aws_tags_add(&b->temp_tags, "kiln:role", "builder");
+	kiln_aws_tags_add(&b->temp_tags, "kiln:profile", b->profile->name);
+	kiln_aws_tags_add(&b->temp_tags, "kiln:expires", expires);
+	kiln_aws_tags_add(&b->temp_tags, "kiln:managed", "true");
+	if (b->profile->env != NULL)
+		kiln_aws_tags_add(&b->temp_tags, "kiln:env", b->profile->env);
+}
+
+static int create_key_pair(struct bake *b)
+{
+	struct kiln_ec2_tag_spec spec = {"key-pair", &b->temp_tags};
+	char *name = kiln_xasprintf("kiln-%s", b->run_id), *comment;
+	int error;
+
+	comment = kiln_xasprintf("kiln-builder-%s", b->run_id);
+	error = kiln_ssh_keygen_ed25519(&b->sshkey, comment);
+	free(comment);
+	if (error < 0)
+		goto done;
+	error = kiln_bake__journal(b, "intent", "key-pair", name, NULL);
+	if (error < 0)
+		goto done;
+	/* Named before the call: cleanup deletes by name even if the reply was lost. */
+	b->key_name = name;
+	name = NULL;
+	error =
+	    kiln_ec2_import_key_pair(NULL, b->aws, b->key_name, b->sshkey->public_line, &spec, 1);
+	if (error < 0)
+		goto done;
+	error = kiln_bake__journal(b, "created", "key-pair", b->key_name, b->key_name);
+done:
+	free(name);
+	return error;
+}
+
+static int create_security_group(struct bake *b)
+{
+	struct kiln_ec2_tag_spec spec = {"security-group", &b->temp_tags};
+	char *name = kiln_xasprintf("kiln-%s", b->run_id);
+	char *desc = kiln_xasprintf("kiln builder for %s, run %s", b->profile->name, b->run_id);
+	int error;
+
+	error = kiln_bake__journal(b, "intent", "security-group", name, NULL);
+	if (error < 0)
+		goto done;
+	error = kiln_ec2_create_security_group(&b->group_id, b->aws, name, desc, NULL, &spec, 1);
+	if (error < 0)
+		goto done;
+	error = kiln_bake__journal(b, "created", "security-group", name, b->group_id);
+done:
+	free(name);
+	free(desc);
+	return error;
+}
+
+static int run_instance(struct bake *b)
+{
+	struct kiln_ec2_tag_spec specs[] = {{"instance", &b->temp_tags}, {"volume", &b->temp_tags}};
+	const char *groups[] = {b->group_id};
+	struct kiln_ec2_run_instances o = {
+	    .image_id = b->source_image_id,
+	    .instance_type = kiln_json_str(b->bake, "instance_type"),
+	    .key_name = b->key_name,
+	    .security_group_ids = groups,
+	    .n_security_group_ids = 1,
+	    .tag_specs = specs,
+	    .n_tag_specs = KILN_ARRAY_SIZE(specs),
+	    /* The run id: a retried or re-run call returns the same instance. */
+	    .client_token = b->run_id,
+	    .shutdown_behavior = "terminate",
+	};
+	struct kiln_ec2_instance_list *l = NULL;
+	int error;
+
+	error = kiln_bake__journal(b, "intent", "instance", b->run_id, NULL);
+	if (error < 0)
+		return error;
+	error = kiln_ec2_run_instances(&l, b->aws, &o);
+	if (error < 0)
+		return error;
+	if (l->n == 0 || l->v[0].instance_id == NULL) {
+		kiln_ec2_instance_list_free(l);
+		return kiln_error_set(KILN_ERROR, "RunInstances returned no instance");
+	}
+	b->instance_id = kiln_xstrdup(l->v[0].instance_id);
+	kiln_ec2_instance_list_free(l);
+	kiln_bake__say("builder %s launched from %s", b->instance_id, b->source_image_id);
+	return kiln_bake__journal(b, "created", "instance", b->run_id, b->instance_id);
+}
+
+int kiln_bake__builder_create(struct bake *b)
+{
+	int error;
+
+	temp_tags(b);
+	error = create_key_pair(b);
+	if (error >= 0)
+		error = create_security_group(b);
+	if (error >= 0 && b->stop != NULL && *b->stop)
+		error = kiln_error_set(KILN_EINTR, "interrupted");
+	if (error >= 0)
+		error = run_instance(b);
+	return error;
+}
+
+int kiln_bake__builder_wait_running(struct bake *b)
+{
+	const char *ids[] = {b->instance_id};
+	struct kiln_ec2_describe d = {.ids = ids, .n_ids = 1};
+	struct kiln_poll poll;
+	int error;
+
+	kiln_poll_start(&poll, kiln_bake__left(b), b->stop);
+	for (;;) {
+		struct kiln_ec2_instance_list *l = NULL;
+		const struct kiln_ec2_instance *in;
+		error = kiln_ec2_describe_instances(&l, b->aws, &d);
+		/* A new instance may not be visible at once (eventual consistency). */
+		if (error == KILN_ENOTFOUND) {
+			kiln_error_clear();
+			error = 0;
+		}
+		if (error < 0)
+			return error;
+		in = l->n > 0 ? &l->v[0] : NULL;
+		if (in != NULL && in->state != NULL && strcmp(in->state, "running") == 0) {
+			const char *ip = in->public_ip ? in->public_ip : in->private_ip;
+			if (ip != NULL)
+				b->host = kiln_xstrdup(ip);
+			kiln_ec2_instance_list_free(l);
+			if (b->host == NULL)
+				return kiln_error_set(KILN_ERROR, "builder %s has no address",
+				                      b->instance_id);
+			kiln_bake__say("builder %s running at %s", b->instance_id, b->host);
+			return 0;
+		}
+		if (in != NULL && in->state != NULL && strcmp(in->state, "pending") != 0) {
+			error = kiln_error_set(KILN_ERROR, "builder %s is %s: %s", b->instance_id,
+			                       in->state, in->state_reason ? in->state_reason : "");
+			kiln_ec2_instance_list_free(l);
+			return error;
+		}
+		kiln_ec2_instance_list_free(l);
+		error = kiln_poll_wait(&poll, "the builder to run");
+		if (error < 0)
+			return error;
+	}
+}
+
+static int wait_instance_state(struct bake *b, const char *want)
+{
+	const char *ids[] = {b->instance_id};
+	struct kiln_ec2_describe d = {.ids = ids, .n_ids = 1};
+	struct kiln_poll poll;
+	int error;
+
+	kiln_poll_start(&poll, kiln_bake__left(b), b->stop);
+	for (;;) {
+		struct kiln_ec2_instance_list *l = NULL;
+		int done;
+		error = kiln_ec2_describe_instances(&l, b->aws, &d);
+		if (error < 0)
+			return error;
+		done = l->n > 0 && l->v[0].state != NULL && strcmp(l->v[0].state, want) == 0;
+		kiln_ec2_instance_list_free(l);
+		if (done)
+			return 0;
+		error = kiln_poll_wait(&poll, "the builder to stop");
+		if (error < 0)
+			return error;
+	}
+}
+
+static void image_tags(struct kiln_aws_tags *t, struct bake *b)
+{
+	const json_t *tags = json_object_get(b->profile->json, "tags");
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach((json_t *)tags, k, v)
+	{
+		kiln_aws_tags_add(t, k, json_string_value(v));
+	}
+	kiln_aws_tags_add(t, "kiln:profile", b->profile->name);
+	if (b->profile->env != NULL)
+		kiln_aws_tags_add(t, "kiln:env", b->profile->env);
+	kiln_aws_tags_add(t, "kiln:bake-key", b->key);
+	for (i = 0; i < b->profile->nlayers; i++) {
+		const struct kiln_layer *l = b->layers[i];
+		char *ref, *commit;
+		if (strcmp(l->name, "app") != 0 && strcmp(l->name, "os") != 0)
+			continue;
+		ref = kiln_xasprintf("kiln:%s-ref", l->name);
+		commit = kiln_xasprintf("kiln:%s-commit", l->name);
+		kiln_aws_tags_add(t, ref, l->ref);
+		kiln_aws_tags_add(t, commit, l->commit);
+		free(ref);
+		free(commit);
+	}
+	kiln_aws_tags_add(t, "kiln:source-image", b->source_image_id);
+	kiln_aws_tags_add(t, "kiln:version", kiln_version());
+	kiln_aws_tags_add(t, "kiln:managed", "true");
+}
+
+static int wait_image(struct bake *b)
+{
+	const char *ids[] = {b->image_id};
+	struct kiln_ec2_describe d = {.ids = ids, .n_ids = 1};
+	struct kiln_poll poll;
+	int error;
+
+	kiln_poll_start(&poll, kiln_bake__left(b), b->stop);
+	for (;;) {
+		struct kiln_ec2_image_list *l = NULL;
+		const char *state;
+		error = kiln_ec2_describe_images(&l, b->aws, &d);
+		if (error == KILN_ENOTFOUND) {
+			kiln_error_clear();
+			error = 0;
+		}
+		if (error < 0)
+			return error;
+		state = l->n > 0 ? l->v[0].state : NULL;
+		if (state != NULL && strcmp(state, "available") == 0) {
+			kiln_ec2_image_list_free(l);
+			return 0;
+		}
+		if (state != NULL && (strcmp(state, "failed") == 0 || strcmp(state, "error") == 0 ||
+		                      strcmp(state, "invalid") == 0)) {
+			error = kiln_error_set(KILN_ERROR, "image %s is %s", b->image_id, state);
+			kiln_ec2_image_list_free(l);
+			return error;
+		}
+		kiln_ec2_image_list_free(l);
+		error = kiln_poll_wait(&poll, "the image to be available");
+		if (error < 0)
+			return error;
+	}
+}
+
+int kiln_bake__image_create(struct bake *b)
+{
+	const char *ids[] = {b->instance_id};
+	struct kiln_aws_tags tags = KILN_AWS_LIST_INIT;
+	struct kiln_ec2_tag_spec specs[] = {{"image", &tags}, {"snapshot", &tags}};
+	struct kiln_ec2_block_device dev = {.encrypted = 1, .delete_on_termination = -1};
+	struct kiln_ec2_create_image o = {.instance_id = b->instance_id,
+	                                  .name = b->m->image_name,
+	                                  .no_reboot = -1,
+	                                  .tag_specs = specs,
+	                                  .n_tag_specs = KILN_ARRAY_SIZE(specs)};
+	char *desc = NULL;
+	int error;
+
+	kiln_bake__say("stopping the builder");
+	error = kiln_ec2_stop_instances(NULL, b->aws, ids, 1, 0);
+	if (error >= 0)
+		error = wait_instance_state(b, "stopped");
+	if (error < 0)
+		goto done;
+	image_tags(&tags, b);
+	desc = kiln_xasprintf("kiln bake of %s, key %s", b->profile->name, b->key);
+	o.description = desc;
+	/* Encrypted at creation: no unencrypted copy ever exists. */
+	if (kiln_json_bool(b->bake, "encrypted", 0)) {
+		dev.device_name = b->root_device;
+		dev.kms_key_id = kiln_json_str(b->bake, "kms_key_id");
+		o.devices = &dev;
+		o.n_devices = 1;
+	}
+	error = kiln_bake__journal(b, "intent", "image", o.name, NULL);
+	if (error < 0)
+		goto done;
+	kiln_bake__say("creating image %s", o.name);
+	error = kiln_ec2_create_image(&b->image_id, b->aws, &o);
+	if (error < 0)
+		goto done;
+	error = kiln_bake__journal(b, "created", "image", o.name, b->image_id);
+	if (error >= 0)
+		error = wait_image(b);
+	if (error >= 0)
+		kiln_bake__say("image %s is available", b->image_id);
+done:
+	free(desc);
+	kiln_aws_tags_release(&tags);
+	return error;
+}
+
+static void cleanup_failed(const char *what, const char *id)
+{
+	char *msg = kiln_log_redact(kiln_error_last());
+
+	kiln_log_error("cleanup: cannot delete %s %s: %s", what, id, msg);
+	free(msg);
+}
+
+void kiln_bake__cleanup(struct bake *b, int failed)
+{
+	char *saved = kiln_xstrdup(kiln_error_last());
+	int saved_code = kiln_error_last_code();
+
+	kiln_ssh_session_free(b->ssh);
+	b->ssh = NULL;
+	if (failed && b->opts->keep_on_error &&
+	    (b->instance_id || b->group_id || b->key_name || b->image_id)) {
+		kiln_bake__say("--on-error abort: left builder %s, key pair %s, security group %s "
+		               "for debugging; remove them with: kiln gc --run-id %s",
+		               b->instance_id ? b->instance_id : "(none)",
+		               b->key_name ? b->key_name : "(none)",
+		               b->group_id ? b->group_id : "(none)", b->run_id);
+		goto done;
+	}
+	if (b->instance_id || b->group_id || b->key_name)
+		kiln_bake__say("cleaning up the builder's temporaries");
+	/* An image that never became available is no use to anyone. */
+	if (failed && b->image_id != NULL) {
+		if (kiln_ec2_deregister_image(b->aws, b->image_id) < 0)
+			cleanup_failed("image", b->image_id);
+		else
+			kiln_bake__journal(b, "deleted", "image", NULL, b->image_id);
+	}
+	if (b->instance_id != NULL) {
+		const char *ids[] = {b->instance_id};
+		if (kiln_gc_terminate_instances(b->aws, ids, 1, CLEANUP_TIMEOUT) < 0)
+			cleanup_failed("instance", b->instance_id);
+		else
+			kiln_bake__journal(b, "deleted", "instance", NULL, b->instance_id);
+	}
+	if (b->key_name != NULL) {
+		int error = kiln_ec2_delete_key_pair(b->aws, b->key_name, NULL);
+		if (error < 0 && error != KILN_ENOTFOUND)
+			cleanup_failed("key pair", b->key_name);
+		else
+			kiln_bake__journal(b, "deleted", "key-pair", NULL, b->key_name);
+	}
+	if (b->group_id != NULL) {
+		if (kiln_gc_delete_security_group(b->aws, b->group_id, CLEANUP_TIMEOUT) < 0)
+			cleanup_failed("security group", b->group_id);
+		else
+			kiln_bake__journal(b, "deleted", "security-group", NULL, b->group_id);
+	}
+done:
+	/* The bake's own error is what the caller reports. */
+	if (failed)
+		kiln_error_set(saved_code, "%s", saved);
+	else
+		kiln_error_clear();
+	free(saved);
+}

@@ -1,0 +1,65 @@
+/*
+ * Internals shared by the steps of the bake (pipeline.c, builder.c,
+ * provision.c): one struct bake per run.
+ */
+#ifndef KILN_BAKE_PIPELINE_INT_H
+#define KILN_BAKE_PIPELINE_INT_H
+
+#include "aws/shapes.h"
+#include "bake/layer.h"
+#include "bake/pipeline.h"
+#include "core/journal.h"
+#include "ssh/session.h"
+
+struct bake {
+	struct kiln_aws *aws;
+	struct kiln_profile *profile;
+	const struct kiln_bake_opts *opts;
+	struct kiln_manifest *m;
+	const json_t *bake; /* the profile's "bake" section, borrowed */
+	volatile int *stop;
+	double deadline; /* of the whole bake, kiln_time_mono() */
+	double step_start;
+
+	struct kiln_layer **layers;
+	char *source_image_id;
+	char *root_device;
+	char key[65];
+	char *run_id;
+	const char *app_ref, *os_ref; /* borrowed from the profile's layers */
+
+	struct kiln_journal *journal;
+	struct kiln_aws_tags temp_tags; /* on every temporary */
+	struct kiln_ssh_key *sshkey;
+	char *key_name;
+	char *group_id;
+	char *instance_id;
+	char *image_id; /* created, not yet known to be available */
+	char *host;
+	struct kiln_ssh_session *ssh;
+};
+
+/* One line of progress for people on stderr (unless --quiet). */
+void kiln_bake__say(const char *fmt, ...) KILN_PRINTF(1, 2);
+/* Seconds left of the whole bake (at least 1). */
+double kiln_bake__left(const struct bake *b);
+/* Journal an event; a journal that cannot be written fails the bake. */
+int kiln_bake__journal(struct bake *b, const char *event, const char *kind, const char *token,
+                       const char *id);
+
+/* builder.c */
+int kiln_bake__builder_create(struct bake *b);
+int kiln_bake__builder_wait_running(struct bake *b);
+int kiln_bake__image_create(struct bake *b);
+/* Remove the temporaries (and an image that never became available). */
+void kiln_bake__cleanup(struct bake *b, int failed);
+
+/* provision.c */
+int kiln_bake__ssh_connect(struct bake *b);
+int kiln_bake__upload(struct bake *b);
+int kiln_bake__provision(struct bake *b);
+int kiln_bake__checks(struct bake *b);
+/* Take the temporary key off the builder and close the session. */
+int kiln_bake__ssh_finish(struct bake *b);
+
+#endif

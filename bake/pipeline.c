@@ -1,0 +1,662 @@
+#include "bake/pipeline.h"
+#include "aws/ec2.h"
+#include "bake/key.h"
+#include "bake/pipeline-int.h"
+#include "bake/poll.h"
+#include "core/json.h"
+#include "core/lock.h"
+#include "core/log.h"
+#include "core/proc.h"
+#include "core/util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define DEFAULT_LOCAL_ENDPOINT "http://127.0.0.1:4566"
+#define LOCAL_BASE_IMAGE       "debian-12-minbase"
+
+void kiln_bake__say(const char *fmt, ...)
+{
+	va_list ap;
+	struct kiln_buf line = KILN_BUF_INIT;
+	char *clean;
+
+	if (!kiln_log_enabled(KILN_LOG_WARN))
+		return;
+	va_start(ap, fmt);
+	kiln_buf_vprintf(&line, fmt, ap);
+	va_end(ap);
+	clean = kiln_log_redact(line.ptr);
+	fprintf(stderr, "kiln: %s\n", clean);
+	free(clean);
+	kiln_buf_release(&line);
+}
+
+double kiln_bake__left(const struct bake *b)
+{
+	double left = b->deadline - kiln_time_mono();
+
+	return left < 1 ? 1 : left;
+}
+
+int kiln_bake__journal(struct bake *b, const char *event, const char *kind, const char *token,
+                       const char *id)
+{
+	int error;
+
+	if (b->journal == NULL)
+		return 0;
+	error = kiln_journal_append(b->journal, event, kind, token, id, NULL);
+	return error < 0 ? kiln_error_prefix(error, "run journal") : 0;
+}
+
+/* Arguments. */
+
+static int arg_value(const char **out, const char *opt, int argc, char **argv, int *i)
+{
+	size_t len = strlen(opt);
+	const char *a = argv[*i];
+
+	if (strncmp(a, opt, len) != 0 || (a[len] != '\0' && a[len] != '='))
+		return 0;
+	if (a[len] == '=')
+		*out = a + len + 1;
+	else if (*i + 1 < argc)
+		*out = argv[++*i];
+	else
+		*out = "";
+	if ((*out)[0] == '\0')
+		return kiln_error_set(KILN_EINVAL, "option '%s' needs a value", opt);
+	return 1;
+}
+
+int kiln_bake_args_parse(struct kiln_bake_args *a, int argc, char **argv, int *i)
+{
+	static const char *const valued[] = {"--env", "--app-ref", "--os-ref", "--manifest",
+	                                     "--on-error"};
+	const char **slots[] = {&a->env, &a->app_ref, &a->os_ref, &a->manifest, NULL};
+	const char *v = NULL, *arg = argv[*i];
+	size_t k;
+	int r;
+
+	for (k = 0; k < KILN_ARRAY_SIZE(valued); k++) {
+		r = arg_value(&v, valued[k], argc, argv, i);
+		if (r == 0)
+			continue;
+		if (r < 0)
+			return r;
+		if (slots[k] != NULL) {
+			*slots[k] = v;
+		} else if (strcmp(v, "cleanup") == 0) {
+			a->keep_on_error = 0;
+		} else if (strcmp(v, "abort") == 0) {
+			a->keep_on_error = 1;
+		} else {
+			return kiln_error_set(
+			    KILN_EINVAL,
+			    "invalid value '%s' for '--on-error': use cleanup or abort", v);
+		}
+		return 1;
+	}
+	if (strcmp(arg, "--force") == 0) {
+		a->force = 1;
+		return 1;
+	}
+	if (arg[0] == '-' && arg[1] != '\0')
+		return 0;
+	if (a->profile != NULL)
+		return kiln_error_set(KILN_EINVAL, "'kiln bake' takes one profile, not '%s'", arg);
+	a->profile = arg;
+	return 1;
+}
+
+int kiln_state_dir(char **out)
+{
+	const char *s = getenv("KILN_STATE_DIR"), *home;
+
+	if (s != NULL && s[0] != '\0') {
+		*out = kiln_xstrdup(s);
+		return 0;
+	}
+	s = getenv("XDG_STATE_HOME");
+	if (s != NULL && s[0] == '/') {
+		*out = kiln_xasprintf("%s/kiln", s);
+		return 0;
+	}
+	home = getenv("HOME");
+	if (home == NULL || home[0] == '\0')
+		return kiln_error_set(KILN_EINVAL,
+		                      "no state directory: set KILN_STATE_DIR or HOME");
+	*out = kiln_xasprintf("%s/.local/state/kiln", home);
+	return 0;
+}
+
+/* Targets. */
+
+/* "http://host:port/..." into host and port (80 when absent). */
+static int endpoint_parts(char **host, int *port, const char *url)
+{
+	const char *p = strstr(url, "://"), *end;
+	const char *colon;
+
+	p = p != NULL ? p + 3 : url;
+	end = p + strcspn(p, "/");
+	colon = memchr(p, ':', (size_t)(end - p));
+	if (colon == NULL) {
+		*host = kiln_xstrndup(p, (size_t)(end - p));
+		*port = strncmp(url, "https", 5) == 0 ? 443 : 80;
+	} else {
+		*host = kiln_xstrndup(p, (size_t)(colon - p));
+		*port = atoi(colon + 1);
+	}
+	if ((*host)[0] == '\0' || *port <= 0 || *port > 65535) {
+		free(*host);
+		*host = NULL;
+		return kiln_error_set(KILN_EINVAL, "malformed endpoint '%s'", url);
+	}
+	return 0;
+}
+
+static int tcp_answers(const char *host, int port)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	char service[16];
+	int fd, ok = 0;
+
+	snprintf(service, sizeof(service), "%d", port);
+	if (getaddrinfo(host, service, &hints, &res) != 0)
+		return 0;
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		ok = connect(fd, res->ai_addr, res->ai_addrlen) == 0;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return ok;
+}
+
+/* Run `kiln ARGS...` (this very binary); its stdout into `out` when non-NULL. */
+static int run_self(struct kiln_buf *out, char *const argv[], const char *what)
+{
+	struct kiln_buf err = KILN_BUF_INIT;
+	int status = 0, error;
+
+	kiln_buf_init(&err, 1 << 20);
+	error = kiln_proc_run(&status, out, &err, argv);
+	if (error < 0)
+		goto done;
+	if (status != 0) {
+		kiln_buf_rtrim(&err);
+		error =
+		    kiln_error_set(KILN_ERROR, "%s failed (exit %d): %s", what, status, err.ptr);
+	}
+done:
+	kiln_buf_release(&err);
+	return error;
+}
+
+static int local_client_config(struct kiln_aws_config *cfg, char **endpoint)
+{
+	const char *url = getenv("KILN_LOCAL_ENDPOINT");
+	char *host = NULL, port_s[16];
+	int port = 0, error;
+
+	if (url == NULL || url[0] == '\0')
+		url = DEFAULT_LOCAL_ENDPOINT;
+	error = endpoint_parts(&host, &port, url);
+	if (error < 0)
+		return error;
+	if (!tcp_answers(host, port)) {
+		char *argv[] = {"/proc/self/exe", "cloud", "up", "--port", port_s, NULL};
+		snprintf(port_s, sizeof(port_s), "%d", port);
+		kiln_bake__say("the local cloud is not running at %s; starting it", url);
+		error = run_self(NULL, argv, "kiln cloud up");
+		if (error < 0)
+			goto done;
+	}
+	*endpoint = kiln_xstrdup(url);
+	cfg->endpoint_url = *endpoint;
+	cfg->region = "us-east-1";
+	cfg->access_key_id = "test";
+	cfg->secret_access_key = "test";
+done:
+	free(host);
+	return error;
+}
+
+int kiln_bake_client(struct kiln_aws **out, const struct kiln_profile *profile)
+{
+	struct kiln_aws_config cfg = {0};
+	char *endpoint = NULL;
+	int error = 0;
+
+	if (strcmp(profile->target, "local") == 0)
+		error = local_client_config(&cfg, &endpoint);
+	else
+		cfg.region = kiln_json_str(profile->json, "region");
+	if (error >= 0)
+		error = kiln_aws_new(out, &cfg);
+	free(endpoint);
+	return error;
+}
+
+/* Steps. */
+
+static void step_done(struct bake *b, const char *name)
+{
+	double now = kiln_time_mono();
+
+	kiln_manifest_add_step(b->m, name, now - b->step_start);
+	b->step_start = now;
+}
+
+static int apply_overrides(struct bake *b)
+{
+	struct kiln_profile *p = b->profile;
+	const char *over[2] = {b->opts->app_ref, b->opts->os_ref};
+	const char *names[2] = {"app", "os"};
+	size_t i, k;
+
+	for (k = 0; k < 2; k++) {
+		if (over[k] == NULL)
+			continue;
+		for (i = 0; i < p->nlayers; i++)
+			if (strcmp(p->layers[i].name, names[k]) == 0)
+				break;
+		if (i == p->nlayers)
+			return kiln_error_set(KILN_EINVAL,
+			                      "--%s-ref: profile '%s' has no layer '%s'", names[k],
+			                      p->name, names[k]);
+		free(p->layers[i].ref);
+		p->layers[i].ref = kiln_xstrdup(over[k]);
+	}
+	for (i = 0; i < p->nlayers; i++) {
+		if (strcmp(p->layers[i].name, "app") == 0)
+			b->app_ref = p->layers[i].ref;
+		else if (strcmp(p->layers[i].name, "os") == 0)
+			b->os_ref = p->layers[i].ref;
+	}
+	return 0;
+}
+
+static int step_layers(struct bake *b)
+{
+	size_t i;
+	int error;
+
+	kiln_bake__say("resolving %zu layers", b->profile->nlayers);
+	b->layers = kiln_xcalloc(b->profile->nlayers, sizeof(*b->layers));
+	for (i = 0; i < b->profile->nlayers; i++) {
+		error =
+		    kiln_layer_resolve(&b->layers[i], &b->profile->layers[i], b->opts->cache_dir);
+		if (error < 0)
+			return error;
+	}
+	for (i = 0; i < b->profile->nlayers; i++) {
+		struct kiln_layer *l = b->layers[i];
+		error = kiln_layer_pack(l, NULL);
+		if (error < 0)
+			return error;
+		kiln_manifest_add_layer(b->m, l->name, l->repo, l->ref, l->commit, l->sha256);
+		kiln_bake__say("layer %s: %s at %.12s (%llu bytes)", l->name, l->ref, l->commit,
+		               (unsigned long long)l->size);
+	}
+	step_done(b, "layers");
+	return 0;
+}
+
+/* The newest available image of a list (ISO dates compare as strings). */
+static const struct kiln_ec2_image *newest(const struct kiln_ec2_image_list *l)
+{
+	const struct kiln_ec2_image *best = NULL;
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		const struct kiln_ec2_image *im = &l->v[i];
+		if (im->state == NULL || strcmp(im->state, "available") != 0)
+			continue;
+		if (best == NULL || strcmp(im->creation_date ? im->creation_date : "",
+		                           best->creation_date ? best->creation_date : "") > 0)
+			best = im;
+	}
+	return best;
+}
+
+/* DescribeImages for the source: an id, or a filter of name, owners and tags. */
+static int find_source(struct kiln_ec2_image_list **out, struct bake *b, const json_t *src)
+{
+	struct kiln_aws_filters f = KILN_AWS_LIST_INIT;
+	struct kiln_ec2_describe d = {0};
+	const char *id = json_string_value(src), *owners[16];
+	const json_t *v;
+	const char *k;
+	size_t i, n = 0;
+	int error;
+
+	if (id != NULL) {
+		d.ids = &id;
+		d.n_ids = 1;
+	} else {
+		if (kiln_json_str(src, "name") != NULL)
+			kiln_aws_filters_add(&f, "name", kiln_json_str(src, "name"));
+		json_object_foreach((json_t *)json_object_get(src, "tags"), k, v)
+		{
+			char *name = kiln_xasprintf("tag:%s", k);
+			kiln_aws_filters_add(&f, name, json_string_value(v));
+			free(name);
+		}
+		json_array_foreach(json_object_get(src, "owners"), i, v)
+		{
+			if (n < KILN_ARRAY_SIZE(owners))
+				owners[n++] = json_string_value(v);
+		}
+		kiln_aws_filters_add(&f, "state", "available");
+		d.owners = owners;
+		d.n_owners = n;
+		d.filters = &f;
+	}
+	error = kiln_ec2_describe_images(out, b->aws, &d);
+	kiln_aws_filters_release(&f);
+	return error;
+}
+
+static int local_base_image(struct bake *b)
+{
+	struct kiln_buf out = KILN_BUF_INIT;
+	char *argv[] = {"/proc/self/exe", "cloud", "image", "debootstrap", LOCAL_BASE_IMAGE, NULL};
+	int error;
+
+	kiln_bake__say("no image matches debian-12* in the local cloud: building '%s' with "
+	               "debootstrap (about a minute, once)",
+	               LOCAL_BASE_IMAGE);
+	kiln_buf_init(&out, 1 << 16);
+	error = run_self(&out, argv, "kiln cloud image debootstrap");
+	if (error >= 0) {
+		kiln_buf_rtrim(&out);
+		if (strncmp(out.ptr, "ami-", 4) != 0)
+			error = kiln_error_set(KILN_ERROR,
+			                       "kiln cloud image debootstrap printed no image id");
+		else
+			b->source_image_id = kiln_xstrdup(out.ptr);
+	}
+	kiln_buf_release(&out);
+	return error;
+}
+
+static int step_source(struct bake *b)
+{
+	const json_t *src = json_object_get(b->bake, "source_image");
+	const char *name = kiln_json_str(src, "name");
+	struct kiln_ec2_image_list *l = NULL;
+	const struct kiln_ec2_image *im;
+	int error;
+
+	error = find_source(&l, b, src);
+	if (error == KILN_ENOTFOUND)
+		kiln_error_clear();
+	else if (error < 0)
+		goto done;
+	im = l != NULL ? newest(l) : NULL;
+	if (im == NULL && strcmp(b->profile->target, "local") == 0 && name != NULL &&
+	    strncmp(name, "debian-12", 9) == 0) {
+		kiln_ec2_image_list_free(l);
+		l = NULL;
+		error = local_base_image(b);
+		if (error < 0)
+			goto done;
+		{
+			json_t *id = json_string(b->source_image_id);
+			error = find_source(&l, b, id);
+			json_decref(id);
+		}
+		if (error < 0)
+			goto done;
+		im = newest(l);
+	}
+	if (im == NULL) {
+		char *what = json_dumps(src, JSON_COMPACT | JSON_ENCODE_ANY);
+		error =
+		    kiln_error_set(KILN_ENOTFOUND, "no available source image matches %s", what);
+		free(what);
+		goto done;
+	}
+	free(b->source_image_id);
+	b->source_image_id = kiln_xstrdup(im->image_id);
+	b->root_device = kiln_xstrdup(im->root_device_name ? im->root_device_name : "/dev/xvda");
+	kiln_bake__say("source image %s (%s)", im->image_id, im->name ? im->name : "no name");
+	step_done(b, "source");
+done:
+	kiln_ec2_image_list_free(l);
+	return error;
+}
+
+/* An available image of ours tagged with the bake key, or NULL. */
+static int cache_lookup(char **out, char **name, struct bake *b)
+{
+	struct kiln_aws_filters f = KILN_AWS_LIST_INIT;
+	const char *owners[] = {"self"};
+	struct kiln_ec2_describe d = {.owners = owners, .n_owners = 1, .filters = &f};
+	struct kiln_ec2_image_list *l = NULL;
+	const struct kiln_ec2_image *im;
+	int error;
+
+	*out = NULL;
+	kiln_aws_filters_add(&f, "tag:kiln:bake-key", b->key);
+	kiln_aws_filters_add(&f, "state", "available");
+	error = kiln_ec2_describe_images(&l, b->aws, &d);
+	if (error == KILN_ENOTFOUND) {
+		kiln_error_clear();
+		error = 0;
+	}
+	im = l != NULL ? newest(l) : NULL;
+	if (error >= 0 && im != NULL) {
+		*out = kiln_xstrdup(im->image_id);
+		*name = kiln_xstrdup(im->name ? im->name : "");
+	}
+	kiln_aws_filters_release(&f);
+	kiln_ec2_image_list_free(l);
+	return error;
+}
+
+static int cache_hit(struct bake *b, int *hit)
+{
+	char *id = NULL, *name = NULL;
+	int error;
+
+	*hit = 0;
+	if (b->opts->force)
+		return 0;
+	error = cache_lookup(&id, &name, b);
+	if (error < 0 || id == NULL)
+		return error;
+	kiln_bake__say("cache hit: %s (%s) has bake key %.12s", id, name, b->key);
+	b->m->image_id = id;
+	free(b->m->image_name);
+	b->m->image_name = name;
+	b->m->cache_hit = 1;
+	*hit = 1;
+	return 0;
+}
+
+static void register_secrets(const struct kiln_profile *p)
+{
+	const json_t *vars = json_object_get(json_object_get(p->json, "bake"), "variables");
+	const char *name;
+	json_t *v;
+
+	json_object_foreach((json_t *)vars, name, v)
+	{
+		if (json_is_object(v) && kiln_json_bool(v, "secret", 0))
+			kiln_log_add_secret(kiln_json_str(v, "value"));
+	}
+}
+
+static int state_dir(char **out, const struct bake *b)
+{
+	if (b->opts->state_dir != NULL) {
+		*out = kiln_xstrdup(b->opts->state_dir);
+		return 0;
+	}
+	return kiln_state_dir(out);
+}
+
+/* Everything after the cache check, with cleanup on every path. */
+static int bake_new(struct bake *b)
+{
+	char *dir = NULL;
+	int error;
+
+	kiln_bake__say("baking %s (run %s, key %.12s)", b->m->image_name, b->run_id, b->key);
+	json_t *note = NULL;
+	char *runs = NULL;
+
+	error = state_dir(&dir, b);
+	if (error < 0)
+		goto done;
+	runs = kiln_xasprintf("%s/runs", dir);
+	error = kiln_journal_open(&b->journal, runs, b->run_id);
+	if (error < 0)
+		goto done;
+	note = json_pack("{s:s, s:s, s:s}", "profile", b->profile->name, "bake_key", b->key,
+	                 "source_image", b->source_image_id);
+	error = kiln_journal_append(b->journal, "note", "bake", NULL, NULL, note);
+	if (error < 0)
+		goto done;
+	error = kiln_bake__builder_create(b);
+	if (error >= 0)
+		error = kiln_bake__builder_wait_running(b);
+	if (error >= 0)
+		step_done(b, "builder");
+	if (error >= 0)
+		error = kiln_bake__ssh_connect(b);
+	if (error >= 0)
+		step_done(b, "ssh");
+	if (error >= 0)
+		error = kiln_bake__upload(b);
+	if (error >= 0)
+		step_done(b, "upload");
+	if (error >= 0)
+		error = kiln_bake__provision(b);
+	if (error >= 0)
+		step_done(b, "provision");
+	if (error >= 0)
+		error = kiln_bake__checks(b);
+	if (error >= 0)
+		step_done(b, "checks");
+	if (error >= 0)
+		error = kiln_bake__ssh_finish(b);
+	if (error >= 0)
+		error = kiln_bake__image_create(b);
+	if (error >= 0) {
+		step_done(b, "image");
+		b->m->image_id = b->image_id;
+		b->image_id = NULL;
+	}
+	kiln_bake__cleanup(b, error < 0);
+	step_done(b, "cleanup");
+done:
+	json_decref(note);
+	free(runs);
+	free(dir);
+	return error;
+}
+
+static int lock_and_bake(struct bake *b)
+{
+	struct kiln_lock lock = KILN_LOCK_INIT;
+	char *dir = NULL, *path = NULL;
+	int hit = 0, error;
+
+	error = state_dir(&dir, b);
+	if (error < 0)
+		return error;
+	path = kiln_xasprintf("%s/locks/bake-%s.lock", dir, b->key);
+	error = kiln_lock_acquire(&lock, path, 0, b->stop);
+	if (error == KILN_ETIMEOUT) {
+		kiln_error_clear();
+		kiln_bake__say("another bake of key %.12s is running; waiting for it", b->key);
+		error = kiln_lock_acquire(&lock, path, kiln_bake__left(b), b->stop);
+		/* The other bake may have made the image meanwhile. */
+		if (error >= 0 && !b->opts->force)
+			error = cache_hit(b, &hit);
+	}
+	if (error >= 0 && !hit)
+		error = bake_new(b);
+	kiln_lock_release(&lock);
+	free(path);
+	free(dir);
+	return error;
+}
+
+static void bake_release(struct bake *b)
+{
+	size_t i;
+
+	for (i = 0; b->layers != NULL && i < b->profile->nlayers; i++)
+		kiln_layer_free(b->layers[i]);
+	free(b->layers);
+	free(b->source_image_id);
+	free(b->root_device);
+	kiln_journal_close(b->journal);
+	kiln_aws_tags_release(&b->temp_tags);
+	kiln_ssh_key_free(b->sshkey);
+	kiln_ssh_session_free(b->ssh);
+	free(b->key_name);
+	free(b->group_id);
+	free(b->instance_id);
+	free(b->image_id);
+	free(b->host);
+}
+
+int kiln_bake_run(struct kiln_manifest *out, struct kiln_aws *aws, struct kiln_profile *profile,
+                  const struct kiln_bake_opts *opts)
+{
+	struct bake b = {0};
+	const char **commits = NULL;
+	size_t i;
+	int hit = 0, error;
+
+	KILN_ASSERT_ARG(out != NULL && aws != NULL && profile != NULL && opts != NULL);
+	b.aws = aws;
+	b.profile = profile;
+	b.opts = opts;
+	b.m = out;
+	b.stop = opts->stop;
+	b.bake = json_object_get(profile->json, "bake");
+	b.deadline = kiln_time_mono() + (double)kiln_json_int(b.bake, "timeout_s", 3600);
+	b.step_start = out->started = kiln_time_mono();
+	b.run_id = kiln_id_random("bake-", 12);
+	out->run_id = b.run_id;
+	out->region = kiln_xstrdup(kiln_aws_region(aws));
+	register_secrets(profile);
+
+	error = apply_overrides(&b);
+	if (error < 0)
+		goto done;
+	error = step_layers(&b);
+	if (error < 0)
+		goto done;
+	error = step_source(&b);
+	if (error < 0)
+		goto done;
+	commits = kiln_xcalloc(profile->nlayers, sizeof(*commits));
+	for (i = 0; i < profile->nlayers; i++)
+		commits[i] = b.layers[i]->commit;
+	kiln_bake_key(b.key, profile, b.source_image_id, commits);
+	memcpy(out->bake_key, b.key, sizeof(b.key));
+	out->image_name =
+	    kiln_bake_image_name(profile->name, b.app_ref ? b.app_ref : "noref", b.key);
+	error = cache_hit(&b, &hit);
+	step_done(&b, "cache");
+	if (error < 0 || hit)
+		goto done;
+	error = lock_and_bake(&b);
+done:
+	free(commits);
+	bake_release(&b);
+	return error;
+}

@@ -1,0 +1,515 @@
+/*
+ * The bake's work on the builder over SSH: open the door (security group
+ * rule for this host), check the host key against the console, upload the
+ * layers, run the provisioners and the checks, and take kiln's key off the
+ * machine before it becomes an image.
+ */
+#include "aws/ec2.h"
+#include "aws/http.h"
+#include "bake/pipeline-int.h"
+#include "bake/poll.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/shell.h"
+#include "core/util.h"
+#include "validate/checks.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#define CONSOLE_TAIL_LINES 20
+#define CHECK_TIMEOUT      60
+/* With accept-new, how long to wait for fingerprints once SSH answers. */
+#define ACCEPT_NEW_GRACE 10
+
+/* The address this host uses towards `host`, as a /32 (no packet is sent). */
+static int route_source(char **out, const char *host)
+{
+	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(22)}, src;
+	socklen_t len = sizeof(src);
+	char text[INET_ADDRSTRLEN];
+	int fd, error = 0;
+
+	if (inet_pton(AF_INET, host, &dst.sin_addr) != 1)
+		return kiln_error_set(KILN_EINVAL, "builder address '%s' is not IPv4", host);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&src, &len) < 0)
+		error =
+		    kiln_error_set(KILN_ERROR, "no route to builder %s: %s", host, strerror(errno));
+	else if (inet_ntop(AF_INET, &src.sin_addr, text, sizeof(text)) != NULL)
+		*out = kiln_xasprintf("%s/32", text);
+	if (fd >= 0)
+		close(fd);
+	return error;
+}
+
+/* This host's address as the internet sees it (behind NAT), from AWS's checkip. */
+static int public_source(char **out)
+{
+	struct kiln_http *h = NULL;
+	struct kiln_http_response r = KILN_HTTP_RESPONSE_INIT;
+	struct kiln_http_request req = {.method = "GET", .url = "https://checkip.amazonaws.com/"};
+	struct kiln_http_opts o = {.timeout_ms = 10000, .max_body = 256};
+	struct in_addr a;
+	int error;
+
+	error = kiln_http_new(&h, &o);
+	if (error >= 0)
+		error = kiln_http_send(&r, h, &req);
+	if (error >= 0) {
+		kiln_buf_rtrim(&r.body);
+		if (r.status != 200 || inet_pton(AF_INET, r.body.ptr, &a) != 1)
+			error = kiln_error_set(KILN_ERROR, "checkip.amazonaws.com gave no address");
+		else
+			*out = kiln_xasprintf("%s/32", r.body.ptr);
+	}
+	kiln_http_response_release(&r);
+	kiln_http_free(h);
+	return error < 0 ? kiln_error_prefix(error, "finding this host's public address") : 0;
+}
+
+static int is_private(const char *ip)
+{
+	return strncmp(ip, "10.", 3) == 0 || strncmp(ip, "192.168.", 8) == 0 ||
+	       (strncmp(ip, "172.", 4) == 0 && atoi(ip + 4) >= 16 && atoi(ip + 4) <= 31) ||
+	       strncmp(ip, "127.", 4) == 0;
+}
+
+/* Allow SSH to the builder from this host only. */
+static int open_ssh(struct bake *b, int port)
+{
+	const char *env = getenv("KILN_BAKE_SSH_CIDR");
+	char *cidr = NULL;
+	int error;
+
+	if (env != NULL && env[0] != '\0')
+		cidr = kiln_xstrdup(env);
+	else if (is_private(b->host))
+		error = route_source(&cidr, b->host);
+	else
+		error = public_source(&cidr);
+	if (cidr == NULL)
+		return error;
+	{
+		const char *cidrs[] = {cidr};
+		struct kiln_ec2_ip_permission perm = {.ip_protocol = "tcp",
+		                                      .from_port = port,
+		                                      .to_port = port,
+		                                      .cidrs = cidrs,
+		                                      .n_cidrs = 1,
+		                                      .description = "kiln bake"};
+		error = kiln_ec2_authorize_ingress(b->aws, b->group_id, &perm, 1);
+	}
+	kiln_log_info("SSH to the builder allowed from %s", cidr);
+	free(cidr);
+	return error;
+}
+
+/* The last `n` lines of `text`, for error messages. */
+static const char *tail_lines(const char *text, int n)
+{
+	const char *p = text + strlen(text);
+
+	while (p > text && (p[-1] == '\n' || p[-1] == '\r'))
+		p--;
+	while (p > text && n > 0) {
+		p--;
+		if (*p == '\n')
+			n--;
+	}
+	return p == text ? p : p + 1;
+}
+
+struct wait_ssh {
+	int banner;                       /* SSH answered */
+	double banner_at;                 /* when */
+	char *console;                    /* the last console text */
+	struct kiln_ssh_fingerprints fps; /* from the console */
+};
+
+static int look(struct wait_ssh *w, struct bake *b, int port)
+{
+	char *console = NULL;
+	int error;
+
+	if (!w->banner && kiln_ssh_wait(b->host, port, 0, 2) == 0) {
+		w->banner = 1;
+		w->banner_at = kiln_time_mono();
+	}
+	kiln_error_clear();
+	if (w->fps.count > 0)
+		return 0;
+	error = kiln_ec2_get_console_output(&console, b->aws, b->instance_id, 1);
+	if (error < 0)
+		return error;
+	free(w->console);
+	w->console = console;
+	if (kiln_ssh_fingerprints_parse(&w->fps, console) < 0)
+		kiln_error_clear();
+	return 0;
+}
+
+int kiln_bake__ssh_connect(struct bake *b)
+{
+	const json_t *ssh = json_object_get(b->bake, "ssh");
+	const char *policy_s = kiln_json_str(ssh, "host_key_check");
+	int accept_new = policy_s != NULL && strcmp(policy_s, "accept-new") == 0;
+	int port = (int)kiln_json_int(ssh, "port", 22);
+	double timeout = (double)kiln_json_int(ssh, "timeout_s", 300);
+	struct wait_ssh w = {0, 0, NULL, KILN_SSH_FINGERPRINTS_INIT};
+	struct kiln_ssh_connect_opts o = {0};
+	struct kiln_poll poll;
+	char *where = kiln_xasprintf("%s:%d", b->host, port);
+	int error;
+
+	error = open_ssh(b, port);
+	if (error < 0)
+		goto done;
+	kiln_bake__say("waiting for SSH on %s and the host key on the console", where);
+	kiln_poll_start(&poll, timeout < kiln_bake__left(b) ? timeout : kiln_bake__left(b),
+	                b->stop);
+	for (;;) {
+		error = look(&w, b, port);
+		if (error < 0)
+			goto done;
+		if (w.banner && w.fps.count > 0)
+			break;
+		if (w.banner && accept_new && kiln_time_mono() - w.banner_at > ACCEPT_NEW_GRACE)
+			break;
+		error = kiln_poll_wait(&poll, "SSH");
+		if (error == KILN_EINTR)
+			goto done;
+		if (error < 0) {
+			const char *console =
+			    w.console ? tail_lines(w.console, CONSOLE_TAIL_LINES) : "";
+			if (!w.banner)
+				error = kiln_error_set(KILN_ETIMEOUT,
+				                       "SSH on %s did not answer within %.0f s; "
+				                       "last console lines:\n%s",
+				                       where, poll.timeout,
+				                       console[0] ? console : "(console empty)");
+			else
+				error = kiln_error_set(
+				    KILN_EAUTH,
+				    "refusing builder %s: no host key fingerprints on its console "
+				    "within %.0f s (set bake.ssh.host_key_check to \"accept-new\" "
+				    "to "
+				    "trust the first key); last console lines:\n%s",
+				    where, poll.timeout, console[0] ? console : "(console empty)");
+			goto done;
+		}
+	}
+	if (w.fps.count == 0)
+		kiln_log_warn("no host key fingerprints on the console of %s: accepting its key "
+		              "(bake.ssh.host_key_check is accept-new)",
+		              b->instance_id);
+	o.host = b->host;
+	o.port = port;
+	o.user = kiln_json_str(b->bake, "ssh_user");
+	o.key = b->sshkey;
+	o.fingerprints = &w.fps;
+	o.hostkey_policy = accept_new ? KILN_SSH_HOSTKEY_ACCEPT_NEW : KILN_SSH_HOSTKEY_STRICT;
+	o.wait_timeout = 30;
+	o.stop = b->stop;
+	error = kiln_ssh_connect(&b->ssh, &o);
+	if (error >= 0)
+		kiln_bake__say("connected to %s as %s (host key %s)", where, o.user,
+		               kiln_ssh_session_fingerprint(b->ssh));
+done:
+	free(where);
+	free(w.console);
+	kiln_ssh_fingerprints_release(&w.fps);
+	return error;
+}
+
+/* Decompress a .tar.zst into a plain tar, for builders without zstd. */
+static int unzstd(const char *from, const char *to)
+{
+	ZSTD_DStream *z = ZSTD_createDStream();
+	size_t inlen = ZSTD_DStreamInSize(), outlen = ZSTD_DStreamOutSize();
+	char *in = kiln_xmalloc(inlen), *outb = kiln_xmalloc(outlen);
+	int fi = open(from, O_RDONLY | O_CLOEXEC);
+	int fo = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int error = 0;
+	ssize_t n;
+
+	if (z == NULL)
+		kiln_die("out of memory");
+	if (fi < 0 || fo < 0) {
+		error = kiln_error_set(KILN_ERROR, "cannot open '%s': %s", fi < 0 ? from : to,
+		                       strerror(errno));
+		goto done;
+	}
+	ZSTD_initDStream(z);
+	while ((n = read(fi, in, inlen)) > 0) {
+		ZSTD_inBuffer ib = {in, (size_t)n, 0};
+		while (ib.pos < ib.size) {
+			ZSTD_outBuffer ob = {outb, outlen, 0};
+			size_t r = ZSTD_decompressStream(z, &ob, &ib);
+			if (ZSTD_isError(r)) {
+				error = kiln_error_set(KILN_ERROR, "'%s': %s", from,
+				                       ZSTD_getErrorName(r));
+				goto done;
+			}
+			if (write(fo, outb, ob.pos) != (ssize_t)ob.pos) {
+				error = kiln_error_set(KILN_ERROR, "cannot write '%s': %s", to,
+				                       strerror(errno));
+				goto done;
+			}
+		}
+	}
+	if (n < 0)
+		error = kiln_error_set(KILN_ERROR, "cannot read '%s': %s", from, strerror(errno));
+done:
+	if (fi >= 0)
+		close(fi);
+	if (fo >= 0 && close(fo) < 0 && error == 0)
+		error = kiln_error_set(KILN_ERROR, "cannot write '%s': %s", to, strerror(errno));
+	free(in);
+	free(outb);
+	ZSTD_freeDStream(z);
+	return error;
+}
+
+static void progress(void *payload, uint64_t sent, uint64_t total)
+{
+	const char *name = payload;
+
+	if (isatty(STDERR_FILENO) && kiln_log_enabled(KILN_LOG_WARN))
+		fprintf(stderr, "\rkiln: uploading %s: %3d%%%s", name,
+		        total ? (int)(sent * 100 / total) : 100, sent == total ? "\n" : "");
+}
+
+static char *layer_dir(const struct bake *b, const char *name)
+{
+	return kiln_xasprintf("%s/%s", kiln_json_str(b->bake, "layer_dir"), name);
+}
+
+static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
+{
+	struct kiln_buf cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT;
+	struct kiln_ssh_exec_opts o = {.label = l->name, .tail = &tail, .stop = b->stop};
+	char *dir = layer_dir(b, l->name), *stage, *plain = NULL;
+	int status = 0, error;
+
+	/* Extract beside the target, then move: a layer is there whole or not at all. */
+	stage = kiln_xasprintf("%s.kiln-stage", dir);
+	kiln_buf_puts(&cmd, "set -e; umask 022; d=");
+	kiln_sh_quote(&cmd, dir);
+	kiln_buf_puts(&cmd, "; s=");
+	kiln_sh_quote(&cmd, stage);
+	kiln_buf_printf(&cmd,
+	                "; rm -rf \"$s\"; mkdir -p \"$s\"; %s tar -x -f - -C \"$s\"; "
+	                "rm -rf \"$d\"; mv \"$s\" \"$d\"",
+	                have_zstd ? "zstd -dcq |" : "");
+	if (!have_zstd) {
+		plain = kiln_xasprintf("%s.tar", l->archive);
+		error = unzstd(l->archive, plain);
+		if (error < 0)
+			goto done;
+	}
+	o.stdin_path = plain ? plain : l->archive;
+	o.on_progress = progress;
+	o.payload = l->name;
+	o.timeout = kiln_bake__left(b);
+	kiln_bake__say("uploading layer %s to %s", l->name, dir);
+	error = kiln_ssh_upload(&status, b->ssh, o.stdin_path, cmd.ptr, &o);
+	if (error >= 0 && status != 0)
+		error = kiln_error_set(KILN_ERROR,
+		                       "extracting layer %s on the builder failed (exit "
+		                       "%d):\n%s",
+		                       l->name, status, tail.ptr);
+done:
+	if (plain != NULL)
+		unlink(plain);
+	free(plain);
+	free(stage);
+	free(dir);
+	kiln_buf_release(&cmd);
+	kiln_buf_release(&tail);
+	return error;
+}
+
+int kiln_bake__upload(struct bake *b)
+{
+	struct kiln_ssh_exec_opts o = {.label = "probe", .timeout = 30, .stop = b->stop};
+	int status = 1, error;
+	size_t i;
+
+	error = kiln_ssh_exec(&status, b->ssh, "command -v zstd >/dev/null 2>&1", &o);
+	if (error < 0)
+		return error;
+	for (i = 0; i < b->profile->nlayers; i++) {
+		error = upload_one(b, b->layers[i], status == 0);
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}
+
+/* The variables every provisioner sees, then the profile's. */
+static void provision_env(struct kiln_ssh_env **out, size_t *n, const struct bake *b,
+                          const char *layer, const char *dir)
+{
+	const json_t *vars = json_object_get(b->bake, "variables");
+	struct kiln_ssh_env *env = kiln_xcalloc(5 + json_object_size(vars), sizeof(*env));
+	const char *name;
+	json_t *v;
+	size_t k = 0;
+
+	env[k++] = (struct kiln_ssh_env){"KILN_LAYER", layer, 0};
+	env[k++] = (struct kiln_ssh_env){"KILN_LAYER_DIR", dir, 0};
+	env[k++] = (struct kiln_ssh_env){"KILN_PROFILE", b->profile->name, 0};
+	env[k++] = (struct kiln_ssh_env){"KILN_APP_REF", b->app_ref ? b->app_ref : "", 0};
+	env[k++] = (struct kiln_ssh_env){"KILN_OS_REF", b->os_ref ? b->os_ref : "", 0};
+	json_object_foreach((json_t *)vars, name, v)
+	{
+		if (json_is_string(v))
+			env[k++] = (struct kiln_ssh_env){name, json_string_value(v), 0};
+		else
+			env[k++] = (struct kiln_ssh_env){name, kiln_json_str(v, "value"),
+			                                 kiln_json_bool(v, "secret", 0)};
+	}
+	*out = env;
+	*n = k;
+}
+
+int kiln_bake__provision(struct bake *b)
+{
+	double limit = (double)kiln_json_int(b->bake, "provision_timeout_s", 1800);
+	size_t i, k;
+	int error = 0;
+
+	for (i = 0; i < b->profile->nlayers && error >= 0; i++) {
+		const struct kiln_layer_spec *spec = &b->profile->layers[i];
+		char *dir = layer_dir(b, spec->name);
+		struct kiln_ssh_env *env = NULL;
+		size_t nenv = 0;
+
+		provision_env(&env, &nenv, b, spec->name, dir);
+		for (k = 0; k < spec->nprovision && error >= 0; k++) {
+			struct kiln_buf cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT,
+			                script = KILN_BUF_INIT;
+			struct kiln_ssh_exec_opts o = {.label = spec->name,
+			                               .env = env,
+			                               .nenv = nenv,
+			                               .tail = &tail,
+			                               .tail_lines = 20,
+			                               .stop = b->stop};
+			int status = 0;
+			double left = kiln_bake__left(b);
+
+			o.timeout = limit < left ? limit : left;
+			kiln_buf_puts(&script, "./");
+			kiln_buf_puts(&script, spec->provision[k]);
+			kiln_buf_puts(&cmd, "cd ");
+			kiln_sh_quote(&cmd, dir);
+			kiln_buf_puts(&cmd, " && if [ -x ");
+			kiln_sh_quote(&cmd, script.ptr);
+			kiln_buf_puts(&cmd, " ]; then exec ");
+			kiln_sh_quote(&cmd, script.ptr);
+			kiln_buf_puts(&cmd, "; else exec sh ");
+			kiln_sh_quote(&cmd, script.ptr);
+			kiln_buf_puts(&cmd, "; fi");
+			kiln_bake__say("provisioning: %s/%s", spec->name, spec->provision[k]);
+			error = kiln_ssh_exec(&status, b->ssh, cmd.ptr, &o);
+			if (error == KILN_ETIMEOUT)
+				error = kiln_error_set(
+				    KILN_ETIMEOUT,
+				    "provisioner %s/%s ran past %.0f s; last lines:\n%s",
+				    spec->name, spec->provision[k], o.timeout, tail.ptr);
+			else if (error >= 0 && status != 0)
+				error = kiln_error_set(
+				    KILN_ERROR,
+				    "provisioner %s/%s exited with status %d; last "
+				    "lines:\n%s",
+				    spec->name, spec->provision[k], status, tail.ptr);
+			kiln_buf_release(&cmd);
+			kiln_buf_release(&script);
+			kiln_buf_release(&tail);
+		}
+		free(env);
+		free(dir);
+	}
+	return error;
+}
+
+int kiln_bake__checks(struct bake *b)
+{
+	const json_t *checks =
+	    json_object_get(json_object_get(b->profile->json, "validate"), "checks");
+	struct kiln_buf failures = KILN_BUF_INIT;
+	const json_t *c;
+	size_t i, nfailed = 0;
+	int error = 0;
+
+	json_array_foreach(checks, i, c)
+	{
+		struct kiln_buf script = KILN_BUF_INIT, cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT;
+		struct kiln_ssh_exec_opts o = {
+		    .label = "check", .tail = &tail, .tail_lines = 5, .stop = b->stop};
+		char *label = kiln_check_label(c);
+		long long t = kiln_json_int(c, "timeout_s", CHECK_TIMEOUT);
+		int status = 0;
+
+		o.timeout = (double)t + 5;
+		error = kiln_check_script(&script, c);
+		if (error >= 0) {
+			kiln_buf_puts(&cmd, "sh -c ");
+			kiln_sh_quote(&cmd, script.ptr);
+			error = kiln_ssh_exec(&status, b->ssh, cmd.ptr, &o);
+		}
+		if (error >= 0 && status != 0) {
+			kiln_buf_rtrim(&tail);
+			kiln_buf_printf(&failures, "\n  %s: %s", label,
+			                tail.size ? tail.ptr : "failed");
+			nfailed++;
+		} else if (error >= 0) {
+			kiln_bake__say("check ok: %s", label);
+		}
+		free(label);
+		kiln_buf_release(&script);
+		kiln_buf_release(&cmd);
+		kiln_buf_release(&tail);
+		if (error < 0)
+			break;
+	}
+	if (error >= 0 && nfailed > 0)
+		error = kiln_error_set(KILN_ERROR, "%zu of %zu checks failed on the builder:%s",
+		                       nfailed, json_array_size(checks), failures.ptr);
+	kiln_buf_release(&failures);
+	return error;
+}
+
+int kiln_bake__ssh_finish(struct bake *b)
+{
+	struct kiln_buf cmd = KILN_BUF_INIT;
+	struct kiln_ssh_exec_opts o = {.label = "cleanup", .timeout = 30, .stop = b->stop};
+	char *comment = kiln_xasprintf("kiln-builder-%s", b->run_id);
+	int status = 0, error;
+
+	/* The image must not let kiln's (deleted) key in: remove its line. */
+	kiln_buf_puts(&cmd, "f=\"$HOME/.ssh/authorized_keys\"; if [ -f \"$f\" ]; then "
+	                    "grep -v -F -e ");
+	kiln_sh_quote(&cmd, comment);
+	kiln_buf_puts(&cmd, " \"$f\" > \"$f.kiln\" || true; cat \"$f.kiln\" > \"$f\"; "
+	                    "rm -f \"$f.kiln\"; fi; sync");
+	error = kiln_ssh_exec(&status, b->ssh, cmd.ptr, &o);
+	if (error >= 0 && status != 0)
+		error = kiln_error_set(KILN_ERROR,
+		                       "removing kiln's key from the builder failed "
+		                       "(exit %d)",
+		                       status);
+	kiln_ssh_session_free(b->ssh);
+	b->ssh = NULL;
+	free(comment);
+	kiln_buf_release(&cmd);
+	return error;
+}
