@@ -337,10 +337,11 @@ void kiln_bake__cleanup(struct bake *b, int failed)
 	if (failed && b->opts->keep_on_error &&
 	    (b->instance_id || b->group_id || b->key_name || b->image_id)) {
 		kiln_bake__say("--on-error abort: left builder %s, key pair %s, security group %s "
-		               "for debugging; remove them with: kiln gc --run-id %s",
+		               "for debugging; remove them with: kiln gc --run-id %s%s",
 		               b->instance_id ? b->instance_id : "(none)",
 		               b->key_name ? b->key_name : "(none)",
-		               b->group_id ? b->group_id : "(none)", b->run_id);
+		               b->group_id ? b->group_id : "(none)", b->run_id,
+		               strcmp(b->profile->target, "local") == 0 ? " --target local" : "");
 		goto done;
 	}
 	if (b->instance_id || b->group_id || b->key_name)

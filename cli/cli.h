@@ -45,6 +45,8 @@ int cmd_version(struct kiln_cli *cli, int argc, char **argv);
 int cmd_profile(struct kiln_cli *cli, int argc, char **argv);
 int cmd_help(struct kiln_cli *cli, int argc, char **argv);
 int cmd_layers(struct kiln_cli *cli, int argc, char **argv);
+int cmd_bake(struct kiln_cli *cli, int argc, char **argv);
+int cmd_gc(struct kiln_cli *cli, int argc, char **argv);
 int cmd_whoami(struct kiln_cli *cli, int argc, char **argv);
 
 #endif

@@ -5,6 +5,8 @@
 static const struct kiln_cmd commands[] = {
     {"profile", cmd_profile, "check a profile, or show it with overrides and defaults"},
     {"layers", cmd_layers, "fetch a profile's layers and pack reproducible archives"},
+    {"bake", cmd_bake, "bake a profile's image, or find it in the cache"},
+    {"gc", cmd_gc, "delete temporaries that crashed bakes left behind, found by tags"},
     {"version", cmd_version, "print the version"},
     {"whoami", cmd_whoami, "show the AWS account, identity and region kiln acts as"},
     {"help", cmd_help, "show the commands, or one command's help"},
