@@ -199,9 +199,9 @@ int kiln_gc_run(json_t **out, struct kiln_aws *aws, const struct kiln_gc_opts *o
 			error = failed ? -1 : 0;
 		} else if (strcmp(kind, "key-pair") == 0) {
 			const char *name = kiln_json_str(it, "name");
-			error = strncmp(id, "key-", 4) == 0
-			            ? kiln_ec2_delete_key_pair(aws, NULL, id)
-			            : kiln_ec2_delete_key_pair(aws, name, NULL);
+			/* By name: unique in a region, and what every cloud accepts. */
+			error = name != NULL ? kiln_ec2_delete_key_pair(aws, name, NULL)
+			                     : kiln_ec2_delete_key_pair(aws, NULL, id);
 			if (error == KILN_ENOTFOUND)
 				error = 0;
 		} else {
