@@ -3,8 +3,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bake/gc.h"
 #include "bake/key.h"
 #include "bake/manifest.h"
+#include "bake/pipeline.h"
+#include "bake/poll.h"
 #include "kiln.h"
 
 /* Derived independently: sha256 of json.dumps(doc, sort_keys=True, separators=(",", ":")). */
@@ -210,6 +213,263 @@ START_TEST(image_names_follow_ec2_rules)
 }
 END_TEST
 
+/* kiln bake's arguments. */
+
+struct args_case {
+	const char *argv[8];
+	int ok; /* 1: parsed; 0: KILN_EINVAL */
+	const char *profile, *env, *app_ref, *os_ref, *manifest;
+	int force, keep;
+	const char *error; /* a substring of the message */
+};
+
+static const struct args_case args_cases[] = {
+    {{"web.json"}, 1, "web.json", NULL, NULL, NULL, NULL, 0, 0, NULL},
+    {{"web.json", "--env", "prod", "--app-ref=v1.4.2", "--os-ref", "os-2"},
+     1,
+     "web.json",
+     "prod",
+     "v1.4.2",
+     "os-2",
+     NULL,
+     0,
+     0,
+     NULL},
+    {{"--force", "--manifest", "m.json", "web.json"},
+     1,
+     "web.json",
+     NULL,
+     NULL,
+     NULL,
+     "m.json",
+     1,
+     0,
+     NULL},
+    {{"web.json", "--on-error", "abort"}, 1, "web.json", NULL, NULL, NULL, NULL, 0, 1, NULL},
+    {{"web.json", "--on-error=abort", "--on-error=cleanup"},
+     1,
+     "web.json",
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     0,
+     0,
+     NULL},
+    {{"web.json", "--on-error", "ignore"},
+     0,
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     0,
+     0,
+     "invalid value 'ignore' for '--on-error'"},
+    {{"web.json", "--app-ref"},
+     0,
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     0,
+     0,
+     "option '--app-ref' needs a value"},
+    {{"web.json", "--env="}, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, "'--env' needs a value"},
+    {{"a.json", "b.json"}, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, "takes one profile"},
+};
+
+START_TEST(bake_arguments)
+{
+	const struct args_case *c = &args_cases[_i];
+	struct kiln_bake_args a = {0};
+	char *argv[10] = {"bake"};
+	int argc = 1, i, r = 0;
+
+	while (c->argv[argc - 1] != NULL)
+		argv[argc] = (char *)c->argv[argc - 1], argc++;
+	for (i = 1; i < argc; i++) {
+		r = kiln_bake_args_parse(&a, argc, argv, &i);
+		if (r <= 0)
+			break;
+	}
+	if (!c->ok) {
+		ck_assert_int_eq(r, KILN_EINVAL);
+		ck_assert_msg(strstr(kiln_error_last(), c->error) != NULL, "'%s' lacks '%s'",
+		              kiln_error_last(), c->error);
+		ck_assert_ptr_null(strchr(kiln_error_last(), '\n'));
+		return;
+	}
+	ck_assert_int_eq(r, 1);
+#define EQ(field) ck_assert_pstr_eq(a.field, c->field)
+	EQ(profile);
+	EQ(env);
+	EQ(app_ref);
+	EQ(os_ref);
+	EQ(manifest);
+#undef EQ
+	ck_assert_int_eq(a.force, c->force);
+	ck_assert_int_eq(a.keep_on_error, c->keep);
+}
+END_TEST
+
+START_TEST(unknown_options_are_left_to_the_caller)
+{
+	struct kiln_bake_args a = {0};
+	char *argv[] = {"bake", "--json", "-v"};
+	int i = 1;
+
+	ck_assert_int_eq(kiln_bake_args_parse(&a, 3, argv, &i), 0);
+	ck_assert_int_eq(i, 1);
+	i = 2;
+	ck_assert_int_eq(kiln_bake_args_parse(&a, 3, argv, &i), 0);
+	ck_assert_ptr_null(a.profile);
+}
+END_TEST
+
+/* Polling. */
+
+START_TEST(poll_backoff_doubles_from_200ms_to_5s)
+{
+	static const double want[] = {0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0};
+	double d = 0;
+	size_t i;
+
+	for (i = 0; i < KILN_ARRAY_SIZE(want); i++) {
+		d = kiln_poll_next_delay(d);
+		ck_assert_msg(d > want[i] - 1e-9 && d < want[i] + 1e-9, "pause %zu: %g, not %g", i,
+		              d, want[i]);
+	}
+}
+END_TEST
+
+START_TEST(poll_never_overshoots_its_deadline)
+{
+	struct kiln_poll p;
+	double t0 = kiln_time_mono(), t;
+	int n = 0, error;
+
+	kiln_poll_start(&p, 0.5, NULL);
+	while ((error = kiln_poll_wait(&p, "a test")) == 0)
+		n++;
+	t = kiln_time_mono() - t0;
+	ck_assert_int_eq(error, KILN_ETIMEOUT);
+	/* 0.2 + 0.3 (cut short): two looks, then the timeout. */
+	ck_assert_int_eq(n, 2);
+	ck_assert_msg(t >= 0.49 && t < 0.7, "waited %g s", t);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "waiting for a test"));
+}
+END_TEST
+
+START_TEST(poll_stops_at_once_on_the_stop_flag)
+{
+	struct kiln_poll p;
+	volatile int stop = 1;
+	double t0 = kiln_time_mono();
+
+	kiln_poll_start(&p, 60, &stop);
+	ck_assert_int_eq(kiln_poll_wait(&p, "x"), KILN_EINTR);
+	ck_assert(kiln_time_mono() - t0 < 0.1);
+}
+END_TEST
+
+/* gc selection from tags alone. */
+
+struct gc_case {
+	const char *role, *run, *expires, *ask_run;
+	enum kiln_gc_reason want;
+};
+
+static const struct gc_case gc_cases[] = {
+    {"builder", "bake-1", "2026-11-23T10:00:00Z", NULL, KILN_GC_EXPIRED},
+    {"builder", "bake-1", "2026-11-23T14:00:00Z", NULL, KILN_GC_KEEP},
+    {"builder", "bake-1", "2026-11-23T14:00:00Z", "bake-1", KILN_GC_RUN},
+    {"builder", "bake-1", "2026-11-23T14:00:00Z", "bake-2", KILN_GC_KEEP},
+    {"builder", "bake-1", "2026-11-23T10:00:00Z", "bake-2", KILN_GC_EXPIRED},
+    {"builder", "bake-1", "2026-11-23T10:00:00.500Z", NULL, KILN_GC_EXPIRED},
+    {"fleet", "bake-1", "2026-11-23T10:00:00Z", "bake-1", KILN_GC_KEEP},
+    {NULL, "bake-1", "2026-11-23T10:00:00Z", "bake-1", KILN_GC_KEEP},
+    {"builder", NULL, "2026-11-23T14:00:00Z", "bake-1", KILN_GC_KEEP},
+    {"builder", "bake-1", NULL, NULL, KILN_GC_KEEP},
+    {"builder", "bake-1", "yesterday", NULL, KILN_GC_KEEP},
+    {"Builder", "bake-1", "2026-11-23T10:00:00Z", NULL, KILN_GC_KEEP},
+};
+
+START_TEST(gc_selects_from_tags)
+{
+	const struct gc_case *c = &gc_cases[_i];
+	struct kiln_aws_tags t = KILN_AWS_LIST_INIT;
+	double now;
+
+	ck_assert_int_eq(kiln_time_parse_iso8601(&now, "2026-11-23T12:00:00Z"), 0);
+	kiln_aws_tags_add(&t, "kiln:profile", "web");
+	if (c->role)
+		kiln_aws_tags_add(&t, "kiln:role", c->role);
+	if (c->run)
+		kiln_aws_tags_add(&t, "kiln:run-id", c->run);
+	if (c->expires)
+		kiln_aws_tags_add(&t, "kiln:expires", c->expires);
+	ck_assert_int_eq(kiln_gc_select(&t, now, c->ask_run), c->want);
+	kiln_aws_tags_release(&t);
+}
+END_TEST
+
+/* The state directory. */
+
+START_TEST(state_dir_follows_the_environment)
+{
+	char *d = NULL;
+
+	setenv("KILN_STATE_DIR", "/srv/kiln-state", 1);
+	setenv("XDG_STATE_HOME", "/xdg", 1);
+	setenv("HOME", "/home/u", 1);
+	ck_assert_int_eq(kiln_state_dir(&d), 0);
+	ck_assert_str_eq(d, "/srv/kiln-state");
+	free(d);
+	unsetenv("KILN_STATE_DIR");
+	ck_assert_int_eq(kiln_state_dir(&d), 0);
+	ck_assert_str_eq(d, "/xdg/kiln");
+	free(d);
+	unsetenv("XDG_STATE_HOME");
+	ck_assert_int_eq(kiln_state_dir(&d), 0);
+	ck_assert_str_eq(d, "/home/u/.local/state/kiln");
+	free(d);
+}
+END_TEST
+
+START_TEST(cache_hit_manifest_and_timings)
+{
+	struct kiln_manifest m;
+	json_t *j, *timings;
+	const char *k;
+	json_t *v;
+	int i = 0;
+	static const char *const order[] = {"layers", "source", "cache", "total"};
+
+	kiln_manifest_init(&m);
+	m.image_id = kiln_xstrdup("ami-0123456789abcdef0");
+	m.image_name = kiln_xstrdup("kiln/web/v1.0.0/0f88cf891031");
+	m.region = kiln_xstrdup("us-east-1");
+	m.run_id = kiln_xstrdup("bake-0123456789ab");
+	m.cache_hit = 1;
+	kiln_manifest_add_step(&m, "layers", 0.5);
+	kiln_manifest_add_step(&m, "source", 0.125);
+	kiln_manifest_add_step(&m, "cache", 0.0625);
+	j = kiln_manifest_json(&m, 0.75);
+	ck_assert(json_is_true(json_object_get(j, "cache_hit")));
+	timings = json_object_get(j, "timings");
+	json_object_foreach(timings, k, v)
+	{
+		ck_assert_str_eq(k, order[i++]);
+		ck_assert(json_is_number(v));
+	}
+	ck_assert_int_eq(i, 4);
+	json_decref(j);
+	kiln_manifest_release(&m);
+}
+END_TEST
+
 Suite *kiln_test_suite(void)
 {
 	Suite *s = suite_create("bake");
@@ -223,6 +483,17 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, secret_values_never_enter_the_inputs);
 	tcase_add_test(tc, manifest_has_exactly_the_documented_keys);
 	tcase_add_test(tc, image_names_follow_ec2_rules);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pipeline");
+	tcase_add_loop_test(tc, bake_arguments, 0, (int)KILN_ARRAY_SIZE(args_cases));
+	tcase_add_test(tc, unknown_options_are_left_to_the_caller);
+	tcase_add_test(tc, poll_backoff_doubles_from_200ms_to_5s);
+	tcase_add_test(tc, poll_never_overshoots_its_deadline);
+	tcase_add_test(tc, poll_stops_at_once_on_the_stop_flag);
+	tcase_add_loop_test(tc, gc_selects_from_tags, 0, (int)KILN_ARRAY_SIZE(gc_cases));
+	tcase_add_test(tc, state_dir_follows_the_environment);
+	tcase_add_test(tc, cache_hit_manifest_and_timings);
 	suite_add_tcase(s, tc);
 	return s;
 }
