@@ -1,0 +1,284 @@
+#!/bin/bash
+# kiln bake end to end against the local cloud, which this test starts on its
+# own port, state directory and address range, and stops in a trap:
+# - the demo profile bakes; the image is available with kiln's tags; an
+#   instance launched from it serves the app's page; no builder, key pair or
+#   security group is left;
+# - a second bake is a cache hit in under 1 s with no RunInstances in the
+#   local cloud's request log; --force bakes anew;
+# - failures leave nothing behind: a provisioner exits 1; a check fails;
+#   SIGINT during provisioning; --on-error abort leaves the temporaries and
+#   `kiln gc --run-id` removes them;
+# - the secret variable never appears in output or logs, at any verbosity.
+# Skips (77) unless root, with a kiln that has `kiln cloud`, and botocore.
+set -u
+[ "$(id -u)" = 0 ] || { echo "skipped: needs root"; exit 77; }
+KILN="${KILN_BIN:?}"
+SRC="${KILN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
+"$KILN" cloud --help >/dev/null 2>&1 || { echo "skipped: this kiln has no 'kiln cloud'"; exit 77; }
+python3 -c 'import botocore' 2>/dev/null || { echo "skipped: no botocore"; exit 77; }
+for tool in git debootstrap curl; do
+	command -v "$tool" >/dev/null || { echo "skipped: no $tool"; exit 77; }
+done
+
+PORT=4612
+CIDR=10.214.2.0/24
+SECRET=bake-local-secret-token-93c1
+# One test at a time on this address range and port, across checkouts.
+exec 9>/tmp/kiln-test-net-10.214.2.lock
+flock -w 1800 9 || { echo "FAIL: 10.214.2.0/24 stayed busy" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/kiln-bake-local-XXXXXX)
+STATE="$tmp/cloud"
+export KILN_LOCAL_ENDPOINT="http://127.0.0.1:$PORT"
+export KILN_STATE_DIR="$tmp/kiln-state"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+failed=0
+bg=()
+
+fail() {
+	echo "FAIL: $*" >&2
+	failed=1
+}
+ok() {
+	echo "ok   $*"
+}
+
+cleanup() {
+	local rc=$? pid
+	for pid in "${bg[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	"$KILN" cloud down --state-dir "$STATE" >/dev/null 2>&1
+	if [ "$failed" = 0 ] && [ "$rc" = 0 ]; then
+		rm -rf "$tmp"
+	else
+		echo "kept $tmp" >&2
+		[ "$rc" = 0 ] && rc=1
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# q COMMAND ARGS: questions to the local cloud through botocore.
+cat >"$tmp/q.py" <<'PY'
+import json, os, sys, time
+import botocore.session
+ec2 = botocore.session.get_session().create_client(
+    "ec2", region_name="us-east-1", endpoint_url=os.environ["KILN_LOCAL_ENDPOINT"],
+    aws_access_key_id="test", aws_secret_access_key="test")
+cmd, args = sys.argv[1], sys.argv[2:]
+if cmd == "leftovers":
+    # Builder instances not terminated, kiln's key pairs and security groups.
+    out = []
+    for r in ec2.describe_instances(Filters=[{"Name": "tag:kiln:role", "Values": ["builder"]}])["Reservations"]:
+        for i in r["Instances"]:
+            if i["State"]["Name"] != "terminated":
+                out.append("instance %s %s" % (i["InstanceId"], i["State"]["Name"]))
+    for k in ec2.describe_key_pairs()["KeyPairs"]:
+        if k["KeyName"].startswith("kiln-"):
+            out.append("key-pair " + k["KeyName"])
+    for g in ec2.describe_security_groups()["SecurityGroups"]:
+        if g["GroupName"].startswith("kiln-"):
+            out.append("security-group %s %s" % (g["GroupId"], g["GroupName"]))
+    for im in ec2.describe_images(Owners=["self"])["Images"]:
+        if im["State"] not in ("available",):
+            out.append("image %s %s" % (im["ImageId"], im["State"]))
+    print("\n".join(out))
+elif cmd == "tags":
+    im = ec2.describe_images(ImageIds=args[:1])["Images"][0]
+    print(json.dumps({"state": im["State"], "name": im.get("Name"),
+                      "tags": {t["Key"]: t["Value"] for t in im.get("Tags", [])}}))
+elif cmd == "launch":
+    i = ec2.run_instances(ImageId=args[0], MinCount=1, MaxCount=1, InstanceType="t3.small")
+    iid = i["Instances"][0]["InstanceId"]
+    for _ in range(300):
+        d = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+        if d["State"]["Name"] == "running" and d.get("PrivateIpAddress"):
+            print(iid, d["PrivateIpAddress"])
+            break
+        time.sleep(0.2)
+elif cmd == "terminate":
+    ec2.terminate_instances(InstanceIds=args)
+PY
+q() {
+	python3 "$tmp/q.py" "$@"
+}
+
+no_leftovers() {
+	local left
+	left=$(q leftovers)
+	if [ -n "$left" ]; then
+		fail "$1: left behind: $left"
+	else
+		ok "$1: nothing left behind"
+	fi
+}
+
+run_instances() {
+	grep -c '"RunInstances"' "$STATE/requests.jsonl" 2>/dev/null || echo 0
+}
+
+elapsed() {
+	awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN {printf "%.3f\n", b - a}'
+}
+
+mkdir -p "$STATE"
+"$KILN" cloud up --port "$PORT" --state-dir "$STATE" --cidr "$CIDR" ||
+	{ fail "kiln cloud up"; exit 1; }
+ok "local cloud up on port $PORT"
+base=$("$KILN" cloud image debootstrap debian-12-minbase --state-dir "$STATE") ||
+	{ fail "kiln cloud image debootstrap"; exit 1; }
+ok "base image $base"
+
+# The demo's repositories, and failing variants of the app as further tags.
+"$SRC/demo/make-repos" "$tmp/repos" >/dev/null || { fail "make-repos"; exit 1; }
+(
+	cd "$tmp/repos/web" || exit 1
+	export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
+	cp deploy/install.sh install.good
+	printf '#!/bin/sh\necho "about to fail"\nexit 1\n' >deploy/install.sh
+	git commit -qam "fails" && git tag v-fail
+	printf '#!/bin/sh\necho "provisioning slowly"\nsleep 120\n' >deploy/install.sh
+	git commit -qam "slow" && git tag v-slow
+	printf '#!/bin/sh\necho "token is $DEPLOY_TOKEN"\necho "title is $SITE_TITLE"\n' >deploy/install.sh
+	cat install.good >>deploy/install.sh
+	git commit -qam "echo the secret" && git tag v-echo
+) || { fail "extra tags"; exit 1; }
+
+profile="$tmp/web.json"
+python3 - "$SRC/profiles/examples/web.json" "$profile" "$tmp/repos" "$SECRET" <<'PY'
+import json, sys
+src, dst, repos, secret = sys.argv[1:]
+p = json.load(open(src))
+p["layers"]["os"]["repo"] = repos + "/os-base"
+p["layers"]["app"]["repo"] = repos + "/web"
+p["bake"]["variables"]["DEPLOY_TOKEN"]["value"] = secret
+p["bake"]["timeout_s"] = 900
+json.dump(p, open(dst, "w"), indent=1)
+p["validate"]["checks"].append({"file": "/opt/web/VERSION", "contains": "v9.9.9"})
+json.dump(p, open(dst.replace(".json", "-badcheck.json"), "w"), indent=1)
+PY
+
+# 1. A full bake.
+start=$(date +%s.%N)
+if "$KILN" bake "$profile" --json --manifest "$tmp/m1.json" >"$tmp/b1.out" 2>"$tmp/b1.err"; then
+	ok "bake of v1.0.0 in $(elapsed "$start") s"
+else
+	fail "bake of v1.0.0: $(tail -n 30 "$tmp/b1.err")"
+	exit 1
+fi
+image=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["image_id"])' "$tmp/m1.json")
+q tags "$image" >"$tmp/tags.json"
+python3 - "$tmp/tags.json" "$tmp/m1.json" "$base" <<'PY' || fail "image tags"
+import json, sys
+t = json.load(open(sys.argv[1])); m = json.load(open(sys.argv[2])); base = sys.argv[3]
+tags = t["tags"]
+assert t["state"] == "available", t
+assert t["name"] == m["image_name"] and t["name"].startswith("kiln/web/v1.0.0/"), t
+want = {"kiln:profile": "web", "kiln:bake-key": m["bake_key"], "kiln:app-ref": "v1.0.0",
+        "kiln:os-ref": "os-1.0.0", "kiln:source-image": base, "kiln:managed": "true",
+        "team": "web"}
+for k, v in want.items():
+    assert tags.get(k) == v, (k, tags.get(k), v)
+for k in ("kiln:app-commit", "kiln:os-commit"):
+    assert len(tags.get(k, "")) == 40, (k, tags)
+assert tags.get("kiln:version"), tags
+assert m["cache_hit"] is False
+for step in ("layers", "source", "builder", "ssh", "upload", "provision", "checks", "image", "total"):
+    assert step in m["timings"], (step, m["timings"])
+PY
+[ "$failed" = 0 ] && ok "image $image has kiln's tags and the manifest its timings"
+no_leftovers "successful bake"
+grep -q "$SECRET" "$tmp/b1.out" "$tmp/b1.err" "$KILN_STATE_DIR"/runs/* && fail "the secret leaked"
+
+# An instance from the image serves the app.
+read -r iid ip < <(q launch "$image")
+if [ -n "${ip:-}" ]; then
+	page=""
+	for _ in $(seq 1 100); do
+		page=$(curl -fsS --max-time 2 "http://$ip:8080/" 2>/dev/null) && break
+		sleep 0.2
+	done
+	echo "$page" | grep -q "Hello from web" && ok "an instance of the image serves the page" ||
+		fail "instance $iid at $ip: page '$page'"
+	curl -fsS --max-time 2 "http://$ip:8080/VERSION" 2>/dev/null | grep -q v1.0.0 &&
+		ok "it serves VERSION v1.0.0" || fail "VERSION is not v1.0.0"
+	q terminate "$iid"
+else
+	fail "no instance from the image"
+fi
+
+# 2. Cache hit: under 1 s, no RunInstances.
+before=$(run_instances)
+start=$(date +%s.%N)
+"$KILN" bake "$profile" --json >"$tmp/b2.out" 2>"$tmp/b2.err" || fail "cached bake: $(cat "$tmp/b2.err")"
+t=$(elapsed "$start")
+after=$(run_instances)
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["cache_hit"] and m["image_id"]==sys.argv[2]' \
+	"$tmp/b2.out" "$image" && ok "second bake is a cache hit ($t s)" || fail "second bake not a cache hit"
+awk -v t="$t" 'BEGIN {exit !(t < 1.0)}' || fail "cache hit took $t s (limit 1 s)"
+[ "$before" = "$after" ] && ok "no RunInstances for the cache hit" ||
+	fail "RunInstances went from $before to $after"
+
+# 3. --force bakes anew (and a secret-echoing provisioner, at full verbosity).
+if KILN_TRACE=all "$KILN" -vv bake "$profile" --app-ref v-echo --force >"$tmp/b3.out" 2>"$tmp/b3.err"; then
+	image3=$(cat "$tmp/b3.out")
+	[ "$image3" != "$image" ] && ok "--force bakes a new image $image3" || fail "--force reused $image"
+	grep -q "title is kiln demo" "$tmp/b3.err" && ok "provisioner output is in the log" ||
+		fail "no provisioner output at -vv"
+	if grep -q "$SECRET" "$tmp/b3.out" "$tmp/b3.err" "$KILN_STATE_DIR"/runs/*; then
+		fail "the secret appears at -vv with KILN_TRACE=all"
+	else
+		ok "the secret never appears, even echoed by a provisioner at -vv"
+	fi
+else
+	fail "--force bake: $(tail -n 20 "$tmp/b3.err")"
+fi
+no_leftovers "forced bake"
+
+# 4. Failures leave nothing behind.
+"$KILN" bake "$profile" --app-ref v-fail >"$tmp/f1.out" 2>"$tmp/f1.err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "exited with status 1" "$tmp/f1.err" && grep -q "about to fail" "$tmp/f1.err" &&
+	ok "a failing provisioner: exit 1 with its last lines" || fail "failing provisioner: rc $rc: $(tail -n 5 "$tmp/f1.err")"
+no_leftovers "failing provisioner"
+
+"$KILN" bake "$tmp/web-badcheck.json" >"$tmp/f2.out" 2>"$tmp/f2.err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "checks failed" "$tmp/f2.err" && ok "a failing check: exit 1" ||
+	fail "failing check: rc $rc: $(tail -n 5 "$tmp/f2.err")"
+no_leftovers "failing check"
+
+"$KILN" -v bake "$profile" --app-ref v-slow >"$tmp/f3.out" 2>"$tmp/f3.err" &
+pid=$!
+bg+=("$pid")
+for _ in $(seq 1 1500); do
+	grep -q "provisioning slowly" "$tmp/f3.err" && break
+	sleep 0.2
+done
+kill -INT "$pid"
+start=$(date +%s.%N)
+wait "$pid"
+rc=$?
+bg=()
+[ "$rc" != 0 ] && grep -q "interrupted" "$tmp/f3.err" &&
+	ok "SIGINT during provisioning stops the bake (cleanup $(elapsed "$start") s)" ||
+	fail "SIGINT: rc $rc: $(tail -n 5 "$tmp/f3.err")"
+no_leftovers "SIGINT during provisioning"
+
+"$KILN" bake "$profile" --app-ref v-fail --on-error abort >"$tmp/f4.out" 2>"$tmp/f4.err"
+run=$(grep -o 'kiln gc --run-id [^ ]*' "$tmp/f4.err" | awk '{print $4}')
+[ -n "$run" ] && [ -n "$(q leftovers)" ] && ok "--on-error abort leaves the builder and names $run" ||
+	fail "--on-error abort: $(tail -n 5 "$tmp/f4.err")"
+rm -rf "$KILN_STATE_DIR/runs"
+"$KILN" gc --target local --run-id "$run" >"$tmp/gc.out" 2>"$tmp/gc.err" ||
+	fail "kiln gc: $(cat "$tmp/gc.err")"
+grep -q "^deleted instance" "$tmp/gc.out" && ok "kiln gc --run-id (no journal) deleted the builder" ||
+	fail "gc output: $(cat "$tmp/gc.out")"
+no_leftovers "gc after --on-error abort"
+
+exit $failed
