@@ -230,7 +230,7 @@ done:
 }
 
 /* Decompress a .tar.zst into a plain tar, for builders without zstd. */
-static int unzstd(const char *from, const char *to)
+KILN_STATIC int unzstd(const char *from, const char *to)
 {
 	ZSTD_DStream *z = ZSTD_createDStream();
 	size_t inlen = ZSTD_DStreamInSize(), outlen = ZSTD_DStreamOutSize();

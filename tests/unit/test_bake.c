@@ -8,7 +8,9 @@
 #include "bake/manifest.h"
 #include "bake/pipeline.h"
 #include "bake/poll.h"
+#include "bake/pipeline-int.h"
 #include "kiln.h"
+#include "tests/fixtures/ssh_server.h"
 
 /* Derived independently: sha256 of json.dumps(doc, sort_keys=True, separators=(",", ":")). */
 #define PINNED_KEY "0f88cf89103172809a22587f9b544d85779ce15757ae222849834f7a74d33e60"
@@ -470,6 +472,238 @@ START_TEST(cache_hit_manifest_and_timings)
 }
 END_TEST
 
+/*
+ * The builder's side of a bake (upload, provisioners, checks) against a
+ * private sshd on loopback: the remote commands kiln sends really work in a
+ * POSIX shell with GNU tar.
+ */
+
+static struct ssh_server srv;
+static int srv_ok;
+static char rdir[] = "/tmp/kiln-bake-remote-XXXXXX";
+
+static void remote_setup(void)
+{
+	ck_assert_ptr_nonnull(mkdtemp(rdir));
+	/* sshd's privilege separation directory, as its service unit makes it. */
+	if (access("/run/sshd", F_OK) != 0)
+		ck_assert_int_eq(kiln_mkdir_p("/run/sshd", 0755), 0);
+	srv_ok = ssh_server_start(&srv, NULL) == 0;
+}
+
+static void remote_teardown(void)
+{
+	ssh_server_stop(&srv);
+	kiln_rm_rf(rdir);
+	strcpy(rdir, "/tmp/kiln-bake-remote-XXXXXX");
+}
+
+#define REMOTE_PROFILE                                                                             \
+	"{\"name\": \"web\", \"target\": \"aws\",\n"                                               \
+	" \"layers\": {\"os\": {\"repo\": \"os\", \"ref\": \"os-1\", \"provision\": "              \
+	"[\"p.sh\"]},\n"                                                                           \
+	"            \"app\": {\"repo\": \"app\", \"ref\": \"v1\", \"provision\": "                \
+	"[\"bin/%s\"]}},\n"                                                                        \
+	" \"bake\": {\"layer_dir\": \"%s/layers\", \"provision_timeout_s\": 20,\n"                 \
+	"          \"variables\": {\"MODE\": \"prod\", \"TOKEN\": {\"value\": \"t0ken-s3cret\", "  \
+	"\"secret\": true}}},\n"                                                                   \
+	" \"validate\": {\"checks\": [{\"file\": \"%s/out-app\", \"contains\": \"%s\"},\n"         \
+	"                           {\"command\": \"test -d %s/layers/os\"}]}}\n"
+
+/* A layer archive NAME.tar.zst holding `files` (path, content, executable). */
+static struct kiln_layer *make_layer(const char *name, const char *const files[][2])
+{
+	struct kiln_layer *l = kiln_xcalloc(1, sizeof(*l));
+	char *src = kiln_xasprintf("%s/src-%s", rdir, name);
+	int status = -1;
+	size_t i;
+
+	l->name = kiln_xstrdup(name);
+	l->archive = kiln_xasprintf("%s/%s.tar.zst", rdir, name);
+	for (i = 0; files[i][0] != NULL; i++) {
+		char *path = kiln_xasprintf("%s/%s", src, files[i][0]);
+		char *dir = kiln_path_dirname(path);
+		ck_assert_int_eq(kiln_mkdir_p(dir, 0755), 0);
+		ck_assert_int_eq(
+		    kiln_file_write_atomic(path, files[i][1], strlen(files[i][1]), 0755), 0);
+		free(dir);
+		free(path);
+	}
+	{
+		char *argv[] = {"tar", "--zstd", "-cf", l->archive, "-C", src, ".", NULL};
+		ck_assert_int_eq(kiln_proc_run(&status, NULL, NULL, argv), 0);
+		ck_assert_int_eq(status, 0);
+	}
+	free(src);
+	return l;
+}
+
+struct remote {
+	struct kiln_profile *profile;
+	struct kiln_bake_opts opts;
+	struct bake b;
+};
+
+static void remote_start(struct remote *r, const char *app_script, const char *want)
+{
+	static const char *const os_files[][2] = {
+	    {"p.sh",
+	     "#!/bin/sh\nset -e\necho \"os: $KILN_LAYER in $KILN_LAYER_DIR\"\n"
+	     "echo \"$KILN_PROFILE $KILN_OS_REF $MODE\" > \"$KILN_LAYER_DIR/../../out-os\"\n"},
+	    {"etc/motd", "hello\n"},
+	    {NULL, NULL}};
+	static const char *const app_files[][2] = {
+	    {"bin/ok.sh", "#!/bin/sh\necho \"$KILN_APP_REF $MODE $TOKEN $(pwd)\" > "
+	                  "\"$KILN_LAYER_DIR/../../out-app\"\n"},
+	    {"bin/fail.sh", "#!/bin/sh\necho line one\necho the reason >&2\nexit 3\n"},
+	    {NULL, NULL}};
+	char *path = kiln_xasprintf("%s/web.json", rdir);
+	char *text = kiln_xasprintf(REMOTE_PROFILE, app_script, rdir, rdir, want, rdir);
+	struct kiln_ssh_fingerprints fps = KILN_SSH_FINGERPRINTS_INIT;
+	struct kiln_ssh_connect_opts o = {0};
+	char *console = ssh_server_console(&srv);
+
+	ck_assert_msg(srv_ok, "sshd did not start");
+	ck_assert_int_eq(kiln_file_write_atomic(path, text, strlen(text), 0644), 0);
+	ck_assert_msg(kiln_profile_load(&r->profile, path, NULL) == 0, "%s", kiln_error_last());
+	memset(&r->b, 0, sizeof(r->b));
+	memset(&r->opts, 0, sizeof(r->opts));
+	r->b.profile = r->profile;
+	r->b.opts = &r->opts;
+	r->b.bake = json_object_get(r->profile->json, "bake");
+	r->b.deadline = kiln_time_mono() + 60;
+	r->b.os_ref = "os-1";
+	r->b.app_ref = "v1";
+	r->b.layers = kiln_xcalloc(2, sizeof(*r->b.layers));
+	r->b.layers[0] = make_layer("os", os_files);
+	r->b.layers[1] = make_layer("app", app_files);
+	kiln_log_add_secret("t0ken-s3cret");
+	ck_assert_int_eq(kiln_ssh_fingerprints_parse(&fps, console), 0);
+	o.host = "127.0.0.1";
+	o.port = srv.port;
+	o.user = "root";
+	o.key = srv.client_key;
+	o.fingerprints = &fps;
+	o.wait_timeout = 5;
+	ck_assert_msg(kiln_ssh_connect(&r->b.ssh, &o) == 0, "%s", kiln_error_last());
+	kiln_ssh_fingerprints_release(&fps);
+	free(console);
+	free(text);
+	free(path);
+}
+
+static void remote_end(struct remote *r)
+{
+	size_t i;
+
+	kiln_ssh_session_free(r->b.ssh);
+	for (i = 0; i < 2; i++)
+		kiln_layer_free(r->b.layers[i]);
+	free(r->b.layers);
+	kiln_profile_free(r->profile);
+}
+
+/* The contents of RDIR/REL, trailing whitespace removed. */
+static char *slurp(const char *rel)
+{
+	struct kiln_buf b = KILN_BUF_INIT;
+	char *path = kiln_xasprintf("%s/%s", rdir, rel);
+
+	ck_assert_msg(kiln_file_read(&b, path) == 0, "%s", kiln_error_last());
+	free(path);
+	kiln_buf_rtrim(&b);
+	return kiln_buf_detach(&b);
+}
+
+START_TEST(builder_upload_provision_checks)
+{
+	struct remote r;
+	char *s, *want;
+
+	remote_start(&r, "ok.sh", "prod t0ken-s3cret");
+	ck_assert_msg(kiln_bake__upload(&r.b) == 0, "%s", kiln_error_last());
+	s = slurp("layers/os/etc/motd");
+	ck_assert_str_eq(s, "hello");
+	free(s);
+	/* Staging directories are gone once the layer is in place. */
+	s = kiln_xasprintf("%s/layers/os.kiln-stage", rdir);
+	ck_assert_int_ne(access(s, F_OK), 0);
+	free(s);
+	/* A second upload replaces the layer whole. */
+	ck_assert_msg(kiln_bake__upload(&r.b) == 0, "%s", kiln_error_last());
+
+	ck_assert_msg(kiln_bake__provision(&r.b) == 0, "%s", kiln_error_last());
+	s = slurp("out-os");
+	ck_assert_str_eq(s, "web os-1 prod");
+	free(s);
+	s = slurp("out-app");
+	want = kiln_xasprintf("v1 prod t0ken-s3cret %s/layers/app", rdir);
+	ck_assert_str_eq(s, want);
+	free(want);
+	free(s);
+	ck_assert_msg(kiln_bake__checks(&r.b) == 0, "%s", kiln_error_last());
+	remote_end(&r);
+}
+END_TEST
+
+START_TEST(builder_failures_carry_their_output)
+{
+	struct remote r;
+
+	remote_start(&r, "fail.sh", "never there");
+	ck_assert_int_eq(kiln_bake__upload(&r.b), 0);
+	ck_assert_int_eq(kiln_bake__provision(&r.b), KILN_ERROR);
+	ck_assert_msg(
+	    strstr(kiln_error_last(), "provisioner app/bin/fail.sh exited with status 3") != NULL,
+	    "%s", kiln_error_last());
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "line one"));
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "the reason"));
+	/* out-app was never written: the file check fails, the command check holds. */
+	ck_assert_int_eq(kiln_bake__checks(&r.b), KILN_ERROR);
+	ck_assert_msg(strstr(kiln_error_last(), "1 of 2 checks failed") != NULL, "%s",
+	              kiln_error_last());
+	remote_end(&r);
+}
+END_TEST
+
+/* bake/provision.c, for builders without zstd. */
+int unzstd(const char *from, const char *to);
+
+START_TEST(layers_decompress_for_builders_without_zstd)
+{
+	static const char *const files[][2] = {{"a/b.txt", "bee\n"}, {NULL, NULL}};
+	struct kiln_layer *l;
+	struct kiln_buf out = KILN_BUF_INIT;
+	char *plain = kiln_xasprintf("%s/plain.tar", rdir);
+	char *argv[] = {"tar", "-xOf", plain, "./a/b.txt", NULL};
+	int status = -1;
+
+	l = make_layer("x", files);
+	ck_assert_msg(unzstd(l->archive, plain) == 0, "%s", kiln_error_last());
+	ck_assert_int_eq(kiln_proc_run(&status, &out, NULL, argv), 0);
+	ck_assert_int_eq(status, 0);
+	ck_assert_str_eq(out.ptr, "bee\n");
+	/* Not zstd at all: a clear error. */
+	ck_assert_int_eq(unzstd(plain, l->archive), KILN_ERROR);
+	kiln_buf_release(&out);
+	kiln_layer_free(l);
+	free(plain);
+}
+END_TEST
+
+START_TEST(builder_stop_flag_interrupts_a_provisioner)
+{
+	struct remote r;
+	volatile int stop = 1;
+
+	remote_start(&r, "ok.sh", "x");
+	ck_assert_int_eq(kiln_bake__upload(&r.b), 0);
+	r.b.stop = &stop;
+	ck_assert_int_eq(kiln_bake__provision(&r.b), KILN_EINTR);
+	remote_end(&r);
+}
+END_TEST
+
 Suite *kiln_test_suite(void)
 {
 	Suite *s = suite_create("bake");
@@ -494,6 +728,15 @@ Suite *kiln_test_suite(void)
 	tcase_add_loop_test(tc, gc_selects_from_tags, 0, (int)KILN_ARRAY_SIZE(gc_cases));
 	tcase_add_test(tc, state_dir_follows_the_environment);
 	tcase_add_test(tc, cache_hit_manifest_and_timings);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("remote");
+	tcase_add_checked_fixture(tc, remote_setup, remote_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, builder_upload_provision_checks);
+	tcase_add_test(tc, builder_failures_carry_their_output);
+	tcase_add_test(tc, builder_stop_flag_interrupts_a_provisioner);
+	tcase_add_test(tc, layers_decompress_for_builders_without_zstd);
 	suite_add_tcase(s, tc);
 	return s;
 }
