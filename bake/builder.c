@@ -327,6 +327,34 @@ static void cleanup_failed(const char *what, const char *id)
 	free(msg);
 }
 
+/* Deregister an unfinished image and delete the snapshots it made. */
+static void drop_image(struct bake *b)
+{
+	const char *ids[] = {b->image_id};
+	struct kiln_ec2_describe d = {.ids = ids, .n_ids = 1};
+	struct kiln_ec2_image_list *l = NULL;
+	size_t i;
+
+	if (kiln_ec2_describe_images(&l, b->aws, &d) < 0)
+		kiln_error_clear();
+	if (kiln_ec2_deregister_image(b->aws, b->image_id) < 0) {
+		cleanup_failed("image", b->image_id);
+		goto done;
+	}
+	kiln_bake__journal(b, "deleted", "image", NULL, b->image_id);
+	for (i = 0; l != NULL && l->n > 0 && i < l->v[0].n_devices; i++) {
+		const char *snap = l->v[0].devices[i].snapshot_id;
+		if (snap == NULL)
+			continue;
+		if (kiln_ec2_delete_snapshot(b->aws, snap) < 0)
+			cleanup_failed("snapshot", snap);
+		else
+			kiln_bake__journal(b, "deleted", "snapshot", NULL, snap);
+	}
+done:
+	kiln_ec2_image_list_free(l);
+}
+
 void kiln_bake__cleanup(struct bake *b, int failed)
 {
 	char *saved = kiln_xstrdup(kiln_error_last());
@@ -347,12 +375,8 @@ void kiln_bake__cleanup(struct bake *b, int failed)
 	if (b->instance_id || b->group_id || b->key_name)
 		kiln_bake__say("cleaning up the builder's temporaries");
 	/* An image that never became available is no use to anyone. */
-	if (failed && b->image_id != NULL) {
-		if (kiln_ec2_deregister_image(b->aws, b->image_id) < 0)
-			cleanup_failed("image", b->image_id);
-		else
-			kiln_bake__journal(b, "deleted", "image", NULL, b->image_id);
-	}
+	if (failed && b->image_id != NULL)
+		drop_image(b);
 	if (b->instance_id != NULL) {
 		const char *ids[] = {b->instance_id};
 		if (kiln_gc_terminate_instances(b->aws, ids, 1, CLEANUP_TIMEOUT) < 0)
