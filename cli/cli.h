@@ -48,5 +48,6 @@ int cmd_layers(struct kiln_cli *cli, int argc, char **argv);
 int cmd_bake(struct kiln_cli *cli, int argc, char **argv);
 int cmd_gc(struct kiln_cli *cli, int argc, char **argv);
 int cmd_whoami(struct kiln_cli *cli, int argc, char **argv);
+int cmd_cloud(struct kiln_cli *cli, int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@ static const struct kiln_cmd commands[] = {
     {"bake", cmd_bake, "bake a profile's image, or find it in the cache"},
     {"gc", cmd_gc, "delete temporaries that crashed bakes left behind, found by tags"},
     {"version", cmd_version, "print the version"},
+    {"cloud", cmd_cloud, "run the local cloud: an AWS-compatible EC2 with real instances"},
     {"whoami", cmd_whoami, "show the AWS account, identity and region kiln acts as"},
     {"help", cmd_help, "show the commands, or one command's help"},
 };
