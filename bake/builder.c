@@ -271,6 +271,38 @@ static int wait_image(struct bake *b)
 	}
 }
 
+/*
+ * Image names are unique per account and region. A forced rebake of the same
+ * key would take the name of the image it replaces: it gets the run id after
+ * the name instead (found first, not by trying).
+ */
+static int free_name(struct bake *b)
+{
+	struct kiln_aws_filters f = KILN_AWS_LIST_INIT;
+	const char *owners[] = {"self"};
+	struct kiln_ec2_describe d = {.owners = owners, .n_owners = 1, .filters = &f};
+	struct kiln_ec2_image_list *l = NULL;
+	int error;
+
+	kiln_aws_filters_add(&f, "name", b->m->image_name);
+	error = kiln_ec2_describe_images(&l, b->aws, &d);
+	if (error == KILN_ENOTFOUND) {
+		kiln_error_clear();
+		error = 0;
+	}
+	if (error >= 0 && l != NULL && l->n > 0) {
+		char *name =
+		    kiln_xasprintf("%.*s-%s", 100, b->m->image_name, b->run_id + strlen("bake-"));
+		kiln_bake__say("image name %s is taken (--force): naming the new one %s",
+		               b->m->image_name, name);
+		free(b->m->image_name);
+		b->m->image_name = name;
+	}
+	kiln_aws_filters_release(&f);
+	kiln_ec2_image_list_free(l);
+	return error;
+}
+
 int kiln_bake__image_create(struct bake *b)
 {
 	const char *ids[] = {b->instance_id};
@@ -301,6 +333,10 @@ int kiln_bake__image_create(struct bake *b)
 		o.devices = &dev;
 		o.n_devices = 1;
 	}
+	error = free_name(b);
+	if (error < 0)
+		goto done;
+	o.name = b->m->image_name;
 	error = kiln_bake__journal(b, "intent", "image", o.name, NULL);
 	if (error < 0)
 		goto done;

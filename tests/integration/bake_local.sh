@@ -30,6 +30,8 @@ flock -w 1800 9 || { echo "FAIL: 10.214.2.0/24 stayed busy" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/kiln-bake-local-XXXXXX)
 STATE="$tmp/cloud"
+# kiln bake may start the cloud or build the base image itself: same state.
+export KILN_CLOUD_STATE_DIR="$STATE"
 export KILN_LOCAL_ENDPOINT="http://127.0.0.1:$PORT"
 export KILN_STATE_DIR="$tmp/kiln-state"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
@@ -139,6 +141,8 @@ ok "base image $base"
 (
 	cd "$tmp/repos/web" || exit 1
 	export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
+	# Variants of v1.0.0, so that the profile's checks still hold where they should.
+	git checkout -q v1.0.0
 	cp deploy/install.sh install.good
 	printf '#!/bin/sh\necho "about to fail"\nexit 1\n' >deploy/install.sh
 	git commit -qam "fails" && git tag v-fail
@@ -147,6 +151,9 @@ ok "base image $base"
 	printf '#!/bin/sh\necho "token is $DEPLOY_TOKEN"\necho "title is $SITE_TITLE"\n' >deploy/install.sh
 	cat install.good >>deploy/install.sh
 	git commit -qam "echo the secret" && git tag v-echo
+	git checkout -q v1.0.0
+	echo twin >site/twin.html
+	git add site/twin.html && git commit -qm "twin" && git tag v-twin
 ) || { fail "extra tags"; exit 1; }
 
 profile="$tmp/web.json"
@@ -224,21 +231,31 @@ awk -v t="$t" 'BEGIN {exit !(t < 1.0)}' || fail "cache hit took $t s (limit 1 s)
 [ "$before" = "$after" ] && ok "no RunInstances for the cache hit" ||
 	fail "RunInstances went from $before to $after"
 
-# 3. --force bakes anew (and a secret-echoing provisioner, at full verbosity).
-if KILN_TRACE=all "$KILN" -vv bake "$profile" --app-ref v-echo --force >"$tmp/b3.out" 2>"$tmp/b3.err"; then
+# 3. --force bakes anew.
+if "$KILN" bake "$profile" --force >"$tmp/b3.out" 2>"$tmp/b3.err"; then
 	image3=$(cat "$tmp/b3.out")
-	[ "$image3" != "$image" ] && ok "--force bakes a new image $image3" || fail "--force reused $image"
-	grep -q "title is kiln demo" "$tmp/b3.err" && ok "provisioner output is in the log" ||
-		fail "no provisioner output at -vv"
-	if grep -q "$SECRET" "$tmp/b3.out" "$tmp/b3.err" "$KILN_STATE_DIR"/runs/*; then
-		fail "the secret appears at -vv with KILN_TRACE=all"
-	else
-		ok "the secret never appears, even echoed by a provisioner at -vv"
-	fi
+	[ -n "$image3" ] && [ "$image3" != "$image" ] && ok "--force bakes a new image $image3" ||
+		fail "--force gave '$image3' (first: $image)"
 else
 	fail "--force bake: $(tail -n 20 "$tmp/b3.err")"
 fi
 no_leftovers "forced bake"
+
+# A provisioner that echoes the secret, at full verbosity with every trace.
+if KILN_TRACE=all "$KILN" -vv bake "$profile" --app-ref v-echo >"$tmp/b4.out" 2>"$tmp/b4.err"; then
+	grep -q "title is kiln demo" "$tmp/b4.err" && ok "provisioner output is in the log at -vv" ||
+		fail "no provisioner output at -vv"
+	grep -q 'token is \*\*\*' "$tmp/b4.err" && ok "the echoed secret is redacted" ||
+		fail "no redacted token line"
+	if grep -q "$SECRET" "$tmp/b4.out" "$tmp/b4.err" "$KILN_STATE_DIR"/runs/*; then
+		fail "the secret appears at -vv with KILN_TRACE=all"
+	else
+		ok "the secret never appears in output, logs or journal"
+	fi
+else
+	fail "secret-echo bake: $(tail -n 20 "$tmp/b4.err")"
+fi
+no_leftovers "secret-echo bake"
 
 # 4. Failures leave nothing behind.
 "$KILN" bake "$profile" --app-ref v-fail >"$tmp/f1.out" 2>"$tmp/f1.err"
@@ -280,5 +297,49 @@ rm -rf "$KILN_STATE_DIR/runs"
 grep -q "^deleted instance" "$tmp/gc.out" && ok "kiln gc --run-id (no journal) deleted the builder" ||
 	fail "gc output: $(cat "$tmp/gc.out")"
 no_leftovers "gc after --on-error abort"
+
+# 5. Two bakes of one key at once make one image.
+before=$(run_instances)
+"$KILN" bake "$profile" --app-ref v-twin >"$tmp/t1.out" 2>"$tmp/t1.err" &
+p1=$!
+"$KILN" bake "$profile" --app-ref v-twin >"$tmp/t2.out" 2>"$tmp/t2.err" &
+p2=$!
+bg=("$p1" "$p2")
+wait "$p1"
+r1=$?
+wait "$p2"
+r2=$?
+bg=()
+after=$(run_instances)
+if [ "$r1" = 0 ] && [ "$r2" = 0 ] && [ -s "$tmp/t1.out" ] && cmp -s "$tmp/t1.out" "$tmp/t2.out" &&
+	[ $((after - before)) = 1 ]; then
+	ok "two concurrent bakes of one key: one image $(cat "$tmp/t1.out"), one RunInstances"
+else
+	fail "concurrent bakes: rc $r1/$r2, images $(cat "$tmp/t1.out" "$tmp/t2.out" | tr '\n' ' '), RunInstances +$((after - before))"
+fi
+no_leftovers "concurrent bakes"
+
+# 6. kill -9 during provisioning: gc finds the temporaries by tags alone, and a
+# re-run then bakes (the lock died with the process).
+"$KILN" -v bake "$profile" --app-ref v-slow >"$tmp/k.out" 2>"$tmp/k.err" &
+pid=$!
+bg=("$pid")
+for _ in $(seq 1 1500); do
+	grep -q "provisioning slowly" "$tmp/k.err" && break
+	sleep 0.2
+done
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+bg=()
+run=$(sed -n 's/.*(run \(bake-[0-9a-f]*\),.*/\1/p' "$tmp/k.err" | head -n 1)
+[ -n "$run" ] && [ -n "$(q leftovers)" ] && ok "kill -9 during provisioning leaves run $run's temporaries" ||
+	fail "kill -9: run '$run', leftovers '$(q leftovers)'"
+rm -rf "$KILN_STATE_DIR/runs"
+"$KILN" gc --target local --run-id "$run" >"$tmp/gc2.out" 2>"$tmp/gc2.err" ||
+	fail "gc after kill -9: $(cat "$tmp/gc2.err")"
+no_leftovers "gc after kill -9"
+"$KILN" bake "$profile" --force >"$tmp/k2.out" 2>"$tmp/k2.err" && ok "a re-run after the crash bakes" ||
+	fail "re-run after kill -9: $(tail -n 5 "$tmp/k2.err")"
+no_leftovers "re-run after kill -9"
 
 exit $failed
