@@ -369,10 +369,26 @@ static void drop_image(struct bake *b)
 	const char *ids[] = {b->image_id};
 	struct kiln_ec2_describe d = {.ids = ids, .n_ids = 1};
 	struct kiln_ec2_image_list *l = NULL;
+	struct kiln_poll poll;
 	size_t i;
 
-	if (kiln_ec2_describe_images(&l, b->aws, &d) < 0)
-		kiln_error_clear();
+	/*
+	 * An image still being created cannot always be deregistered, and its
+	 * snapshots are known only once it is done: wait it out (bounded).
+	 */
+	kiln_poll_start(&poll, CLEANUP_TIMEOUT, NULL);
+	for (;;) {
+		kiln_ec2_image_list_free(l);
+		l = NULL;
+		if (kiln_ec2_describe_images(&l, b->aws, &d) < 0) {
+			kiln_error_clear();
+			break;
+		}
+		if (l->n == 0 || l->v[0].state == NULL || strcmp(l->v[0].state, "pending") != 0)
+			break;
+		if (kiln_poll_wait(&poll, "the unfinished image") < 0)
+			break;
+	}
 	if (kiln_ec2_deregister_image(b->aws, b->image_id) < 0) {
 		cleanup_failed("image", b->image_id);
 		goto done;

@@ -154,7 +154,47 @@ ok "base image $base"
 	git checkout -q v1.0.0
 	echo twin >site/twin.html
 	git add site/twin.html && git commit -qm "twin" && git tag v-twin
+	git checkout -q v1.0.0
+	printf '#!/bin/sh\nset -e\nhead -c 300000000 /dev/zero >/opt/big\n' >deploy/data.sh
+	printf '#!/bin/sh\nset -e\nsh "$KILN_LAYER_DIR/deploy/data.sh"\n' >>deploy/install.sh
+	git add -A && git commit -qm "big" && git tag v-big
 ) || { fail "extra tags"; exit 1; }
+
+# Layers that break the image they are baked into, for the SSH failure cases.
+(
+	set -e
+	mkdir -p "$tmp/repos/sabotage"
+	cd "$tmp/repos/sabotage"
+	export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
+	git init -q
+	printf '#!/bin/sh\nset -e\nrm -f /usr/sbin/sshd\n' >nosshd.sh
+	# ssh-keygen -l (what prints the console's fingerprints) lies; sshd's keys are real.
+	cat >fakefp.sh <<'SH'
+#!/bin/sh
+set -e
+mv /usr/bin/ssh-keygen /usr/bin/ssh-keygen.real
+cat >/usr/bin/ssh-keygen <<'W'
+#!/bin/sh
+if [ "$1" = -l ]; then
+	echo "256 SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA root@fake (ED25519)"
+	exit 0
+fi
+exec /usr/bin/ssh-keygen.real "$@"
+W
+chmod 0755 /usr/bin/ssh-keygen
+SH
+	chmod 0755 nosshd.sh fakefp.sh
+	git add -A && git commit -qm sabotage && git tag s-1
+) || { fail "sabotage repo"; exit 1; }
+python3 - "$tmp" <<'PY'
+import json, sys
+tmp = sys.argv[1]
+for what in ("nosshd", "fakefp"):
+    p = {"name": what, "target": "local",
+         "layers": {"os": {"repo": tmp + "/repos/sabotage", "ref": "s-1",
+                           "provision": [what + ".sh"]}}}
+    json.dump(p, open("%s/%s.json" % (tmp, what), "w"))
+PY
 
 profile="$tmp/web.json"
 python3 - "$SRC/profiles/examples/web.json" "$profile" "$tmp/repos" "$SECRET" <<'PY'
@@ -297,6 +337,58 @@ rm -rf "$KILN_STATE_DIR/runs"
 grep -q "^deleted instance" "$tmp/gc.out" && ok "kiln gc --run-id (no journal) deleted the builder" ||
 	fail "gc output: $(cat "$tmp/gc.out")"
 no_leftovers "gc after --on-error abort"
+
+# 4b. SSH failures, from images broken on purpose.
+nosshd=$("$KILN" bake "$tmp/nosshd.json" 2>"$tmp/s1.err") || fail "bake of the no-sshd image: $(tail -n 5 "$tmp/s1.err")"
+fakefp=$("$KILN" bake "$tmp/fakefp.json" 2>"$tmp/s2.err") || fail "bake of the fake-fingerprint image: $(tail -n 5 "$tmp/s2.err")"
+for what in nosshd fakefp; do
+	python3 - "$profile" "$tmp/web-$what.json" "${!what}" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["bake"]["source_image"] = sys.argv[3]
+p["bake"]["ssh"] = {"timeout_s": 8}
+json.dump(p, open(sys.argv[2], "w"))
+PY
+done
+start=$(date +%s.%N)
+"$KILN" bake "$tmp/web-nosshd.json" >"$tmp/s3.out" 2>"$tmp/s3.err"
+rc=$?
+if [ "$rc" = 1 ] && grep -q "did not answer within 8 s" "$tmp/s3.err" &&
+	grep -q "no /usr/sbin/sshd in the image" "$tmp/s3.err"; then
+	ok "SSH never comes up: timeout after $(elapsed "$start") s, with the console's last lines"
+else
+	fail "no sshd: rc $rc: $(tail -n 8 "$tmp/s3.err")"
+fi
+no_leftovers "SSH timeout"
+"$KILN" bake "$tmp/web-fakefp.json" >"$tmp/s4.out" 2>"$tmp/s4.err"
+rc=$?
+if [ "$rc" = 1 ] && grep -q "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" "$tmp/s4.err" &&
+	! grep -q "uploading" "$tmp/s4.err"; then
+	ok "a host key that is not on the console is refused: $(grep 'error' "$tmp/s4.err" | head -n 1 | cut -c1-120)"
+else
+	fail "wrong host key: rc $rc: $(tail -n 8 "$tmp/s4.err")"
+fi
+no_leftovers "wrong host key"
+
+# 4c. SIGTERM while waiting for CreateImage (a large layer of data widens the window).
+"$KILN" -v bake "$profile" --app-ref v-big >"$tmp/st.out" 2>"$tmp/st.err" &
+pid=$!
+bg=("$pid")
+for _ in $(seq 1 3000); do
+	grep -q "creating image" "$tmp/st.err" && break
+	sleep 0.01
+done
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+bg=()
+if [ "$rc" != 0 ]; then
+	grep -q "interrupted" "$tmp/st.err" && ok "SIGTERM while waiting for the image stops the bake" ||
+		fail "SIGTERM: rc $rc: $(tail -n 5 "$tmp/st.err")"
+else
+	ok "SIGTERM came after the image was ready (nothing to interrupt)"
+fi
+no_leftovers "SIGTERM during CreateImage"
 
 # 5. Two bakes of one key at once make one image.
 before=$(run_instances)
