@@ -411,26 +411,42 @@ else
 fi
 no_leftovers "concurrent bakes"
 
-# 6. kill -9 during provisioning: gc finds the temporaries by tags alone, and a
-# re-run then bakes (the lock died with the process).
-"$KILN" -v bake "$profile" --app-ref v-slow >"$tmp/k.out" 2>"$tmp/k.err" &
-pid=$!
-bg=("$pid")
-for _ in $(seq 1 1500); do
-	grep -q "provisioning slowly" "$tmp/k.err" && break
-	sleep 0.2
-done
-kill -KILL "$pid"
-wait "$pid" 2>/dev/null
-bg=()
-run=$(sed -n 's/.*(run \(bake-[0-9a-f]*\),.*/\1/p' "$tmp/k.err" | head -n 1)
-[ -n "$run" ] && [ -n "$(q leftovers)" ] && ok "kill -9 during provisioning leaves run $run's temporaries" ||
-	fail "kill -9: run '$run', leftovers '$(q leftovers)'"
-rm -rf "$KILN_STATE_DIR/runs"
-"$KILN" gc --target local --run-id "$run" >"$tmp/gc2.out" 2>"$tmp/gc2.err" ||
-	fail "gc after kill -9: $(cat "$tmp/gc2.err")"
-no_leftovers "gc after kill -9"
-"$KILN" bake "$profile" --force >"$tmp/k2.out" 2>"$tmp/k2.err" && ok "a re-run after the crash bakes" ||
+# 6. kill -9 at five points: gc finds the temporaries by tags alone (the
+# journal deleted), and a re-run then bakes (the lock died with the process).
+# kill9 NAME REF PATTERN: PATTERN is looked for in the journal and the log.
+kill9() {
+	local name=$1 ref=$2 pattern=$3 pid run j
+	rm -rf "$KILN_STATE_DIR/runs"
+	"$KILN" -v bake "$profile" --app-ref "$ref" --force >"$tmp/k-$name.out" 2>"$tmp/k-$name.err" &
+	pid=$!
+	bg=("$pid")
+	for _ in $(seq 1 6000); do
+		cat "$KILN_STATE_DIR"/runs/*.jsonl "$tmp/k-$name.err" 2>/dev/null | grep -q "$pattern" && break
+		sleep 0.005
+	done
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	bg=()
+	j=$(ls "$KILN_STATE_DIR"/runs/ 2>/dev/null | head -n 1)
+	run=${j%.jsonl}
+	rm -rf "$KILN_STATE_DIR/runs"
+	[ -n "$run" ] || { fail "kill -9 $name: no run started"; return; }
+	"$KILN" gc --target local --run-id "$run" >"$tmp/gc-$name.out" 2>"$tmp/gc-$name.err" ||
+		fail "gc after kill -9 $name: $(cat "$tmp/gc-$name.err")"
+	# An image whose CreateImage was sent completes on its own: it is whole (made
+	# after the checks passed) and a re-run finds it by its bake key.
+	for _ in $(seq 1 300); do
+		q leftovers | grep -q "^image .* pending" || break
+		sleep 0.1
+	done
+	no_leftovers "kill -9 $name, then kiln gc --run-id $run ($(grep -c '^deleted' "$tmp/gc-$name.out") deleted)"
+}
+kill9 after-key-pair v1.0.0 '"created","kind":"key-pair"'
+kill9 after-run-instances v1.0.0 '"created","kind":"instance"'
+kill9 during-upload v-big 'uploading layer os'
+kill9 during-provisioning v-slow 'provisioning slowly'
+kill9 waiting-for-image v-big 'creating image'
+"$KILN" bake "$profile" --force >"$tmp/k2.out" 2>"$tmp/k2.err" && ok "a re-run after the crashes bakes" ||
 	fail "re-run after kill -9: $(tail -n 5 "$tmp/k2.err")"
 no_leftovers "re-run after kill -9"
 
