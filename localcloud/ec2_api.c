@@ -1054,6 +1054,7 @@ static int import_key_pair(struct lc_req *r)
 		lc_err(r, 400, "InvalidKeyPair.Format", "Key is not in valid OpenSSH public key format");
 		goto out;
 	}
+	decoded[len] = '\0'; /* a C string for strndup (3 * n / 4 < n + 4) */
 	while (len > 0 && decoded[len - 1] == '\0')
 		len--; /* base64 padding */
 	line = kiln_xstrndup((const char *)decoded, (size_t)len);
