@@ -132,6 +132,7 @@ struct wait_ssh {
 	double banner_at;                 /* when */
 	char *console;                    /* the last console text */
 	struct kiln_ssh_fingerprints fps; /* from the console */
+	char *last_error;                 /* of the last banner probe */
 };
 
 static int look(struct wait_ssh *w, struct bake *b, int port)
@@ -139,9 +140,15 @@ static int look(struct wait_ssh *w, struct bake *b, int port)
 	char *console = NULL;
 	int error;
 
-	if (!w->banner && kiln_ssh_wait(b->host, port, 0, 2) == 0) {
-		w->banner = 1;
-		w->banner_at = kiln_time_mono();
+	if (!w->banner) {
+		if (kiln_ssh_wait(b->host, port, 0, 2) == 0) {
+			w->banner = 1;
+			w->banner_at = kiln_time_mono();
+		} else {
+			free(w->last_error);
+			w->last_error = kiln_xstrdup(kiln_error_last());
+			kiln_log_debug("SSH on %s: %s", b->host, w->last_error);
+		}
 	}
 	kiln_error_clear();
 	if (w->fps.count > 0)
@@ -163,7 +170,7 @@ int kiln_bake__ssh_connect(struct bake *b)
 	int accept_new = policy_s != NULL && strcmp(policy_s, "accept-new") == 0;
 	int port = (int)kiln_json_int(ssh, "port", 22);
 	double timeout = (double)kiln_json_int(ssh, "timeout_s", 300);
-	struct wait_ssh w = {0, 0, NULL, KILN_SSH_FINGERPRINTS_INIT};
+	struct wait_ssh w = {0, 0, NULL, KILN_SSH_FINGERPRINTS_INIT, NULL};
 	struct kiln_ssh_connect_opts o = {0};
 	struct kiln_poll poll;
 	char *where = kiln_xasprintf("%s:%d", b->host, port);
@@ -225,6 +232,7 @@ int kiln_bake__ssh_connect(struct bake *b)
 done:
 	free(where);
 	free(w.console);
+	free(w.last_error);
 	kiln_ssh_fingerprints_release(&w.fps);
 	return error;
 }
