@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -237,27 +239,43 @@ done:
 	return error;
 }
 
-/* Decompress a .tar.zst into a plain tar, for builders without zstd. */
-KILN_STATIC int unzstd(const char *from, const char *to)
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Decompress the .tar.zst `from` into `fo` (named `to` in messages). */
+KILN_STATIC int unzstd_fd(const char *from, int fo, const char *to)
 {
 	ZSTD_DStream *z = ZSTD_createDStream();
 	size_t inlen = ZSTD_DStreamInSize(), outlen = ZSTD_DStreamOutSize();
 	char *in = kiln_xmalloc(inlen), *outb = kiln_xmalloc(outlen);
 	int fi = open(from, O_RDONLY | O_CLOEXEC);
-	int fo = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	int error = 0;
 	ssize_t n;
 
 	if (z == NULL)
 		kiln_die("out of memory");
-	if (fi < 0 || fo < 0) {
-		error = kiln_error_set(KILN_ERROR, "cannot open '%s': %s", fi < 0 ? from : to,
-		                       strerror(errno));
+	if (fi < 0) {
+		error = kiln_error_set(KILN_ERROR, "cannot open '%s': %s", from, strerror(errno));
 		goto done;
 	}
 	ZSTD_initDStream(z);
-	while ((n = read(fi, in, inlen)) > 0) {
+	while ((n = read(fi, in, inlen)) != 0) {
 		ZSTD_inBuffer ib = {in, (size_t)n, 0};
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
 		while (ib.pos < ib.size) {
 			ZSTD_outBuffer ob = {outb, outlen, 0};
 			size_t r = ZSTD_decompressStream(z, &ob, &ib);
@@ -266,7 +284,7 @@ KILN_STATIC int unzstd(const char *from, const char *to)
 				                       ZSTD_getErrorName(r));
 				goto done;
 			}
-			if (write(fo, outb, ob.pos) != (ssize_t)ob.pos) {
+			if (write_all(fo, outb, ob.pos) < 0) {
 				error = kiln_error_set(KILN_ERROR, "cannot write '%s': %s", to,
 				                       strerror(errno));
 				goto done;
@@ -278,21 +296,53 @@ KILN_STATIC int unzstd(const char *from, const char *to)
 done:
 	if (fi >= 0)
 		close(fi);
-	if (fo >= 0 && close(fo) < 0 && error == 0)
-		error = kiln_error_set(KILN_ERROR, "cannot write '%s': %s", to, strerror(errno));
 	free(in);
 	free(outb);
 	ZSTD_freeDStream(z);
 	return error;
 }
 
+/*
+ * For builders without zstd, the plain tar is streamed through a pipe that a
+ * thread fills while the upload reads it: no temporary file, and
+ * decompression overlaps the transfer.
+ */
+struct unzstd_job {
+	const char *from;
+	int fd; /* the pipe's write end, closed by the thread */
+	pthread_t thread;
+	int error;
+	char *message;
+};
+
+static void *unzstd_thread(void *arg)
+{
+	struct unzstd_job *job = arg;
+	sigset_t set;
+
+	/* A reader that stops early gives EPIPE here, not a signal for the process. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	job->error = unzstd_fd(job->from, job->fd, "the upload pipe");
+	if (job->error < 0)
+		job->message = kiln_xstrdup(kiln_error_last());
+	close(job->fd);
+	return NULL;
+}
+
 static void progress(void *payload, uint64_t sent, uint64_t total)
 {
 	const char *name = payload;
 
-	if (isatty(STDERR_FILENO) && kiln_log_enabled(KILN_LOG_WARN))
-		fprintf(stderr, "\rkiln: uploading %s: %3d%%%s", name,
-		        total ? (int)(sent * 100 / total) : 100, sent == total ? "\n" : "");
+	if (!isatty(STDERR_FILENO) || !kiln_log_enabled(KILN_LOG_WARN))
+		return;
+	if (total > 0)
+		fprintf(stderr, "\rkiln: uploading %s: %3d%%%s", name, (int)(sent * 100 / total),
+		        sent == total ? "\n" : "");
+	else
+		fprintf(stderr, "\rkiln: uploading %s: %llu MiB", name,
+		        (unsigned long long)(sent >> 20));
 }
 
 static char *layer_dir(const struct bake *b, const char *name)
@@ -305,7 +355,8 @@ static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
 	struct kiln_buf cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT;
 	struct kiln_ssh_exec_opts o = {.label = l->name, .tail = &tail, .stop = b->stop};
 	char *dir = layer_dir(b, l->name), *stage, *plain = NULL;
-	int status = 0, error;
+	struct unzstd_job job = {0};
+	int status = 0, error, readfd = -1, started = 0;
 
 	/* Extract beside the target, then move: a layer is there whole or not at all. */
 	stage = kiln_xasprintf("%s.kiln-stage", dir);
@@ -318,10 +369,16 @@ static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
 	                "rm -rf \"$d\"; mv \"$s\" \"$d\"",
 	                have_zstd ? "zstd -dcq |" : "");
 	if (!have_zstd) {
-		plain = kiln_xasprintf("%s.tar", l->archive);
-		error = unzstd(l->archive, plain);
-		if (error < 0)
-			goto done;
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0)
+			kiln_die("pipe: %s", strerror(errno));
+		job.from = l->archive;
+		job.fd = p[1];
+		readfd = p[0];
+		if (pthread_create(&job.thread, NULL, unzstd_thread, &job) != 0)
+			kiln_die("cannot start a thread");
+		started = 1;
+		plain = kiln_xasprintf("/proc/self/fd/%d", readfd);
 	}
 	o.stdin_path = plain ? plain : l->archive;
 	o.on_progress = progress;
@@ -329,14 +386,19 @@ static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
 	o.timeout = kiln_bake__left(b);
 	kiln_bake__say("uploading layer %s to %s", l->name, dir);
 	error = kiln_ssh_upload(&status, b->ssh, o.stdin_path, cmd.ptr, &o);
+	if (started) {
+		/* Closing our end unblocks the thread if the upload stopped reading. */
+		close(readfd);
+		pthread_join(job.thread, NULL);
+		if (error >= 0 && job.error < 0)
+			error = kiln_error_set(job.error, "%s", job.message);
+		free(job.message);
+	}
 	if (error >= 0 && status != 0)
 		error = kiln_error_set(KILN_ERROR,
 		                       "extracting layer %s on the builder failed (exit "
 		                       "%d):\n%s",
 		                       l->name, status, tail.ptr);
-done:
-	if (plain != NULL)
-		unlink(plain);
 	free(plain);
 	free(stage);
 	free(dir);
