@@ -183,13 +183,15 @@ exec /usr/bin/ssh-keygen.real "$@"
 W
 chmod 0755 /usr/bin/ssh-keygen
 SH
-	chmod 0755 nosshd.sh fakefp.sh
+	# ssh-keygen -l prints nothing: a console block without fingerprints.
+	sed -e 's|echo "256 SHA256:.*|:|' fakefp.sh >nofp.sh
+	chmod 0755 nosshd.sh fakefp.sh nofp.sh
 	git add -A && git commit -qm sabotage && git tag s-1
 ) || { fail "sabotage repo"; exit 1; }
 python3 - "$tmp" <<'PY'
 import json, sys
 tmp = sys.argv[1]
-for what in ("nosshd", "fakefp"):
+for what in ("nosshd", "fakefp", "nofp"):
     p = {"name": what, "target": "local",
          "layers": {"os": {"repo": tmp + "/repos/sabotage", "ref": "s-1",
                            "provision": [what + ".sh"]}}}
@@ -341,7 +343,8 @@ no_leftovers "gc after --on-error abort"
 # 4b. SSH failures, from images broken on purpose.
 nosshd=$("$KILN" bake "$tmp/nosshd.json" 2>"$tmp/s1.err") || fail "bake of the no-sshd image: $(tail -n 5 "$tmp/s1.err")"
 fakefp=$("$KILN" bake "$tmp/fakefp.json" 2>"$tmp/s2.err") || fail "bake of the fake-fingerprint image: $(tail -n 5 "$tmp/s2.err")"
-for what in nosshd fakefp; do
+nofp=$("$KILN" bake "$tmp/nofp.json" 2>"$tmp/s5.err") || fail "bake of the no-fingerprint image: $(tail -n 5 "$tmp/s5.err")"
+for what in nosshd fakefp nofp; do
 	python3 - "$profile" "$tmp/web-$what.json" "${!what}" <<'PY'
 import json, sys
 p = json.load(open(sys.argv[1]))
@@ -369,6 +372,25 @@ else
 	fail "wrong host key: rc $rc: $(tail -n 8 "$tmp/s4.err")"
 fi
 no_leftovers "wrong host key"
+"$KILN" bake "$tmp/web-nofp.json" >"$tmp/s6.out" 2>"$tmp/s6.err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "no host key fingerprints on its console" "$tmp/s6.err" &&
+	ok "no fingerprints on the console: refused (strict)" ||
+	fail "no fingerprints, strict: rc $rc: $(tail -n 5 "$tmp/s6.err")"
+no_leftovers "no fingerprints, strict"
+python3 - "$tmp/web-nofp.json" "$tmp/web-nofp-accept.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["bake"]["ssh"]["host_key_check"] = "accept-new"
+p["bake"]["ssh"]["timeout_s"] = 60
+json.dump(p, open(sys.argv[2], "w"))
+PY
+"$KILN" bake "$tmp/web-nofp-accept.json" --force >"$tmp/s7.out" 2>"$tmp/s7.err"
+rc=$?
+[ "$rc" = 0 ] && grep -q "warning.*accepting its key" "$tmp/s7.err" &&
+	ok "no fingerprints with accept-new: baked, with a warning" ||
+	fail "no fingerprints, accept-new: rc $rc: $(tail -n 5 "$tmp/s7.err")"
+no_leftovers "no fingerprints, accept-new"
 
 # 4c. SIGTERM while waiting for CreateImage (a large layer of data widens the window).
 "$KILN" -v bake "$profile" --app-ref v-big >"$tmp/st.out" 2>"$tmp/st.err" &
