@@ -211,8 +211,15 @@ static int local_client_config(struct kiln_aws_config *cfg, char **endpoint)
 	if (error < 0)
 		return error;
 	if (!tcp_answers(host, port)) {
-		char *argv[] = {"/proc/self/exe", "cloud", "up", "--port", port_s, NULL};
+		const char *cidr = getenv("KILN_LOCAL_CIDR");
+		char *argv[] = {"/proc/self/exe", "cloud", "up", "--port",
+		                port_s,           NULL,    NULL, NULL};
 		snprintf(port_s, sizeof(port_s), "%d", port);
+		/* The daemon's own default otherwise; tests keep to their range. */
+		if (cidr != NULL && cidr[0] != '\0') {
+			argv[5] = "--cidr";
+			argv[6] = (char *)cidr;
+		}
 		kiln_bake__say("the local cloud is not running at %s; starting it", url);
 		error = run_self(NULL, argv, "kiln cloud up");
 		if (error < 0)

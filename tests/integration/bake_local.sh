@@ -54,6 +54,7 @@ cleanup() {
 		wait "$pid" 2>/dev/null
 	done
 	"$KILN" cloud down --state-dir "$STATE" >/dev/null 2>&1
+	"$KILN" cloud down --state-dir "$tmp/cloud2" >/dev/null 2>&1
 	if [ "$failed" = 0 ] && [ "$rc" = 0 ]; then
 		rm -rf "$tmp"
 	else
@@ -471,5 +472,20 @@ kill9 waiting-for-image v-big 'creating image'
 "$KILN" bake "$profile" --force >"$tmp/k2.out" 2>"$tmp/k2.err" && ok "a re-run after the crashes bakes" ||
 	fail "re-run after kill -9: $(tail -n 5 "$tmp/k2.err")"
 no_leftovers "re-run after kill -9"
+
+# 7. Nothing running at the endpoint: kiln bake starts the local cloud itself
+# and, with no debian-12* image there, builds the base image first.
+"$KILN" cloud down --state-dir "$STATE" >/dev/null 2>&1
+if KILN_CLOUD_STATE_DIR="$tmp/cloud2" KILN_LOCAL_CIDR="$CIDR" \
+	"$KILN" bake "$profile" >"$tmp/a.out" 2>"$tmp/a.err"; then
+	grep -q "starting it" "$tmp/a.err" && grep -q "building 'debian-12-minbase'" "$tmp/a.err" &&
+		ok "kiln bake started the local cloud and built the base image, saying so" ||
+		fail "auto start: $(cat "$tmp/a.err")"
+	[ -s "$tmp/cloud2/requests.jsonl" ] && ok "the bake ran against the cloud it started" ||
+		fail "no request log in the started cloud"
+else
+	fail "bake with no cloud running: $(tail -n 10 "$tmp/a.err")"
+fi
+no_leftovers "bake on a cloud kiln started"
 
 exit $failed
