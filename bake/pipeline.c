@@ -235,20 +235,26 @@ done:
 	return error;
 }
 
-int kiln_bake_client(struct kiln_aws **out, const struct kiln_profile *profile)
+int kiln_target_client(struct kiln_aws **out, const char *target, const char *region)
 {
 	struct kiln_aws_config cfg = {0};
 	char *endpoint = NULL;
 	int error = 0;
 
-	if (strcmp(profile->target, "local") == 0)
+	KILN_ASSERT_ARG(out != NULL && target != NULL);
+	if (strcmp(target, "local") == 0)
 		error = local_client_config(&cfg, &endpoint);
 	else
-		cfg.region = kiln_json_str(profile->json, "region");
+		cfg.region = region;
 	if (error >= 0)
 		error = kiln_aws_new(out, &cfg);
 	free(endpoint);
 	return error;
+}
+
+int kiln_bake_client(struct kiln_aws **out, const struct kiln_profile *profile)
+{
+	return kiln_target_client(out, profile->target, kiln_json_str(profile->json, "region"));
 }
 
 /* Steps. */

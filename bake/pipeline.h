@@ -71,6 +71,8 @@ int kiln_state_dir(char **out);
  * answers there; "aws": the normal chain and the profile's region.
  */
 int kiln_bake_client(struct kiln_aws **out, const struct kiln_profile *profile);
+/* The same for a target named directly ("local" or "aws"); `region` may be NULL. */
+int kiln_target_client(struct kiln_aws **out, const char *target, const char *region);
 
 /*
  * Bake. Overrides of opts are applied to `profile`'s layers. On success

@@ -49,7 +49,6 @@ static void print_items(const json_t *items, int dry_run)
 int cmd_gc(struct kiln_cli *cli, int argc, char **argv)
 {
 	struct kiln_gc_opts o = {0};
-	struct kiln_profile fake = {0};
 	const char *target = "aws";
 	struct kiln_aws *aws = NULL;
 	json_t *items = NULL;
@@ -79,8 +78,7 @@ int cmd_gc(struct kiln_cli *cli, int argc, char **argv)
 	if (strcmp(target, "aws") != 0 && strcmp(target, "local") != 0)
 		return cli_usage_error("invalid value '%s' for '--target': use aws or local",
 		                       target);
-	fake.target = (char *)target;
-	error = kiln_bake_client(&aws, &fake);
+	error = kiln_target_client(&aws, target, NULL);
 	if (error < 0)
 		goto done;
 	error = kiln_gc_run(&items, aws, &o);
