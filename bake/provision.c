@@ -516,6 +516,12 @@ int kiln_bake__checks(struct bake *b)
 	const json_t *checks =
 	    json_object_get(json_object_get(b->profile->json, "validate"), "checks");
 	struct kiln_buf failures = KILN_BUF_INIT;
+	/* What a check may compare with: the release being baked (no secrets). */
+	const struct kiln_ssh_env env[] = {
+	    {"KILN_PROFILE", b->profile->name, 0},
+	    {"KILN_APP_REF", b->app_ref ? b->app_ref : "", 0},
+	    {"KILN_OS_REF", b->os_ref ? b->os_ref : "", 0},
+	};
 	const json_t *c;
 	size_t i, nfailed = 0;
 	int error = 0;
@@ -523,8 +529,12 @@ int kiln_bake__checks(struct bake *b)
 	json_array_foreach(checks, i, c)
 	{
 		struct kiln_buf script = KILN_BUF_INIT, cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT;
-		struct kiln_ssh_exec_opts o = {
-		    .label = "check", .tail = &tail, .tail_lines = 5, .stop = b->stop};
+		struct kiln_ssh_exec_opts o = {.label = "check",
+		                               .env = env,
+		                               .nenv = KILN_ARRAY_SIZE(env),
+		                               .tail = &tail,
+		                               .tail_lines = 5,
+		                               .stop = b->stop};
 		char *label = kiln_check_label(c);
 		long long t = kiln_json_int(c, "timeout_s", CHECK_TIMEOUT);
 		int status = 0;

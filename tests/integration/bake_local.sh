@@ -142,22 +142,27 @@ ok "base image $base"
 (
 	cd "$tmp/repos/web" || exit 1
 	export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
-	# Variants of v1.0.0, so that the profile's checks still hold where they should.
+	# Variants of v1.0.0, each with its tag in VERSION as the profile's check wants.
 	git checkout -q v1.0.0
 	cp deploy/install.sh install.good
 	printf '#!/bin/sh\necho "about to fail"\nexit 1\n' >deploy/install.sh
+	echo v-fail >VERSION
 	git commit -qam "fails" && git tag v-fail
 	printf '#!/bin/sh\necho "provisioning slowly"\nsleep 120\n' >deploy/install.sh
+	echo v-slow >VERSION
 	git commit -qam "slow" && git tag v-slow
 	printf '#!/bin/sh\necho "token is $DEPLOY_TOKEN"\necho "title is $SITE_TITLE"\n' >deploy/install.sh
 	cat install.good >>deploy/install.sh
+	echo v-echo >VERSION
 	git commit -qam "echo the secret" && git tag v-echo
 	git checkout -q v1.0.0
 	echo twin >site/twin.html
-	git add site/twin.html && git commit -qm "twin" && git tag v-twin
+	echo v-twin >VERSION
+	git add -A && git commit -qm "twin" && git tag v-twin
 	git checkout -q v1.0.0
 	printf '#!/bin/sh\nset -e\nhead -c 300000000 /dev/zero >/opt/big\n' >deploy/data.sh
 	printf '#!/bin/sh\nset -e\nsh "$KILN_LAYER_DIR/deploy/data.sh"\n' >>deploy/install.sh
+	echo v-big >VERSION
 	git add -A && git commit -qm "big" && git tag v-big
 ) || { fail "extra tags"; exit 1; }
 
@@ -261,6 +266,22 @@ if [ -n "${ip:-}" ]; then
 else
 	fail "no instance from the image"
 fi
+
+# A release tag: v1.1.0 bakes (its check compares VERSION with the ref) and serves v1.1.0.
+if image11=$("$KILN" bake "$profile" --app-ref v1.1.0 2>"$tmp/b11.err"); then
+	read -r iid ip < <(q launch "$image11")
+	page=""
+	for _ in $(seq 1 100); do
+		page=$(curl -fsS --max-time 2 "http://${ip:-0}:8080/" 2>/dev/null) && break
+		sleep 0.2
+	done
+	echo "$page" | grep -q "Hello from web v1.1.0" && ok "--app-ref v1.1.0 bakes $image11, which serves v1.1.0" ||
+		fail "v1.1.0 instance page: '$page'"
+	[ -n "${iid:-}" ] && q terminate "$iid"
+else
+	fail "bake of v1.1.0: $(tail -n 10 "$tmp/b11.err")"
+fi
+no_leftovers "bake of v1.1.0"
 
 # 2. Cache hit: under 1 s, no RunInstances.
 before=$(run_instances)
