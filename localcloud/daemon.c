@@ -264,6 +264,11 @@ static enum MHD_Result answer(struct lc_cloud *c, struct MHD_Connection *conn, c
 			       "The action %s is not valid for this web service.", action);
 			goto reply;
 		}
+		if (kiln_query_get(&q, "DryRun") && strcmp(kiln_query_get(&q, "DryRun"), "true") == 0) {
+			lc_err(&r, 412, "DryRunOperation",
+			       "Request would have succeeded, but DryRun flag is set.");
+			goto reply;
+		}
 		pthread_mutex_lock(&c->mu);
 		if (fn(&r) == 0 && r.dirty && lc_state_save(c) < 0)
 			lc_err(&r, 500, "InternalError", "saving the state failed: %s",
