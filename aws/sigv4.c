@@ -24,6 +24,7 @@
 #include <openssl/hmac.h>
 
 #include "aws/sigv4.h"
+#include "core/log.h"
 #include "core/util.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
@@ -857,6 +858,7 @@ int kiln_sigv4_verify(struct kiln_sigv4_identity *out, const struct kiln_sigv4_r
 		goto done;
 	if (strlen(signature) != 64 || CRYPTO_memcmp(signature, expected, 64) != 0 ||
 	    strncmp(date8, amz_date, 8) != 0) {
+		kiln_log_trace("sigv4", "signature mismatch; canonical request:\n%s", canon.ptr);
 		error = fail(out, "SignatureDoesNotMatch",
 		             "the request signature does not match the one calculated");
 		goto done;

@@ -46,5 +46,6 @@ int cmd_profile(struct kiln_cli *cli, int argc, char **argv);
 int cmd_help(struct kiln_cli *cli, int argc, char **argv);
 int cmd_layers(struct kiln_cli *cli, int argc, char **argv);
 int cmd_whoami(struct kiln_cli *cli, int argc, char **argv);
+int cmd_cloud(struct kiln_cli *cli, int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@ static const struct kiln_cmd commands[] = {
     {"profile", cmd_profile, "check a profile, or show it with overrides and defaults"},
     {"layers", cmd_layers, "fetch a profile's layers and pack reproducible archives"},
     {"version", cmd_version, "print the version"},
+    {"cloud", cmd_cloud, "run the local cloud: an AWS-compatible EC2 with real instances"},
     {"whoami", cmd_whoami, "show the AWS account, identity and region kiln acts as"},
     {"help", cmd_help, "show the commands, or one command's help"},
 };
