@@ -23,6 +23,7 @@ API_ONLY=${LC_API_ONLY:-0}
 PORT=4611
 CIDR=10.214.1.0/24
 NET_PREFIX=10.214.1.
+export CIDR
 if [ "$API_ONLY" = 1 ]; then
 	EP=${LC_ENDPOINT:-http://127.0.0.1:5999}
 else
@@ -219,7 +220,7 @@ call DescribeVpcs describe-vpcs &&
 VPC=$(j '[v["VpcId"] for v in d["Vpcs"] if v.get("IsDefault")][0]')
 [ "$API_ONLY" = 1 ] || jt "default VPC on --cidr $CIDR, available" \
 	'[(v["CidrBlock"], v["State"]) for v in d["Vpcs"] if v.get("IsDefault")] == [(E["CIDR"], "available")]'
-export VPC CIDR
+export VPC
 call DescribeSubnets describe-subnets --filters "Name=vpc-id,Values=$VPC" &&
 	jt "DescribeSubnets: one default subnet per AZ a/b/c in the VPC" \
 		'sorted(s["AvailabilityZone"] for s in d["Subnets"] if s.get("DefaultForAz")) == ["us-east-1a","us-east-1b","us-east-1c"] and all(s["VpcId"] == E["VPC"] and s["State"] == "available" and s["SubnetId"].startswith("subnet-") for s in d["Subnets"])'
@@ -519,9 +520,18 @@ if [ "$API_ONLY" != 1 ]; then
 	eq "user data ran once across stop/start" "$(on "$tmp/k-ed" "$tmp/known1" "$IP1" cat /root/ud-count)" ran
 	eq "host keys unchanged across stop/start" "$(fingerprints "$I1")" "$FP1"
 fi
+# PID 1's start time (in clock ticks since the host booted) changes when the machine reboots.
+[ "$API_ONLY" = 1 ] || boot1=$(on "$tmp/k-ed" "$tmp/known1" "$IP1" "cut -d' ' -f22 /proc/1/stat")
 call "RebootInstances" reboot-instances --instance-ids "$I1"
 if [ "$API_ONLY" != 1 ]; then
-	sleep 2
+	boot2=$boot1
+	for i in $(seq 1 60); do
+		sleep 1
+		boot2=$(on "$tmp/k-ed" "$tmp/known1" "$IP1" "cut -d' ' -f22 /proc/1/stat" 2>/dev/null)
+		[ -n "$boot2" ] && [ "$boot2" != "$boot1" ] && break
+	done
+	[ -n "$boot2" ] && [ "$boot2" != "$boot1" ] && ok "RebootInstances restarted the machine's init" ||
+		bad "RebootInstances restarted the machine's init" "PID 1 start time still $boot1 after 60 s"
 	waiter "wait instance-running after reboot" instance-running --instance-ids "$I1"
 	wait_banner "$IP1" && ok "SSH banner after reboot" || bad "SSH banner after reboot" "none after 60 s"
 	eq "user data not run again by a reboot" "$(on "$tmp/k-ed" "$tmp/known1" "$IP1" cat /root/ud-count)" ran
