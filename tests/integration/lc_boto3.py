@@ -177,7 +177,8 @@ def main(tmp):
               kp["KeyMaterial"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----") and kp["KeyPairId"].startswith("key-"), kp)
         keyfile = os.path.join(tmp, "b3-key")
         with open(keyfile, "w") as f:
-            f.write(kp["KeyMaterial"])
+            # OpenSSH needs the final newline, which EC2's KeyMaterial may lack.
+            f.write(kp["KeyMaterial"].rstrip("\n") + "\n")
         os.chmod(keyfile, 0o600)
         pub = subprocess.run(["ssh-keygen", "-y", "-f", keyfile], capture_output=True, text=True)
         check("key material usable by ssh-keygen", pub.returncode == 0 and pub.stdout.startswith("ssh-ed25519 "), pub.stderr)
