@@ -74,12 +74,22 @@ def waiter(ec2, name, waiter_name, **kwargs):
         ok("waiter %s (%.1f s)" % (name, time.time() - t0))
 
 
+# EC2's HTTP statuses for the error codes checked here.
+STATUS = {"AuthFailure": 401, "SignatureDoesNotMatch": 403}
+
+
 def expect_error(name, code, fn, **kwargs):
     try:
         fn(**kwargs)
     except ClientError as e:
         got = e.response.get("Error", {}).get("Code")
+        meta = e.response.get("ResponseMetadata", {})
         check(name, got == code, "got %s (%s), want %s" % (got, e, code))
+        if got == code:
+            want = STATUS.get(code, 400)
+            check(name + ": HTTP %d and a RequestId" % want,
+                  meta.get("HTTPStatusCode") == want and meta.get("RequestId"),
+                  "HTTP %s, RequestId %r" % (meta.get("HTTPStatusCode"), meta.get("RequestId")))
         return
     except Exception as e:  # noqa: BLE001
         bad(name, "%s: %s, want ClientError %s" % (type(e).__name__, e, code))
@@ -145,6 +155,10 @@ def main(tmp):
     # Describe basics.
     r = attempt("DescribeRegions", ec2.describe_regions)
     if r:
+        meta = r["ResponseMetadata"]
+        check("reply has HTTP 200, a RequestId, text/xml",
+              meta["HTTPStatusCode"] == 200 and meta.get("RequestId")
+              and meta["HTTPHeaders"].get("content-type", "").startswith("text/xml"), meta)
         check("DescribeRegions lists us-east-1", any(x["RegionName"] == "us-east-1" for x in r["Regions"]), r)
     r = attempt("DescribeAvailabilityZones", ec2.describe_availability_zones)
     if r:
