@@ -368,6 +368,13 @@ err "RunInstances bad InstanceType -> InvalidParameterValue" InvalidParameterVal
 	run-instances --image-id "$BASE" --instance-type no.such.type
 err "DescribeInstances MaxResults 1 -> InvalidParameterValue" InvalidParameterValue \
 	describe-instances --max-results 1
+# Beyond issue 4's list, but any EC2 client may send it: DryRun.
+err "DescribeInstances --dry-run -> DryRunOperation" DryRunOperation describe-instances --dry-run
+err "RunInstances --dry-run -> DryRunOperation" DryRunOperation \
+	run-instances --image-id "$BASE" --instance-type t3.micro --dry-run \
+	--tag-specifications 'ResourceType=instance,Tags=[{Key=dry,Value=run}]'
+call "DescribeInstances tag:dry" describe-instances --filters Name=tag:dry,Values=run &&
+	jt "RunInstances --dry-run launched nothing" 'iids(d) == []'
 AWS_CONFIG_FILE=$tmp/aws-config-novalidate err "CreateSecurityGroup without description -> MissingParameter" \
 	MissingParameter create-security-group --cli-input-json '{"GroupName": "nodesc"}'
 AWS_CONFIG_FILE=$tmp/aws-config-novalidate err "CreateKeyPair without KeyName -> MissingParameter" \
