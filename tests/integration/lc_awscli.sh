@@ -179,6 +179,13 @@ if [ "$API_ONLY" != 1 ]; then
 		{ echo "FAIL cloud up: $(cat "$tmp/up.out")"; exit 1; }
 	ok "kiln cloud up"
 	[ -s "$STATE/cloud.pid" ] && ok "pid file written" || bad "pid file written" "no $STATE/cloud.pid"
+	if "$KILN_BIN" cloud up --port 4612 --state-dir "$STATE" --cidr "$CIDR" >"$tmp/up-twice.out" 2>&1; then
+		bad "kiln cloud up refuses a second daemon on one state directory" "exit 0: $(cat "$tmp/up-twice.out")"
+		"$KILN_BIN" cloud down --state-dir "$STATE" >/dev/null 2>&1
+		exit 1
+	else
+		ok "kiln cloud up refuses a second daemon on one state directory"
+	fi
 	"$KILN_BIN" cloud image debootstrap base --state-dir "$STATE" >"$tmp/base.out" 2>"$tmp/base.err" ||
 		{ echo "FAIL cloud image debootstrap: $(cat "$tmp/base.err")"; exit 1; }
 	BASE=$(tail -n 1 "$tmp/base.out" | tr -d '[:space:]')
@@ -393,7 +400,7 @@ export I1 R1
 jt "RunInstances reply: reservation, id, image, type, key, subnet, VPC, state" \
 	'(lambda i: d["ReservationId"].startswith("r-") and d["OwnerId"] and i["InstanceId"].startswith("i-") and i["ImageId"] == E["BASE"] and i["InstanceType"] == "t3.micro" and i["KeyName"] == "k-ed" and i["SubnetId"] == E["SUBNET"] and i["VpcId"] == E["VPC"] and i["State"]["Name"] in ("pending", "running") and i["Placement"]["AvailabilityZone"] == "us-east-1a" and i["ClientToken"] == "tok-one" and i["PrivateIpAddress"])(d["Instances"][0])'
 jt "RunInstances reply: security group and tags" \
-	'(lambda i: [g["GroupId"] for g in i["SecurityGroups"]] == [E["SG"]] and tags(i) == {"Name": "one", "role": "web"})(d["Instances"][0])'
+	'(lambda i: [(g["GroupId"], g.get("GroupName")) for g in i["SecurityGroups"]] == [(E["SG"], "web")] and tags(i) == {"Name": "one", "role": "web"})(d["Instances"][0])'
 IP1=$(j 'd["Instances"][0]["PrivateIpAddress"]')
 export IP1
 [ "$API_ONLY" = 1 ] || case $IP1 in "$NET_PREFIX"*) ok "private address $IP1 in $CIDR" ;; *) bad "private address in $CIDR" "$IP1" ;; esac
@@ -431,6 +438,11 @@ call "DescribeInstances tag-key absent" describe-instances --filters Name=tag-ke
 call "DescribeInstanceStatus" describe-instance-status --instance-ids "$I1" &&
 	jt "DescribeInstanceStatus: running, AZ" \
 		'(lambda s: s["InstanceId"] == E["I1"] and s["InstanceState"]["Name"] == "running" and s["AvailabilityZone"] == "us-east-1a")(d["InstanceStatuses"][0])'
+if [ "$(j 'd["InstanceStatuses"][0].get("InstanceStatus", {}).get("Status") in ("ok", "initializing")')" = true ]; then
+	waiter "wait instance-status-ok" instance-status-ok --instance-ids "$I1"
+else
+	bad "wait instance-status-ok" "no InstanceStatus.Status in DescribeInstanceStatus: $(head -c 300 "$tmp/out" | tr '\n' ' ')"
+fi
 
 # Console and SSH.
 fingerprints() { # ID -> sorted SHA256 fingerprints of the last block on the console
@@ -698,8 +710,11 @@ call "TerminateInstances (template instances)" terminate-instances --instance-id
 # ---------------------------------------------------------------- pagination
 PIDS=()
 for n in 1 2 3 4 5 6; do
+	extra=()
+	# EC2 accepts tags for the instance's volumes too; the first one carries some.
+	[ "$n" = 1 ] && extra=('ResourceType=volume,Tags=[{Key=batch,Value=vol}]')
 	call "RunInstances batch $n" run-instances --image-id "$BASE" --instance-type t3.nano \
-		--tag-specifications "ResourceType=instance,Tags=[{Key=batch,Value=p},{Key=n,Value=$n}]" &&
+		--tag-specifications "ResourceType=instance,Tags=[{Key=batch,Value=p},{Key=n,Value=$n}]" "${extra[@]}" &&
 		PIDS+=("$(j 'd["Instances"][0]["InstanceId"]')")
 done
 export PIDS_ALL="${PIDS[*]}"
@@ -723,6 +738,25 @@ call "DescribeInstances --next-token" describe-instances --filters Name=tag:batc
 call "TerminateInstances (batch)" terminate-instances --instance-ids "${PIDS[@]}" &&
 	jt "TerminateInstances: all shutting-down/terminated" \
 		'len(d["TerminatingInstances"]) == 6 and all(t["CurrentState"]["Name"] in ("shutting-down", "terminated") for t in d["TerminatingInstances"])'
+
+# ---------------------------------------------------------------- ten at once
+call "RunInstances --count 10" run-instances --image-id "$BASE" --instance-type t3.nano --count 10 \
+	--key-name k-ed --tag-specifications 'ResourceType=instance,Tags=[{Key=batch,Value=ten}]' &&
+	jt "RunInstances --count 10: one reservation, launch indexes 0-9, distinct addresses" \
+		'len(d["Instances"]) == 10 and sorted(i["AmiLaunchIndex"] for i in d["Instances"]) == list(range(10)) and len({i["PrivateIpAddress"] for i in d["Instances"]}) == 10'
+TEN=$(j '[i["InstanceId"] for i in d["Instances"]]')
+TEN_IPS=$(j '[i["PrivateIpAddress"] for i in d["Instances"]]')
+if [ -n "$TEN" ]; then
+	# shellcheck disable=SC2086
+	waiter "wait instance-running (10 at once)" instance-running --instance-ids $TEN
+	if [ "$API_ONLY" != 1 ]; then
+		n=0
+		for ip in $TEN_IPS; do wait_banner "$ip" && n=$((n + 1)); done
+		eq "SSH banners on all 10" "$n" 10
+	fi
+	# shellcheck disable=SC2086
+	call "TerminateInstances (10)" terminate-instances --instance-ids $TEN
+fi
 
 # ---------------------------------------------------------------- power-off from inside
 if [ "$API_ONLY" != 1 ]; then
@@ -777,7 +811,41 @@ if [ "$API_ONLY" != 1 ]; then
 	fi
 fi
 
+# ---------------------------------------------------------------- deregistering keeps layers in use
+# I2 runs from IMG1; an image of I2 stacks on IMG1's layer. Deregister IMG1:
+# the new image and I2 must still work.
+if [ "$API_ONLY" != 1 ]; then
+	on "$tmp/k-rsa" "$tmp/known2" "$IP2" 'echo second > /root/marker2' || bad "write marker2 on $I2" "ssh failed"
+fi
+call "StopInstances (I2)" stop-instances --instance-ids "$I2"
+waiter "wait instance-stopped (I2)" instance-stopped --instance-ids "$I2"
+call "CreateImage of an instance of a created image" create-image --instance-id "$I2" --name web-img-stacked
+IMG3=$(j 'd.get("ImageId")')
+export IMG3
+waiter "wait image-available (stacked)" image-available --image-ids "$IMG3"
+call "DeregisterImage (the stacked image's parent)" deregister-image --image-id "$IMG1"
+call "StartInstances (I2, image deregistered)" start-instances --instance-ids "$I2"
+waiter "wait instance-running (I2, image deregistered)" instance-running --instance-ids "$I2"
+call "RunInstances from the stacked image" run-instances --image-id "$IMG3" --instance-type t3.micro --key-name k-ed
+I7=$(j 'd["Instances"][0]["InstanceId"]')
+IP7=$(j 'd["Instances"][0]["PrivateIpAddress"]')
+export I7
+waiter "wait instance-running (stacked image)" instance-running --instance-ids "$I7"
+if [ "$API_ONLY" != 1 ]; then
+	wait_banner "$IP2" || bad "SSH banner on $IP2 after its image was deregistered" "none after 60 s"
+	eq "instance of a deregistered image keeps its files" \
+		"$(on "$tmp/k-rsa" "$tmp/known2" "$IP2" cat /root/marker /root/marker2)" "kept-across-images
+second"
+	console_ready "console fingerprints of $I7" "$I7"
+	wait_banner "$IP7" || bad "SSH banner on $IP7" "none after 60 s"
+	known_hosts "host keys of $I7 match the console" "$I7" "$IP7" "$tmp/known7"
+	eq "stacked image has both layers after its parent was deregistered" \
+		"$(on "$tmp/k-ed" "$tmp/known7" "$IP7" cat /root/marker /root/marker2)" "kept-across-images
+second"
+fi
+
 # ---------------------------------------------------------------- terminate, deregister, delete
+call "TerminateInstances (I7)" terminate-instances --instance-ids "$I7"
 call "TerminateInstances" terminate-instances --instance-ids "$I1" "$I2" &&
 	jt "TerminateInstances: previous states, current shutting-down/terminated" \
 		'sorted((t["InstanceId"], t["PreviousState"]["Name"]) for t in d["TerminatingInstances"]) == sorted([(E["I1"], "stopped"), (E["I2"], "running")]) and all(t["CurrentState"]["Name"] in ("shutting-down", "terminated") for t in d["TerminatingInstances"])'
@@ -799,8 +867,8 @@ else
 fi
 call "DeleteSnapshot" delete-snapshot --snapshot-id "$SNAP2"
 err "DeleteSnapshot removed it -> InvalidSnapshot.NotFound" InvalidSnapshot.NotFound describe-snapshots --snapshot-ids "$SNAP2"
-call "DescribeImages after deregistering another" describe-images --image-ids "$IMG1" &&
-	jt "image 1 still available" 'd["Images"][0]["State"] == "available"'
+call "DescribeImages after deregistering others" describe-images --image-ids "$IMG3" &&
+	jt "stacked image still available" 'd["Images"][0]["State"] == "available"'
 
 if [ "$API_ONLY" != 1 ] && [ -f "$STATE/requests.jsonl" ]; then
 	if python3 -c '
