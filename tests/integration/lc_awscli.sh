@@ -65,6 +65,14 @@ cleanup() {
 			echo "FAIL: mounts of $tmp left behind" >&2
 			rc=1
 		fi
+		if pgrep -f "$tmp" >/dev/null; then
+			echo "FAIL: processes of $tmp left behind: $(pgrep -af "$tmp" | head -3)" >&2
+			rc=1
+		fi
+		if ip -o addr show | grep -q " ${NET_PREFIX}1/"; then
+			echo "FAIL: a bridge on $CIDR left behind: $(ip -o addr show | grep " ${NET_PREFIX}1/")" >&2
+			rc=1
+		fi
 	fi
 	rm -rf "$tmp"
 	exit $rc
@@ -286,6 +294,12 @@ call "ImportKeyPair" import-key-pair --key-name k-imp --public-key-material "fil
 want=$(ssh-keygen -lf "$tmp/imported.pub" | awk '{sub(/^SHA256:/, "", $2); print $2}')
 got=$(j 'd["KeyFingerprint"]')
 eq "ImportKeyPair ed25519 fingerprint = SHA256 of public key" "${got%=}" "$want"
+# EC2: an imported RSA key's fingerprint is the MD5 of its DER public key.
+ssh-keygen -q -t rsa -b 2048 -N '' -C imported-rsa -f "$tmp/imported-rsa" || exit 1
+call "ImportKeyPair rsa" import-key-pair --key-name k-imp-rsa --public-key-material "fileb://$tmp/imported-rsa.pub"
+want=$(ssh-keygen -e -m PKCS8 -f "$tmp/imported-rsa.pub" 2>/dev/null | openssl pkey -pubin -outform DER 2>/dev/null | openssl md5 -c 2>/dev/null | awk '{print $NF}')
+eq "ImportKeyPair rsa fingerprint = MD5 of DER public key (as EC2)" "$(j 'd["KeyFingerprint"]')" "$want"
+call "DeleteKeyPair (imported rsa)" delete-key-pair --key-name k-imp-rsa
 err "CreateKeyPair duplicate -> InvalidKeyPair.Duplicate" InvalidKeyPair.Duplicate create-key-pair --key-name k-rsa
 err "ImportKeyPair duplicate -> InvalidKeyPair.Duplicate" InvalidKeyPair.Duplicate \
 	import-key-pair --key-name k-imp --public-key-material "fileb://$tmp/imported.pub"

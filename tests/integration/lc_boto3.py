@@ -377,6 +377,13 @@ def run():
             with open("/proc/mounts") as f:
                 if tmp in f.read():
                     bad("nothing left behind", "mounts of %s remain" % tmp)
+            procs = subprocess.run(["pgrep", "-af", tmp], capture_output=True, text=True).stdout
+            if procs.strip():
+                bad("nothing left behind", "processes remain: " + procs[:300])
+            addrs = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True).stdout
+            gateway = " %s/" % next(ipaddress.ip_network(CIDR).hosts())
+            if gateway in addrs:
+                bad("nothing left behind", "a bridge on %s remains" % CIDR)
         shutil.rmtree(tmp, ignore_errors=True)
     print("%d passed, %d failed" % (passed, len(failures)))
     for f in failures:
