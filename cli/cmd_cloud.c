@@ -119,8 +119,9 @@ static int cloud_status(struct kiln_cli *cli, struct cloud_args *a)
 	} else if (!json_is_true(json_object_get(st, "running"))) {
 		printf("not running (state %s)\n", kiln_json_str(st, "state_dir"));
 	} else {
-		printf("endpoint   %s\n", kiln_json_str(st, "endpoint") ? kiln_json_str(st, "endpoint")
-		                                                         : "(starting)");
+		printf("endpoint   %s\n", kiln_json_str(st, "endpoint")
+		                              ? kiln_json_str(st, "endpoint")
+		                              : "(starting)");
 		printf("state dir  %s\n", kiln_json_str(st, "state_dir"));
 		printf("pid        %lld\n", kiln_json_int(st, "pid", 0));
 		printf("uptime     %lld s\n", kiln_json_int(st, "uptime_seconds", 0));
@@ -134,7 +135,8 @@ static int cloud_status(struct kiln_cli *cli, struct cloud_args *a)
 			inst = json_object_get(counts, "instances");
 			if (json_object_size(inst) == 0)
 				printf(" 0");
-			json_object_foreach(inst, k, v) printf(" %lld %s", (long long)json_integer_value(v), k);
+			json_object_foreach(inst, k, v)
+			    printf(" %lld %s", (long long)json_integer_value(v), k);
 			printf("\n");
 		}
 	}
@@ -167,14 +169,17 @@ static int cloud_image(struct cloud_args *a)
 
 	if (a->npos >= 1 && strcmp(a->pos[0], "debootstrap") == 0) {
 		if (a->npos != 2)
-			return cli_usage_error("usage: kiln cloud image debootstrap NAME [--suite S]");
-		fprintf(stderr, "building the %s base image with debootstrap (cached after the "
-		                "first time)...\n",
+			return cli_usage_error(
+			    "usage: kiln cloud image debootstrap NAME [--suite S]");
+		fprintf(stderr,
+		        "building the %s base image with debootstrap (cached after the "
+		        "first time)...\n",
 		        a->suite ? a->suite : "bookworm");
 		rc = kiln_cloud_image_debootstrap(&id, a->state_dir, a->pos[1], a->suite);
 	} else if (a->npos >= 1 && strcmp(a->pos[0], "import") == 0) {
 		if (a->npos != 3)
-			return cli_usage_error("usage: kiln cloud image import NAME ROOTFS_DIR|TARBALL");
+			return cli_usage_error(
+			    "usage: kiln cloud image import NAME ROOTFS_DIR|TARBALL");
 		rc = kiln_cloud_image_import(&id, a->state_dir, a->pos[1], a->pos[2]);
 	} else {
 		return cli_usage_error("usage: kiln cloud image debootstrap|import ...");

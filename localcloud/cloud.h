@@ -23,7 +23,7 @@
 #include "localcloud/runtime.h"
 
 #define LC_EC2_XMLNS "http://ec2.amazonaws.com/doc/2016-11-15/"
-#define LC_NZONES 3
+#define LC_NZONES    3
 
 struct lc_runner;
 
@@ -98,7 +98,10 @@ struct lc_filters {
 	struct lc_filter *f;
 	size_t n;
 };
-int lc_filters_parse(struct lc_req *r, struct lc_filters *out);
+typedef int (*lc_values_fn)(json_t *res, const char *name, const char **vals, int max,
+                            char scratch[][64]);
+/* Parse the filters; a name `values` does not know (NULL: any) is InvalidParameterValue. */
+int lc_filters_parse(struct lc_req *r, struct lc_filters *out, lc_values_fn values);
 void lc_filters_release(struct lc_filters *f);
 /*
  * Does a resource pass every filter? `values` gives the resource's values
@@ -107,9 +110,8 @@ void lc_filters_release(struct lc_filters *f);
  * InvalidParameterValue). Tag filters (tag:KEY, tag-key, tag-value) are
  * answered from the resource's "tags" object.
  */
-typedef int (*lc_values_fn)(json_t *res, const char *name, const char **vals, int max,
-                            char scratch[][64]);
-int lc_filters_match(struct lc_req *r, const struct lc_filters *f, json_t *res, lc_values_fn values);
+int lc_filters_match(struct lc_req *r, const struct lc_filters *f, json_t *res,
+                     lc_values_fn values);
 /* Wildcard match with EC2's * and ?. */
 int lc_wildcard(const char *pattern, const char *value);
 

@@ -29,7 +29,7 @@
 #include "localcloud/daemon.h"
 
 #define LC_MAX_BODY (16u << 20)
-#define LC_THREADS 8
+#define LC_THREADS  8
 
 const char *kiln_cloud_state_dir(const char *given)
 {
@@ -57,9 +57,8 @@ static void request_log(struct lc_cloud *c, const char *service, const char *act
 		return;
 	kiln_time_iso8601(now, kiln_time_now(), 1);
 	line = json_pack("{s:s, s:s, s:s, s:i, s:s?, s:f}", "time", now, "service",
-	                 service ? service : "", "action", action ? action : "", "status",
-	                 status, "error", code && code[0] ? code : NULL, "duration",
-	                 seconds);
+	                 service ? service : "", "action", action ? action : "", "status", status,
+	                 "error", code && code[0] ? code : NULL, "duration", seconds);
 	text = json_dumps(line, JSON_COMPACT);
 	len = strlen(text);
 	text = kiln_xrealloc(text, len + 2);
@@ -147,8 +146,8 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 static int sts_handle(struct lc_req *r, const char *action)
 {
 	if (strcmp(action, "GetCallerIdentity") != 0)
-		return lc_err(r, 400, "InvalidAction", "The action %s is not valid for this web service",
-		              action);
+		return lc_err(r, 400, "InvalidAction",
+		              "The action %s is not valid for this web service", action);
 	kiln_buf_puts(r->out, "<GetCallerIdentityResult>");
 	lc_xtf(r->out, "Arn", "arn:aws:iam::%s:root", r->c->account);
 	lc_xt(r->out, "UserId", r->c->account);
@@ -238,7 +237,11 @@ static enum MHD_Result answer(struct lc_cloud *c, struct MHD_Connection *conn, c
 		                                                        : 400;
 		if (id.service[0])
 			service = id.service;
-		lc_err(&r, status, code, "%s", kiln_error_last());
+		const char *msg = kiln_error_last();
+		if (strncmp(msg, code, strlen(code)) == 0 &&
+		    strncmp(msg + strlen(code), ": ", 2) == 0)
+			msg += strlen(code) + 2;
+		lc_err(&r, status, code, "%s", msg);
 		goto reply;
 	}
 	service = id.service;
@@ -329,9 +332,8 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	struct lc_cloud *c = cls;
 	struct lc_conn *lc = *con_cls;
@@ -413,15 +415,15 @@ static int setup_vpc(struct lc_cloud *c)
 	json_object_clear(subnets);
 	{
 		char *id = lc_new_id("vpc-");
-		json_object_set_new(vpcs, id,
-		                    json_pack("{s:s, s:s, s:{}}", "id", id, "cidr", c->cidr, "tags"));
+		json_object_set_new(
+		    vpcs, id, json_pack("{s:s, s:s, s:{}}", "id", id, "cidr", c->cidr, "tags"));
 		for (int i = 0; i < LC_NZONES; i++) {
 			char *sid = lc_new_id("subnet-"), base[16];
 			lc_ip_format(base, c->subnet_base[i]);
-			json_object_set_new(
-			    subnets, sid,
-			    json_pack("{s:s, s:s, s:s, s:s, s:i, s:{}}", "id", sid, "vpc", id, "zone",
-			              zones[i], "cidr_base", base, "prefix", c->subnet_prefix, "tags"));
+			json_object_set_new(subnets, sid,
+			                    json_pack("{s:s, s:s, s:s, s:s, s:i, s:{}}", "id", sid,
+			                              "vpc", id, "zone", zones[i], "cidr_base",
+			                              base, "prefix", c->subnet_prefix, "tags"));
 			free(sid);
 		}
 		free(id);
@@ -531,13 +533,12 @@ static int run_daemon(const struct kiln_cloud_opts *o, const char *state_dir)
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)c.port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-	                       0, NULL, NULL, on_request, &c, MHD_OPTION_SOCK_ADDR, &sa,
-	                       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)LC_THREADS,
-	                       MHD_OPTION_URI_LOG_CALLBACK, uri_logger, NULL,
-	                       MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
-	                       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-	                       MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+	mhd = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    on_request, &c, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_THREAD_POOL_SIZE,
+	    (unsigned)LC_THREADS, MHD_OPTION_URI_LOG_CALLBACK, uri_logger, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)120, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
 	if (mhd == NULL) {
 		kiln_error_set(KILN_ERROR, "cannot listen on 127.0.0.1:%d (is the port in use?)",
 		               c.port);
@@ -757,9 +758,9 @@ int kiln_cloud_up(const struct kiln_cloud_opts *o, char **endpoint)
 		} else if (b.ptr && strncmp(b.ptr, "error ", 6) == 0) {
 			rc = kiln_error_set(KILN_ERROR, "%s", b.ptr + 6);
 		} else {
-			rc = kiln_error_set(KILN_ERROR,
-			                    "the local cloud exited while starting; see %s/cloud.log",
-			                    abs);
+			rc = kiln_error_set(
+			    KILN_ERROR, "the local cloud exited while starting; see %s/cloud.log",
+			    abs);
 		}
 		if (rc < 0)
 			waitpid(pid, NULL, WNOHANG);
@@ -844,11 +845,12 @@ int kiln_cloud_status(json_t **out, const char *state_dir)
 	path = state_file(state_dir, "state.json");
 	if (access(path, F_OK) == 0 && kiln_json_load_file(&st, path) == 0) {
 		counts = json_object();
-		json_object_set_new(counts, "images", json_integer((json_int_t)json_object_size(
-		                                          json_object_get(st, "images"))));
-		json_object_set_new(counts, "key_pairs",
-		                    json_integer((json_int_t)json_object_size(
-		                        json_object_get(st, "key_pairs"))));
+		json_object_set_new(
+		    counts, "images",
+		    json_integer((json_int_t)json_object_size(json_object_get(st, "images"))));
+		json_object_set_new(
+		    counts, "key_pairs",
+		    json_integer((json_int_t)json_object_size(json_object_get(st, "key_pairs"))));
 		json_object_set_new(counts, "security_groups",
 		                    json_integer((json_int_t)json_object_size(
 		                        json_object_get(st, "security_groups"))));

@@ -28,8 +28,8 @@ int lc_page(struct lc_req *r, size_t total, size_t *first, size_t *count, long l
 	if (token && *token) {
 		start = strtoull(token, &end, 10);
 		if (*end != '\0' || start > total)
-			return lc_err(r, 400, "InvalidParameterValue", "Invalid value for NextToken: %s",
-			              token);
+			return lc_err(r, 400, "InvalidParameterValue",
+			              "Invalid value for NextToken: %s", token);
 	}
 	*first = (size_t)start;
 	*count = total - (size_t)start < (size_t)max ? total - (size_t)start : (size_t)max;
@@ -106,7 +106,7 @@ static int describe_zones(struct lc_req *r)
 	const char **want;
 	size_t nwant = lc_q_list(r, "ZoneName", &want);
 
-	if (lc_filters_parse(r, &f) < 0) {
+	if (lc_filters_parse(r, &f, zone_values) < 0) {
 		free(want);
 		return -1;
 	}
@@ -139,12 +139,10 @@ static int describe_zones(struct lc_req *r)
 
 static int describe_account_attributes(struct lc_req *r)
 {
-	const char *attrs[][2] = {{"supported-platforms", "VPC"},
-	                          {"default-vpc", lc_default_vpc(r->c)},
-	                          {"max-instances", "20"},
-	                          {"vpc-max-security-groups-per-interface", "5"},
-	                          {"max-elastic-ips", "5"},
-	                          {"vpc-max-elastic-ips", "5"}};
+	const char *attrs[][2] = {
+	    {"supported-platforms", "VPC"}, {"default-vpc", lc_default_vpc(r->c)},
+	    {"max-instances", "20"},        {"vpc-max-security-groups-per-interface", "5"},
+	    {"max-elastic-ips", "5"},       {"vpc-max-elastic-ips", "5"}};
 	const char **want;
 	size_t nwant = lc_q_list(r, "AttributeName", &want);
 
@@ -168,8 +166,7 @@ static int describe_account_attributes(struct lc_req *r)
 
 /* ---- VPC and subnets ---------------------------------------------------- */
 
-static int vpc_values(json_t *res, const char *name, const char **vals, int max,
-                      char scratch[][64])
+static int vpc_values(json_t *res, const char *name, const char **vals, int max, char scratch[][64])
 {
 	(void)max;
 	if (strcmp(name, "vpc-id") == 0)
@@ -196,12 +193,12 @@ static int describe_vpcs(struct lc_req *r)
 
 	for (size_t i = 0; i < nids; i++)
 		if (json_object_get(vpcs, ids[i]) == NULL) {
-			rc = lc_err(r, 400, "InvalidVpcID.NotFound", "The vpc ID '%s' does not exist",
-			            ids[i]);
+			rc = lc_err(r, 400, "InvalidVpcID.NotFound",
+			            "The vpc ID '%s' does not exist", ids[i]);
 			free(ids);
 			return rc;
 		}
-	if (lc_filters_parse(r, &f) < 0) {
+	if (lc_filters_parse(r, &f, vpc_values) < 0) {
 		free(ids);
 		return -1;
 	}
@@ -239,7 +236,8 @@ static int describe_vpcs(struct lc_req *r)
 
 static void subnet_cidr(char out[32], json_t *s)
 {
-	snprintf(out, 32, "%s/%lld", lc_str(s, "cidr_base"), json_integer_value(json_object_get(s, "prefix")));
+	snprintf(out, 32, "%s/%lld", lc_str(s, "cidr_base"),
+	         json_integer_value(json_object_get(s, "prefix")));
 }
 
 static int subnet_values(json_t *res, const char *name, const char **vals, int max,
@@ -284,7 +282,7 @@ static int describe_subnets(struct lc_req *r)
 			free(ids);
 			return rc;
 		}
-	if (lc_filters_parse(r, &f) < 0) {
+	if (lc_filters_parse(r, &f, subnet_values) < 0) {
 		free(ids);
 		return -1;
 	}
@@ -350,8 +348,8 @@ void lc_ensure_default_group(struct lc_cloud *c)
 	              "description", "default VPC security group", "vpc", vpc, "rules", "tags");
 	json_array_append_new(json_object_get(g, "rules"),
 	                      json_pack("{s:s, s:b, s:s, s:i, s:i, s:s}", "id",
-	                                "sgr-00000000000000001", "egress", 1, "proto", "-1",
-	                                "from", -1, "to", -1, "cidr", "0.0.0.0/0"));
+	                                "sgr-00000000000000001", "egress", 1, "proto", "-1", "from",
+	                                -1, "to", -1, "cidr", "0.0.0.0/0"));
 	json_object_set_new(lc_table(c, "security_groups"), id, g);
 	free(id);
 }
@@ -383,14 +381,16 @@ static int create_security_group(struct lc_req *r)
 	}
 	if (!valid_group_name(name)) {
 		json_decref(tags);
-		return lc_err(r, 400, "InvalidParameterValue",
-		              "Value (%s) for parameter GroupName is invalid. Group names may not be "
-		              "empty, start with sg- or hold characters outside ASCII 32-126.",
-		              name);
+		return lc_err(
+		    r, 400, "InvalidParameterValue",
+		    "Value (%s) for parameter GroupName is invalid. Group names may not be "
+		    "empty, start with sg- or hold characters outside ASCII 32-126.",
+		    name);
 	}
 	if (vpc && json_object_get(lc_table(r->c, "vpcs"), vpc) == NULL) {
 		json_decref(tags);
-		return lc_err(r, 400, "InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", vpc);
+		return lc_err(r, 400, "InvalidVpcID.NotFound", "The vpc ID '%s' does not exist",
+		              vpc);
 	}
 	if (vpc == NULL)
 		vpc = lc_default_vpc(r->c);
@@ -458,7 +458,8 @@ static int delete_security_group(struct lc_req *r)
 	if (g == NULL)
 		return -1;
 	if (strcmp(lc_str(g, "name"), "default") == 0)
-		return lc_err(r, 400, "CannotDelete", "the specified group: \"%s\" name: \"default\" "
+		return lc_err(r, 400, "CannotDelete",
+		              "the specified group: \"%s\" name: \"default\" "
 		              "cannot be deleted by a user",
 		              lc_str(g, "id"));
 	json_object_foreach(lc_table(r->c, "instances"), k, inst)
@@ -471,7 +472,8 @@ static int delete_security_group(struct lc_req *r)
 		{
 			if (strcmp(json_string_value(sg), lc_str(g, "id")) == 0)
 				return lc_err(r, 400, "DependencyViolation",
-				              "resource %s has a dependent object", lc_str(g, "id"));
+				              "resource %s has a dependent object",
+				              lc_str(g, "id"));
 		}
 	}
 	id = kiln_xstrdup(lc_str(g, "id"));
@@ -520,7 +522,8 @@ static int request_rules(struct lc_req *r, json_t **out)
 			free(idx);
 			json_decref(rules);
 			return lc_err(r, 400, "InvalidParameterValue",
-			              "Invalid value '%s' for IP protocol. Unknown protocol.", proto);
+			              "Invalid value '%s' for IP protocol. Unknown protocol.",
+			              proto);
 		}
 		if (strcmp(proto, "all") == 0)
 			proto = "-1";
@@ -541,8 +544,8 @@ static int request_rules(struct lc_req *r, json_t **out)
 				free(idx);
 				json_decref(rules);
 				return lc_err(r, 400, "InvalidParameterValue",
-				              "Invalid port range %lld-%lld for protocol %s", from, to,
-				              proto);
+				              "Invalid port range %lld-%lld for protocol %s", from,
+				              to, proto);
 			}
 		}
 		snprintf(prefix, sizeof(prefix), "IpPermissions.%d.IpRanges", idx[i]);
@@ -557,10 +560,9 @@ static int request_rules(struct lc_req *r, json_t **out)
 				return lc_err(r, 400, "InvalidParameterValue",
 				              "CIDR block %s is malformed", cidr ? cidr : "(none)");
 			}
-			json_array_append_new(rules,
-			                      json_pack("{s:s, s:I, s:I, s:s, s:s?}", "proto", proto,
-			                                "from", from, "to", to, "cidr", cidr,
-			                                "description", desc));
+			json_array_append_new(
+			    rules, json_pack("{s:s, s:I, s:I, s:s, s:s?}", "proto", proto, "from",
+			                     from, "to", to, "cidr", cidr, "description", desc));
 		}
 		free(sub);
 		snprintf(prefix, sizeof(prefix), "IpPermissions.%d.Groups", idx[i]);
@@ -576,8 +578,9 @@ static int request_rules(struct lc_req *r, json_t **out)
 				              "The security group '%s' does not exist",
 				              gid ? gid : "(none)");
 			}
-			json_array_append_new(rules, json_pack("{s:s, s:I, s:I, s:s}", "proto", proto,
-			                                       "from", from, "to", to, "group", gid));
+			json_array_append_new(rules,
+			                      json_pack("{s:s, s:I, s:I, s:s}", "proto", proto,
+			                                "from", from, "to", to, "group", gid));
 		}
 		free(sub);
 	}
@@ -639,14 +642,15 @@ static int authorize(struct lc_req *r, int egress)
 		{
 			if (same_rule(added, rule, egress)) {
 				json_decref(rules);
-				return lc_err(r, 400, "InvalidPermission.Duplicate",
-				              "the specified rule \"peer: %s, %s, from port: %lld, to "
-				              "port: %lld, ALLOW\" already exists",
-				              lc_str(rule, "cidr") ? lc_str(rule, "cidr")
-				                                   : lc_str(rule, "group"),
-				              lc_str(rule, "proto"),
-				              json_integer_value(json_object_get(rule, "from")),
-				              json_integer_value(json_object_get(rule, "to")));
+				return lc_err(
+				    r, 400, "InvalidPermission.Duplicate",
+				    "the specified rule \"peer: %s, %s, from port: %lld, to "
+				    "port: %lld, ALLOW\" already exists",
+				    lc_str(rule, "cidr") ? lc_str(rule, "cidr")
+				                         : lc_str(rule, "group"),
+				    lc_str(rule, "proto"),
+				    json_integer_value(json_object_get(rule, "from")),
+				    json_integer_value(json_object_get(rule, "to")));
 			}
 		}
 	}
@@ -747,8 +751,10 @@ static void permissions_xml(struct lc_req *r, json_t *g, int egress, const char 
 		lc_xo(r->out, "item");
 		lc_xt(r->out, "ipProtocol", lc_str(a, "proto"));
 		if (strcmp(lc_str(a, "proto"), "-1") != 0) {
-			lc_xtf(r->out, "fromPort", "%lld", json_integer_value(json_object_get(a, "from")));
-			lc_xtf(r->out, "toPort", "%lld", json_integer_value(json_object_get(a, "to")));
+			lc_xtf(r->out, "fromPort", "%lld",
+			       json_integer_value(json_object_get(a, "from")));
+			lc_xtf(r->out, "toPort", "%lld",
+			       json_integer_value(json_object_get(a, "to")));
 		}
 		for (int pass = 0; pass < 2; pass++) {
 			lc_xo(r->out, pass == 0 ? "groups" : "ipRanges");
@@ -818,7 +824,7 @@ static int describe_security_groups(struct lc_req *r)
 			rc = lc_err(r, 400, "InvalidGroup.NotFound",
 			            "The security group '%s' does not exist in default VPC '%s'",
 			            names[i], lc_default_vpc(r->c));
-	if (rc == 0 && lc_filters_parse(r, &f) == 0) {
+	if (rc == 0 && lc_filters_parse(r, &f, group_values) == 0) {
 		lc_xo(r->out, "securityGroupInfo");
 		json_object_foreach(groups, k, v)
 		{
@@ -943,9 +949,9 @@ static int create_key_pair(struct lc_req *r)
 		type = "rsa";
 	if (strcmp(type, "rsa") != 0 && strcmp(type, "ed25519") != 0) {
 		json_decref(tags);
-		return lc_err(r, 400, "InvalidParameterValue",
-		              "Value (%s) for parameter KeyType is invalid. Expected rsa or ed25519.",
-		              type);
+		return lc_err(
+		    r, 400, "InvalidParameterValue",
+		    "Value (%s) for parameter KeyType is invalid. Expected rsa or ed25519.", type);
 	}
 	if (format && strcmp(format, "pem") != 0) {
 		json_decref(tags);
@@ -956,8 +962,8 @@ static int create_key_pair(struct lc_req *r)
 	}
 	if (json_object_get(lc_table(r->c, "key_pairs"), name)) {
 		json_decref(tags);
-		return lc_err(r, 400, "InvalidKeyPair.Duplicate", "The keypair '%s' already exists.",
-		              name);
+		return lc_err(r, 400, "InvalidKeyPair.Duplicate",
+		              "The keypair '%s' already exists.", name);
 	}
 	if (lc_q_tag_specs(r, "TagSpecification", "key-pair", tags) < 0) {
 		json_decref(tags);
@@ -977,10 +983,11 @@ static int create_key_pair(struct lc_req *r)
 	pub = kiln_xasprintf("%s.pub", priv);
 	{
 		/* rsa in PEM (PKCS#1) and ed25519 in OpenSSH format, as EC2 hands them out */
-		char *argv_rsa[] = {"ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PEM",
-		                    "-N", "", "-C", (char *)name, "-f", priv, NULL};
-		char *argv_ed[] = {"ssh-keygen", "-q", "-t", "ed25519", "-N", "",
-		                   "-C", (char *)name, "-f", priv, NULL};
+		char *argv_rsa[] = {"ssh-keygen", "-q",         "-t",  "rsa", "-b",
+		                    "2048",       "-m",         "PEM", "-N",  "",
+		                    "-C",         (char *)name, "-f",  priv,  NULL};
+		char *argv_ed[] = {"ssh-keygen", "-q",         "-t", "ed25519", "-N", "",
+		                   "-C",         (char *)name, "-f", priv,      NULL};
 		if (run_quiet(strcmp(type, "rsa") == 0 ? argv_rsa : argv_ed, NULL) < 0)
 			goto out;
 	}
@@ -991,9 +998,9 @@ static int create_key_pair(struct lc_req *r)
 	kiln_buf_rtrim(&pk);
 	id = lc_new_id("key-");
 	lc_now_iso(created);
-	k = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "id", id, "name", name, "type",
-	              type, "fingerprint", fp, "public_key", pubtext.ptr, "created", created,
-	              "tags", tags);
+	k = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "id", id, "name", name, "type", type,
+	              "fingerprint", fp, "public_key", pubtext.ptr, "created", created, "tags",
+	              tags);
 	json_object_set_new(lc_table(r->c, "key_pairs"), name, k);
 	r->dirty = 1;
 	lc_xt(r->out, "keyName", name);
@@ -1041,8 +1048,8 @@ static int import_key_pair(struct lc_req *r)
 	}
 	if (json_object_get(lc_table(r->c, "key_pairs"), name)) {
 		json_decref(tags);
-		return lc_err(r, 400, "InvalidKeyPair.Duplicate", "The keypair '%s' already exists.",
-		              name);
+		return lc_err(r, 400, "InvalidKeyPair.Duplicate",
+		              "The keypair '%s' already exists.", name);
 	}
 	if (lc_q_tag_specs(r, "TagSpecification", "key-pair", tags) < 0) {
 		json_decref(tags);
@@ -1051,7 +1058,8 @@ static int import_key_pair(struct lc_req *r)
 	decoded = kiln_xmalloc(strlen(material) + 4);
 	len = EVP_DecodeBlock(decoded, (const unsigned char *)material, (int)strlen(material));
 	if (len <= 0) {
-		lc_err(r, 400, "InvalidKeyPair.Format", "Key is not in valid OpenSSH public key format");
+		lc_err(r, 400, "InvalidKeyPair.Format",
+		       "Key is not in valid OpenSSH public key format");
 		goto out;
 	}
 	while (len > 0 && decoded[len - 1] == '\0')
@@ -1076,17 +1084,18 @@ static int import_key_pair(struct lc_req *r)
 		free(rnd);
 	}
 	pub = kiln_path_join(dir, "key.pub");
-	if (kiln_mkdir_p(dir, 0700) < 0 || kiln_file_write_atomic(pub, line, strlen(line), 0600) < 0)
+	if (kiln_mkdir_p(dir, 0700) < 0 ||
+	    kiln_file_write_atomic(pub, line, strlen(line), 0600) < 0)
 		goto out;
 	if (fingerprint(&fp, pub, strcmp(type, "rsa") == 0 ? "md5" : "sha256") < 0) {
-		lc_err(r, 400, "InvalidKeyPair.Format", "Key is not in valid OpenSSH public key format");
+		lc_err(r, 400, "InvalidKeyPair.Format",
+		       "Key is not in valid OpenSSH public key format");
 		goto out;
 	}
 	id = lc_new_id("key-");
 	lc_now_iso(created);
-	k = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "id", id, "name", name, "type",
-	              type, "fingerprint", fp, "public_key", line, "created", created, "tags",
-	              tags);
+	k = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "id", id, "name", name, "type", type,
+	              "fingerprint", fp, "public_key", line, "created", created, "tags", tags);
 	json_object_set_new(lc_table(r->c, "key_pairs"), name, k);
 	r->dirty = 1;
 	lc_xt(r->out, "keyFingerprint", fp);
@@ -1115,8 +1124,7 @@ json_t *lc_key_pair(struct lc_cloud *c, const char *name)
 	return json_object_get(lc_table(c, "key_pairs"), name);
 }
 
-static int key_values(json_t *res, const char *name, const char **vals, int max,
-                      char scratch[][64])
+static int key_values(json_t *res, const char *name, const char **vals, int max, char scratch[][64])
 {
 	(void)max;
 	if (strcmp(name, "key-name") == 0)
@@ -1148,7 +1156,7 @@ static int describe_key_pairs(struct lc_req *r)
 			rc = lc_err(r, 400, "InvalidKeyPair.NotFound",
 			            "The key pair '%s' does not exist", ids[i]);
 	}
-	if (rc == 0 && lc_filters_parse(r, &f) == 0) {
+	if (rc == 0 && lc_filters_parse(r, &f, key_values) == 0) {
 		lc_xo(r->out, "keySet");
 		json_object_foreach(keys, k, v)
 		{
@@ -1224,10 +1232,10 @@ static const char *not_found_code(const char *id)
 const char *lc_resource_type(const char *kind)
 {
 	static const char *const map[][2] = {
-	    {"images", "image"},         {"snapshots", "snapshot"},
-	    {"instances", "instance"},   {"security_groups", "security-group"},
-	    {"key_pairs", "key-pair"},   {"launch_templates", "launch-template"},
-	    {"vpcs", "vpc"},             {"subnets", "subnet"}};
+	    {"images", "image"},       {"snapshots", "snapshot"},
+	    {"instances", "instance"}, {"security_groups", "security-group"},
+	    {"key_pairs", "key-pair"}, {"launch_templates", "launch-template"},
+	    {"vpcs", "vpc"},           {"subnets", "subnet"}};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcmp(map[i][0], kind) == 0)
 			return map[i][1];
@@ -1249,7 +1257,8 @@ static int tagged_resources(struct lc_req *r, json_t **out)
 		const char *kind;
 		json_t *res = lc_find_any(r->c, ids[i], &kind);
 		if (res == NULL) {
-			lc_err(r, 400, not_found_code(ids[i]), "The ID '%s' does not exist", ids[i]);
+			lc_err(r, 400, not_found_code(ids[i]), "The ID '%s' does not exist",
+			       ids[i]);
 			free(ids);
 			json_decref(list);
 			return -1;
@@ -1348,7 +1357,7 @@ static int describe_tags(struct lc_req *r)
 	size_t nrows = 0, first, count;
 	int rc = 0;
 
-	if (lc_filters_parse(r, &f) < 0)
+	if (lc_filters_parse(r, &f, NULL) < 0)
 		return -1;
 	for (size_t t = 0; t < sizeof(kinds) / sizeof(kinds[0]); t++) {
 		const char *k, *tk;
@@ -1357,7 +1366,8 @@ static int describe_tags(struct lc_req *r)
 		{
 			json_object_foreach(json_object_get(res, "tags"), tk, tv)
 			{
-				const char *id = strcmp(kinds[t], "key_pairs") == 0 ? lc_str(res, "id") : k;
+				const char *id =
+				    strcmp(kinds[t], "key_pairs") == 0 ? lc_str(res, "id") : k;
 				struct tag_row row = {id, lc_resource_type(kinds[t]), tk,
 				                      json_string_value(tv)};
 				int keep = 1;
@@ -1377,7 +1387,8 @@ static int describe_tags(struct lc_req *r)
 						    json_object_get(res, "tags"), f.f[i].name + 4));
 					} else {
 						rc = lc_err(r, 400, "InvalidParameterValue",
-						            "The filter '%s' is invalid", f.f[i].name);
+						            "The filter '%s' is invalid",
+						            f.f[i].name);
 						goto out;
 					}
 					for (size_t j = 0; j < f.f[i].nvalues && !hit; j++)
@@ -1417,8 +1428,7 @@ out:
 /* LaunchTemplateData.* into the stored form, on top of `base` (a copy). */
 static int template_data(struct lc_req *r, json_t *base, json_t **out)
 {
-	static const char *const scalars[] = {"ImageId",  "InstanceType",
-	                                      "KeyName",  "UserData",
+	static const char *const scalars[] = {"ImageId", "InstanceType", "KeyName", "UserData",
 	                                      "InstanceInitiatedShutdownBehavior"};
 	json_t *d = base ? json_deep_copy(base) : json_object();
 	const char **list;
@@ -1448,7 +1458,8 @@ static int template_data(struct lc_req *r, json_t *base, json_t **out)
 	free(list);
 	n = lc_q_indexes(r, "LaunchTemplateData.NetworkInterface", &idx);
 	for (size_t i = 0; i < n; i++) {
-		const char *subnet = lc_qf(r, "LaunchTemplateData.NetworkInterface.%d.SubnetId", idx[i]);
+		const char *subnet =
+		    lc_qf(r, "LaunchTemplateData.NetworkInterface.%d.SubnetId", idx[i]);
 		if (subnet)
 			json_object_set_new(d, "SubnetId", json_string(subnet));
 	}
@@ -1461,16 +1472,17 @@ static int template_data(struct lc_req *r, json_t *base, json_t **out)
 			    lc_qf(r, "LaunchTemplateData.TagSpecification.%d.ResourceType", idx[i]);
 			char prefix[96];
 			json_t *tags;
-			snprintf(prefix, sizeof(prefix), "LaunchTemplateData.TagSpecification.%d.Tag",
-			         idx[i]);
+			snprintf(prefix, sizeof(prefix),
+			         "LaunchTemplateData.TagSpecification.%d.Tag", idx[i]);
 			if (lc_q_tags(r, prefix, &tags) < 0) {
 				free(idx);
 				json_decref(specs);
 				json_decref(d);
 				return -1;
 			}
-			json_array_append_new(specs, json_pack("{s:s, s:o}", "ResourceType",
-			                                       type ? type : "instance", "Tags", tags));
+			json_array_append_new(specs,
+			                      json_pack("{s:s, s:o}", "ResourceType",
+			                                type ? type : "instance", "Tags", tags));
 		}
 		json_object_set_new(d, "TagSpecifications", specs);
 	}
@@ -1562,7 +1574,8 @@ static int valid_template_name(const char *s)
 	size_t n = strlen(s);
 	if (n < 3 || n > 128)
 		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789()./_-") == n;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789()./_-") ==
+	       n;
 }
 
 json_t *lc_template(struct lc_req *r, const char *id, const char *name)
@@ -1573,9 +1586,10 @@ json_t *lc_template(struct lc_req *r, const char *id, const char *name)
 	if (id) {
 		t = json_object_get(lc_table(r->c, "launch_templates"), id);
 		if (t == NULL)
-			lc_err(r, 400, "InvalidLaunchTemplateId.NotFound",
-			       "The specified launch template, with template ID %s, does not exist.",
-			       id);
+			lc_err(
+			    r, 400, "InvalidLaunchTemplateId.NotFound",
+			    "The specified launch template, with template ID %s, does not exist.",
+			    id);
 		return t;
 	}
 	if (name) {
@@ -1585,7 +1599,8 @@ json_t *lc_template(struct lc_req *r, const char *id, const char *name)
 				return t;
 		}
 		lc_err(r, 400, "InvalidLaunchTemplateName.NotFoundException",
-		       "The specified launch template, with template name %s, does not exist.", name);
+		       "The specified launch template, with template name %s, does not exist.",
+		       name);
 		return NULL;
 	}
 	lc_missing(r, "LaunchTemplateId");
@@ -1635,9 +1650,10 @@ static int create_launch_template(struct lc_req *r)
 	}
 	if (!valid_template_name(name)) {
 		json_decref(tags);
-		return lc_err(r, 400, "InvalidLaunchTemplateName.MalformedException",
-		              "A launch template name must be between 3 and 128 characters, and may "
-		              "contain letters, numbers, and the following characters: - ( ) . / _.'");
+		return lc_err(
+		    r, 400, "InvalidLaunchTemplateName.MalformedException",
+		    "A launch template name must be between 3 and 128 characters, and may "
+		    "contain letters, numbers, and the following characters: - ( ) . / _.'");
 	}
 	json_object_foreach(lc_table(r->c, "launch_templates"), k, v)
 	{
@@ -1752,7 +1768,7 @@ static int describe_launch_templates(struct lc_req *r)
 	for (size_t i = 0; i < nnames && rc == 0; i++)
 		if (lc_template(r, NULL, names[i]) == NULL)
 			rc = -1;
-	if (rc == 0 && lc_filters_parse(r, &f) == 0) {
+	if (rc == 0 && lc_filters_parse(r, &f, template_values) == 0) {
 		lc_xo(r->out, "launchTemplates");
 		json_object_foreach(lc_table(r->c, "launch_templates"), k, v)
 		{
@@ -1802,7 +1818,8 @@ static int describe_launch_template_versions(struct lc_req *r)
 		for (i = 0; i < nv; i++)
 			version_xml(r, "item", t, lc_template_version(r, t, versions[i]));
 	} else {
-		json_array_foreach(json_object_get(t, "versions"), i, v) version_xml(r, "item", t, v);
+		json_array_foreach(json_object_get(t, "versions"), i, v)
+		    version_xml(r, "item", t, v);
 	}
 	lc_xc(r->out, "launchTemplateVersionSet");
 	free(versions);

@@ -26,7 +26,7 @@
 #include "localcloud/cloud.h"
 #include "localcloud/ec2_int.h"
 
-#define LC_CONSOLE_MAX (64 * 1024)
+#define LC_CONSOLE_MAX   (64 * 1024)
 #define LC_USER_DATA_MAX (16 * 1024)
 
 struct lc_runner {
@@ -42,7 +42,7 @@ static int state_code(const char *s)
 	static const struct {
 		const char *name;
 		int code;
-	} codes[] = {{"pending", 0},   {"running", 16}, {"shutting-down", 32},
+	} codes[] = {{"pending", 0},     {"running", 16},  {"shutting-down", 32},
 	             {"terminated", 48}, {"stopping", 64}, {"stopped", 80}};
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
 		if (strcmp(codes[i].name, s) == 0)
@@ -169,8 +169,7 @@ static void boot_spec_from(struct boot_spec *b, struct lc_cloud *c, json_t *inst
 	lc_ip_parse(&b->ip, lc_str(inst, "ip"));
 }
 
-static int boot(struct lc_cloud *c, const char *id, struct boot_spec *b,
-                struct kiln_lc_machine **m)
+static int boot(struct lc_cloud *c, const char *id, struct boot_spec *b, struct kiln_lc_machine **m)
 {
 	struct kiln_lc_machine_spec spec;
 
@@ -248,8 +247,8 @@ static void *runner_main(void *arg)
 				set_state(inst, "running", "");
 				json_object_del(inst, "state_reason");
 				json_object_set_new(inst, "launched", json_string(now));
-				kiln_log_info("%s: running at %s (pid %d)", run->id, lc_str(inst, "ip"),
-				              (int)m->pid);
+				kiln_log_info("%s: running at %s (pid %d)", run->id,
+				              lc_str(inst, "ip"), (int)m->pid);
 			}
 			lc_state_save(c);
 			pthread_cond_broadcast(&c->cond);
@@ -276,7 +275,8 @@ static void *runner_main(void *arg)
 				inst = json_object_get(instances(c), run->id);
 				if (inst && rc < 0) {
 					set_state(inst, "stopped", "Server.InternalError");
-					set_state_reason(inst, "Server.InternalError", kiln_error_last());
+					set_state_reason(inst, "Server.InternalError",
+					                 kiln_error_last());
 					lc_state_save(c);
 				}
 				continue;
@@ -289,9 +289,10 @@ static void *runner_main(void *arg)
 				kiln_log_info("%s: powered off (status %d)", run->id, status);
 				set_state(inst, terminate ? "shutting-down" : "stopping",
 				          "User initiated shutdown");
-				set_state_reason(inst, "Client.InstanceInitiatedShutdown",
-				                 "Client.InstanceInitiatedShutdown: Instance initiated "
-				                 "shutdown");
+				set_state_reason(
+				    inst, "Client.InstanceInitiatedShutdown",
+				    "Client.InstanceInitiatedShutdown: Instance initiated "
+				    "shutdown");
 				lc_state_save(c);
 				continue;
 			}
@@ -314,7 +315,8 @@ static void *runner_main(void *arg)
 				break;
 			if (terminate) {
 				set_state(inst, "terminated", NULL);
-				json_object_set_new(inst, "terminated_at", json_real(kiln_time_now()));
+				json_object_set_new(inst, "terminated_at",
+				                    json_real(kiln_time_now()));
 			} else if (strcmp(lc_str(inst, "state"), "stopping") == 0) {
 				set_state(inst, "stopped", NULL);
 			}
@@ -412,8 +414,9 @@ int lc_instances_resume(struct lc_cloud *c)
 			json_object_set_new(v, "state", json_string("failed"));
 			json_object_set_new(v, "state_reason",
 			                    json_pack("{s:s, s:s}", "code", "Server.InternalError",
-			                              "message", "the local cloud restarted while the "
-			                                         "image was being created"));
+			                              "message",
+			                              "the local cloud restarted while the "
+			                              "image was being created"));
 		}
 	}
 	return lc_state_save(c);
@@ -481,7 +484,8 @@ static void mark_layer(json_t *used, json_t *layers)
 {
 	size_t i;
 	json_t *l;
-	json_array_foreach(layers, i, l) json_object_set_new(used, json_string_value(l), json_true());
+	json_array_foreach(layers, i, l)
+	    json_object_set_new(used, json_string_value(l), json_true());
 }
 
 void lc_layers_collect(struct lc_cloud *c)
@@ -491,7 +495,8 @@ void lc_layers_collect(struct lc_cloud *c)
 	DIR *d;
 	struct dirent *e;
 
-	json_object_foreach(lc_table(c, "images"), k, v) mark_layer(used, json_object_get(v, "layers"));
+	json_object_foreach(lc_table(c, "images"), k, v)
+	    mark_layer(used, json_object_get(v, "layers"));
 	json_object_foreach(instances(c), k, v)
 	{
 		if (strcmp(lc_str(v, "state"), "terminated") != 0)
@@ -541,7 +546,8 @@ static void groups_xml(struct lc_req *r, json_t *inst)
 	lc_xo(r->out, "groupSet");
 	json_array_foreach(json_object_get(inst, "groups"), i, g)
 	{
-		json_t *sg = json_object_get(lc_table(r->c, "security_groups"), json_string_value(g));
+		json_t *sg =
+		    json_object_get(lc_table(r->c, "security_groups"), json_string_value(g));
 		lc_xo(r->out, "item");
 		lc_xt(r->out, "groupId", json_string_value(g));
 		lc_xt(r->out, "groupName", sg ? lc_str(sg, "name") : "");
@@ -607,7 +613,8 @@ static void instance_xml(struct lc_req *r, json_t *inst)
 	}
 	lc_xc(r->out, "blockDeviceMapping");
 	lc_xt(r->out, "virtualizationType", "hvm");
-	lc_xt(r->out, "clientToken", lc_str(inst, "client_token") ? lc_str(inst, "client_token") : "");
+	lc_xt(r->out, "clientToken",
+	      lc_str(inst, "client_token") ? lc_str(inst, "client_token") : "");
 	lc_xtags(r->out, "tagSet", json_object_get(inst, "tags"));
 	lc_xt(r->out, "hypervisor", "xen");
 	lc_xo(r->out, "networkInterfaceSet");
@@ -703,7 +710,8 @@ static int instance_values(json_t *res, const char *name, const char **vals, int
 static int valid_instance_id(const char *id)
 {
 	size_t n = strlen(id);
-	return strncmp(id, "i-", 2) == 0 && (n == 10 || n == 19) && strspn(id + 2, "0123456789abcdef") == n - 2;
+	return strncmp(id, "i-", 2) == 0 && (n == 10 || n == 19) &&
+	       strspn(id + 2, "0123456789abcdef") == n - 2;
 }
 
 /* InstanceId.N: every id must exist; NULL with the EC2 error otherwise. */
@@ -755,7 +763,7 @@ static int describe_instances(struct lc_req *r)
 		              "The parameter instancesSet cannot be used with the parameter "
 		              "maxResults");
 	}
-	if (lc_filters_parse(r, &f) < 0) {
+	if (lc_filters_parse(r, &f, instance_values) < 0) {
 		json_decref(asked);
 		return -1;
 	}
@@ -812,7 +820,7 @@ static int describe_instance_status(struct lc_req *r)
 
 	if (asked == NULL)
 		return -1;
-	if (lc_filters_parse(r, &f) < 0) {
+	if (lc_filters_parse(r, &f, instance_values) < 0) {
 		json_decref(asked);
 		return -1;
 	}
@@ -844,7 +852,8 @@ static int describe_instance_status(struct lc_req *r)
 			lc_xo(r->out, "details");
 			lc_xo(r->out, "item");
 			lc_xt(r->out, "name", "reachability");
-			lc_xt(r->out, "status", strcmp(status, "ok") == 0 ? "passed" : "not-applicable");
+			lc_xt(r->out, "status",
+			      strcmp(status, "ok") == 0 ? "passed" : "not-applicable");
 			lc_xc(r->out, "item");
 			lc_xc(r->out, "details");
 			lc_xc(r->out, s ? "instanceStatus" : "systemStatus");
@@ -902,7 +911,8 @@ static int launch_params(struct lc_req *r, struct launch *l)
 	memset(l, 0, sizeof(*l));
 	l->groups = json_array();
 	l->tags = json_object();
-	if (lc_q(r, "LaunchTemplate.LaunchTemplateId") || lc_q(r, "LaunchTemplate.LaunchTemplateName")) {
+	if (lc_q(r, "LaunchTemplate.LaunchTemplateId") ||
+	    lc_q(r, "LaunchTemplate.LaunchTemplateName")) {
 		json_t *t = lc_template(r, lc_q(r, "LaunchTemplate.LaunchTemplateId"),
 		                        lc_q(r, "LaunchTemplate.LaunchTemplateName")),
 		       *v;
@@ -981,8 +991,8 @@ static int launch_params(struct lc_req *r, struct launch *l)
 		json_t *g = lc_group_by_name(r->c, list[i]);
 		if (g == NULL) {
 			lc_err(r, 400, "InvalidGroup.NotFound",
-			       "The security group '%s' does not exist in default VPC '%s'", list[i],
-			       lc_default_vpc(r->c));
+			       "The security group '%s' does not exist in default VPC '%s'",
+			       list[i], lc_default_vpc(r->c));
 			free(list);
 			return -1;
 		}
@@ -998,10 +1008,11 @@ static int launch_params(struct lc_req *r, struct launch *l)
 	if (l->behavior == NULL)
 		l->behavior = "stop";
 	if (strcmp(l->behavior, "stop") != 0 && strcmp(l->behavior, "terminate") != 0)
-		return lc_err(r, 400, "InvalidParameterValue",
-		              "Value (%s) for parameter InstanceInitiatedShutdownBehavior is invalid. "
-		              "Expected stop or terminate.",
-		              l->behavior);
+		return lc_err(
+		    r, 400, "InvalidParameterValue",
+		    "Value (%s) for parameter InstanceInitiatedShutdownBehavior is invalid. "
+		    "Expected stop or terminate.",
+		    l->behavior);
 	return 0;
 }
 
@@ -1041,7 +1052,8 @@ static int run_instances(struct lc_req *r)
 			json_t *list = json_array();
 			json_array_foreach(json_object_get(known, "instances"), i, v)
 			{
-				json_t *inst = json_object_get(instances(r->c), json_string_value(v));
+				json_t *inst =
+				    json_object_get(instances(r->c), json_string_value(v));
 				if (inst)
 					json_array_append(list, inst);
 			}
@@ -1057,7 +1069,8 @@ static int run_instances(struct lc_req *r)
 		return lc_missing(r, "MinCount");
 	if (lc_q(r, "MaxCount") == NULL)
 		return lc_missing(r, "MaxCount");
-	if (lc_q_int(r, "MinCount", 1, 1, 64, &min) < 0 || lc_q_int(r, "MaxCount", 1, 1, 64, &max) < 0)
+	if (lc_q_int(r, "MinCount", 1, 1, 64, &min) < 0 ||
+	    lc_q_int(r, "MaxCount", 1, 1, 64, &max) < 0)
 		return -1;
 	if (min > max)
 		return lc_err(r, 400, "InvalidParameterValue",
@@ -1068,8 +1081,8 @@ static int run_instances(struct lc_req *r)
 	}
 	image = json_object_get(lc_table(r->c, "images"), l.image_id);
 	if (strncmp(l.image_id, "ami-", 4) != 0) {
-		lc_err(r, 400, "InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")",
-		       l.image_id);
+		lc_err(r, 400, "InvalidAMIID.Malformed",
+		       "Invalid id: \"%s\" (expecting \"ami-...\")", l.image_id);
 		goto out;
 	}
 	if (image == NULL) {
@@ -1089,9 +1102,10 @@ static int run_instances(struct lc_req *r)
 	}
 	json_array_foreach(l.groups, i, v)
 	{
-		if (json_object_get(lc_table(r->c, "security_groups"), json_string_value(v)) == NULL) {
-			lc_err(r, 400, "InvalidGroup.NotFound", "The security group '%s' does not exist",
-			       json_string_value(v));
+		if (json_object_get(lc_table(r->c, "security_groups"), json_string_value(v)) ==
+		    NULL) {
+			lc_err(r, 400, "InvalidGroup.NotFound",
+			       "The security group '%s' does not exist", json_string_value(v));
 			goto out;
 		}
 	}
@@ -1103,8 +1117,8 @@ static int run_instances(struct lc_req *r)
 	if (l.subnet_id) {
 		subnet = lc_subnet(r->c, l.subnet_id);
 		if (subnet == NULL) {
-			lc_err(r, 400, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist",
-			       l.subnet_id);
+			lc_err(r, 400, "InvalidSubnetID.NotFound",
+			       "The subnet ID '%s' does not exist", l.subnet_id);
 			goto out;
 		}
 	} else {
@@ -1112,18 +1126,20 @@ static int run_instances(struct lc_req *r)
 		json_t *s;
 		json_object_foreach(lc_table(r->c, "subnets"), k, s)
 		{
-			if (subnet == NULL && (zone == NULL || strcmp(zone, lc_str(s, "zone")) == 0))
+			if (subnet == NULL &&
+			    (zone == NULL || strcmp(zone, lc_str(s, "zone")) == 0))
 				subnet = s;
 		}
 		if (subnet == NULL) {
-			lc_err(r, 400, "InvalidParameterValue",
-			       "Invalid availability zone: [%s]", zone ? zone : "");
+			lc_err(r, 400, "InvalidParameterValue", "Invalid availability zone: [%s]",
+			       zone ? zone : "");
 			goto out;
 		}
 	}
 	if (l.user_data) {
 		if (base64_decode(&ud, &ud_len, l.user_data) < 0) {
-			lc_err(r, 400, "InvalidParameterValue", "Invalid BASE64 encoding of user data.");
+			lc_err(r, 400, "InvalidParameterValue",
+			       "Invalid BASE64 encoding of user data.");
 			goto out;
 		}
 		if (ud_len > LC_USER_DATA_MAX) {
@@ -1133,12 +1149,14 @@ static int run_instances(struct lc_req *r)
 		}
 	}
 	{
-		long long free_ips = (1LL << (32 - json_integer_value(json_object_get(subnet, "prefix")))) -
-		                     5 - lc_subnet_used(r->c, lc_str(subnet, "id"));
+		long long free_ips =
+		    (1LL << (32 - json_integer_value(json_object_get(subnet, "prefix")))) - 5 -
+		    lc_subnet_used(r->c, lc_str(subnet, "id"));
 		if (free_ips < min) {
-			lc_err(r, 500, "InsufficientInstanceCapacity",
-			       "There are %lld free addresses in subnet %s; %lld instances asked for",
-			       free_ips, lc_str(subnet, "id"), min);
+			lc_err(
+			    r, 500, "InsufficientInstanceCapacity",
+			    "There are %lld free addresses in subnet %s; %lld instances asked for",
+			    free_ips, lc_str(subnet, "id"), min);
 			goto out;
 		}
 		if (max > free_ips)
@@ -1163,21 +1181,23 @@ static int run_instances(struct lc_req *r)
 		kiln_random_bytes(rnd, sizeof(rnd));
 		snprintf(mac, sizeof(mac), "0e:%02x:%02x:%02x:%02x:%02x", (ip >> 8) & 255, ip & 255,
 		         rnd[0], rnd[1], rnd[2]);
-		inst = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, "
-		                 "s:O, s:O, s:O, s:s, s:s, s:s}",
-		                 "id", id, "image", l.image_id, "type", l.type, "state", "pending",
-		                 "reason", "", "subnet", lc_str(subnet, "id"), "vpc",
-		                 lc_str(subnet, "vpc"), "zone", lc_str(subnet, "zone"), "ip", ips,
-		                 "mac", mac, "hostname", host, "reservation", reservation,
-		                 "launch_index", (json_int_t)n, "groups", l.groups, "tags", l.tags,
-		                 "layers", json_object_get(image, "layers"), "shutdown_behavior",
-		                 l.behavior, "created", now, "launched", now);
+		inst = json_pack(
+		    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, "
+		    "s:O, s:O, s:O, s:s, s:s, s:s}",
+		    "id", id, "image", l.image_id, "type", l.type, "state", "pending", "reason", "",
+		    "subnet", lc_str(subnet, "id"), "vpc", lc_str(subnet, "vpc"), "zone",
+		    lc_str(subnet, "zone"), "ip", ips, "mac", mac, "hostname", host, "reservation",
+		    reservation, "launch_index", (json_int_t)n, "groups", l.groups, "tags", l.tags,
+		    "layers", json_object_get(image, "layers"), "shutdown_behavior", l.behavior,
+		    "created", now, "launched", now);
 		json_object_set_new(inst, "login_user",
-		                    json_string(lc_str(image, "login_user") ? lc_str(image, "login_user")
-		                                                            : "root"));
+		                    json_string(lc_str(image, "login_user")
+		                                    ? lc_str(image, "login_user")
+		                                    : "root"));
 		if (key) {
 			json_object_set_new(inst, "key_name", json_string(l.key_name));
-			json_object_set_new(inst, "public_key", json_string(lc_str(key, "public_key")));
+			json_object_set_new(inst, "public_key",
+			                    json_string(lc_str(key, "public_key")));
 		}
 		if (l.user_data)
 			json_object_set_new(inst, "user_data", json_string(l.user_data));
@@ -1198,15 +1218,17 @@ static int run_instances(struct lc_req *r)
 	if (json_array_size(created) < (size_t)min) {
 		json_array_foreach(created, i, v) json_object_del(instances(r->c), lc_str(v, "id"));
 		json_decref(created);
-		lc_err(r, 500, "InsufficientInstanceCapacity", "could not create %lld instances: %s",
-		       min, kiln_error_last());
+		lc_err(r, 500, "InsufficientInstanceCapacity",
+		       "could not create %lld instances: %s", min, kiln_error_last());
 		goto out;
 	}
 	if (token && *token) {
 		json_t *ids = json_array();
-		json_array_foreach(created, i, v) json_array_append_new(ids, json_string(lc_str(v, "id")));
-		json_object_set_new(lc_table(r->c, "client_tokens"), token,
-		                    json_pack("{s:s, s:o}", "reservation", reservation, "instances", ids));
+		json_array_foreach(created, i, v)
+		    json_array_append_new(ids, json_string(lc_str(v, "id")));
+		json_object_set_new(
+		    lc_table(r->c, "client_tokens"), token,
+		    json_pack("{s:s, s:o}", "reservation", reservation, "instances", ids));
 	}
 	/* saved before any runner boots: a crash now still knows every instance */
 	if (lc_state_save(r->c) < 0) {
@@ -1251,17 +1273,18 @@ static int change_states(struct lc_req *r, const char *verb)
 			      strcmp(s, "stopping") == 0;
 		if (bad) {
 			json_decref(list);
-			return lc_err(r, 400, "IncorrectInstanceState",
-			              "This instance '%s' is not in a state from which it can be %s.",
-			              lc_str(inst, "id"),
-			              strcmp(verb, "stop") == 0 ? "stopped" : "started");
+			return lc_err(
+			    r, 400, "IncorrectInstanceState",
+			    "This instance '%s' is not in a state from which it can be %s.",
+			    lc_str(inst, "id"), strcmp(verb, "stop") == 0 ? "stopped" : "started");
 		}
 	}
 	lc_xo(r->out, "instancesSet");
 	json_array_foreach(list, i, inst)
 	{
 		char *prev = kiln_xstrdup(lc_str(inst, "state"));
-		if (strcmp(verb, "stop") == 0 && (strcmp(prev, "running") == 0 || strcmp(prev, "pending") == 0)) {
+		if (strcmp(verb, "stop") == 0 &&
+		    (strcmp(prev, "running") == 0 || strcmp(prev, "pending") == 0)) {
 			char when[32], reason[96];
 			lc_now_iso(when);
 			snprintf(reason, sizeof(reason), "User initiated (%.19s GMT)", when);
@@ -1423,8 +1446,7 @@ static long long dir_size_gib(const char *dir)
 }
 
 static json_t *new_snapshot(struct lc_cloud *c, const char *layer, const char *image_id,
-                            const char *description, json_t *tags, int encrypted,
-                            const char *kms)
+                            const char *description, json_t *tags, int encrypted, const char *kms)
 {
 	char *id = lc_new_id("snap-"), now[32];
 	json_t *s;
@@ -1448,8 +1470,9 @@ struct capture_job {
 
 static void workers_add(struct lc_cloud *c, int d)
 {
-	json_object_set_new(c->st, "workers",
-	                    json_integer(json_integer_value(json_object_get(c->st, "workers")) + d));
+	json_object_set_new(
+	    c->st, "workers",
+	    json_integer(json_integer_value(json_object_get(c->st, "workers")) + d));
 }
 
 static void *capture_main(void *arg)
@@ -1475,7 +1498,8 @@ static void *capture_main(void *arg)
 	}
 	pthread_mutex_unlock(&c->mu);
 	if (c->stopping)
-		rc = kiln_error_set(KILN_EINTR, "the local cloud stopped while the image was created");
+		rc = kiln_error_set(KILN_EINTR,
+		                    "the local cloud stopped while the image was created");
 	else
 		rc = kiln_lc_layer_capture(layer, upper);
 	gib = rc == 0 ? dir_size_gib(layer) : 0;
@@ -1548,10 +1572,11 @@ static int create_image(struct lc_req *r)
 	if (!valid_image_name(name)) {
 		json_decref(tags);
 		json_decref(snap_tags);
-		return lc_err(r, 400, "InvalidAMIName.Malformed",
-		              "AMI names must be between 3 and 128 characters long, and may contain "
-		              "letters, numbers, '(', ')', '.', '-', '/', '_', '[', ']', ' ', '@' and "
-		              "\"'\"");
+		return lc_err(
+		    r, 400, "InvalidAMIName.Malformed",
+		    "AMI names must be between 3 and 128 characters long, and may contain "
+		    "letters, numbers, '(', ')', '.', '-', '/', '_', '[', ']', ' ', '@' and "
+		    "\"'\"");
 	}
 	if (image_name_taken(r->c, name)) {
 		json_decref(tags);
@@ -1598,8 +1623,8 @@ static int create_image(struct lc_req *r)
 	}
 	img = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:o, s:s, s:s, s:s, s:O, s:b, s:s?}", "id",
 	                image_id, "name", name, "description", lc_q(r, "Description"), "state",
-	                "pending", "created", now, "layers", layers, "snapshot",
-	                lc_str(snap, "id"), "source_instance", id, "login_user",
+	                "pending", "created", now, "layers", layers, "snapshot", lc_str(snap, "id"),
+	                "source_instance", id, "login_user",
 	                lc_str(inst, "login_user") ? lc_str(inst, "login_user") : "root", "tags",
 	                tags, "encrypted", encrypted, "kms", kms);
 	json_object_set_new(images(r->c), image_id, img);
@@ -1672,7 +1697,8 @@ static int image_values(json_t *res, const char *name, const char **vals, int ma
 
 static void image_xml(struct lc_req *r, json_t *img)
 {
-	json_t *snap = json_object_get(lc_table(r->c, "snapshots"), lc_str(img, "snapshot") ? lc_str(img, "snapshot") : "");
+	json_t *snap = json_object_get(lc_table(r->c, "snapshots"),
+	                               lc_str(img, "snapshot") ? lc_str(img, "snapshot") : "");
 
 	lc_xo(r->out, "item");
 	lc_xt(r->out, "imageId", lc_str(img, "id"));
@@ -1692,7 +1718,8 @@ static void image_xml(struct lc_req *r, json_t *img)
 	lc_xt(r->out, "deviceName", "/dev/xvda");
 	lc_xo(r->out, "ebs");
 	lc_xt(r->out, "snapshotId", lc_str(img, "snapshot"));
-	lc_xtf(r->out, "volumeSize", "%lld", snap ? json_integer_value(json_object_get(snap, "size")) : 1);
+	lc_xtf(r->out, "volumeSize", "%lld",
+	       snap ? json_integer_value(json_object_get(snap, "size")) : 1);
 	lc_xbool(r->out, "deleteOnTermination", 1);
 	lc_xt(r->out, "volumeType", "gp3");
 	lc_xbool(r->out, "encrypted", json_is_true(json_object_get(img, "encrypted")));
@@ -1729,17 +1756,17 @@ static int describe_images(struct lc_req *r)
 		mine |= strcmp(owners[i], "self") == 0 || strcmp(owners[i], r->c->account) == 0;
 	for (size_t i = 0; i < nids; i++) {
 		if (strncmp(ids[i], "ami-", 4) != 0) {
-			lc_err(r, 400, "InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")",
-			       ids[i]);
+			lc_err(r, 400, "InvalidAMIID.Malformed",
+			       "Invalid id: \"%s\" (expecting \"ami-...\")", ids[i]);
 			goto out_lists;
 		}
 		if (json_object_get(images(r->c), ids[i]) == NULL) {
-			lc_err(r, 400, "InvalidAMIID.NotFound", "The image id '[%s]' does not exist",
-			       ids[i]);
+			lc_err(r, 400, "InvalidAMIID.NotFound",
+			       "The image id '[%s]' does not exist", ids[i]);
 			goto out_lists;
 		}
 	}
-	if (lc_filters_parse(r, &f) < 0)
+	if (lc_filters_parse(r, &f, image_values) < 0)
 		goto out_lists;
 	json_object_foreach(images(r->c), k, v)
 	{
@@ -1842,13 +1869,13 @@ static int describe_snapshots(struct lc_req *r)
 
 	for (size_t i = 0; i < nids; i++)
 		if (json_object_get(snaps, ids[i]) == NULL) {
-			lc_err(r, 400, "InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.",
-			       ids[i]);
+			lc_err(r, 400, "InvalidSnapshot.NotFound",
+			       "The snapshot '%s' does not exist.", ids[i]);
 			free(ids);
 			json_decref(matched);
 			return -1;
 		}
-	if (lc_filters_parse(r, &f) < 0) {
+	if (lc_filters_parse(r, &f, snapshot_values) < 0) {
 		free(ids);
 		json_decref(matched);
 		return -1;
@@ -1876,9 +1903,11 @@ static int describe_snapshots(struct lc_req *r)
 		lc_xt(r->out, "volumeId", lc_str(v, "volume"));
 		lc_xt(r->out, "status", lc_str(v, "state"));
 		lc_xt(r->out, "startTime", lc_str(v, "created"));
-		lc_xt(r->out, "progress", strcmp(lc_str(v, "state"), "completed") == 0 ? "100%" : "0%");
+		lc_xt(r->out, "progress",
+		      strcmp(lc_str(v, "state"), "completed") == 0 ? "100%" : "0%");
 		lc_xt(r->out, "ownerId", r->c->account);
-		lc_xtf(r->out, "volumeSize", "%lld", json_integer_value(json_object_get(v, "size")));
+		lc_xtf(r->out, "volumeSize", "%lld",
+		       json_integer_value(json_object_get(v, "size")));
 		lc_xt(r->out, "description", lc_str(v, "description"));
 		lc_xbool(r->out, "encrypted", json_is_true(json_object_get(v, "encrypted")));
 		lc_xt(r->out, "kmsKeyId", lc_str(v, "kms"));
@@ -1904,8 +1933,8 @@ static int delete_snapshot(struct lc_req *r)
 	if (id == NULL)
 		return lc_missing(r, "SnapshotId");
 	if (json_object_get(lc_table(r->c, "snapshots"), id) == NULL)
-		return lc_err(r, 400, "InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.",
-		              id);
+		return lc_err(r, 400, "InvalidSnapshot.NotFound",
+		              "The snapshot '%s' does not exist.", id);
 	json_object_foreach(images(r->c), k, v)
 	{
 		if (lc_str(v, "snapshot") && strcmp(lc_str(v, "snapshot"), id) == 0)
@@ -1947,8 +1976,8 @@ static int register_layer_image(struct lc_req *r)
 	if (strchr(layer, '/') || strchr(layer, '.') || access(path, F_OK) != 0) {
 		free(path);
 		json_decref(tags);
-		return lc_err(r, 400, "InvalidParameterValue", "No layer '%s' in the state directory",
-		              layer);
+		return lc_err(r, 400, "InvalidParameterValue",
+		              "No layer '%s' in the state directory", layer);
 	}
 	id = lc_new_id("ami-");
 	lc_now_iso(now);

@@ -101,8 +101,7 @@ out:
 int kiln_cloud_image_debootstrap(char **image_id, const char *state_dir, const char *name,
                                  const char *suite)
 {
-	return make_image(image_id, state_dir, name, build_debootstrap,
-	                  suite ? suite : "bookworm");
+	return make_image(image_id, state_dir, name, build_debootstrap, suite ? suite : "bookworm");
 }
 
 int kiln_cloud_image_import(char **image_id, const char *state_dir, const char *name,

@@ -4,7 +4,8 @@
  * --user U --lower L...". It builds the root (overlay, /proc, /sys, /dev,
  * /run, /tmp), pivots into it, sets the hostname, installs the login key,
  * makes SSH host keys on the instance's first boot and prints their
- * fingerprints, starts the image's sshd, runs the user data once, then reaps
+ * fingerprints, starts the image's sshd and its boot services (the
+ * executables in /etc/kiln/boot.d, in name order), runs the user data once, then reaps
  * children until it is told to stop.
  *
  * Power-off from inside: busybox "halt"/"poweroff"/"reboot" signal PID 1 with
@@ -18,6 +19,7 @@
  * keyed by instance id, so an image captured from a builder does not make a
  * new instance skip its first boot (host keys, user data).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -42,6 +44,7 @@
 
 #define STATE_DIR  "/var/lib/kiln-init/instances"
 #define MAX_LAYERS 64
+#define BOOT_DIR   "/etc/kiln/boot.d"
 
 struct init_opts {
 	const char *dir, *id, *hostname, *user;
@@ -533,6 +536,39 @@ static void start_sshd(struct init_state *s)
 		say("cannot start sshd: %s", kiln_error_last());
 }
 
+static int name_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/*
+ * The image's boot services: every executable in /etc/kiln/boot.d, in name
+ * order, started at each boot after sshd (the local cloud's stand-in for an
+ * init system's enabled units). Their output goes to the console.
+ */
+static void start_boot_services(void)
+{
+	struct dirent **names = NULL;
+	int n = scandir(BOOT_DIR, &names, NULL, name_cmp);
+
+	for (int i = 0; i < n; i++) {
+		char *path = kiln_xasprintf("%s/%s", BOOT_DIR, names[i]->d_name);
+		char *const argv[] = {path, NULL};
+		struct stat st;
+
+		if (names[i]->d_name[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(path, X_OK) == 0) {
+			say("starting %s", path);
+			if (start_child(argv) < 0)
+				say("cannot start %s: %s", path, kiln_error_last());
+		}
+		free(path);
+		free(names[i]);
+	}
+	free(names);
+	kiln_error_clear();
+}
+
 /* User data runs once per instance, like cloud-init's scripts-user: marked before it runs. */
 static void run_user_data(struct init_state *s)
 {
@@ -652,6 +688,7 @@ static int boot(struct init_state *s)
 	start_sshd(s);
 	say("%s is up in %.0f ms%s", s->opts.hostname, (kiln_time_mono() - s->t0) * 1000,
 	    first ? " (first boot)" : "");
+	start_boot_services();
 	run_user_data(s);
 	return 0;
 }

@@ -17,9 +17,9 @@
 #include "core/util.h"
 #include "localcloud/cloud.h"
 
-static const char *const tables[] = {"images",           "snapshots",     "instances",
-                                     "key_pairs",        "security_groups", "launch_templates",
-                                     "client_tokens",    "vpcs",          "subnets"};
+static const char *const tables[] = {
+    "images",           "snapshots",     "instances", "key_pairs", "security_groups",
+    "launch_templates", "client_tokens", "vpcs",      "subnets"};
 
 int lc_err(struct lc_req *r, int status, const char *code, const char *fmt, ...)
 {
@@ -35,8 +35,8 @@ int lc_err(struct lc_req *r, int status, const char *code, const char *fmt, ...)
 
 int lc_missing(struct lc_req *r, const char *name)
 {
-	return lc_err(r, 400, "MissingParameter",
-	              "The request must contain the parameter %s", name);
+	return lc_err(r, 400, "MissingParameter", "The request must contain the parameter %s",
+	              name);
 }
 
 const char *lc_q(const struct lc_req *r, const char *key)
@@ -200,7 +200,7 @@ int lc_q_tag_specs(struct lc_req *r, const char *prefix, const char *resource_ty
 	return rc;
 }
 
-int lc_filters_parse(struct lc_req *r, struct lc_filters *out)
+int lc_filters_parse(struct lc_req *r, struct lc_filters *out, lc_values_fn values)
 {
 	int *idx;
 	size_t n = lc_q_indexes(r, "Filter", &idx);
@@ -220,6 +220,21 @@ int lc_filters_parse(struct lc_req *r, struct lc_filters *out)
 		snprintf(prefix, sizeof(prefix), "Filter.%d.Value", idx[i]);
 		f->nvalues = lc_q_list(r, prefix, &f->values);
 		out->n++;
+		if (values && strncmp(f->name, "tag:", 4) != 0 && strcmp(f->name, "tag-key") != 0 &&
+		    strcmp(f->name, "tag-value") != 0) {
+			static char scratch[4][64];
+			const char *vals[4];
+			json_t *empty = json_object();
+			int known = values(empty, f->name, vals, 4, scratch) >= 0;
+			json_decref(empty);
+			if (!known) {
+				lc_err(r, 400, "InvalidParameterValue",
+				       "The filter '%s' is invalid", f->name);
+				free(idx);
+				lc_filters_release(out);
+				return -1;
+			}
+		}
 	}
 	free(idx);
 	return 0;
@@ -399,7 +414,7 @@ void lc_now_iso(char out[32])
 
 json_t *lc_find_any(struct lc_cloud *c, const char *id, const char **kind)
 {
-	static const char *const by_id[] = {"images", "snapshots", "instances",
+	static const char *const by_id[] = {"images",          "snapshots",        "instances",
 	                                    "security_groups", "launch_templates", "vpcs",
 	                                    "subnets"};
 	json_t *res;
