@@ -354,6 +354,18 @@ jt "security group: name, description, VPC, tags" \
 	'(lambda g: g["GroupName"] == "web" and g["Description"] == "web servers" and g["VpcId"] == E["VPC"] and tags(g) == {"tier": "web"})(d["SecurityGroups"][0])'
 call "RevokeSecurityGroupIngress" revoke-security-group-ingress --group-id "$SG" \
 	--ip-permissions 'IpProtocol=tcp,FromPort=80,ToPort=80,IpRanges=[{CidrIp=10.0.0.0/8}]'
+DEFAULT_SG=$(ec2 describe-security-groups --group-names default && j 'd["SecurityGroups"][0]["GroupId"]')
+export DEFAULT_SG
+call "AuthorizeSecurityGroupIngress --source-group" authorize-security-group-ingress --group-id "$SG" \
+	--protocol tcp --port 8080 --source-group "$DEFAULT_SG"
+call "DescribeSecurityGroups (source group)" describe-security-groups --group-ids "$SG" &&
+	jt "ingress from a source group stored as UserIdGroupPairs" \
+		'any(p.get("FromPort") == 8080 and [g["GroupId"] for g in p.get("UserIdGroupPairs", [])] == [E["DEFAULT_SG"]] for p in d["SecurityGroups"][0]["IpPermissions"])'
+call "RevokeSecurityGroupIngress --source-group" revoke-security-group-ingress --group-id "$SG" \
+	--protocol tcp --port 8080 --source-group "$DEFAULT_SG"
+err "DeleteSecurityGroup default -> CannotDelete" CannotDelete delete-security-group --group-id "$DEFAULT_SG"
+err "CreateTags with an aws: key -> InvalidParameterValue" InvalidParameterValue \
+	create-tags --resources "$SG" --tags Key=aws:reserved,Value=x
 call "DescribeSecurityGroups after revoke" describe-security-groups --group-ids "$SG" &&
 	jt "RevokeSecurityGroupIngress removed port 80 only" \
 		'[(p["FromPort"], p["ToPort"]) for p in d["SecurityGroups"][0]["IpPermissions"]] == [(22, 22)]'
@@ -399,6 +411,12 @@ err "RunInstances --dry-run -> DryRunOperation" DryRunOperation \
 	--tag-specifications 'ResourceType=instance,Tags=[{Key=dry,Value=run}]'
 call "DescribeInstances tag:dry" describe-instances --filters Name=tag:dry,Values=run &&
 	jt "RunInstances --dry-run launched nothing" 'iids(d) == []'
+err "DescribeInstances unknown filter -> InvalidParameterValue" InvalidParameterValue \
+	describe-instances --filters Name=no-such-filter,Values=x
+err "DescribeInstances ids with MaxResults -> InvalidParameterCombination" InvalidParameterCombination \
+	describe-instances --instance-ids i-0123456789abcdef0 --max-results 5 --no-paginate
+err "RunInstances MinCount > MaxCount -> InvalidParameterValue" InvalidParameterValue \
+	run-instances --image-id "$BASE" --instance-type t3.micro --count 3:2
 AWS_CONFIG_FILE=$tmp/aws-config-novalidate err "CreateSecurityGroup without description -> MissingParameter" \
 	MissingParameter create-security-group --cli-input-json '{"GroupName": "nodesc"}'
 AWS_CONFIG_FILE=$tmp/aws-config-novalidate err "CreateKeyPair without KeyName -> MissingParameter" \
@@ -544,6 +562,9 @@ call "DescribeInstances stopped" describe-instances --filters Name=instance-stat
 call "DescribeInstances stopped state" describe-instances --instance-ids "$I1" &&
 	jt "stopped: code 80, private address kept" \
 		'insts(d)[0]["State"] == {"Code": 80, "Name": "stopped"} and insts(d)[0]["PrivateIpAddress"] == E["IP1"]'
+call "StopInstances on a stopped instance" stop-instances --instance-ids "$I1" &&
+	jt "StopInstances on a stopped instance: stopped -> stopped" \
+		'[(s["PreviousState"]["Name"], s["CurrentState"]["Name"]) for s in d["StoppingInstances"]] == [("stopped", "stopped")]'
 call "DescribeInstanceStatus --include-all-instances" describe-instance-status --instance-ids "$I1" --include-all-instances &&
 	jt "DescribeInstanceStatus of a stopped instance" 'd["InstanceStatuses"][0]["InstanceState"]["Name"] == "stopped"'
 call "StartInstances" start-instances --instance-ids "$I1" &&
@@ -870,6 +891,9 @@ waiter "wait instance-terminated" instance-terminated --instance-ids "$I1" "$I2"
 call "DescribeInstances terminated" describe-instances --filters Name=instance-state-name,Values=terminated &&
 	jt "terminated instances still visible (code 48)" \
 		'all(any(i["InstanceId"] == x and i["State"] == {"Code": 48, "Name": "terminated"} for i in insts(d)) for x in (E["I1"], E["I2"]))'
+call "TerminateInstances again" terminate-instances --instance-ids "$I1" &&
+	jt "TerminateInstances on a terminated instance: terminated -> terminated" \
+		'[(t["PreviousState"]["Name"], t["CurrentState"]["Name"]) for t in d["TerminatingInstances"]] == [("terminated", "terminated")]'
 err "StartInstances on terminated -> IncorrectInstanceState" IncorrectInstanceState start-instances --instance-ids "$I1"
 err "StopInstances on terminated -> IncorrectInstanceState" IncorrectInstanceState stop-instances --instance-ids "$I2"
 err "CreateImage of a terminated instance -> IncorrectInstanceState" IncorrectInstanceState \
