@@ -264,6 +264,12 @@ static enum MHD_Result answer(struct lc_cloud *c, struct MHD_Connection *conn, c
 			       "The action %s is not valid for this web service.", action);
 			goto reply;
 		}
+		if (kiln_query_get(&q, "DryRun") &&
+		    strcmp(kiln_query_get(&q, "DryRun"), "true") == 0) {
+			lc_err(&r, 412, "DryRunOperation",
+			       "Request would have succeeded, but DryRun flag is set.");
+			goto reply;
+		}
 		pthread_mutex_lock(&c->mu);
 		if (fn(&r) == 0 && r.dirty && lc_state_save(c) < 0)
 			lc_err(&r, 500, "InternalError", "saving the state failed: %s",
@@ -502,6 +508,9 @@ static int run_daemon(const struct kiln_cloud_opts *o, const char *state_dir)
 	pthread_mutex_init(&c.mu, NULL);
 	pthread_cond_init(&c.cond, NULL);
 	c.started = kiln_time_now();
+	/* the daemon's log says what it does: info unless asked for more */
+	if (!kiln_log_enabled(KILN_LOG_INFO))
+		kiln_log_setup(1, 0, KILN_COLOR_NEVER);
 
 	/* every thread started from here on inherits the blocked signals */
 	sigemptyset(&sigs);

@@ -4,6 +4,8 @@
  * Instances, images and snapshots are in ec2_instances.c.
  */
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -903,6 +905,62 @@ static int fingerprint(char **out, const char *pub_path, const char *hash)
 	return 0;
 }
 
+static char *colon_hex(const unsigned char *d, unsigned n)
+{
+	char *out = kiln_xmalloc(n * 3 + 1);
+	for (unsigned i = 0; i < n; i++)
+		snprintf(out + i * 3, 4, "%02x%s", d[i], i + 1 < n ? ":" : "");
+	return out;
+}
+
+/* EC2's fingerprint of an RSA key pair it created: SHA-1 of the PKCS#8 DER private key. */
+static int rsa_created_fingerprint(char **out, const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	PKCS8_PRIV_KEY_INFO *p8 = pkey ? EVP_PKEY2PKCS8(pkey) : NULL;
+	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	int len = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1;
+	int rc = -1;
+
+	if (len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha1(), NULL) == 1) {
+		*out = colon_hex(md, mdlen);
+		rc = 0;
+	}
+	if (der)
+		OPENSSL_clear_free(der, (size_t)len);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	EVP_PKEY_free(pkey);
+	BIO_free(bio);
+	return rc < 0 ? kiln_error_set(KILN_ERROR, "cannot fingerprint the RSA key") : 0;
+}
+
+/* EC2's fingerprint of an imported RSA key: MD5 of the DER public key (SubjectPublicKeyInfo). */
+static int rsa_imported_fingerprint(char **out, const char *pub_path)
+{
+	struct kiln_buf pem = KILN_BUF_INIT;
+	char *argv[] = {"ssh-keygen", "-e", "-m", "PKCS8", "-f", (char *)pub_path, NULL};
+	BIO *bio = NULL;
+	EVP_PKEY *pkey = NULL;
+	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	int len = -1, rc = -1;
+
+	if (run_quiet(argv, &pem) == 0 && (bio = BIO_new_mem_buf(pem.ptr, -1)) != NULL &&
+	    (pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) != NULL &&
+	    (len = i2d_PUBKEY(pkey, &der)) > 0 &&
+	    EVP_Digest(der, (size_t)len, md, &mdlen, EVP_md5(), NULL) == 1) {
+		*out = colon_hex(md, mdlen);
+		rc = 0;
+	}
+	OPENSSL_free(der);
+	EVP_PKEY_free(pkey);
+	BIO_free(bio);
+	kiln_buf_release(&pem);
+	return rc < 0 ? kiln_error_set(KILN_EINVAL, "not an RSA public key") : 0;
+}
+
 static int valid_key_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -991,8 +1049,10 @@ static int create_key_pair(struct lc_req *r)
 		if (run_quiet(strcmp(type, "rsa") == 0 ? argv_rsa : argv_ed, NULL) < 0)
 			goto out;
 	}
-	if (kiln_file_read(&pk, priv) < 0 || kiln_file_read(&pubtext, pub) < 0 ||
-	    fingerprint(&fp, pub, strcmp(type, "rsa") == 0 ? "md5" : "sha256") < 0)
+	if (kiln_file_read(&pk, priv) < 0 || kiln_file_read(&pubtext, pub) < 0)
+		goto out;
+	if (strcmp(type, "rsa") == 0 ? rsa_created_fingerprint(&fp, pk.ptr) < 0
+	                             : fingerprint(&fp, pub, "sha256") < 0)
 		goto out;
 	kiln_buf_rtrim(&pubtext);
 	kiln_buf_rtrim(&pk);
@@ -1058,7 +1118,7 @@ static int import_key_pair(struct lc_req *r)
 	decoded = kiln_xmalloc(strlen(material) + 4);
 	len = EVP_DecodeBlock(decoded, (const unsigned char *)material, (int)strlen(material));
 	if (len <= 0) {
-		lc_err(r, 400, "InvalidKeyPair.Format",
+		lc_err(r, 400, "InvalidKey.Format",
 		       "Key is not in valid OpenSSH public key format");
 		goto out;
 	}
@@ -1072,7 +1132,7 @@ static int import_key_pair(struct lc_req *r)
 	else if (strncmp(line, "ssh-ed25519 ", 12) == 0)
 		type = "ed25519";
 	else {
-		lc_err(r, 400, "InvalidKeyPair.Format",
+		lc_err(r, 400, "InvalidKey.Format",
 		       "Key is not in valid OpenSSH public key format (ssh-rsa or ssh-ed25519)");
 		goto out;
 	}
@@ -1088,8 +1148,9 @@ static int import_key_pair(struct lc_req *r)
 	if (kiln_mkdir_p(dir, 0700) < 0 ||
 	    kiln_file_write_atomic(pub, line, strlen(line), 0600) < 0)
 		goto out;
-	if (fingerprint(&fp, pub, strcmp(type, "rsa") == 0 ? "md5" : "sha256") < 0) {
-		lc_err(r, 400, "InvalidKeyPair.Format",
+	if (strcmp(type, "rsa") == 0 ? rsa_imported_fingerprint(&fp, pub) < 0
+	                             : fingerprint(&fp, pub, "sha256") < 0) {
+		lc_err(r, 400, "InvalidKey.Format",
 		       "Key is not in valid OpenSSH public key format");
 		goto out;
 	}

@@ -750,19 +750,23 @@ static json_t *request_instances(struct lc_req *r, int required)
 
 static int describe_instances(struct lc_req *r)
 {
-	json_t *asked = request_instances(r, 0), *inst, *matched;
+	json_t *asked, *inst, *matched;
 	struct lc_filters f;
 	const char *k;
 	size_t first, count, i;
+	int *idx;
+	size_t nidx = lc_q_indexes(r, "InstanceId", &idx);
 
-	if (asked == NULL)
-		return -1;
-	if (json_array_size(asked) && lc_q(r, "MaxResults")) {
-		json_decref(asked);
+	free(idx);
+	/* parameters are checked before any id is looked up, as EC2 does */
+	if (nidx > 0 && lc_q(r, "MaxResults")) {
 		return lc_err(r, 400, "InvalidParameterCombination",
 		              "The parameter instancesSet cannot be used with the parameter "
 		              "maxResults");
 	}
+	asked = request_instances(r, 0);
+	if (asked == NULL)
+		return -1;
 	if (lc_filters_parse(r, &f, instance_values) < 0) {
 		json_decref(asked);
 		return -1;
@@ -900,6 +904,57 @@ struct launch {
 	json_t *tags;
 };
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "t3.micro", "m5.2xlarge", "c6gn.metal": family.size as EC2 names them. */
+static int valid_instance_type(const char *t)
+{
+	static const char *const sizes[] = {"nano",  "micro",  "small", "medium",
+	                                    "large", "xlarge", "metal"};
+	const char *dot = strchr(t, '.'), *size, *digit = strpbrk(t, "0123456789");
+	size_t flen;
+
+	if (dot == NULL || strchr(dot + 1, '.') != NULL)
+		return 0;
+	flen = (size_t)(dot - t);
+	if (flen < 2 || flen > 16 || t[0] < 'a' || t[0] > 'z' ||
+	    strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789-") != flen || digit == NULL ||
+	    digit > dot)
+		return 0;
+	size = dot + 1 + strspn(dot + 1, "0123456789");
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t n = strlen(sizes[i]);
+		if (strncmp(size, sizes[i], n) == 0 &&
+		    (size[n] == '\0' || (strcmp(sizes[i], "metal") == 0 && size[n] == '-')))
+			return 1;
+	}
+	return 0;
+}
+
+/* The request's parameters but the token itself, for ClientToken idempotency. */
+static char *request_fingerprint(struct lc_req *r)
+{
+	struct kiln_buf b = KILN_BUF_INIT;
+	const char **keys = kiln_xcalloc(r->q->count + 1, sizeof(*keys));
+	size_t n = 0;
+	char hex[65];
+
+	for (size_t i = 0; i < r->q->count; i++)
+		if (strcmp(r->q->params[i].key, "ClientToken") != 0 &&
+		    strcmp(r->q->params[i].key, "DryRun") != 0)
+			keys[n++] = r->q->params[i].key;
+	qsort(keys, n, sizeof(*keys), cmp_str);
+	for (size_t i = 0; i < n; i++)
+		kiln_buf_printf(&b, "%s=%s&", keys[i], kiln_query_get(r->q, keys[i]));
+	kiln_sha256_hex(hex, b.ptr, b.size);
+	kiln_buf_release(&b);
+	free(keys);
+	return kiln_xstrdup(hex);
+}
+
 /* Fill `l` from the request, over the launch template's data when one is named. */
 static int launch_params(struct lc_req *r, struct launch *l)
 {
@@ -1005,6 +1060,9 @@ static int launch_params(struct lc_req *r, struct launch *l)
 		return lc_missing(r, "ImageId");
 	if (l->type == NULL)
 		l->type = "m1.small";
+	if (!valid_instance_type(l->type))
+		return lc_err(r, 400, "InvalidParameterValue",
+		              "Invalid value '%s' for InstanceType.", l->type);
 	if (l->behavior == NULL)
 		l->behavior = "stop";
 	if (strcmp(l->behavior, "stop") != 0 && strcmp(l->behavior, "terminate") != 0)
@@ -1049,6 +1107,15 @@ static int run_instances(struct lc_req *r)
 	if (token && *token) {
 		json_t *known = json_object_get(lc_table(r->c, "client_tokens"), token);
 		if (known) {
+			char *fp = request_fingerprint(r);
+			int same = lc_str(known, "request") == NULL ||
+			           strcmp(lc_str(known, "request"), fp) == 0;
+			free(fp);
+			if (!same)
+				return lc_err(
+				    r, 400, "IdempotentParameterMismatch",
+				    "The client token %s was used with different parameters",
+				    token);
 			json_t *list = json_array();
 			json_array_foreach(json_object_get(known, "instances"), i, v)
 			{
@@ -1226,9 +1293,11 @@ static int run_instances(struct lc_req *r)
 		json_t *ids = json_array();
 		json_array_foreach(created, i, v)
 		    json_array_append_new(ids, json_string(lc_str(v, "id")));
-		json_object_set_new(
-		    lc_table(r->c, "client_tokens"), token,
-		    json_pack("{s:s, s:o}", "reservation", reservation, "instances", ids));
+		char *fp = request_fingerprint(r);
+		json_object_set_new(lc_table(r->c, "client_tokens"), token,
+		                    json_pack("{s:s, s:o, s:s}", "reservation", reservation,
+		                              "instances", ids, "request", fp));
+		free(fp);
 	}
 	/* saved before any runner boots: a crash now still knows every instance */
 	if (lc_state_save(r->c) < 0) {

@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""Conformance of `kiln cloud` with boto3: a subset of the EC2 operations
+through boto3's client and resource APIs, its waiters (instance_running,
+instance_stopped, image_available, instance_terminated) and its paginator for
+DescribeInstances. Whatever boto3 cannot parse is a bug in the cloud.
+
+One line per check ("ok NAME" / "FAIL NAME: why"); exit 1 on any failure,
+77 to skip. LC_API_ONLY=1 LC_ENDPOINT=http://127.0.0.1:5999 runs the API checks
+against an already running endpoint (moto_server), for developing this script.
+"""
+import fcntl
+import ipaddress
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+try:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError, WaiterError
+except ImportError:
+    print("skipped: no boto3")
+    sys.exit(77)
+
+API_ONLY = os.environ.get("LC_API_ONLY") == "1"
+PORT = 4613
+CIDR = "10.214.3.0/24"
+
+passed = 0
+failures = []
+
+
+def ok(name):
+    global passed
+    passed += 1
+    print("ok " + name, flush=True)
+
+
+def bad(name, why):
+    failures.append(name)
+    print("FAIL %s: %s" % (name, str(why)[:600]), flush=True)
+
+
+def check(name, cond, why=""):
+    if cond:
+        ok(name)
+    else:
+        bad(name, why or "condition false")
+    return bool(cond)
+
+
+def attempt(name, fn, *args, **kwargs):
+    """Call fn; on an exception, report it under name and return None."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001 -- any failure of the client is a finding
+        bad(name, "%s: %s" % (type(e).__name__, e))
+        return None
+
+
+def succeeded(name, fn, *args, **kwargs):
+    """Call fn for its effect: True if it raised nothing (reported as a failure otherwise)."""
+    before = len(failures)
+    attempt(name, fn, *args, **kwargs)
+    return len(failures) == before
+
+
+def waiter(ec2, name, waiter_name, **kwargs):
+    t0 = time.time()
+    if succeeded("waiter " + name, ec2.get_waiter(waiter_name).wait, **kwargs):
+        ok("waiter %s (%.1f s)" % (name, time.time() - t0))
+
+
+# EC2's HTTP statuses for the error codes checked here.
+STATUS = {"AuthFailure": 401, "SignatureDoesNotMatch": 403}
+
+
+def expect_error(name, code, fn, **kwargs):
+    try:
+        fn(**kwargs)
+    except ClientError as e:
+        got = e.response.get("Error", {}).get("Code")
+        meta = e.response.get("ResponseMetadata", {})
+        check(name, got == code, "got %s (%s), want %s" % (got, e, code))
+        if got == code:
+            want = STATUS.get(code, 400)
+            check(name + ": HTTP %d and a RequestId" % want,
+                  meta.get("HTTPStatusCode") == want and meta.get("RequestId"),
+                  "HTTP %s, RequestId %r" % (meta.get("HTTPStatusCode"), meta.get("RequestId")))
+        return
+    except Exception as e:  # noqa: BLE001
+        bad(name, "%s: %s, want ClientError %s" % (type(e).__name__, e, code))
+        return
+    bad(name, "succeeded, want " + code)
+
+
+def tags(x):
+    return {t["Key"]: t.get("Value", "") for t in x.get("Tags", [])}
+
+
+def instances(reply):
+    return [i for r in reply.get("Reservations", []) for i in r.get("Instances", [])]
+
+
+def main(tmp):
+    if API_ONLY:
+        endpoint = os.environ.get("LC_ENDPOINT", "http://127.0.0.1:5999")
+    else:
+        endpoint = "http://127.0.0.1:%d" % PORT
+    session = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
+    cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=120)
+    ec2 = session.client("ec2", endpoint_url=endpoint, config=cfg)
+    res = session.resource("ec2", endpoint_url=endpoint, config=cfg)
+    fast = {"Delay": 1, "MaxAttempts": 180}
+
+    # The base image.
+    if API_ONLY:
+        base = ec2.describe_images()["Images"][0]["ImageId"]
+        print("(api only: base image %s from %s)" % (base, endpoint))
+    else:
+        kiln = os.environ["KILN_BIN"]
+        state = os.path.join(tmp, "state")
+        up = subprocess.run(
+            [kiln, "cloud", "up", "--port", str(PORT), "--state-dir", state, "--cidr", CIDR],
+            capture_output=True, text=True, timeout=120,
+        )
+        if up.returncode != 0:
+            bad("kiln cloud up", up.stdout + up.stderr)
+            return
+        ok("kiln cloud up")
+        img = subprocess.run(
+            [kiln, "cloud", "image", "debootstrap", "base", "--state-dir", state],
+            capture_output=True, text=True, timeout=800,
+        )
+        base = img.stdout.strip().splitlines()[-1].strip() if img.stdout.strip() else ""
+        if img.returncode != 0 or not base.startswith("ami-"):
+            bad("kiln cloud image debootstrap", img.stdout + img.stderr)
+            return
+        ok("base image " + base)
+
+    # Auth.
+    for name, key, secret, code in (
+        ("bad secret -> SignatureDoesNotMatch", "test", "wrong", "SignatureDoesNotMatch"),
+        ("unknown key -> AuthFailure", "AKIANOBODY000000000", "test", "AuthFailure"),
+    ):
+        other = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret,
+                                      region_name="us-east-1").client("ec2", endpoint_url=endpoint, config=cfg)
+        expect_error(name, code, other.describe_regions)
+
+    # Describe basics.
+    r = attempt("DescribeRegions", ec2.describe_regions)
+    if r:
+        meta = r["ResponseMetadata"]
+        check("reply has HTTP 200, a RequestId, text/xml",
+              meta["HTTPStatusCode"] == 200 and meta.get("RequestId")
+              and meta["HTTPHeaders"].get("content-type", "").startswith("text/xml"), meta)
+        check("DescribeRegions lists us-east-1", any(x["RegionName"] == "us-east-1" for x in r["Regions"]), r)
+    r = attempt("DescribeAvailabilityZones", ec2.describe_availability_zones)
+    if r:
+        check("DescribeAvailabilityZones a/b/c",
+              sorted(z["ZoneName"] for z in r["AvailabilityZones"]) == ["us-east-1a", "us-east-1b", "us-east-1c"],
+              r["AvailabilityZones"])
+    r = attempt("DescribeVpcs", ec2.describe_vpcs, Filters=[{"Name": "is-default", "Values": ["true"]}])
+    vpc = None
+    if r and check("DescribeVpcs is-default: one VPC", len(r["Vpcs"]) == 1, r):
+        vpc = r["Vpcs"][0]["VpcId"]
+        if not API_ONLY:
+            check("default VPC on --cidr", r["Vpcs"][0]["CidrBlock"] == CIDR, r["Vpcs"][0])
+    r = attempt("DescribeSubnets", ec2.describe_subnets, Filters=[{"Name": "vpc-id", "Values": [vpc or "vpc-x"]}])
+    subnet = None
+    if r:
+        defaults = [s for s in r["Subnets"] if s.get("DefaultForAz")]
+        check("DescribeSubnets: a default subnet per AZ",
+              sorted(s["AvailabilityZone"] for s in defaults) == ["us-east-1a", "us-east-1b", "us-east-1c"], r)
+        if not API_ONLY:
+            net = ipaddress.ip_network(CIDR)
+            check("subnets inside --cidr",
+                  all(ipaddress.ip_network(s["CidrBlock"]).subnet_of(net) for s in r["Subnets"]), r)
+        subnet = next((s["SubnetId"] for s in defaults if s["AvailabilityZone"] == "us-east-1b"), None)
+
+    # Key pair and security group.
+    kp = attempt("CreateKeyPair", ec2.create_key_pair, KeyName="b3-key", KeyType="ed25519",
+                 TagSpecifications=[{"ResourceType": "key-pair", "Tags": [{"Key": "suite", "Value": "boto"}]}])
+    if kp:
+        check("CreateKeyPair: OpenSSH ed25519 material, id",
+              kp["KeyMaterial"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----") and kp["KeyPairId"].startswith("key-"), kp)
+        keyfile = os.path.join(tmp, "b3-key")
+        with open(keyfile, "w") as f:
+            # OpenSSH needs the final newline, which EC2's KeyMaterial may lack.
+            f.write(kp["KeyMaterial"].rstrip("\n") + "\n")
+        os.chmod(keyfile, 0o600)
+        pub = subprocess.run(["ssh-keygen", "-y", "-f", keyfile], capture_output=True, text=True)
+        check("key material usable by ssh-keygen", pub.returncode == 0 and pub.stdout.startswith("ssh-ed25519 "), pub.stderr)
+    expect_error("CreateKeyPair duplicate -> InvalidKeyPair.Duplicate", "InvalidKeyPair.Duplicate",
+                 ec2.create_key_pair, KeyName="b3-key")
+    r = attempt("DescribeKeyPairs", ec2.describe_key_pairs, Filters=[{"Name": "tag:suite", "Values": ["boto"]}])
+    if r:
+        check("DescribeKeyPairs tag filter", [k["KeyName"] for k in r["KeyPairs"]] == ["b3-key"], r)
+    sg = attempt("CreateSecurityGroup", ec2.create_security_group, GroupName="b3-ssh",
+                 Description="ssh from anywhere", VpcId=vpc or "vpc-x")
+    sg = sg["GroupId"] if sg else "sg-missing"
+    attempt("AuthorizeSecurityGroupIngress", ec2.authorize_security_group_ingress, GroupId=sg,
+            IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    r = attempt("DescribeSecurityGroups", ec2.describe_security_groups, GroupIds=[sg])
+    if r:
+        g = r["SecurityGroups"][0]
+        check("security group rule stored",
+              [(p["IpProtocol"], p["FromPort"], p["ToPort"]) for p in g["IpPermissions"]] == [("tcp", 22, 22)], g)
+    expect_error("CreateSecurityGroup duplicate -> InvalidGroup.Duplicate", "InvalidGroup.Duplicate",
+                 ec2.create_security_group, GroupName="b3-ssh", Description="again", VpcId=vpc or "vpc-x")
+
+    # An instance.
+    run = dict(ImageId=base, InstanceType="t3.micro", MinCount=1, MaxCount=1, KeyName="b3-key",
+               SecurityGroupIds=[sg],
+               TagSpecifications=[{"ResourceType": "instance",
+                                   "Tags": [{"Key": "Name", "Value": "b3-one"}, {"Key": "suite", "Value": "boto"}]}])
+    if subnet:
+        run["SubnetId"] = subnet
+    r = attempt("RunInstances", ec2.run_instances, **run)
+    if not r:
+        return
+    i1 = r["Instances"][0]["InstanceId"]
+    check("RunInstances: id, image, subnet, tags",
+          i1.startswith("i-") and r["Instances"][0]["ImageId"] == base
+          and (not subnet or r["Instances"][0]["SubnetId"] == subnet)
+          and tags(r["Instances"][0]) == {"Name": "b3-one", "suite": "boto"}, r["Instances"][0])
+    ip1 = r["Instances"][0].get("PrivateIpAddress", "")
+    if not API_ONLY:
+        check("private address in --cidr", ip1 and ipaddress.ip_address(ip1) in ipaddress.ip_network(CIDR), ip1)
+    waiter(ec2, "instance_running", "instance_running", InstanceIds=[i1], WaiterConfig=fast)
+    inst = res.Instance(i1)
+    if succeeded("resource Instance.load", inst.load):
+        check("resource API: state, key, tags", inst.state["Name"] == "running" and inst.key_name == "b3-key"
+              and {t["Key"] for t in inst.tags} == {"Name", "suite"}, inst.state)
+    for name, flt in (
+        ("instance-state-name", {"Name": "instance-state-name", "Values": ["running"]}),
+        ("tag:suite", {"Name": "tag:suite", "Values": ["boto"]}),
+        ("tag-key", {"Name": "tag-key", "Values": ["suite"]}),
+        ("image-id", {"Name": "image-id", "Values": [base]}),
+        ("private-ip-address", {"Name": "private-ip-address", "Values": [ip1]}),
+    ):
+        r = attempt("DescribeInstances " + name, ec2.describe_instances, Filters=[flt])
+        if r:
+            check("DescribeInstances filter " + name, i1 in [i["InstanceId"] for i in instances(r)], r)
+    r = attempt("DescribeInstanceStatus", ec2.describe_instance_status, InstanceIds=[i1])
+    if r:
+        check("DescribeInstanceStatus running",
+              [s["InstanceState"]["Name"] for s in r["InstanceStatuses"]] == ["running"], r)
+    if not API_ONLY:
+        marker = "-----BEGIN SSH HOST KEY FINGERPRINTS-----"
+        out = ""
+        for _ in range(60):
+            r = attempt("GetConsoleOutput", ec2.get_console_output, InstanceId=i1)
+            out = (r or {}).get("Output") or ""
+            if not r or marker in out:
+                break
+            time.sleep(1)
+        check("GetConsoleOutput (decoded by botocore) shows the fingerprints", marker in out, out[-300:])
+
+    # Tags.
+    attempt("CreateTags", ec2.create_tags, Resources=[i1, sg], Tags=[{"Key": "env", "Value": "dev"}])
+    r = attempt("DescribeTags", ec2.describe_tags, Filters=[{"Name": "resource-id", "Values": [i1]}])
+    if r:
+        check("DescribeTags resource-id",
+              sorted((t["Key"], t["Value"], t["ResourceType"]) for t in r["Tags"])
+              == [("Name", "b3-one", "instance"), ("env", "dev", "instance"), ("suite", "boto", "instance")], r)
+    r = attempt("DescribeTags key", ec2.describe_tags, Filters=[{"Name": "key", "Values": ["env"]}])
+    if r:
+        check("DescribeTags key=env", sorted(t["ResourceId"] for t in r["Tags"]) == sorted([i1, sg]), r)
+    attempt("DeleteTags", ec2.delete_tags, Resources=[sg], Tags=[{"Key": "env"}])
+    r = attempt("DescribeTags after DeleteTags", ec2.describe_tags, Filters=[{"Name": "key", "Values": ["env"]}])
+    if r:
+        check("DeleteTags", [t["ResourceId"] for t in r["Tags"]] == [i1], r)
+    r = attempt("DescribeInstances tag:env", ec2.describe_instances,
+                Filters=[{"Name": "tag:env", "Values": ["dev"]}, {"Name": "tag:suite", "Values": ["boto"]}])
+    if r:
+        check("DescribeInstances tag filters after CreateTags", [i["InstanceId"] for i in instances(r)] == [i1], r)
+
+    # Stop, image, waiters.
+    attempt("StopInstances", ec2.stop_instances, InstanceIds=[i1])
+    waiter(ec2, "instance_stopped", "instance_stopped", InstanceIds=[i1], WaiterConfig=fast)
+    spec = [{"ResourceType": "image", "Tags": [{"Key": "suite", "Value": "boto"}]}]
+    r = attempt("CreateImage", ec2.create_image, InstanceId=i1, Name="b3-image-1", TagSpecifications=spec)
+    img = r["ImageId"] if r else "ami-missing"
+    if r:
+        waiter(ec2, "image_available", "image_available", ImageIds=[img], WaiterConfig=fast)
+    r = attempt("DescribeImages", ec2.describe_images, Filters=[{"Name": "name", "Values": ["b3-image-?"]},
+                                                           {"Name": "tag:suite", "Values": ["boto"]}])
+    if r:
+        check("DescribeImages name ? AND tag filter", [i["ImageId"] for i in r["Images"]] == [img], r)
+    r = attempt("DescribeImages owners self", ec2.describe_images, Owners=["self"], ImageIds=[img])
+    if r:
+        check("DescribeImages Owners=self, available",
+              [(i["ImageId"], i["State"]) for i in r["Images"]] == [(img, "available")], r)
+    expect_error("DescribeImages unknown -> InvalidAMIID.NotFound", "InvalidAMIID.NotFound",
+                 ec2.describe_images, ImageIds=["ami-0123456789abcdef0"])
+
+    # Paginator.
+    batch = []
+    for n in range(6):
+        r = attempt("RunInstances batch", ec2.run_instances, ImageId=img, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+                    TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "batch", "Value": "b3"}]}])
+        if r:
+            batch.append(r["Instances"][0]["InstanceId"])
+    pag = ec2.get_paginator("describe_instances")
+    flt = [{"Name": "tag:batch", "Values": ["b3"]}]
+    pages = attempt("paginator describe_instances", lambda: list(pag.paginate(Filters=flt, PaginationConfig={"PageSize": 5})))
+    if pages is not None:
+        got = [i["InstanceId"] for p in pages for i in instances(p)]
+        check("paginator: 6 instances over 2 pages, no repeats",
+              sorted(got) == sorted(batch) and len(pages) == 2 and len(set(got)) == 6,
+              "%d pages, %s" % (len(pages), got))
+    first = attempt("paginator MaxItems", lambda: pag.paginate(Filters=flt, PaginationConfig={"MaxItems": 4, "PageSize": 5}).build_full_result())
+    if first:
+        rest = attempt("paginator StartingToken", lambda: pag.paginate(
+            Filters=flt, PaginationConfig={"MaxItems": 4, "PageSize": 5, "StartingToken": first.get("NextToken")}).build_full_result())
+        a = [i["InstanceId"] for i in instances(first)]
+        b = [i["InstanceId"] for i in instances(rest or {})]
+        check("paginator MaxItems 4 then StartingToken: the other 2",
+              len(first["Reservations"]) == 4 and first.get("NextToken") and sorted(a + b) == sorted(batch), (a, b))
+
+    # Terminate and clean up.
+    r = attempt("TerminateInstances", ec2.terminate_instances, InstanceIds=[i1] + batch)
+    if r:
+        check("TerminateInstances: shutting-down/terminated",
+              all(t["CurrentState"]["Name"] in ("shutting-down", "terminated") for t in r["TerminatingInstances"]), r)
+    waiter(ec2, "instance_terminated", "instance_terminated", InstanceIds=[i1] + batch, WaiterConfig=fast)
+    expect_error("StartInstances on terminated -> IncorrectInstanceState", "IncorrectInstanceState",
+                 ec2.start_instances, InstanceIds=[i1])
+    expect_error("DescribeInstances unknown -> InvalidInstanceID.NotFound", "InvalidInstanceID.NotFound",
+                 ec2.describe_instances, InstanceIds=["i-0123456789abcdef0"])
+    attempt("DeregisterImage", ec2.deregister_image, ImageId=img)
+    attempt("DeleteSecurityGroup", ec2.delete_security_group, GroupId=sg)
+    attempt("DeleteKeyPair", ec2.delete_key_pair, KeyName="b3-key")
+    r = attempt("DescribeKeyPairs after delete", ec2.describe_key_pairs)
+    if r:
+        check("DeleteKeyPair removed it", "b3-key" not in [k["KeyName"] for k in r["KeyPairs"]], r)
+
+
+def run():
+    if not API_ONLY:
+        if os.geteuid() != 0:
+            print("skipped: needs root")
+            return 77
+        if not os.environ.get("KILN_BIN"):
+            print("skipped: no KILN_BIN")
+            return 77
+        lock = open("/tmp/kiln-test-net-10.214.3.lock", "w")
+        deadline = time.time() + 900
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.time() > deadline:
+                    print("FAIL: 10.214.3.0/24 stayed busy")
+                    return 1
+                time.sleep(1)
+    tmp = tempfile.mkdtemp(prefix="kiln-lcboto-")
+    try:
+        main(tmp)
+    except Exception as e:  # noqa: BLE001
+        bad("unexpected exception", "%s: %s" % (type(e).__name__, e))
+    finally:
+        if not API_ONLY:
+            state = os.path.join(tmp, "state")
+            subprocess.run([os.environ["KILN_BIN"], "cloud", "down", "--state-dir", state],
+                           capture_output=True, timeout=300)
+            if failures and os.path.exists(os.path.join(state, "cloud.log")):
+                with open(os.path.join(state, "cloud.log"), errors="replace") as f:
+                    print("--- tail of cloud.log\n" + "".join(f.readlines()[-30:]))
+            with open("/proc/mounts") as f:
+                if tmp in f.read():
+                    bad("nothing left behind", "mounts of %s remain" % tmp)
+            procs = subprocess.run(["pgrep", "-af", tmp], capture_output=True, text=True).stdout
+            if procs.strip():
+                bad("nothing left behind", "processes remain: " + procs[:300])
+            addrs = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True).stdout
+            gateway = " %s/" % next(ipaddress.ip_network(CIDR).hosts())
+            if gateway in addrs:
+                bad("nothing left behind", "a bridge on %s remains" % CIDR)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, len(failures)))
+    for f in failures:
+        print("failed: " + f)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())
