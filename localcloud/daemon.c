@@ -652,11 +652,54 @@ static int daemon_running(const char *state_dir)
 	return held;
 }
 
+/*
+ * The bridge must not take over a network this machine already routes (on
+ * EC2 itself, the default VPC is 172.31.0.0/16 too): refuse overlaps with
+ * any route but the default one and our own bridge's.
+ */
+static int check_overlap(const char *cidr, const char *bridge)
+{
+	FILE *f = fopen("/proc/net/route", "re");
+	char line[512], iface[64];
+	unsigned dest, gw, flags, refcnt, use, metric, mask;
+	uint32_t net;
+	int prefix, rc = 0;
+
+	if (f == NULL || parse_cidr(&net, &prefix, cidr) < 0) {
+		if (f)
+			fclose(f);
+		return 0;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		uint32_t d, m, ours, common;
+		if (sscanf(line, "%63s %x %x %x %u %u %u %x", iface, &dest, &gw, &flags, &refcnt,
+		           &use, &metric, &mask) != 8 ||
+		    mask == 0 || strcmp(iface, bridge) == 0)
+			continue;
+		d = ntohl(dest);
+		m = ntohl(mask);
+		ours = prefix ? ~0u << (32 - prefix) : 0;
+		common = m & ours;
+		if ((d & common) == (net & common)) {
+			char a[16];
+			int bits = __builtin_popcount(m);
+			lc_ip_format(a, d);
+			rc = kiln_error_set(
+			    KILN_EINVAL,
+			    "--cidr %s overlaps %s/%d, routed on %s on this machine; "
+			    "choose another network with --cidr",
+			    cidr, a, bits, iface);
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
 int kiln_cloud_up(const struct kiln_cloud_opts *o, char **endpoint)
 {
 	const char *state_dir = kiln_cloud_state_dir(o->state_dir);
 	char *abs, *lockf, *logf;
-	int lock_fd, pipefd[2];
+	int lock_fd, pipefd[2], existed;
 	pid_t pid;
 	FILE *log;
 
@@ -673,11 +716,24 @@ int kiln_cloud_up(const struct kiln_cloud_opts *o, char **endpoint)
 			                      "e.g. 172.31.0.0/16",
 			                      o->cidr);
 	}
+	existed = access(state_dir, F_OK) == 0;
 	if (kiln_mkdir_p(state_dir, 0700) < 0)
 		return -1;
 	abs = realpath(state_dir, NULL);
 	if (abs == NULL)
 		return kiln_error_set(KILN_ERROR, "%s: %s", state_dir, strerror(errno));
+	{
+		char bridge[16];
+		int rc;
+		bridge_name(bridge, abs);
+		rc = check_overlap(o->cidr ? o->cidr : KILN_CLOUD_DEFAULT_CIDR, bridge);
+		if (rc < 0) {
+			if (!existed)
+				rmdir(abs); /* nothing half-created */
+			free(abs);
+			return rc;
+		}
+	}
 	lockf = state_file(abs, "cloud.lock");
 	lock_fd = open(lockf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	free(lockf);
