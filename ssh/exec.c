@@ -546,5 +546,15 @@ int kiln_ssh_upload(int *exit_status, struct kiln_ssh_session *s, const char *lo
 	else
 		memset(&o, 0, sizeof(o));
 	o.stdin_path = local_path;
+	if (kiln_ssh__openssh_usable(s)) {
+		struct kiln_buf cmd = KILN_BUF_INIT, shown = KILN_BUF_INIT;
+		int error = build_command(&cmd, &shown, &o, remote_cmd);
+		if (error == 0)
+			error = kiln_ssh__upload_openssh(exit_status, s, local_path, cmd.ptr, &o);
+		kiln_buf_wipe(&cmd);
+		kiln_buf_release(&cmd);
+		kiln_buf_release(&shown);
+		return error;
+	}
 	return kiln_ssh_exec(exit_status, s, remote_cmd, &o);
 }

@@ -18,7 +18,18 @@ struct kiln_ssh_session {
 	double io_timeout;
 	int keepalive_interval;
 	int handshaken; /* a disconnect message is due at the end */
+	/* After login, for ssh(1) uploads (openssh.c). */
+	char *host, *user;
+	int port;
+	char *private_pem; /* secret: wiped on free */
+	char *hostkey_b64; /* the verified host key blob, base64 */
 };
+
+/* Can ssh(1) carry an upload for this session (installed, not disabled)? */
+int kiln_ssh__openssh_usable(const struct kiln_ssh_session *s);
+/* kiln_ssh_upload() through ssh(1); same contract. */
+int kiln_ssh__upload_openssh(int *exit_status, struct kiln_ssh_session *s, const char *local_path,
+                             const char *remote_cmd, const struct kiln_ssh_exec_opts *o);
 
 /* Set a kiln error from libssh2's last error: "what: libssh2's message". */
 int kiln_ssh__error(struct kiln_ssh_session *s, int code, const char *what);

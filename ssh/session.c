@@ -7,7 +7,10 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -288,6 +291,8 @@ static int check_hostkey(struct kiln_ssh_session *s, const struct kiln_ssh_conne
 		return kiln_ssh__error(s, KILN_ERROR, "no host key");
 	s->fingerprint = kiln_ssh_fingerprint((const unsigned char *)blob, len);
 	s->hostkey_type = hostkey_type_name(type);
+	s->hostkey_b64 = kiln_xmalloc(len / 3 * 4 + 8);
+	EVP_EncodeBlock((unsigned char *)s->hostkey_b64, (const unsigned char *)blob, (int)len);
 	return kiln_ssh_hostkey_check(opts->fingerprints, opts->hostkey_policy, s->where,
 	                              s->fingerprint, s->hostkey_type);
 }
@@ -350,6 +355,11 @@ int kiln_ssh_connect(struct kiln_ssh_session **out, const struct kiln_ssh_connec
 		goto done;
 	}
 	libssh2_keepalive_config(s->ssh, 1, (unsigned)s->keepalive_interval);
+	/* What ssh(1) needs for bulk uploads (ssh/openssh.c), pinned to this host key. */
+	s->host = kiln_xstrdup(opts->host);
+	s->port = port;
+	s->user = kiln_xstrdup(opts->user);
+	s->private_pem = kiln_xstrndup(opts->key->private_pem, opts->key->private_len);
 	kiln_log_debug("ssh: logged in to '%s' as '%s' (host key %s %s)", s->where, opts->user,
 	               s->hostkey_type, s->fingerprint);
 	*out = s;
@@ -386,5 +396,9 @@ void kiln_ssh_session_free(struct kiln_ssh_session *s)
 		close(s->fd);
 	free(s->where);
 	free(s->fingerprint);
+	free(s->hostkey_b64);
+	free(s->host);
+	free(s->user);
+	kiln_free_secret(s->private_pem);
 	free(s);
 }

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "core/shell.h"
+#include "ssh/session-int.h"
 #include "kiln.h"
 #include "ssh/hostkey.h"
 #include "ssh/key.h"
@@ -710,6 +711,67 @@ static void progress_only(void *payload, enum kiln_ssh_stream stream, const char
 {
 }
 
+/*
+ * Uploads go through ssh(1) when it is installed; the libssh2 path stays
+ * (KILN_SSH_TRANSPORT=libssh2, or no ssh(1)) and gives the same bytes.
+ */
+START_TEST(upload_both_transports_same_bytes)
+{
+	struct kiln_ssh_session *s = connect_ok();
+	struct kiln_ssh_exec_opts eo;
+	char hex[65], *path = make_file(srv.dir, 4 << 20, hex);
+
+	ck_assert(kiln_ssh__openssh_usable(s));
+	for (int pass = 0; pass < 2; pass++) {
+		struct lines l = {KILN_BUF_INIT, KILN_BUF_INIT, 0, 0, 0};
+		int status = -1;
+		if (pass == 1)
+			setenv("KILN_SSH_TRANSPORT", "libssh2", 1);
+		ck_assert_int_eq(kiln_ssh__openssh_usable(s), pass == 0);
+		memset(&eo, 0, sizeof(eo));
+		eo.on_line = collect;
+		eo.payload = &l;
+		eo.timeout = 60;
+		ck_assert_int_eq(
+		    kiln_ssh_upload(&status, s, path, "sha256sum; echo to-stderr >&2", &eo), 0);
+		ck_assert_int_eq(status, 0);
+		ck_assert_msg(strncmp(l.out.ptr, hex, 64) == 0, "pass %d: remote %s, local %s",
+		              pass, l.out.ptr, hex);
+		ck_assert_ptr_nonnull(strstr(l.err.ptr, "to-stderr"));
+		lines_release(&l);
+	}
+	unsetenv("KILN_SSH_TRANSPORT");
+	kiln_ssh_session_free(s);
+	free(path);
+}
+END_TEST
+
+/* ssh(1) trusts only the host key the session verified: another key is refused. */
+START_TEST(upload_openssh_pinned_to_verified_host_key)
+{
+	struct kiln_ssh_session *s = connect_ok();
+	struct kiln_ssh_exec_opts eo;
+	struct kiln_ssh_key *other = NULL;
+	char hex[65], *path = make_file(srv.dir, 1 << 20, hex), *sp;
+	int status = -1;
+
+	ck_assert_int_eq(kiln_ssh_keygen_ed25519(&other, "impostor"), 0);
+	/* "ssh-ed25519 AAAA... impostor": the blob of a key the server does not hold */
+	sp = strchr(other->public_line, ' ');
+	free(s->hostkey_b64);
+	s->hostkey_b64 = kiln_xstrndup(sp + 1, strcspn(sp + 1, " "));
+	s->hostkey_type = "ssh-ed25519";
+	memset(&eo, 0, sizeof(eo));
+	eo.timeout = 30;
+	ck_assert_int_eq(kiln_ssh_upload(&status, s, path, "cat > /dev/null", &eo), KILN_ERROR);
+	ck_assert_msg(strstr(kiln_error_last(), "failed") != NULL, "%s", kiln_error_last());
+	ck_assert_ptr_null(strstr(kiln_error_last(), "PRIVATE KEY"));
+	kiln_ssh_key_free(other);
+	kiln_ssh_session_free(s);
+	free(path);
+}
+END_TEST
+
 START_TEST(upload_progress_and_early_exit)
 {
 	struct kiln_ssh_session *s = connect_ok();
@@ -836,6 +898,8 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(live, exec_secret_never_logged);
 	tcase_add_test(live, upload_checksum_verified_remotely);
 	tcase_add_test(live, upload_progress_and_early_exit);
+	tcase_add_test(live, upload_both_transports_same_bytes);
+	tcase_add_test(live, upload_openssh_pinned_to_verified_host_key);
 	tcase_set_timeout(live, 120);
 	suite_add_tcase(s, live);
 	return s;
