@@ -4,6 +4,7 @@
  * default VPC, and the life cycle (up, recovery after a crash, down).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -860,14 +861,63 @@ int kiln_cloud_endpoint(char **out, const char *state_dir)
 	return 0;
 }
 
+/*
+ * No daemon, but a crashed one may have left machines and its bridge: stop
+ * and unmount them, remove the bridge. The state stays; the next `up`
+ * starts the instances that were running. Returns 1 when something was left.
+ */
+static int clean_after_crash(const char *state_dir)
+{
+	char *abs = realpath(state_dir, NULL), *idir, bridge[16], *sys;
+	struct dirent *e;
+	DIR *d;
+	int found = 0;
+
+	if (abs == NULL)
+		return 0;
+	idir = kiln_path_join(abs, "instances");
+	d = opendir(idir);
+	while (d && (e = readdir(d)) != NULL) {
+		char *dir;
+		if (e->d_name[0] == '.')
+			continue;
+		dir = kiln_path_join(idir, e->d_name);
+		/* kills what is left of a machine and unmounts it; nothing if none */
+		if (kiln_lc_machine_reap(dir) < 0)
+			kiln_log_warn("%s", kiln_error_last());
+		kiln_error_clear();
+		free(dir);
+	}
+	if (d)
+		closedir(d);
+	bridge_name(bridge, abs);
+	sys = kiln_xasprintf("/sys/class/net/%s", bridge);
+	if (access(sys, F_OK) == 0) {
+		struct kiln_lc_net net;
+		memset(&net, 0, sizeof(net));
+		snprintf(net.bridge, sizeof(net.bridge), "%s", bridge);
+		found = 1;
+		if (kiln_lc_net_down(&net) < 0)
+			kiln_log_warn("%s", kiln_error_last());
+	}
+	free(sys);
+	free(idir);
+	free(abs);
+	return found;
+}
+
 int kiln_cloud_down(const char *state_dir, double timeout)
 {
 	double t0 = kiln_time_mono();
 	int pid;
 
 	state_dir = kiln_cloud_state_dir(state_dir);
-	if (!daemon_running(state_dir))
-		return kiln_error_set(KILN_ENOTFOUND, "no local cloud runs on %s", state_dir);
+	if (!daemon_running(state_dir)) {
+		int cleaned = clean_after_crash(state_dir);
+		return kiln_error_set(
+		    KILN_ENOTFOUND, "no local cloud runs on %s%s", state_dir,
+		    cleaned ? "; removed what a crashed one left (machines, bridge)" : "");
+	}
 	pid = read_pid(state_dir);
 	if (pid <= 1)
 		return kiln_error_set(KILN_ERROR,
