@@ -83,6 +83,12 @@ size_t lc_q_list(const struct lc_req *r, const char *prefix, const char ***out);
 /* Parse an integer parameter; -1 with an InvalidParameterValue when malformed. */
 int lc_q_int(struct lc_req *r, const char *key, long long def, long long min, long long max,
              long long *out);
+/*
+ * Every id of a request's list must name a resource of `table`; else a 400
+ * with `code` and "The <what> '<id>' does not exist". Returns 0 or -1.
+ */
+int lc_ids_exist(struct lc_req *r, const char *const *ids, size_t n, const char *table,
+                 const char *code, const char *what);
 /* Tags from PREFIX.N.Key / PREFIX.N.Value into a new JSON object. */
 int lc_q_tags(struct lc_req *r, const char *prefix, json_t **out);
 /* Tags of TagSpecification.N for `resource_type` into `tags` (object). */

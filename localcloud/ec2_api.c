@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aws/shapes.h"
 #include "core/proc.h"
 #include "core/util.h"
 #include "localcloud/cloud.h"
@@ -193,14 +194,8 @@ static int describe_vpcs(struct lc_req *r)
 	json_t *v, *vpcs = lc_table(r->c, "vpcs");
 	int rc = 0;
 
-	for (size_t i = 0; i < nids; i++)
-		if (json_object_get(vpcs, ids[i]) == NULL) {
-			rc = lc_err(r, 400, "InvalidVpcID.NotFound",
-			            "The vpc ID '%s' does not exist", ids[i]);
-			free(ids);
-			return rc;
-		}
-	if (lc_filters_parse(r, &f, vpc_values) < 0) {
+	if (lc_ids_exist(r, ids, nids, "vpcs", "InvalidVpcID.NotFound", "vpc ID") < 0 ||
+	    lc_filters_parse(r, &f, vpc_values) < 0) {
 		free(ids);
 		return -1;
 	}
@@ -277,14 +272,8 @@ static int describe_subnets(struct lc_req *r)
 	json_t *v, *subnets = lc_table(r->c, "subnets");
 	int rc = 0;
 
-	for (size_t i = 0; i < nids; i++)
-		if (json_object_get(subnets, ids[i]) == NULL) {
-			rc = lc_err(r, 400, "InvalidSubnetID.NotFound",
-			            "The subnet ID '%s' does not exist", ids[i]);
-			free(ids);
-			return rc;
-		}
-	if (lc_filters_parse(r, &f, subnet_values) < 0) {
+	if (lc_ids_exist(r, ids, nids, "subnets", "InvalidSubnetID.NotFound", "subnet ID") < 0 ||
+	    lc_filters_parse(r, &f, subnet_values) < 0) {
 		free(ids);
 		return -1;
 	}
@@ -817,10 +806,8 @@ static int describe_security_groups(struct lc_req *r)
 	json_t *v, *groups = lc_table(r->c, "security_groups");
 	int rc = 0;
 
-	for (size_t i = 0; i < nids && rc == 0; i++)
-		if (json_object_get(groups, ids[i]) == NULL)
-			rc = lc_err(r, 400, "InvalidGroup.NotFound",
-			            "The security group '%s' does not exist", ids[i]);
+	rc = lc_ids_exist(r, ids, nids, "security_groups", "InvalidGroup.NotFound",
+	                  "security group");
 	for (size_t i = 0; i < nnames && rc == 0; i++)
 		if (lc_group_by_name(r->c, names[i]) == NULL)
 			rc = lc_err(r, 400, "InvalidGroup.NotFound",
@@ -1091,11 +1078,11 @@ static int import_key_pair(struct lc_req *r)
 {
 	const char *name = lc_q(r, "KeyName"), *material = lc_q(r, "PublicKeyMaterial");
 	json_t *tags = json_object(), *k;
-	unsigned char *decoded = NULL;
+	struct kiln_buf decoded = KILN_BUF_INIT;
 	char *dir = NULL, *pub = NULL, *fp = NULL, *id = NULL, *line = NULL;
 	const char *type;
 	char created[32];
-	int len, rc = -1;
+	int rc = -1;
 
 	if (name == NULL || material == NULL) {
 		json_decref(tags);
@@ -1115,17 +1102,13 @@ static int import_key_pair(struct lc_req *r)
 		json_decref(tags);
 		return -1;
 	}
-	decoded = kiln_xmalloc(strlen(material) + 4);
-	len = EVP_DecodeBlock(decoded, (const unsigned char *)material, (int)strlen(material));
-	if (len <= 0) {
+	if (kiln_aws_base64_decode(&decoded, material) < 0 || decoded.size == 0) {
+		kiln_error_clear();
 		lc_err(r, 400, "InvalidKey.Format",
 		       "Key is not in valid OpenSSH public key format");
 		goto out;
 	}
-	decoded[len] = '\0'; /* a C string for strndup (3 * n / 4 < n + 4) */
-	while (len > 0 && decoded[len - 1] == '\0')
-		len--; /* base64 padding */
-	line = kiln_xstrndup((const char *)decoded, (size_t)len);
+	line = kiln_xstrndup(decoded.ptr, decoded.size);
 	line[strcspn(line, "\r\n")] = '\0';
 	if (strncmp(line, "ssh-rsa ", 8) == 0)
 		type = "rsa";
@@ -1172,7 +1155,7 @@ out:
 	if (dir)
 		kiln_rm_rf(dir);
 	json_decref(tags);
-	free(decoded);
+	kiln_buf_release(&decoded);
 	free(line);
 	free(dir);
 	free(pub);

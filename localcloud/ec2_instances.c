@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aws/shapes.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "localcloud/cloud.h"
@@ -122,30 +123,22 @@ static void boot_spec_release(struct boot_spec *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Base64 text into a new buffer (NULL and 0 when empty); -1 when malformed. */
 static int base64_decode(unsigned char **out, size_t *len, const char *in)
 {
-	size_t n = strlen(in), pad = 0;
-	unsigned char *buf;
-	int got;
+	struct kiln_buf b = KILN_BUF_INIT;
 
 	*out = NULL;
 	*len = 0;
-	if (n == 0)
-		return 0;
-	if (n % 4 != 0)
-		return -1;
-	buf = kiln_xmalloc(n / 4 * 3 + 1);
-	got = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)n);
-	if (got < 0) {
-		free(buf);
+	if (kiln_aws_base64_decode(&b, in) < 0) {
+		kiln_buf_release(&b);
+		kiln_error_clear();
 		return -1;
 	}
-	if (n >= 1 && in[n - 1] == '=')
-		pad++;
-	if (n >= 2 && in[n - 2] == '=')
-		pad++;
-	*out = buf;
-	*len = (size_t)got - pad;
+	*len = b.size;
+	if (b.size)
+		*out = (unsigned char *)kiln_buf_detach(&b);
+	kiln_buf_release(&b);
 	return 0;
 }
 
@@ -1436,7 +1429,7 @@ static int get_console_output(struct lc_req *r)
 	char *path, *dir, now[32];
 	const char *start;
 	size_t len;
-	unsigned char *b64;
+	char *b64;
 
 	if (id == NULL)
 		return lc_missing(r, "InstanceId");
@@ -1456,12 +1449,11 @@ static int get_console_output(struct lc_req *r)
 		start += len - LC_CONSOLE_MAX;
 		len = LC_CONSOLE_MAX;
 	}
-	b64 = kiln_xmalloc(len / 3 * 4 + 8);
-	EVP_EncodeBlock(b64, (const unsigned char *)start, (int)len);
+	b64 = kiln_aws_base64_encode(start, len);
 	lc_now_iso(now);
 	lc_xt(r->out, "instanceId", id);
 	lc_xt(r->out, "timestamp", now);
-	lc_xt(r->out, "output", (const char *)b64);
+	lc_xt(r->out, "output", b64);
 	free(b64);
 	kiln_buf_release(&log);
 	return 0;
@@ -1936,15 +1928,8 @@ static int describe_snapshots(struct lc_req *r)
 	size_t first, count;
 	int rc = -1;
 
-	for (size_t i = 0; i < nids; i++)
-		if (json_object_get(snaps, ids[i]) == NULL) {
-			lc_err(r, 400, "InvalidSnapshot.NotFound",
-			       "The snapshot '%s' does not exist.", ids[i]);
-			free(ids);
-			json_decref(matched);
-			return -1;
-		}
-	if (lc_filters_parse(r, &f, snapshot_values) < 0) {
+	if (lc_ids_exist(r, ids, nids, "snapshots", "InvalidSnapshot.NotFound", "snapshot") < 0 ||
+	    lc_filters_parse(r, &f, snapshot_values) < 0) {
 		free(ids);
 		json_decref(matched);
 		return -1;

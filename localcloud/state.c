@@ -134,6 +134,17 @@ int lc_q_int(struct lc_req *r, const char *key, long long def, long long min, lo
 	return 0;
 }
 
+int lc_ids_exist(struct lc_req *r, const char *const *ids, size_t n, const char *table,
+                 const char *code, const char *what)
+{
+	json_t *t = lc_table(r->c, table);
+
+	for (size_t i = 0; i < n; i++)
+		if (json_object_get(t, ids[i]) == NULL)
+			return lc_err(r, 400, code, "The %s '%s' does not exist", what, ids[i]);
+	return 0;
+}
+
 static int tag_valid(struct lc_req *r, const char *key, const char *value)
 {
 	if (key == NULL || *key == '\0')
