@@ -89,7 +89,7 @@ static int open_ssh(struct bake *b, int port)
 {
 	const char *env = getenv("KILN_BAKE_SSH_CIDR");
 	char *cidr = NULL;
-	int error;
+	int error = 0;
 
 	if (env != NULL && env[0] != '\0')
 		cidr = kiln_xstrdup(env);

@@ -52,7 +52,8 @@ def check(cond, what):
 
 
 def kiln(*args, timeout=300):
-    return subprocess.run([KILN, *args], capture_output=True, text=True, timeout=timeout)
+    env = dict(os.environ, KILN_CLOUD_TERMINATED_TTL="5")
+    return subprocess.run([KILN, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def call(action, params=None, key="test", secret="test", raw_body=None):
@@ -261,6 +262,18 @@ def main():
     check(wait_states(ids, "terminated"), "all ten terminated")
     status, body = call("StartInstances", {"InstanceId.1": ids[0]})
     check(code_of(body) == "IncorrectInstanceState", "starting a terminated instance: IncorrectInstanceState")
+    # terminated instances stay visible for a while (KILN_CLOUD_TERMINATED_TTL, 5 s here), then go
+    _, body = call("DescribeInstances", {"Filter.1.Name": "tag:batch", "Filter.1.Value.1": "ten"})
+    check(body.count("<name>terminated</name>") == 10, "terminated instances are still listed")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        _, body = call("DescribeInstances", {"Filter.1.Name": "tag:batch", "Filter.1.Value.1": "ten"})
+        if "<instanceId>" not in body:
+            break
+        time.sleep(0.5)
+    check("<instanceId>" not in body, "then they disappear")
+    status, body = call("DescribeInstances", {"InstanceId.1": ids[0]})
+    check(code_of(body) == "InvalidInstanceID.NotFound", "and their ids are unknown")
     r = kiln("cloud", "down", "--state-dir", state)
     check(r.returncode == 0, "down")
     left = leftovers()
