@@ -389,6 +389,17 @@ static int parse_cidr(uint32_t *net, int *prefix, const char *cidr)
 	return 0;
 }
 
+/* parse_cidr() with the error an operator sees for a bad --cidr. */
+static int parse_cidr_checked(uint32_t *net, int *prefix, const char *cidr)
+{
+	if (parse_cidr(net, prefix, cidr) < 0)
+		return kiln_error_set(KILN_EINVAL,
+		                      "--cidr %s: expected an IPv4 network from /8 to /26, e.g. "
+		                      "172.31.0.0/16",
+		                      cidr);
+	return 0;
+}
+
 /*
  * One default VPC on the bridge's network and one default subnet per zone:
  * /20s on a /16 as AWS does, quarters of smaller networks.
@@ -402,11 +413,8 @@ static int setup_vpc(struct lc_cloud *c)
 	uint32_t net;
 	int prefix;
 
-	if (parse_cidr(&net, &prefix, c->cidr) < 0)
-		return kiln_error_set(KILN_EINVAL,
-		                      "--cidr %s: expected an IPv4 network from /8 to /26, e.g. "
-		                      "172.31.0.0/16",
-		                      c->cidr);
+	if (parse_cidr_checked(&net, &prefix, c->cidr) < 0)
+		return -1;
 	c->subnet_prefix = prefix <= 16 ? 20 : prefix + 2;
 	for (int i = 0; i < LC_NZONES; i++)
 		c->subnet_base[i] = net + ((uint32_t)i << (32 - c->subnet_prefix));
@@ -711,11 +719,8 @@ int kiln_cloud_up(const struct kiln_cloud_opts *o, char **endpoint)
 	if (o->cidr) {
 		uint32_t net;
 		int prefix;
-		if (parse_cidr(&net, &prefix, o->cidr) < 0)
-			return kiln_error_set(KILN_EINVAL,
-			                      "--cidr %s: expected an IPv4 network from /8 to /26, "
-			                      "e.g. 172.31.0.0/16",
-			                      o->cidr);
+		if (parse_cidr_checked(&net, &prefix, o->cidr) < 0)
+			return KILN_EINVAL;
 	}
 	existed = access(state_dir, F_OK) == 0;
 	if (kiln_mkdir_p(state_dir, 0700) < 0)
