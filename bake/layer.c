@@ -10,6 +10,7 @@
 
 #include "kiln.h"
 #include "bake/layer-int.h"
+#include "core/paths.h"
 #include "core/lock.h"
 
 /* Another kiln fetching the same repository: wait for it, up to this long. */
@@ -55,29 +56,6 @@ int kiln_layer__git_fail(int gerr, const char *fmt, ...)
 	               e != NULL && e->message != NULL ? e->message : "unknown libgit2 error");
 	free(ctx);
 	return code;
-}
-
-int kiln_layer_cache_dir(char **out)
-{
-	const char *env = getenv("KILN_CACHE");
-
-	KILN_ASSERT_ARG(out != NULL);
-	*out = NULL;
-	if (env != NULL && env[0] != '\0') {
-		*out = kiln_xstrdup(env);
-		return 0;
-	}
-	env = getenv("XDG_CACHE_HOME");
-	if (env != NULL && env[0] == '/') {
-		*out = kiln_path_join(env, "kiln");
-		return 0;
-	}
-	env = getenv("HOME");
-	if (env == NULL || env[0] == '\0')
-		return kiln_error_set(KILN_EINVAL,
-		                      "cannot find a cache directory: set KILN_CACHE or HOME");
-	*out = kiln_xasprintf("%s/.cache/kiln", env);
-	return 0;
 }
 
 void kiln_layer_free(struct kiln_layer *layer)
@@ -456,7 +434,7 @@ int kiln_layer_resolve(struct kiln_layer **out, const struct kiln_layer_spec *sp
 	layer->subdir = spec->path != NULL ? kiln_xstrdup(spec->path) : NULL;
 
 	if (cache_dir == NULL) {
-		error = kiln_layer_cache_dir(&cache);
+		error = kiln_paths_cache(&cache);
 		if (error < 0)
 			goto done;
 		cache_dir = cache;
@@ -503,7 +481,7 @@ int kiln_layer_pack(struct kiln_layer *layer, const char *out_dir)
 
 	KILN_ASSERT_ARG(layer != NULL && layer->mirror != NULL && layer->commit[0] != '\0');
 	if (out_dir == NULL) {
-		error = kiln_layer_cache_dir(&cache);
+		error = kiln_paths_cache(&cache);
 		if (error < 0)
 			goto done;
 		dir = kiln_path_join(cache, "layers");

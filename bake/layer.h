@@ -54,13 +54,7 @@ struct kiln_layer {
 };
 
 /*
- * The cache directory: $KILN_CACHE, else $XDG_CACHE_HOME/kiln, else
- * ~/.cache/kiln. free() the result.
- */
-int kiln_layer_cache_dir(char **out);
-
-/*
- * Fetch `spec`'s repository into `cache_dir` (NULL: kiln_layer_cache_dir())
+ * Fetch `spec`'s repository into `cache_dir` (NULL: kiln_paths_cache())
  * and resolve its ref. KILN_EINVAL for a branch, a missing tag or commit, or
  * a malformed ref; KILN_EAUTH when the remote refused our credentials;
  * KILN_ERROR for other failures of the remote.

@@ -5,6 +5,7 @@
 #include "bake/poll.h"
 #include "core/json.h"
 #include "core/lock.h"
+#include "core/paths.h"
 #include "core/log.h"
 #include "core/proc.h"
 #include "core/util.h"
@@ -112,27 +113,6 @@ int kiln_bake_args_parse(struct kiln_bake_args *a, int argc, char **argv, int *i
 		return kiln_error_set(KILN_EINVAL, "'kiln bake' takes one profile, not '%s'", arg);
 	a->profile = arg;
 	return 1;
-}
-
-int kiln_state_dir(char **out)
-{
-	const char *s = getenv("KILN_STATE_DIR"), *home;
-
-	if (s != NULL && s[0] != '\0') {
-		*out = kiln_xstrdup(s);
-		return 0;
-	}
-	s = getenv("XDG_STATE_HOME");
-	if (s != NULL && s[0] == '/') {
-		*out = kiln_xasprintf("%s/kiln", s);
-		return 0;
-	}
-	home = getenv("HOME");
-	if (home == NULL || home[0] == '\0')
-		return kiln_error_set(KILN_EINVAL,
-		                      "no state directory: set KILN_STATE_DIR or HOME");
-	*out = kiln_xasprintf("%s/.local/state/kiln", home);
-	return 0;
 }
 
 /* Targets. */
@@ -510,11 +490,7 @@ static void register_secrets(const struct kiln_profile *p)
 
 static int state_dir(char **out, const struct bake *b)
 {
-	if (b->opts->state_dir != NULL) {
-		*out = kiln_xstrdup(b->opts->state_dir);
-		return 0;
-	}
-	return kiln_state_dir(out);
+	return kiln_paths_state(out, b->opts->state_dir);
 }
 
 /* Everything after the cache check, with cleanup on every path. */

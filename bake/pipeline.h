@@ -35,7 +35,7 @@ struct kiln_bake_opts {
 	const char *os_ref;    /* overrides the "os" layer's ref, or NULL */
 	int force;             /* bake even when an image with the key exists */
 	int keep_on_error;     /* --on-error abort: leave the temporaries */
-	const char *state_dir; /* journals and locks; NULL: kiln_state_dir() */
+	const char *state_dir; /* journals and locks; NULL: kiln_paths_state() */
 	const char *cache_dir; /* layer mirrors and archives; NULL: the default */
 	volatile int *stop;    /* set by a signal handler to stop the bake */
 };
@@ -57,12 +57,6 @@ struct kiln_bake_args {
  * second profile.
  */
 int kiln_bake_args_parse(struct kiln_bake_args *a, int argc, char **argv, int *i);
-
-/*
- * kiln's state directory: $KILN_STATE_DIR, else $XDG_STATE_HOME/kiln, else
- * ~/.local/state/kiln. free() the result.
- */
-int kiln_state_dir(char **out);
 
 /*
  * The AWS client for the profile's target. "local": KILN_LOCAL_ENDPOINT

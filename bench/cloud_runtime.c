@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/paths.h"
 #include "core/common.h"
 #include "core/util.h"
 #include "localcloud/runtime.h"
@@ -217,7 +218,6 @@ done:
 
 int main(int argc, char **argv)
 {
-	const char *env = getenv("KILN_CACHE"), *home = getenv("HOME");
 	char tmpl[] = "/tmp/kiln-bench-lc-XXXXXX", bridge[16], *cache;
 	struct bench b;
 	int runs = 20, error, lock;
@@ -232,8 +232,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	memset(&b, 0, sizeof(b));
-	cache = env && *env ? kiln_xstrdup(env)
-	                    : kiln_xasprintf("%s/.cache/kiln", home ? home : "/root");
+	if (kiln_paths_cache(&cache) < 0) {
+		fprintf(stderr, "cloud_runtime: %s\n", kiln_error_last());
+		return 2;
+	}
 	b.base = kiln_xstrdup(mkdtemp(tmpl));
 	b.layer = kiln_xasprintf("%s/base", b.base);
 	snprintf(

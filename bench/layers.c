@@ -15,6 +15,7 @@
 
 #include "kiln.h"
 #include "bake/layer.h"
+#include "core/paths.h"
 
 #define NFILES 20000
 #define RUNS   5
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
 	int status, i;
 
 	if (dir == NULL) {
-		if (kiln_layer_cache_dir(&cache) < 0)
+		if (kiln_paths_cache(&cache) < 0)
 			kiln_die("%s", kiln_error_last());
 		dir = cache = kiln_path_join(cache, "bench");
 	}

@@ -146,7 +146,7 @@ static int cloud_status(struct kiln_cli *cli, struct cloud_args *a)
 
 static int cloud_logs(struct cloud_args *a)
 {
-	const char *dir = kiln_cloud_state_dir(a->state_dir);
+	const char *dir = kiln_paths_cloud_state(a->state_dir);
 	char *path = kiln_path_join(dir, "cloud.log");
 	struct kiln_buf b = KILN_BUF_INIT;
 	int rc = kiln_file_read(&b, path);

@@ -22,7 +22,7 @@
 
 #include "aws/sigv4.h"
 #include "aws/xml.h"
-#include "bake/layer.h"
+#include "core/paths.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -31,18 +31,6 @@
 
 #define LC_MAX_BODY (16u << 20)
 #define LC_THREADS  8
-
-const char *kiln_cloud_state_dir(const char *given)
-{
-	const char *env;
-
-	if (given != NULL && given[0] != '\0')
-		return given;
-	env = getenv("KILN_CLOUD_STATE_DIR");
-	if (env != NULL && env[0] != '\0')
-		return env;
-	return KILN_CLOUD_DEFAULT_STATE_DIR;
-}
 
 /* ---- the request log ---------------------------------------------------- */
 
@@ -533,7 +521,7 @@ static int run_daemon(const struct kiln_cloud_opts *o, const char *state_dir)
 		goto out;
 	{
 		char *cache = NULL;
-		if (kiln_layer_cache_dir(&cache) == 0)
+		if (kiln_paths_cache(&cache) == 0)
 			c.cache_dir = cache;
 	}
 	c.self_exe = realpath("/proc/self/exe", NULL);
@@ -706,7 +694,7 @@ static int check_overlap(const char *cidr, const char *bridge)
 
 int kiln_cloud_up(const struct kiln_cloud_opts *o, char **endpoint)
 {
-	const char *state_dir = kiln_cloud_state_dir(o->state_dir);
+	const char *state_dir = kiln_paths_cloud_state(o->state_dir);
 	char *abs, *lockf, *logf;
 	int lock_fd, pipefd[2], existed;
 	pid_t pid;
@@ -848,7 +836,7 @@ int kiln_cloud_endpoint(char **out, const char *state_dir)
 	int rc;
 
 	*out = NULL;
-	state_dir = kiln_cloud_state_dir(state_dir);
+	state_dir = kiln_paths_cloud_state(state_dir);
 	if (!daemon_running(state_dir))
 		return kiln_error_set(KILN_ENOTFOUND,
 		                      "no local cloud runs on %s; start one with `kiln cloud up`",
@@ -916,7 +904,7 @@ int kiln_cloud_down(const char *state_dir, double timeout)
 	double t0 = kiln_time_mono();
 	int pid;
 
-	state_dir = kiln_cloud_state_dir(state_dir);
+	state_dir = kiln_paths_cloud_state(state_dir);
 	if (!daemon_running(state_dir)) {
 		int cleaned = clean_after_crash(state_dir);
 		return kiln_error_set(
@@ -948,7 +936,7 @@ int kiln_cloud_status(json_t **out, const char *state_dir)
 	struct stat sb;
 	int running;
 
-	state_dir = kiln_cloud_state_dir(state_dir);
+	state_dir = kiln_paths_cloud_state(state_dir);
 	running = daemon_running(state_dir);
 	*out = json_pack("{s:b, s:s}", "running", running, "state_dir", state_dir);
 	if (running) {

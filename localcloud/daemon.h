@@ -12,13 +12,14 @@
 
 #include <jansson.h>
 
-#define KILN_CLOUD_DEFAULT_PORT      4566
-#define KILN_CLOUD_DEFAULT_CIDR      "172.31.0.0/16"
-#define KILN_CLOUD_DEFAULT_STATE_DIR "/var/lib/kiln/cloud"
-#define KILN_CLOUD_ACCESS_KEY        "test"
-#define KILN_CLOUD_SECRET_KEY        "test"
-#define KILN_CLOUD_REGION            "us-east-1"
-#define KILN_CLOUD_ACCOUNT           "000000000000"
+#include "core/paths.h"
+
+#define KILN_CLOUD_DEFAULT_PORT 4566
+#define KILN_CLOUD_DEFAULT_CIDR "172.31.0.0/16"
+#define KILN_CLOUD_ACCESS_KEY   "test"
+#define KILN_CLOUD_SECRET_KEY   "test"
+#define KILN_CLOUD_REGION       "us-east-1"
+#define KILN_CLOUD_ACCOUNT      "000000000000"
 
 struct kiln_cloud_opts {
 	const char *state_dir; /* NULL: the default */
@@ -45,6 +46,5 @@ int kiln_cloud_image_debootstrap(char **image_id, const char *state_dir, const c
                                  const char *suite);
 int kiln_cloud_image_import(char **image_id, const char *state_dir, const char *name,
                             const char *source);
-const char *kiln_cloud_state_dir(const char *given);
 
 #endif

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "aws/client.h"
-#include "bake/layer.h"
+#include "core/paths.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "localcloud/daemon.h"
@@ -67,12 +67,12 @@ static int make_image(char **image_id, const char *state_dir, const char *name, 
 	int rc;
 
 	*image_id = NULL;
-	state_dir = kiln_cloud_state_dir(state_dir);
+	state_dir = kiln_paths_cloud_state(state_dir);
 	/* fail before minutes of work when nobody will take the image */
 	rc = kiln_cloud_endpoint(&endpoint, state_dir);
 	if (rc < 0)
 		return rc;
-	rc = kiln_layer_cache_dir(&cache);
+	rc = kiln_paths_cache(&cache);
 	if (rc < 0)
 		goto out;
 	layers = kiln_path_join(state_dir, "layers");

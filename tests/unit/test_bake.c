@@ -8,6 +8,7 @@
 #include "bake/manifest.h"
 #include "bake/pipeline.h"
 #include "bake/poll.h"
+#include "core/paths.h"
 #include "bake/pipeline-int.h"
 #include "kiln.h"
 #include "tests/fixtures/ssh_server.h"
@@ -426,15 +427,15 @@ START_TEST(state_dir_follows_the_environment)
 	setenv("KILN_STATE_DIR", "/srv/kiln-state", 1);
 	setenv("XDG_STATE_HOME", "/xdg", 1);
 	setenv("HOME", "/home/u", 1);
-	ck_assert_int_eq(kiln_state_dir(&d), 0);
+	ck_assert_int_eq(kiln_paths_state(&d, NULL), 0);
 	ck_assert_str_eq(d, "/srv/kiln-state");
 	free(d);
 	unsetenv("KILN_STATE_DIR");
-	ck_assert_int_eq(kiln_state_dir(&d), 0);
+	ck_assert_int_eq(kiln_paths_state(&d, NULL), 0);
 	ck_assert_str_eq(d, "/xdg/kiln");
 	free(d);
 	unsetenv("XDG_STATE_HOME");
-	ck_assert_int_eq(kiln_state_dir(&d), 0);
+	ck_assert_int_eq(kiln_paths_state(&d, NULL), 0);
 	ck_assert_str_eq(d, "/home/u/.local/state/kiln");
 	free(d);
 }

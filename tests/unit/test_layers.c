@@ -27,6 +27,7 @@
 
 #include "kiln.h"
 #include "bake/layer.h"
+#include "core/paths.h"
 
 static char root[256];
 static char tmp[300];
@@ -1210,17 +1211,17 @@ START_TEST(cache_dir_follows_the_environment)
 	char *d = NULL;
 
 	setenv("KILN_CACHE", "/x/kiln", 1);
-	ck_assert_int_eq(kiln_layer_cache_dir(&d), 0);
+	ck_assert_int_eq(kiln_paths_cache(&d), 0);
 	ck_assert_str_eq(d, "/x/kiln");
 	free(d);
 	unsetenv("KILN_CACHE");
 	setenv("XDG_CACHE_HOME", "/xdg", 1);
-	ck_assert_int_eq(kiln_layer_cache_dir(&d), 0);
+	ck_assert_int_eq(kiln_paths_cache(&d), 0);
 	ck_assert_str_eq(d, "/xdg/kiln");
 	free(d);
 	unsetenv("XDG_CACHE_HOME");
 	setenv("HOME", "/home/u", 1);
-	ck_assert_int_eq(kiln_layer_cache_dir(&d), 0);
+	ck_assert_int_eq(kiln_paths_cache(&d), 0);
 	ck_assert_str_eq(d, "/home/u/.cache/kiln");
 	free(d);
 }
