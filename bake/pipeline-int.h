@@ -62,4 +62,9 @@ int kiln_bake__checks(struct bake *b);
 /* Take the temporary key off the builder and close the session. */
 int kiln_bake__ssh_finish(struct bake *b);
 
+#ifdef KILN_UNITTEST
+/* Decompress the .tar.zst `from` into `fo` (named `to` in messages). */
+int unzstd_fd(const char *from, int fo, const char *to);
+#endif
+
 #endif

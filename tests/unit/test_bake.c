@@ -668,8 +668,6 @@ START_TEST(builder_failures_carry_their_output)
 END_TEST
 
 /* bake/provision.c, for builders without zstd. */
-int unzstd_fd(const char *from, int fo, const char *to);
-
 START_TEST(layers_decompress_for_builders_without_zstd)
 {
 	static const char *const files[][2] = {{"a/b.txt", "bee\n"}, {NULL, NULL}};
