@@ -8,7 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kiln.h"
+#include "core/buf.h"
+#include "core/common.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/util.h"
 #include "bake/layer-int.h"
 #include "core/paths.h"
 #include "core/lock.h"
