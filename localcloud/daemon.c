@@ -26,8 +26,8 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "localcloud/cloud-int.h"
 #include "localcloud/cloud.h"
-#include "localcloud/daemon.h"
 
 #define LC_MAX_BODY (16u << 20)
 #define LC_THREADS  8
@@ -531,7 +531,7 @@ static int run_daemon(const struct kiln_cloud_opts *o, const char *state_dir)
 	if (lc_state_load(&c) < 0 || setup_vpc(&c) < 0)
 		goto out;
 	bridge_name(bridge, state_dir);
-	if (kiln_lc_net_up(&c.net, bridge, c.cidr) < 0) {
+	if (lc_net_up(&c.net, bridge, c.cidr) < 0) {
 		kiln_error_prefix(KILN_ERROR, "network %s on bridge %s", c.cidr, bridge);
 		goto out;
 	}
@@ -593,7 +593,7 @@ out_mhd:
 	lc_state_save(&c);
 	pthread_mutex_unlock(&c.mu);
 out_net:
-	kiln_lc_net_down(&c.net);
+	lc_net_down(&c.net);
 out:
 	if (rc < 0) {
 		kiln_log_error("%s", kiln_error_last());
@@ -876,7 +876,7 @@ static int clean_after_crash(const char *state_dir)
 			continue;
 		dir = kiln_path_join(idir, e->d_name);
 		/* kills what is left of a machine and unmounts it; nothing if none */
-		if (kiln_lc_machine_reap(dir) < 0)
+		if (lc_machine_reap(dir) < 0)
 			kiln_log_warn("%s", kiln_error_last());
 		kiln_error_clear();
 		free(dir);
@@ -886,11 +886,11 @@ static int clean_after_crash(const char *state_dir)
 	bridge_name(bridge, abs);
 	sys = kiln_xasprintf("/sys/class/net/%s", bridge);
 	if (access(sys, F_OK) == 0) {
-		struct kiln_lc_net net;
+		struct lc_net net;
 		memset(&net, 0, sizeof(net));
 		snprintf(net.bridge, sizeof(net.bridge), "%s", bridge);
 		found = 1;
-		if (kiln_lc_net_down(&net) < 0)
+		if (lc_net_down(&net) < 0)
 			kiln_log_warn("%s", kiln_error_last());
 	}
 	free(sys);

@@ -14,8 +14,8 @@
 #include "aws/shapes.h"
 #include "core/proc.h"
 #include "core/util.h"
-#include "localcloud/cloud.h"
-#include "localcloud/ec2_int.h"
+#include "localcloud/cloud-int.h"
+#include "localcloud/ec2-int.h"
 
 /* ---- shared ------------------------------------------------------------- */
 

@@ -24,8 +24,8 @@
 #include "aws/shapes.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "localcloud/cloud.h"
-#include "localcloud/ec2_int.h"
+#include "localcloud/cloud-int.h"
+#include "localcloud/ec2-int.h"
 
 #define LC_CONSOLE_MAX   (64 * 1024)
 #define LC_USER_DATA_MAX (16 * 1024)
@@ -162,9 +162,9 @@ static void boot_spec_from(struct boot_spec *b, struct lc_cloud *c, json_t *inst
 	lc_ip_parse(&b->ip, lc_str(inst, "ip"));
 }
 
-static int boot(struct lc_cloud *c, const char *id, struct boot_spec *b, struct kiln_lc_machine **m)
+static int boot(struct lc_cloud *c, const char *id, struct boot_spec *b, struct lc_machine **m)
 {
-	struct kiln_lc_machine_spec spec;
+	struct lc_machine_spec spec;
 
 	memset(&spec, 0, sizeof(spec));
 	spec.id = id;
@@ -178,7 +178,7 @@ static int boot(struct lc_cloud *c, const char *id, struct boot_spec *b, struct 
 	spec.authorized_key = b->key;
 	spec.user_data = b->user_data;
 	spec.user_data_len = b->user_data_len;
-	return kiln_lc_machine_start(m, &spec);
+	return lc_machine_start(m, &spec);
 }
 
 /* Remove what terminate removes: everything but the console. */
@@ -206,7 +206,7 @@ static void *runner_main(void *arg)
 {
 	struct lc_runner *run = arg;
 	struct lc_cloud *c = run->c;
-	struct kiln_lc_machine *m = NULL;
+	struct lc_machine *m = NULL;
 	char now[32];
 
 	pthread_mutex_lock(&c->mu);
@@ -221,8 +221,8 @@ static void *runner_main(void *arg)
 			boot_spec_from(&b, c, inst);
 			pthread_mutex_unlock(&c->mu);
 			if (m) {
-				kiln_lc_machine_stop(m, 10);
-				kiln_lc_machine_free(m);
+				lc_machine_stop(m, 10);
+				lc_machine_free(m);
 				m = NULL;
 			}
 			rc = boot(c, run->id, &b, &m);
@@ -259,8 +259,8 @@ static void *runner_main(void *arg)
 				json_object_del(inst, "reboot");
 				boot_spec_from(&b, c, inst);
 				pthread_mutex_unlock(&c->mu);
-				kiln_lc_machine_stop(m, 10);
-				kiln_lc_machine_free(m);
+				lc_machine_stop(m, 10);
+				lc_machine_free(m);
 				m = NULL;
 				rc = boot(c, run->id, &b, &m);
 				boot_spec_release(&b);
@@ -274,7 +274,7 @@ static void *runner_main(void *arg)
 				}
 				continue;
 			}
-			if (kiln_lc_machine_exited(m, &status)) {
+			if (lc_machine_exited(m, &status)) {
 				int terminate = strcmp(lc_str(inst, "shutdown_behavior")
 				                           ? lc_str(inst, "shutdown_behavior")
 				                           : "stop",
@@ -295,8 +295,8 @@ static void *runner_main(void *arg)
 			char *dir = instance_dir(c, run->id);
 			pthread_mutex_unlock(&c->mu);
 			if (m) {
-				kiln_lc_machine_stop(m, 20);
-				kiln_lc_machine_free(m);
+				lc_machine_stop(m, 20);
+				lc_machine_free(m);
 				m = NULL;
 			}
 			if (terminate)
@@ -333,8 +333,8 @@ static void *runner_main(void *arg)
 	pthread_mutex_unlock(&c->mu);
 	if (m) {
 		/* the daemon is going down: the instance stays "running" in the state */
-		kiln_lc_machine_stop(m, 10);
-		kiln_lc_machine_free(m);
+		lc_machine_stop(m, 10);
+		lc_machine_free(m);
 	}
 	return NULL;
 }
@@ -383,7 +383,7 @@ int lc_instances_resume(struct lc_cloud *c)
 		char *dir = instance_dir(c, k);
 
 		/* whatever a crashed daemon left of the machine goes first */
-		if (access(dir, F_OK) == 0 && kiln_lc_machine_reap(dir) < 0)
+		if (access(dir, F_OK) == 0 && lc_machine_reap(dir) < 0)
 			kiln_log_warn("%s: %s", k, kiln_error_last());
 		free(dir);
 		if (strcmp(s, "running") == 0 || strcmp(s, "pending") == 0) {
@@ -1562,7 +1562,7 @@ static void *capture_main(void *arg)
 		rc = kiln_error_set(KILN_EINTR,
 		                    "the local cloud stopped while the image was created");
 	else
-		rc = kiln_lc_layer_capture(layer, upper);
+		rc = lc_layer_capture(layer, upper);
 	gib = rc == 0 ? dir_size_gib(layer) : 0;
 	pthread_mutex_lock(&c->mu);
 	img = json_object_get(images(c), job->image_id);

@@ -16,8 +16,8 @@
 #include "core/common.h"
 #include "core/proc.h"
 #include "core/util.h"
-#include "localcloud/net.h"
-#include "localcloud/runtime.h"
+#include "localcloud/net-int.h"
+#include "localcloud/runtime-int.h"
 
 KILN_STATIC int parse_cidr(uint32_t *network, int *prefix, const char *cidr)
 {
@@ -46,7 +46,7 @@ KILN_STATIC int parse_cidr(uint32_t *network, int *prefix, const char *cidr)
 	return 0;
 }
 
-void kiln_lc_net_format_ip(char out[16], uint32_t ip)
+void lc_net_format_ip(char out[16], uint32_t ip)
 {
 	snprintf(out, 16, "%u.%u.%u.%u", (ip >> 24) & 255, (ip >> 16) & 255, (ip >> 8) & 255,
 	         ip & 255);
@@ -99,7 +99,7 @@ static int link_exists(const char *name)
 	return exists;
 }
 
-int kiln_lc_net_run_batch(const char *what, const char *netns_pid, const char *batch_file)
+int lc_net_run_batch(const char *what, const char *netns_pid, const char *batch_file)
 {
 	char *const host[] = {"ip", "-batch", (char *)batch_file, NULL};
 	char *nsarg = NULL;
@@ -134,7 +134,7 @@ static int has_addr(int *has, const char *bridge, const char *addr)
 	return error;
 }
 
-int kiln_lc_net_up(struct kiln_lc_net *net, const char *bridge, const char *cidr)
+int lc_net_up(struct lc_net *net, const char *bridge, const char *cidr)
 {
 	char *const add_link[] = {"ip",           "link", "add",    "name",
 	                          (char *)bridge, "type", "bridge", NULL};
@@ -151,7 +151,7 @@ int kiln_lc_net_up(struct kiln_lc_net *net, const char *bridge, const char *cidr
 		return error;
 	snprintf(net->bridge, sizeof(net->bridge), "%s", bridge);
 	net->gateway = net->network + 1;
-	kiln_lc_net_format_ip(gw, net->gateway);
+	lc_net_format_ip(gw, net->gateway);
 	addr = kiln_xasprintf("%s/%d", gw, net->prefix);
 
 	if (!link_exists(bridge)) {
@@ -183,7 +183,7 @@ done:
 	return error;
 }
 
-int kiln_lc_net_down(struct kiln_lc_net *net)
+int lc_net_down(struct lc_net *net)
 {
 	KILN_ASSERT_ARG(net != NULL);
 	if (net->bridge[0] == '\0' || !link_exists(net->bridge))
@@ -192,7 +192,7 @@ int kiln_lc_net_down(struct kiln_lc_net *net)
 	return ip_run("cannot remove the bridge", del, NULL);
 }
 
-int kiln_lc_net_link_del(const char *name)
+int lc_net_link_del(const char *name)
 {
 	int status = 0, error;
 
@@ -208,8 +208,8 @@ int kiln_lc_net_link_del(const char *name)
 	return error;
 }
 
-int kiln_lc_net_attach(const struct kiln_lc_net *net, const char *host_if, const char *peer_if,
-                       pid_t pid, uint32_t ip, const char *dir)
+int lc_net_attach(const struct lc_net *net, const char *host_if, const char *peer_if, pid_t pid,
+                  uint32_t ip, const char *dir)
 {
 	struct kiln_buf host = KILN_BUF_INIT, inside = KILN_BUF_INIT;
 	char *host_file = kiln_xasprintf("%s/net-host.ip", dir);
@@ -219,8 +219,8 @@ int kiln_lc_net_attach(const struct kiln_lc_net *net, const char *host_if, const
 	int error;
 
 	KILN_ASSERT_ARG(valid_ifname(host_if) && valid_ifname(peer_if));
-	kiln_lc_net_format_ip(addr, ip);
-	kiln_lc_net_format_ip(gw, net->gateway);
+	lc_net_format_ip(addr, ip);
+	lc_net_format_ip(gw, net->gateway);
 	if (ip <= net->gateway ||
 	    (ip & ~(0xffffffffu << (32 - net->prefix))) == ~(0xffffffffu << (32 - net->prefix)) ||
 	    (ip & (0xffffffffu << (32 - net->prefix))) != net->network) {
@@ -230,7 +230,7 @@ int kiln_lc_net_attach(const struct kiln_lc_net *net, const char *host_if, const
 		goto done;
 	}
 	/* A leftover from a crash with the same name would make "add" fail. */
-	error = kiln_lc_net_link_del(host_if);
+	error = lc_net_link_del(host_if);
 	if (error < 0)
 		goto done;
 	kiln_buf_printf(&host, "link add %s type veth peer name %s\n", host_if, peer_if);
@@ -247,12 +247,12 @@ int kiln_lc_net_attach(const struct kiln_lc_net *net, const char *host_if, const
 	error = kiln_file_write_atomic(ns_file, inside.ptr, inside.size, 0600);
 	if (error < 0)
 		goto done;
-	error = kiln_lc_net_run_batch("cannot create the veth pair", NULL, host_file);
+	error = lc_net_run_batch("cannot create the veth pair", NULL, host_file);
 	if (error < 0)
 		goto done;
-	error = kiln_lc_net_run_batch("cannot configure the instance's network", pidstr, ns_file);
+	error = lc_net_run_batch("cannot configure the instance's network", pidstr, ns_file);
 	if (error < 0)
-		kiln_lc_net_link_del(host_if);
+		lc_net_link_del(host_if);
 done:
 	kiln_buf_release(&host);
 	kiln_buf_release(&inside);

@@ -15,7 +15,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "localcloud/cloud.h"
+#include "localcloud/cloud-int.h"
 
 static const char *const tables[] = {
     "images",           "snapshots",     "instances", "key_pairs", "security_groups",

@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "localcloud/cloud.h"
+#include "localcloud/cloud-int.h"
 
 /* MaxResults / NextToken over `total` items: the slice to return. */
 int lc_page(struct lc_req *r, size_t total, size_t *first, size_t *count, long long max_default);
