@@ -37,16 +37,9 @@ export KILN_LOCAL_ENDPOINT="http://127.0.0.1:$PORT"
 export KILN_STATE_DIR="$tmp/kiln-state"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-failed=0
+# shellcheck source=lib/results.sh
+. "$SRC/tests/integration/lib/results.sh"
 bg=()
-
-fail() {
-	echo "FAIL: $*" >&2
-	failed=1
-}
-ok() {
-	echo "ok   $*"
-}
 
 cleanup() {
 	local rc=$? pid
@@ -56,13 +49,7 @@ cleanup() {
 	done
 	"$KILN" cloud down --state-dir "$STATE" >/dev/null 2>&1
 	"$KILN" cloud down --state-dir "$tmp/cloud2" >/dev/null 2>&1
-	if [ "$failed" = 0 ] && [ "$rc" = 0 ]; then
-		rm -rf "$tmp"
-	else
-		echo "kept $tmp" >&2
-		[ "$rc" = 0 ] && rc=1
-	fi
-	exit $rc
+	finish "$rc"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM

@@ -33,26 +33,13 @@ STATE="$tmp/cloud"
 export KILN_CLOUD_STATE_DIR="$STATE"
 export KILN_LOCAL_ENDPOINT="http://127.0.0.1:$PORT"
 export KILN_STATE_DIR="$tmp/kiln-state"
-failed=0
-
-fail() {
-	echo "FAIL: $*" >&2
-	failed=1
-}
-ok() {
-	echo "ok   $*"
-}
+# shellcheck source=lib/results.sh
+. "$SRC/tests/integration/lib/results.sh"
 
 cleanup() {
 	local rc=$?
 	"$KILN" cloud down --state-dir "$STATE" >/dev/null 2>&1
-	if [ "$failed" = 0 ] && [ "$rc" = 0 ]; then
-		rm -rf "$tmp"
-	else
-		echo "kept $tmp" >&2
-		[ "$rc" = 0 ] && rc=1
-	fi
-	exit $rc
+	finish "$rc"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
