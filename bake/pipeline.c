@@ -28,16 +28,16 @@ void kiln_bake__on_line(void *payload, enum kiln_ssh_stream stream, const char *
 {
 	const struct kiln_bake_line *l = payload;
 	struct kiln_event ev = {.kind = KILN_EVENT_OUTPUT, .label = l->label};
-	char *text = kiln_xstrndup(line, len), *clean;
+	char *text, *clean;
 
 	if (l->b->events.cb == NULL)
-		goto done;
+		return;
+	text = kiln_xstrndup(line, len);
 	clean = kiln_log_redact(text);
 	ev.message = clean;
 	ev.stream = stream == KILN_SSH_STDERR ? KILN_EVENT_STDERR : KILN_EVENT_STDOUT;
 	kiln_emit_event(&l->b->events, &ev);
 	free(clean);
-done:
 	free(text);
 }
 
@@ -324,7 +324,7 @@ static int bake_new(struct bake *b)
 	error = kiln_journal_open(&b->journal, runs, b->run_id);
 	if (error < 0)
 		goto done;
-	/* The target goes first: `kiln gc --run-id` reads it to clean the right cloud. */
+	/* Where the run bakes: `kiln gc --run-id` reads it to clean the same cloud. */
 	note = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:s}", "target", b->profile->target, "region",
 	                 kiln_aws_region(b->aws), "endpoint", b->endpoint, "profile",
 	                 b->profile->name, "bake_key", b->key, "source_image", b->source_image_id);
