@@ -94,6 +94,9 @@ struct lc_values;
 void lc_field_arch(struct lc_cloud *c, json_t *res, struct lc_values *out);
 /* "i-" and 8 or 17 lowercase hex digits, as EC2's ids. */
 int lc_valid_instance_id(const char *id);
+/* User data as EC2 takes it (RunInstances, launch templates): base64 of at most 16 KiB. */
+#define LC_USER_DATA_MAX (16 * 1024)
+int lc_user_data_check(struct lc_req *r, const char *user_data);
 /* Decode base64 into a new buffer (NULL and 0 when empty); -1 when malformed. */
 int lc_base64_decode(unsigned char **out, size_t *len, const char *in);
 

@@ -70,6 +70,22 @@ int lc_base64_decode(unsigned char **out, size_t *len, const char *in)
 	return 0;
 }
 
+int lc_user_data_check(struct lc_req *r, const char *ud)
+{
+	unsigned char *bytes = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	if (lc_base64_decode(&bytes, &len, ud) < 0)
+		rc = lc_err(r, 400, "InvalidUserData.Malformed",
+		            "Invalid BASE64 encoding of user data.");
+	else if (len > LC_USER_DATA_MAX)
+		rc = lc_err(r, 400, "InvalidParameterValue", "User data is limited to %d bytes",
+		            LC_USER_DATA_MAX);
+	free(bytes);
+	return rc;
+}
+
 static int state_code(const char *s)
 {
 	static const struct {

@@ -12,8 +12,7 @@
 #include "localcloud/net-int.h"
 #include "localcloud/xml-int.h"
 
-#define LC_USER_DATA_MAX (16 * 1024)
-#define LC_LAUNCH_MAX    64
+#define LC_LAUNCH_MAX 64
 
 struct launch {
 	const char *image_id, *type, *key_name, *subnet_id, *user_data, *behavior, *private_ip;
@@ -264,24 +263,6 @@ static int check_groups(struct lc_req *r, struct launch *l)
 	return 0;
 }
 
-static int check_user_data(struct lc_req *r, const char *ud)
-{
-	unsigned char *bytes = NULL;
-	size_t len = 0;
-	int rc = 0;
-
-	if (ud == NULL)
-		return 0;
-	if (lc_base64_decode(&bytes, &len, ud) < 0)
-		rc = lc_err(r, 400, "InvalidUserData.Malformed",
-		            "Invalid BASE64 encoding of user data.");
-	else if (len > LC_USER_DATA_MAX)
-		rc = lc_err(r, 400, "InvalidParameterValue", "User data is limited to %d bytes",
-		            LC_USER_DATA_MAX);
-	free(bytes);
-	return rc;
-}
-
 /* Live instances' addresses, as an object address -> instance id. */
 static json_t *used_addresses(struct lc_cloud *c)
 {
@@ -344,7 +325,7 @@ static int launch_check(struct lc_req *r, struct launch *l)
 	} else if ((l->subnet = default_subnet(r)) == NULL) {
 		return -1;
 	}
-	if (check_user_data(r, l->user_data) < 0 || check_private_ip(r, l) < 0)
+	if ((l->user_data && lc_user_data_check(r, l->user_data) < 0) || check_private_ip(r, l) < 0)
 		return -1;
 	free_ips =
 	    lc_subnet_capacity((int)json_integer_value(json_object_get(l->subnet, "prefix"))) -

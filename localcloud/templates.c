@@ -10,8 +10,6 @@
 #include "localcloud/ec2-int.h"
 #include "localcloud/xml-int.h"
 
-#define LC_USER_DATA_MAX (16 * 1024)
-
 static json_t *templates(struct lc_cloud *c)
 {
 	return lc_table(c, "launch_templates");
@@ -60,23 +58,6 @@ static int template_tag_specs(struct lc_req *r, json_t *d)
 	return rc;
 }
 
-/* User data as RunInstances takes it: base64 of at most 16 KiB. */
-static int check_user_data(struct lc_req *r, const char *ud)
-{
-	unsigned char *bytes = NULL;
-	size_t len = 0;
-	int rc = 0;
-
-	if (lc_base64_decode(&bytes, &len, ud) < 0)
-		rc = lc_err(r, 400, "InvalidUserData.Malformed",
-		            "Invalid BASE64 encoding of user data.");
-	else if (len > LC_USER_DATA_MAX)
-		rc = lc_err(r, 400, "InvalidParameterValue", "User data is limited to %d bytes",
-		            LC_USER_DATA_MAX);
-	free(bytes);
-	return rc;
-}
-
 /* LaunchTemplateData.* into the stored form, on top of `base` (copied). */
 static int template_data(struct lc_req *r, json_t *base, json_t **out)
 {
@@ -91,7 +72,7 @@ static int template_data(struct lc_req *r, json_t *base, json_t **out)
 		if (v)
 			json_object_set_new(d, scalars[i], json_string(v));
 	}
-	if (lc_str(d, "UserData") && check_user_data(r, lc_str(d, "UserData")) < 0) {
+	if (lc_str(d, "UserData") && lc_user_data_check(r, lc_str(d, "UserData")) < 0) {
 		json_decref(d);
 		return -1;
 	}
