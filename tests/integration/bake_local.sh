@@ -14,14 +14,7 @@
 # or curl; in CI (CI set) a missing tool fails it. A kiln whose `kiln cloud`
 # is broken fails it everywhere.
 set -u
-missing() {
-	if [ -n "${CI:-}" ]; then
-		echo "FAIL: $* (CI must provide it: scripts/setup installs it)" >&2
-		exit 1
-	fi
-	echo "skipped: $*"
-	exit 77
-}
+. "$(dirname "$0")/../fixtures/missing.sh"
 [ "$(id -u)" = 0 ] || missing "needs root"
 KILN="${KILN_BIN:?}"
 SRC="${KILN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"

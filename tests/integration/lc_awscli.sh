@@ -18,14 +18,7 @@
 set -u
 # A missing tool skips the test on a developer's machine; in CI (CI set) it
 # fails it: the conformance client must not silently go missing.
-missing() {
-	if [ -n "${CI:-}" ]; then
-		echo "FAIL: $* (CI must provide it: scripts/setup installs it)" >&2
-		exit 1
-	fi
-	echo "skipped: $*"
-	exit 77
-}
+. "$(dirname "$0")/../fixtures/missing.sh"
 AWS=
 for candidate in $(which -a aws 2>/dev/null); do
 	if "$candidate" --version 2>&1 | grep -q '^aws-cli/2'; then
