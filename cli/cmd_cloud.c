@@ -77,6 +77,9 @@ static int cloud_up(struct cloud_args *a)
 	o.state_dir = a->state_dir;
 	o.cidr = a->cidr;
 	o.foreground = a->foreground;
+	/* how long terminated instances stay listed (an hour, as EC2 keeps them) */
+	if (getenv("KILN_CLOUD_TERMINATED_TTL") != NULL)
+		o.terminated_ttl = atof(getenv("KILN_CLOUD_TERMINATED_TTL"));
 	rc = kiln_cloud_up(&o, &endpoint);
 	if (rc < 0)
 		return cli_fail(rc);

@@ -1,3 +1,6 @@
+#include <stdio.h>
+
+#include "core/buf.h"
 #include "core/utf8.h"
 
 int kiln_utf8_decode(uint32_t *cp, const char *s, size_t len)
@@ -58,4 +61,27 @@ int kiln_utf8_valid(const char *s, size_t len)
 		i += (size_t)n;
 	}
 	return 1;
+}
+
+int kiln_utf8_escape(struct kiln_buf *out, const char *s, size_t len)
+{
+	size_t i = 0;
+	int error = 0;
+
+	while (i < len && error == 0) {
+		uint32_t cp;
+		int n = kiln_utf8_decode(&cp, s + i, len - i);
+
+		if (n < 0 || s[i] == '\0') {
+			error = kiln_buf_printf(out, "\\x%02x", (unsigned char)s[i]);
+			i++;
+		} else if (s[i] == '\\') {
+			error = kiln_buf_puts(out, "\\\\");
+			i++;
+		} else {
+			error = kiln_buf_put(out, s + i, (size_t)n);
+			i += (size_t)n;
+		}
+	}
+	return error;
 }

@@ -26,6 +26,14 @@ struct kiln_cloud_opts {
 	int port;              /* 0: the default */
 	const char *cidr;      /* NULL: the default */
 	int foreground;        /* run in this process until SIGTERM/SIGINT */
+	/*
+	 * The program instances' init runs ("PROGRAM cloud __init ..."): NULL
+	 * for this program, which must then pass that command to
+	 * kiln_cloud_init_main() as kiln does; a program that only links
+	 * libkiln names the kiln binary here.
+	 */
+	const char *init_exe;
+	double terminated_ttl; /* seconds terminated instances stay listed; 0: an hour */
 };
 
 /*

@@ -156,7 +156,8 @@ static int init_argv(char ***out, const char *dir, const struct lc_machine_spec 
  * init. Between clone and exec it only calls async-signal-safe functions: the
  * daemon has threads.
  */
-static pid_t spawn_init(char **argv, int console_fd, int null_fd, int sync_fd, int sync_wr)
+static pid_t spawn_init(const char *exe, char **argv, int console_fd, int null_fd, int sync_fd,
+                        int sync_wr)
 {
 	sigset_t all, old;
 	pid_t pid;
@@ -181,7 +182,7 @@ static pid_t spawn_init(char **argv, int console_fd, int null_fd, int sync_fd, i
 		if (read(sync_fd, &go, 1) != 1 || go != 'g')
 			_exit(111);
 		/* The init sets its own signal mask; signals stay blocked until then. */
-		execv("/proc/self/exe", argv);
+		execv(exe, argv);
 		_exit(127);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -233,7 +234,8 @@ int lc_machine_start(struct lc_machine **out, const struct lc_machine_spec *spec
 		                       strerror(errno));
 		goto done;
 	}
-	pid = spawn_init(argv, console_fd, null_fd, sync[0], sync[1]);
+	pid = spawn_init(spec->init_exe ? spec->init_exe : "/proc/self/exe", argv, console_fd,
+	                 null_fd, sync[0], sync[1]);
 	if (pid < 0) {
 		error = kiln_error_set(KILN_ERROR, "cannot create the namespaces of '%s': %s",
 		                       spec->id, strerror(errno));
@@ -435,3 +437,6 @@ done:
 	free(path);
 	return error;
 }
+
+const struct lc_machines lc_machines_linux = {lc_machine_start, lc_machine_exited, lc_machine_stop,
+                                              lc_machine_free, lc_machine_reap};

@@ -1,5 +1,6 @@
 /*
- * The default VPC's bridge and each instance's veth pair. Configuration goes
+ * Addresses and networks (CIDR blocks, the addresses a subnet lends), the
+ * default VPC's bridge and each instance's veth pair. Configuration goes
  * through iproute2 ("ip -batch") run by kiln_proc: one process per step keeps
  * a boot at a few milliseconds without a netlink library.
  *
@@ -19,37 +20,69 @@
 #include "localcloud/net-int.h"
 #include "localcloud/runtime-int.h"
 
-KILN_STATIC int parse_cidr(uint32_t *network, int *prefix, const char *cidr)
+int lc_cidr_parse(uint32_t *network, int *prefix, const char *cidr)
 {
 	char addr[INET_ADDRSTRLEN];
-	const char *slash = strchr(cidr, '/');
+	const char *slash = cidr ? strchr(cidr, '/') : NULL;
 	struct in_addr in;
 	char *end;
 	long p;
-	uint32_t mask;
 
-	if (slash == NULL || (size_t)(slash - cidr) >= sizeof(addr))
-		return kiln_error_set(KILN_EINVAL, "invalid CIDR block '%s'", cidr);
+	if (slash == NULL || (size_t)(slash - cidr) >= sizeof(addr) || slash[1] < '0' ||
+	    slash[1] > '9')
+		goto bad;
 	memcpy(addr, cidr, (size_t)(slash - cidr));
 	addr[slash - cidr] = '\0';
 	errno = 0;
 	p = strtol(slash + 1, &end, 10);
-	if (inet_pton(AF_INET, addr, &in) != 1 || *end != '\0' || end == slash + 1 || errno != 0)
-		return kiln_error_set(KILN_EINVAL, "invalid CIDR block '%s'", cidr);
-	/* A /31 or /32 leaves no room for a gateway and an instance. */
-	if (p < 8 || p > 30)
-		return kiln_error_set(KILN_EINVAL, "CIDR block '%s' must be between /8 and /30",
-		                      cidr);
-	mask = 0xffffffffu << (32 - p);
-	*network = ntohl(in.s_addr) & mask;
+	if (inet_pton(AF_INET, addr, &in) != 1 || *end != '\0' || errno != 0 ||
+	    p < LC_CIDR_MIN_PREFIX || p > LC_CIDR_MAX_PREFIX)
+		goto bad;
+	*network = ntohl(in.s_addr);
 	*prefix = (int)p;
+	if (*network & ~lc_netmask((int)p))
+		goto bad;
 	return 0;
+bad:
+	return kiln_error_set(KILN_EINVAL,
+	                      "'%s': expected an IPv4 network from /%d to /%d, e.g. 172.31.0.0/16",
+	                      cidr ? cidr : "", LC_CIDR_MIN_PREFIX, LC_CIDR_MAX_PREFIX);
 }
 
-void lc_net_format_ip(char out[16], uint32_t ip)
+uint32_t lc_netmask(int prefix)
+{
+	return prefix <= 0 ? 0 : 0xffffffffu << (32 - prefix);
+}
+
+void lc_ip_format(char out[16], uint32_t ip)
 {
 	snprintf(out, 16, "%u.%u.%u.%u", (ip >> 24) & 255, (ip >> 16) & 255, (ip >> 8) & 255,
 	         ip & 255);
+}
+
+int lc_ip_parse(uint32_t *out, const char *s)
+{
+	struct in_addr a;
+
+	if (s == NULL || inet_pton(AF_INET, s, &a) != 1)
+		return -1;
+	*out = ntohl(a.s_addr);
+	return 0;
+}
+
+/*
+ * EC2 keeps five addresses of every subnet: the network address, the VPC
+ * router (+1), DNS (+2), one for later (+3) and the broadcast address.
+ */
+void lc_subnet_range(uint32_t base, int prefix, uint32_t *first, uint32_t *last)
+{
+	*first = base + 4;
+	*last = base + (uint32_t)(~lc_netmask(prefix)) - 1;
+}
+
+long long lc_subnet_capacity(int prefix)
+{
+	return (1LL << (32 - prefix)) - 5;
 }
 
 KILN_STATIC int valid_ifname(const char *name)
@@ -146,12 +179,12 @@ int lc_net_up(struct lc_net *net, const char *bridge, const char *cidr)
 	memset(net, 0, sizeof(*net));
 	if (!valid_ifname(bridge))
 		return kiln_error_set(KILN_EINVAL, "invalid bridge name '%s'", bridge);
-	error = parse_cidr(&net->network, &net->prefix, cidr);
+	error = lc_cidr_parse(&net->network, &net->prefix, cidr);
 	if (error < 0)
 		return error;
 	snprintf(net->bridge, sizeof(net->bridge), "%s", bridge);
 	net->gateway = net->network + 1;
-	lc_net_format_ip(gw, net->gateway);
+	lc_ip_format(gw, net->gateway);
 	addr = kiln_xasprintf("%s/%d", gw, net->prefix);
 
 	if (!link_exists(bridge)) {
@@ -219,11 +252,10 @@ int lc_net_attach(const struct lc_net *net, const char *host_if, const char *pee
 	int error;
 
 	KILN_ASSERT_ARG(valid_ifname(host_if) && valid_ifname(peer_if));
-	lc_net_format_ip(addr, ip);
-	lc_net_format_ip(gw, net->gateway);
-	if (ip <= net->gateway ||
-	    (ip & ~(0xffffffffu << (32 - net->prefix))) == ~(0xffffffffu << (32 - net->prefix)) ||
-	    (ip & (0xffffffffu << (32 - net->prefix))) != net->network) {
+	lc_ip_format(addr, ip);
+	lc_ip_format(gw, net->gateway);
+	if (ip <= net->gateway || (ip & ~lc_netmask(net->prefix)) == ~lc_netmask(net->prefix) ||
+	    (ip & lc_netmask(net->prefix)) != net->network) {
 		error =
 		    kiln_error_set(KILN_EINVAL, "address %s is not usable in the network of '%s'",
 		                   addr, net->bridge);

@@ -41,6 +41,12 @@ struct lc_machine_spec {
 	const char *authorized_key; /* OpenSSH public key line, or NULL */
 	const void *user_data;      /* decoded user data, or NULL; runs once per instance */
 	size_t user_data_len;
+	/*
+	 * The program run as the instance's init with "cloud __init ...": NULL
+	 * for this very program (/proc/self/exe), which must then hand that
+	 * command to kiln_cloud_init_main(), as kiln does.
+	 */
+	const char *init_exe;
 };
 
 struct lc_machine {
@@ -71,6 +77,20 @@ int lc_machine_stop(struct lc_machine *m, double timeout);
 void lc_machine_free(struct lc_machine *m);
 /* After a daemon crash: kill what is left of the machine in `dir` and unmount it. */
 int lc_machine_reap(const char *dir);
+
+/*
+ * The operations above as the cloud's runners call them: Linux machines
+ * (lc_machines_linux), or a stand-in that tests give the cloud to exercise
+ * the API and the runners without root.
+ */
+struct lc_machines {
+	int (*start)(struct lc_machine **out, const struct lc_machine_spec *spec);
+	int (*exited)(struct lc_machine *m, int *status);
+	int (*stop)(struct lc_machine *m, double timeout);
+	void (*free)(struct lc_machine *m);
+	int (*reap)(const char *dir);
+};
+extern const struct lc_machines lc_machines_linux;
 
 /* Image layers: directories of files, stacked as overlay lower dirs. */
 int lc_layer_import(const char *layer_dir, const char *rootfs_dir_or_tarball);

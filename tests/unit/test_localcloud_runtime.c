@@ -34,6 +34,7 @@
 #include "core/util.h"
 #include "localcloud/cloud.h"
 #include "localcloud/runtime-int.h"
+#include "localcloud/net-int.h"
 
 __attribute__((constructor)) static void maybe_init(int argc, char **argv, char **envp)
 {
@@ -45,7 +46,6 @@ __attribute__((constructor)) static void maybe_init(int argc, char **argv, char 
 /* Unique per test process: the suite's own bridge and address range. */
 #define TEST_CIDR "10.213.1.0/24"
 
-int parse_cidr(uint32_t *network, int *prefix, const char *cidr);
 
 /*
  * Strings for one test, freed by the fixture's teardown: assertions read
@@ -159,21 +159,24 @@ START_TEST(cidr_parses_and_refuses)
 		uint32_t network;
 		int prefix;
 	} good[] = {{"172.31.0.0/16", 0xac1f0000, 16},
-	            {"10.213.1.7/24", 0x0ad50100, 24},
-	            {"192.168.0.0/30", 0xc0a80000, 30}};
+	            {"10.0.0.0/8", 0x0a000000, 8},
+	            {"10.213.1.0/24", 0x0ad50100, 24},
+	            {"192.168.0.64/26", 0xc0a80040, 26}};
+	/* One rule for the cloud's --cidr and the runtime's bridges: /8 to /26, host bits zero. */
 	static const char *const bad[] = {
-	    "",          "10.0.0.0", "10.0.0.0/",    "10.0.0.0/7",    "10.0.0.0/31",
-	    "10.0.0/24", "x/24",     "10.0.0.0/24x", "10.0.0.256/24", "10.0.0.0/-1"};
+	    "",           "10.0.0.0",      "10.0.0.0/",    "10.0.0.0/7",  "10.0.0.0/27",
+	    "10.0.0.0/31", "10.0.0/24",    "x/24",         "10.0.0.0/24x", "10.0.0.256/24",
+	    "10.0.0.0/-1", "10.213.1.7/24", "172.31.0.0/+16", "10.0.0.0/ 8", "10.0.0.0/016x"};
 	uint32_t net;
 	int prefix;
 
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(good); i++) {
-		ck_assert_int_eq(parse_cidr(&net, &prefix, good[i].cidr), 0);
+		ck_assert_int_eq(lc_cidr_parse(&net, &prefix, good[i].cidr), 0);
 		ck_assert_uint_eq(net, good[i].network);
 		ck_assert_int_eq(prefix, good[i].prefix);
 	}
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++)
-		ck_assert_msg(parse_cidr(&net, &prefix, bad[i]) == KILN_EINVAL, "accepted '%s'",
+		ck_assert_msg(lc_cidr_parse(&net, &prefix, bad[i]) == KILN_EINVAL, "accepted '%s'",
 		              bad[i]);
 }
 END_TEST
