@@ -43,8 +43,8 @@ export KILN_LOCAL_ENDPOINT="http://127.0.0.1:$PORT"
 export KILN_STATE_DIR="$tmp/kiln-state"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-# shellcheck source=lib/results.sh
-. "$SRC/tests/integration/lib/results.sh"
+# shellcheck source=../fixtures/results.sh
+. "$(dirname "$0")/../fixtures/results.sh"
 bg=()
 
 cleanup() {

@@ -10,17 +10,19 @@
 #   the run left no builder, key pair or security group;
 # - a second run is a cache hit with the same image.
 # Own port, state directory and range (4619, 10.214.9.0/24), stopped in a trap.
-# Skips (77) unless root, with cmake, pkg-config, a C compiler and botocore.
+# Skips (77) unless root, and, outside CI, without cmake, pkg-config, a C
+# compiler, git, debootstrap or botocore; in CI (CI set) a missing tool fails it.
 set -u
-[ "$(id -u)" = 0 ] || { echo "skipped: needs root"; exit 77; }
+. "$(dirname "$0")/../fixtures/missing.sh"
+[ "$(id -u)" = 0 ] || missing "needs root"
 KILN="${KILN_BIN:?}"
 BUILD="${KILN_BUILD_DIR:?}"
 SRC="${KILN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 CC=${CC:-cc}
 for tool in cmake pkg-config "$CC" git debootstrap; do
-	command -v "$tool" >/dev/null || { echo "skipped: no $tool"; exit 77; }
+	command -v "$tool" >/dev/null || missing "no $tool"
 done
-python3 -c 'import botocore' 2>/dev/null || { echo "skipped: no botocore"; exit 77; }
+python3 -c 'import botocore' 2>/dev/null || missing "no botocore"
 
 PORT=4619
 CIDR=10.214.9.0/24
@@ -35,8 +37,8 @@ export KILN_LOCAL_ENDPOINT="http://127.0.0.1:$PORT"
 export KILN_STATE_DIR="$tmp/kiln-state"
 # The example's stderr is checked line by line: no list of suppressions at exit.
 export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}print_suppressions=0"
-# shellcheck source=lib/results.sh
-. "$SRC/tests/integration/lib/results.sh"
+# shellcheck source=../fixtures/results.sh
+. "$(dirname "$0")/../fixtures/results.sh"
 
 cleanup() {
 	local rc=$?
