@@ -9,7 +9,7 @@
 #include "core/paths.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "kiln/cloud.h"
+#include "localcloud/cloud.h"
 
 #include <string.h>
 
@@ -518,6 +518,7 @@ int kiln_bake(struct kiln_manifest **out, struct kiln_profile *profile,
 	t.region = kiln_json_str(profile->json, "region");
 	t.local_endpoint = opts->local_endpoint;
 	t.local_cidr = opts->local_cidr;
+	t.local_init_exe = opts->local_init_exe;
 	t.start_local = 1;
 	error = kiln_emitter_begin(&b.events);
 	if (error < 0)

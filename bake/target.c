@@ -2,7 +2,7 @@
 #include "core/journal.h"
 #include "core/json.h"
 #include "core/paths.h"
-#include "kiln/cloud.h"
+#include "localcloud/cloud.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -95,6 +95,7 @@ static int local_endpoint(char **out, const struct kiln_target *t, const struct 
 		          "the local cloud is not running at %s; starting it", url);
 		o.port = port;
 		o.cidr = env_or(t->local_cidr, "KILN_LOCAL_CIDR");
+		o.init_exe = t->local_init_exe;
 		error = kiln_cloud_up(&o, &started);
 		if (error < 0) {
 			kiln_error_prefix(error, "starting the local cloud");

@@ -16,6 +16,7 @@ struct kiln_target {
 	const char *region;         /* "aws": NULL for the chain's */
 	const char *local_endpoint; /* "local": NULL for $KILN_LOCAL_ENDPOINT, else the default */
 	const char *local_cidr;     /* a local cloud started here: NULL for $KILN_LOCAL_CIDR */
+	const char *local_init_exe; /* its instances' init; NULL: this program */
 	int start_local;            /* start the local cloud when nothing answers */
 };
 

@@ -38,6 +38,10 @@ struct kiln_bake_options {
 	 * itself (NULL: $KILN_LOCAL_CIDR, else the local cloud's default). */
 	const char *local_endpoint;
 	const char *local_cidr;
+	/* The init of that cloud's instances (kiln/cloud.h's init_exe): NULL for
+	 * this program, which then must hand "cloud __init" to kiln as the kiln
+	 * command does; a program that only links libkiln names the kiln binary. */
+	const char *local_init_exe;
 	/* The source range allowed to SSH into the builder; NULL:
 	 * $KILN_BAKE_SSH_CIDR, else this host's address as the builder sees it. */
 	const char *ssh_cidr;

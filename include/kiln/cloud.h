@@ -5,9 +5,9 @@
  * disk. Needs root. One daemon per state directory (NULL: the default,
  * $KILN_CLOUD_STATE_DIR or /var/lib/kiln/cloud).
  *
- * An instance's init is the program that started the daemon, run again as
- * "PROGRAM cloud __init ...": start the daemon from the kiln command
- * (`kiln cloud up`) unless your program dispatches that itself.
+ * An instance's init is a program run as "PROGRAM cloud __init ...": the
+ * one that started the daemon, unless `init_exe` names another (the kiln
+ * binary, for a program that only links libkiln).
  *
  * Clients sign their requests with the credentials and region below.
  */
@@ -26,6 +26,14 @@ struct kiln_cloud_opts {
 	int port;              /* 0: KILN_CLOUD_DEFAULT_PORT */
 	const char *cidr;      /* the default VPC; NULL: KILN_CLOUD_DEFAULT_CIDR */
 	int foreground;        /* run in this process until SIGTERM/SIGINT */
+	/*
+	 * The program instances' init runs ("PROGRAM cloud __init ..."): NULL
+	 * for this program, which must then hand that command to kiln's init as
+	 * the kiln command does; a program that only links libkiln names the
+	 * kiln binary here.
+	 */
+	const char *init_exe;
+	double terminated_ttl; /* seconds terminated instances stay listed; 0: an hour */
 };
 
 /*
