@@ -81,9 +81,12 @@ static void global_section(struct lb_desired *d, json_t *lb)
 	     "# %s (written by the local cloud; changed at run time through admin.sock)\n"
 	     "global\n"
 	     "    stats socket %s/admin.sock mode 600 level admin expose-fd listeners\n"
+
 	     "    server-state-file %s/servers.state\n"
 	     "defaults\n"
 	     "    mode http\n"
+	     /* on a reload, idle keep-alive connections get one more answer, then close */
+	     "    option idle-close-on-response\n"
 	     "    option forwardfor\n"
 	     "    option redispatch\n"
 	     "    retries 2\n"
@@ -256,8 +259,13 @@ static void target_server(struct lb_desired *d, json_t *tg, const char *key, jso
 		     checked ? name : "");
 	} else {
 		kiln_buf_printf(&d->full, "    server %s %s\n", name, params);
-		/* servers the running HAProxy lacks are added at run time, starting down */
-		if (json_object_get(known, full) != NULL)
+		/*
+		 * Checked servers the running HAProxy lacks are added at run time, starting
+		 * down; their unchecked backups are there from the reload on, so that a
+		 * group whose targets are all new fails open, as on AWS, instead of 503.
+		 */
+		if (json_object_get(known, full) != NULL ||
+		    (!checked && strcmp(admin, "maint") != 0))
 			kiln_buf_printf(&d->reload, "    server %s %s\n", name, params);
 	}
 	json_object_set_new(d->servers, full,

@@ -66,12 +66,52 @@ static void write_files(const char *dir, json_t *files)
 	}
 }
 
+/* Lines of a payload per "add" command: HAProxy reads a command within its buffer (16 KiB). */
+#define PAYLOAD_MAX 8192
+
+/* Add `content`'s lines to version `ver` of a map or ACL, a payload of at most PAYLOAD_MAX at a
+ * time. */
+static int add_lines(const char *dir, const char *kind, long ver, const char *path,
+                     const char *content)
+{
+	struct kiln_buf cmd = KILN_BUF_INIT, out = KILN_BUF_INIT;
+	const char *p = content;
+	int error = 0;
+
+	while (*p && error == 0) {
+		const char *end = p;
+		/* whole lines, as many as fit */
+		while (*end && (size_t)(end - p) < PAYLOAD_MAX) {
+			const char *nl = strchr(end, '\n');
+			const char *next = nl ? nl + 1 : end + strlen(end);
+			if (end != p && (size_t)(next - p) > PAYLOAD_MAX)
+				break;
+			end = next;
+		}
+		kiln_buf_clear(&cmd);
+		kiln_buf_clear(&out);
+		kiln_buf_printf(&cmd, "add %s @%ld %s <<\n%.*s%s\n", kind, ver, path,
+		                (int)(end - p), p, end[-1] == '\n' ? "" : "\n");
+		error = lc_haproxy_cmd(dir, cmd.ptr, &out);
+		kiln_buf_rtrim(&out);
+		/* success is silence */
+		if (error == 0 && out.size)
+			error = kiln_error_set(KILN_ERROR, "HAProxy: add %s %s: %s", kind, path,
+			                       out.ptr);
+		p = end;
+	}
+	kiln_buf_release(&cmd);
+	kiln_buf_release(&out);
+	return error;
+}
+
 /* A map or ACL replaced at run time, atomically (prepare, add, commit). */
 static int replace_list(const char *dir, const char *kind, const char *name, const char *content)
 {
 	struct kiln_buf out = KILN_BUF_INIT, cmd = KILN_BUF_INIT;
 	char *path = kiln_path_join(dir, name);
 	const char *v;
+	long ver = 0;
 	int error;
 
 	kiln_buf_printf(&cmd, "prepare %s %s", kind, path);
@@ -80,15 +120,18 @@ static int replace_list(const char *dir, const char *kind, const char *name, con
 	if (error == 0 && v == NULL)
 		error = kiln_error_set(KILN_ERROR, "prepare %s %s: %s", kind, name, out.ptr);
 	if (error == 0) {
-		long ver = atol(v + strlen("version created: "));
+		ver = atol(v + strlen("version created: "));
+		error = add_lines(dir, kind, ver, path, content);
+	}
+	if (error == 0) {
 		kiln_buf_clear(&cmd);
-		/* one payload of "key value" (map) or "value" (acl) lines */
-		kiln_buf_printf(&cmd, "add %s @%ld %s <<\n%s\n", kind, ver, path, content);
-		error = lc_haproxy_cmd(dir, cmd.ptr, NULL);
-		kiln_buf_clear(&cmd);
+		kiln_buf_clear(&out);
 		kiln_buf_printf(&cmd, "commit %s @%ld %s", kind, ver, path);
-		if (error == 0)
-			error = lc_haproxy_cmd(dir, cmd.ptr, NULL);
+		error = lc_haproxy_cmd(dir, cmd.ptr, &out);
+		kiln_buf_rtrim(&out);
+		if (error == 0 && out.size)
+			error = kiln_error_set(KILN_ERROR, "HAProxy: commit %s %s: %s", kind, path,
+			                       out.ptr);
 	}
 	kiln_buf_release(&out);
 	kiln_buf_release(&cmd);
