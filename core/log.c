@@ -136,6 +136,7 @@ static void emit(enum kiln_log_level level, const char *area, const char *fmt, v
 	static const char *names[] = {"error", "warning", "info", "debug"};
 	static const char *colors[] = {"\033[31m", "\033[33m", "", "\033[2m"};
 	FILE *fp = L.stream ? L.stream : stderr;
+	struct kiln_buf safe = KILN_BUF_INIT;
 	char *msg = NULL, *clean;
 	int ts = L.timestamps;
 
@@ -145,6 +146,13 @@ static void emit(enum kiln_log_level level, const char *area, const char *fmt, v
 		ts = !isatty(fileno(fp));
 	pthread_mutex_lock(&L.lock);
 	clean = redact_locked(msg);
+	/*
+	 * Messages carry bytes from outside (remote output, names from
+	 * repositories, servers' errors), escaped where they were formatted;
+	 * escaping the whole line again is free for those and covers the rest.
+	 */
+	kiln_buf_init(&safe, SIZE_MAX / 8);
+	kiln_buf_put_escaped(&safe, clean, strlen(clean), KILN_ESCAPE_LINES);
 	if (ts) {
 		char stamp[32];
 		struct timespec now;
@@ -155,18 +163,19 @@ static void emit(enum kiln_log_level level, const char *area, const char *fmt, v
 		fprintf(fp, "%s.%03ldZ ", stamp, now.tv_nsec / 1000000);
 	}
 	if (area != NULL)
-		fprintf(fp, "kiln: trace %s: %s\n", area, clean);
+		fprintf(fp, "kiln: trace %s: %s\n", area, safe.ptr);
 	else if (level == KILN_LOG_INFO)
-		fprintf(fp, "kiln: %s\n", clean);
+		fprintf(fp, "kiln: %s\n", safe.ptr);
 	else if (L.color)
-		fprintf(fp, "kiln: %s%s:\033[0m %s\n", colors[level], names[level], clean);
+		fprintf(fp, "kiln: %s%s:\033[0m %s\n", colors[level], names[level], safe.ptr);
 	else
-		fprintf(fp, "kiln: %s: %s\n", names[level], clean);
+		fprintf(fp, "kiln: %s: %s\n", names[level], safe.ptr);
 	fflush(fp);
 	pthread_mutex_unlock(&L.lock);
 	explicit_bzero(msg, strlen(msg));
 	free(msg);
 	free(clean);
+	kiln_buf_release(&safe);
 }
 
 void kiln_log(enum kiln_log_level level, const char *fmt, ...)
