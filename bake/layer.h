@@ -30,6 +30,13 @@
  * the exception: libgit2 rebuilds them whole, and git does not deltify
  * files over core.bigFileThreshold). A gitlink (submodule) is an error
  * naming its path.
+ *
+ * A tree that would not extract as it reads is refused with KILN_EINVAL
+ * (exit 2) naming the path, escaped (names come from the repository): a
+ * '.git' path component in any of the forms git's checkout refuses (any
+ * case, trailing dots or spaces, "git~1", HFS+'s ignored code points), one
+ * name twice in a directory (a file and a directory, a symlink and a
+ * directory: crafted trees can hold both), and a name over 255 bytes.
  */
 #ifndef KILN_BAKE_LAYER_H
 #define KILN_BAKE_LAYER_H
