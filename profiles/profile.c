@@ -107,22 +107,54 @@ static char *resolve_repo(const char *repo, const char *dir)
 	return joined;
 }
 
+/*
+ * The position of the value at `ptr` (a JSON pointer into the base profile),
+ * where the environment's override sets it if it does.
+ */
+static const struct kiln_json_pos *value_pos(const struct kiln_json_posmap *pos, const char *env,
+                                             const char *ptr)
+{
+	const struct kiln_json_pos *p = NULL;
+
+	if (env != NULL) {
+		char *envptr = kiln_json_ptr_child("/environments", env);
+		char *full = kiln_xasprintf("%s%s", envptr, ptr);
+		p = kiln_json_posmap_get(pos, full);
+		free(envptr);
+		free(full);
+	}
+	return p != NULL ? p : kiln_json_posmap_get(pos, ptr);
+}
+
 static size_t layer_order(const struct kiln_json_posmap *pos, const char *env, const char *name)
 {
 	char *ptr = kiln_json_ptr_child("/layers", name);
 	const struct kiln_json_pos *p = kiln_json_posmap_get(pos, ptr);
 
+	/* A layer in the base keeps its place even when the override changes it. */
+	if (p == NULL)
+		p = value_pos(pos, env, ptr);
 	free(ptr);
-	if (p == NULL && env != NULL) {
-		char *envptr = kiln_json_ptr_child("/environments", env);
-		char *lp = kiln_json_ptr_child(envptr, "layers");
-		ptr = kiln_json_ptr_child(lp, name);
-		p = kiln_json_posmap_get(pos, ptr);
-		free(envptr);
-		free(lp);
-		free(ptr);
-	}
 	return p != NULL ? p->order : SIZE_MAX;
+}
+
+/* "FILE:LINE:COL" of provisioner `k` of layer `name`. */
+static char *provision_at(const struct kiln_profile *profile, const struct kiln_json_posmap *pos,
+                          const char *name, size_t k)
+{
+	char *lptr = kiln_json_ptr_child("/layers", name), *prov, *ptr, idx[32];
+	const struct kiln_json_pos *p;
+	char *at;
+
+	snprintf(idx, sizeof(idx), "%zu", k);
+	prov = kiln_json_ptr_child(lptr, "provision");
+	ptr = kiln_json_ptr_child(prov, idx);
+	p = value_pos(pos, profile->env, ptr);
+	at = kiln_xasprintf("%s:%d:%d", profile->file, p ? p->line : 1, p ? p->col : 1);
+	free(lptr);
+	free(prov);
+	free(ptr);
+	return at;
 }
 
 static void fill_layers(struct kiln_profile *profile, const struct kiln_json_posmap *pos)
@@ -153,8 +185,11 @@ static void fill_layers(struct kiln_profile *profile, const struct kiln_json_pos
 		l->path = kiln_json_str(v, "path") ? kiln_xstrdup(kiln_json_str(v, "path")) : NULL;
 		l->nprovision = json_array_size(prov);
 		l->provision = kiln_xcalloc(l->nprovision + 1, sizeof(char *));
-		for (k = 0; k < l->nprovision; k++)
+		l->provision_at = kiln_xcalloc(l->nprovision + 1, sizeof(char *));
+		for (k = 0; k < l->nprovision; k++) {
 			l->provision[k] = kiln_xstrdup(json_string_value(json_array_get(prov, k)));
+			l->provision_at[k] = provision_at(profile, pos, key, k);
+		}
 		order[n] = layer_order(pos, profile->env, key);
 		n++;
 	}
@@ -302,9 +337,15 @@ int kiln_profile_load(struct kiln_profile **out, const char *path, const char *e
 	profile->name = kiln_xstrdup(kiln_json_str(merged, "name"));
 	profile->target = kiln_xstrdup(kiln_json_str(merged, "target"));
 	profile->env = env != NULL ? kiln_xstrdup(env) : NULL;
+	profile->region =
+	    kiln_json_str(merged, "region") ? kiln_xstrdup(kiln_json_str(merged, "region")) : NULL;
 	profile->json = merged;
 	merged = NULL;
 	fill_layers(profile, &pos);
+	kiln_bake_spec_fill(&profile->bake, json_object_get(profile->json, "bake"));
+	kiln_validate_spec_fill(&profile->validate, json_object_get(profile->json, "validate"));
+	kiln_tag_specs_fill(&profile->tags, &profile->ntags,
+	                    json_object_get(profile->json, "tags"));
 	*out = profile;
 done:
 	json_decref(root);
@@ -328,10 +369,17 @@ void kiln_profile_free(struct kiln_profile *profile)
 		free(l->repo_url);
 		free(l->ref);
 		free(l->path);
-		for (k = 0; k < l->nprovision; k++)
+		for (k = 0; k < l->nprovision; k++) {
 			free(l->provision[k]);
+			free(l->provision_at[k]);
+		}
 		free(l->provision);
+		free(l->provision_at);
 	}
+	kiln_bake_spec_release(&profile->bake);
+	kiln_validate_spec_release(&profile->validate);
+	kiln_tag_specs_free(profile->tags, profile->ntags);
+	free(profile->region);
 	free(profile->layers);
 	free(profile->file);
 	free(profile->dir);
