@@ -6,7 +6,6 @@
 #include "bake/gc.h"
 #include "bake/pipeline-int.h"
 #include "bake/poll.h"
-#include "core/json.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "kiln.h"
@@ -17,18 +16,21 @@
 #define EXPIRY_MARGIN   900
 #define CLEANUP_TIMEOUT 300
 
+/* The profile's own tags, which every resource carries. */
+static void profile_tags(struct kiln_aws_tags *t, const struct kiln_profile *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->ntags; i++)
+		kiln_aws_tags_add(t, p->tags[i].key, p->tags[i].value);
+}
+
 static void temp_tags(struct bake *b)
 {
-	const json_t *tags = json_object_get(b->profile->json, "tags");
 	char expires[32];
-	const char *k;
-	json_t *v;
 
 	kiln_time_iso8601(expires, kiln_time_now() + kiln_bake__left(b) + EXPIRY_MARGIN, 0);
-	json_object_foreach((json_t *)tags, k, v)
-	{
-		kiln_aws_tags_add(&b->temp_tags, k, json_string_value(v));
-	}
+	profile_tags(&b->temp_tags, b->profile);
 	kiln_aws_tags_add(&b->temp_tags, "kiln:run-id", b->run_id);
 	kiln_aws_tags_add(&b->temp_tags, "kiln:role", "builder");
 	kiln_aws_tags_add(&b->temp_tags, "kiln:profile", b->profile->name);
@@ -91,7 +93,7 @@ static int run_instance(struct bake *b)
 	const char *groups[] = {b->group_id};
 	struct kiln_ec2_run_instances o = {
 	    .image_id = b->source_image_id,
-	    .instance_type = kiln_json_str(b->bake, "instance_type"),
+	    .instance_type = b->bake->instance_type,
 	    .key_name = b->key_name,
 	    .security_group_ids = groups,
 	    .n_security_group_ids = 1,
@@ -205,15 +207,9 @@ static int wait_instance_state(struct bake *b, const char *want)
 
 static void image_tags(struct kiln_aws_tags *t, struct bake *b)
 {
-	const json_t *tags = json_object_get(b->profile->json, "tags");
-	const char *k;
-	json_t *v;
 	size_t i;
 
-	json_object_foreach((json_t *)tags, k, v)
-	{
-		kiln_aws_tags_add(t, k, json_string_value(v));
-	}
+	profile_tags(t, b->profile);
 	kiln_aws_tags_add(t, "kiln:profile", b->profile->name);
 	if (b->profile->env != NULL)
 		kiln_aws_tags_add(t, "kiln:env", b->profile->env);
@@ -327,9 +323,9 @@ int kiln_bake__image_create(struct bake *b)
 	desc = kiln_xasprintf("kiln bake of %s, key %s", b->profile->name, b->key);
 	o.description = desc;
 	/* Encrypted at creation: no unencrypted copy ever exists. */
-	if (kiln_json_bool(b->bake, "encrypted", 0)) {
+	if (b->bake->encrypted) {
 		dev.device_name = b->root_device;
-		dev.kms_key_id = kiln_json_str(b->bake, "kms_key_id");
+		dev.kms_key_id = b->bake->kms_key_id;
 		o.devices = &dev;
 		o.n_devices = 1;
 	}

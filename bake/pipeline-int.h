@@ -16,7 +16,7 @@ struct bake {
 	struct kiln_profile *profile;
 	const struct kiln_bake_opts *opts;
 	struct kiln_manifest *m;
-	const json_t *bake; /* the profile's "bake" section, borrowed */
+	const struct kiln_bake_spec *bake; /* the profile's, borrowed */
 	volatile int *stop;
 	double deadline; /* of the whole bake, kiln_time_mono() */
 	double step_start;

@@ -8,7 +8,6 @@
 #include "aws/http.h"
 #include "bake/pipeline-int.h"
 #include "bake/poll.h"
-#include "core/json.h"
 #include "core/log.h"
 #include "core/shell.h"
 #include "core/util.h"
@@ -167,11 +166,9 @@ static int look(struct wait_ssh *w, struct bake *b, int port)
 
 int kiln_bake__ssh_connect(struct bake *b)
 {
-	const json_t *ssh = json_object_get(b->bake, "ssh");
-	const char *policy_s = kiln_json_str(ssh, "host_key_check");
-	int accept_new = policy_s != NULL && strcmp(policy_s, "accept-new") == 0;
-	int port = (int)kiln_json_int(ssh, "port", 22);
-	double timeout = (double)kiln_json_int(ssh, "timeout_s", 300);
+	int accept_new = b->bake->host_key_check == KILN_HOST_KEY_ACCEPT_NEW;
+	int port = b->bake->ssh_port;
+	double timeout = (double)b->bake->ssh_timeout_s;
 	struct wait_ssh w = {0, 0, NULL, KILN_SSH_FINGERPRINTS_INIT, NULL};
 	struct kiln_ssh_connect_opts o = {0};
 	struct kiln_poll poll;
@@ -221,7 +218,7 @@ int kiln_bake__ssh_connect(struct bake *b)
 		              b->instance_id);
 	o.host = b->host;
 	o.port = port;
-	o.user = kiln_json_str(b->bake, "ssh_user");
+	o.user = b->bake->ssh_user;
 	o.key = b->sshkey;
 	o.fingerprints = &w.fps;
 	o.hostkey_policy = accept_new ? KILN_SSH_HOSTKEY_ACCEPT_NEW : KILN_SSH_HOSTKEY_STRICT;
@@ -347,7 +344,7 @@ static void progress(void *payload, uint64_t sent, uint64_t total)
 
 static char *layer_dir(const struct bake *b, const char *name)
 {
-	return kiln_xasprintf("%s/%s", kiln_json_str(b->bake, "layer_dir"), name);
+	return kiln_xasprintf("%s/%s", b->bake->layer_dir, name);
 }
 
 static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
@@ -428,24 +425,17 @@ int kiln_bake__upload(struct bake *b)
 static void provision_env(struct kiln_ssh_env **out, size_t *n, const struct bake *b,
                           const char *layer, const char *dir)
 {
-	const json_t *vars = json_object_get(b->bake, "variables");
-	struct kiln_ssh_env *env = kiln_xcalloc(5 + json_object_size(vars), sizeof(*env));
-	const char *name;
-	json_t *v;
-	size_t k = 0;
+	struct kiln_ssh_env *env = kiln_xcalloc(5 + b->bake->nvariables, sizeof(*env));
+	size_t i, k = 0;
 
 	env[k++] = (struct kiln_ssh_env){"KILN_LAYER", layer, 0};
 	env[k++] = (struct kiln_ssh_env){"KILN_LAYER_DIR", dir, 0};
 	env[k++] = (struct kiln_ssh_env){"KILN_PROFILE", b->profile->name, 0};
 	env[k++] = (struct kiln_ssh_env){"KILN_APP_REF", b->app_ref ? b->app_ref : "", 0};
 	env[k++] = (struct kiln_ssh_env){"KILN_OS_REF", b->os_ref ? b->os_ref : "", 0};
-	json_object_foreach((json_t *)vars, name, v)
-	{
-		if (json_is_string(v))
-			env[k++] = (struct kiln_ssh_env){name, json_string_value(v), 0};
-		else
-			env[k++] = (struct kiln_ssh_env){name, kiln_json_str(v, "value"),
-			                                 kiln_json_bool(v, "secret", 0)};
+	for (i = 0; i < b->bake->nvariables; i++) {
+		const struct kiln_variable_spec *v = &b->bake->variables[i];
+		env[k++] = (struct kiln_ssh_env){v->name, v->value, v->secret};
 	}
 	*out = env;
 	*n = k;
@@ -453,7 +443,7 @@ static void provision_env(struct kiln_ssh_env **out, size_t *n, const struct bak
 
 int kiln_bake__provision(struct bake *b)
 {
-	double limit = (double)kiln_json_int(b->bake, "provision_timeout_s", 1800);
+	double limit = (double)b->bake->provision_timeout_s;
 	size_t i, k;
 	int error = 0;
 
@@ -513,8 +503,7 @@ int kiln_bake__provision(struct bake *b)
 
 int kiln_bake__checks(struct bake *b)
 {
-	const json_t *checks =
-	    json_object_get(json_object_get(b->profile->json, "validate"), "checks");
+	const struct kiln_validate_spec *v = &b->profile->validate;
 	struct kiln_buf failures = KILN_BUF_INIT;
 	/* What a check may compare with: the release being baked (no secrets). */
 	const struct kiln_ssh_env env[] = {
@@ -522,12 +511,11 @@ int kiln_bake__checks(struct bake *b)
 	    {"KILN_APP_REF", b->app_ref ? b->app_ref : "", 0},
 	    {"KILN_OS_REF", b->os_ref ? b->os_ref : "", 0},
 	};
-	const json_t *c;
 	size_t i, nfailed = 0;
 	int error = 0;
 
-	json_array_foreach(checks, i, c)
-	{
+	for (i = 0; i < v->nchecks; i++) {
+		const struct kiln_check_spec *c = &v->checks[i];
 		struct kiln_buf script = KILN_BUF_INIT, cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT;
 		struct kiln_ssh_exec_opts o = {.label = "check",
 		                               .env = env,
@@ -536,7 +524,7 @@ int kiln_bake__checks(struct bake *b)
 		                               .tail_lines = 5,
 		                               .stop = b->stop};
 		char *label = kiln_check_label(c);
-		long long t = kiln_json_int(c, "timeout_s", CHECK_TIMEOUT);
+		int t = c->timeout_s != KILN_UNSET ? c->timeout_s : CHECK_TIMEOUT;
 		int status = 0;
 
 		o.timeout = (double)t + 5;
@@ -563,7 +551,7 @@ int kiln_bake__checks(struct bake *b)
 	}
 	if (error >= 0 && nfailed > 0)
 		error = kiln_error_set(KILN_ERROR, "%zu of %zu checks failed on the builder:%s",
-		                       nfailed, json_array_size(checks), failures.ptr);
+		                       nfailed, v->nchecks, failures.ptr);
 	kiln_buf_release(&failures);
 	return error;
 }

@@ -571,7 +571,7 @@ static void remote_start(struct remote *r, const char *app_script, const char *w
 	memset(&r->opts, 0, sizeof(r->opts));
 	r->b.profile = r->profile;
 	r->b.opts = &r->opts;
-	r->b.bake = json_object_get(r->profile->json, "bake");
+	r->b.bake = &r->profile->bake;
 	r->b.deadline = kiln_time_mono() + 60;
 	r->b.os_ref = "os-1";
 	r->b.app_ref = "v1";
