@@ -51,6 +51,9 @@ struct kiln_layer {
 	char *url;           /* what was fetched (relative paths resolved) */
 	char *ref;           /* the tag or commit id asked for */
 	char *subdir;        /* the subtree to pack, or NULL */
+	char **provision;    /* the provisioners, inside the layer */
+	char **provision_at; /* where each is written ("FILE:LINE:COL"), or NULL */
+	size_t nprovision;
 	char *mirror;        /* the bare repository in the cache */
 	char commit[41];     /* the resolved commit */
 	int64_t commit_time; /* committer time: the mtime of every entry */
@@ -72,7 +75,10 @@ int kiln_layer_resolve(struct kiln_layer **out, const struct kiln_layer_spec *sp
 /*
  * Write the archive `<name>-<commit12>.tar.zst` into `out_dir` (created if
  * missing; NULL: "<cache>/layers") and fill archive, size and sha256. The
- * file appears atomically.
+ * file appears atomically. First, every provisioner of the layer must be a
+ * file in its tree: one that is missing, a directory, a symlink or under
+ * something that is not a directory is KILN_EINVAL, reported at its place in
+ * the profile ("FILE:LINE:COL: ..."), before anything is written.
  */
 int kiln_layer_pack(struct kiln_layer *layer, const char *out_dir);
 

@@ -479,8 +479,8 @@ static int write_item(struct archive *a, struct archive_entry *ae, struct kiln_b
 	return 0;
 }
 
-static int open_tree(git_tree **out, int64_t *mtime, git_repository *repo, const char *commit_hex,
-                     const char *subdir)
+int kiln_layer__open_tree(git_tree **out, int64_t *mtime, git_repository *repo,
+                          const char *commit_hex, const char *subdir)
 {
 	git_oid oid;
 	git_commit *commit = NULL;
@@ -648,7 +648,7 @@ int kiln_layer_pack_commit(uint64_t *size_out, char sha256_out[65], const char *
 		error = kiln_layer__git_fail(error, "cannot open '%s'", repo_path);
 		goto done;
 	}
-	error = open_tree(&tree, &mtime, repo, commit, subdir);
+	error = kiln_layer__open_tree(&tree, &mtime, repo, commit, subdir);
 	if (error < 0)
 		goto done;
 	tmp = kiln_xasprintf("%s.tmp-XXXXXX", archive_path);

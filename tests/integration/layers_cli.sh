@@ -85,6 +85,34 @@ tar --zstd -xf "$tmp/ex/out/app-$(echo "$web" | cut -c1-12).tar.zst" -C "$tmp/ex
 [ "$(cat "$tmp/ex/x/VERSION")" = v1.0.0 ] || fail "app layer: wrong VERSION"
 [ -x "$tmp/ex/x/deploy/install.sh" ] || fail "app layer: install.sh lost its x bit"
 
+# A provisioner missing from the tree: exit 2 at its place in the profile.
+write_profile v1.0
+sed -e 's|"ref": "v1.0", "provision": \["bin/run"\]|"ref": "v1.0", "provision": ["bin/run", "bin"]|' \
+	"$tmp/web.json" >"$tmp/noprov.json"
+"$KILN_BIN" layers "$tmp/noprov.json" --out "$tmp/noprov" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 2 ] || fail "a directory as provisioner gave exit $rc, not 2"
+grep -q "^$tmp/noprov.json:6:70: layers.app.provision\[1\]: 'bin' is a directory, not a file" "$tmp/err" ||
+	fail "provisioner message: $(cat "$tmp/err")"
+
+# A crafted tree (git mktree checks nothing): '.git' under a name holding an
+# escape sequence. Refused with exit 2; the terminal never sees the ESC.
+blob=$(git -C "$tmp/app" rev-parse HEAD:bin/run)
+hooks=$(printf '100755 blob %s\tpost-checkout\n' "$blob" | git -C "$tmp/app" mktree)
+dotgit=$(printf '040000 tree %s\thooks\n' "$hooks" | git -C "$tmp/app" mktree)
+evil=$(printf '040000 tree %s\t.GIT\n' "$dotgit" | git -C "$tmp/app" mktree)
+bin=$(git -C "$tmp/app" rev-parse HEAD:bin)
+top=$(printf '040000 tree %s\tbin\n040000 tree %s\tx\033]0;pwned\007\n' "$bin" "$evil" |
+	git -C "$tmp/app" mktree)
+git -C "$tmp/app" tag evil "$(git -C "$tmp/app" commit-tree "$top" -m evil)"
+write_profile evil
+"$KILN_BIN" layers "$tmp/web.json" --out "$tmp/evil" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 2 ] || fail "a tree with .GIT gave exit $rc, not 2"
+grep -qF "kiln: error: layer 'app': 'x\x1b]0;pwned\x07/.GIT' is a git directory" "$tmp/err" ||
+	fail "crafted tree message: $(cat -v "$tmp/err")"
+if grep -q "$(printf '\033')" "$tmp/err"; then fail "a raw ESC reached stderr"; fi
+
 "$KILN_BIN" layers "$tmp/web.json" --bogus >/dev/null 2>&1
 [ $? -eq 2 ] || fail "an unknown option is not exit 2"
 "$KILN_BIN" layers --help | grep -q "usage: kiln layers" || fail "no --help"

@@ -1324,6 +1324,70 @@ START_TEST(hostile_trees_are_refused_at_pack_time)
 }
 END_TEST
 
+/*
+ * A provisioner is looked up in the tree when the layer is packed, not found
+ * missing on a launched builder: the error points at the profile.
+ */
+static const struct {
+	const char *subdir, *provision, *problem; /* problem NULL: packs */
+} provisioners[] = {
+    {NULL, "bin/run.sh", NULL},
+    {NULL, "README", NULL},
+    {NULL, "./bin//run.sh", NULL},
+    {"etc", "app.conf", NULL},
+    {NULL, "missing.sh", "'missing.sh' is not in the layer (v1 at "},
+    {NULL, "etc", "'etc' is a directory, not a file"},
+    {NULL, "link", "'link' is a symlink, not a file"},
+    {NULL, "README/x.sh", "'README/x.sh' is not in the layer: 'README' is a file"},
+    {NULL, "link/app.conf", "is not in the layer: 'link' is a symlink"},
+    {NULL, "etc/sub dir/nope.sh", "'etc/sub dir/nope.sh' is not in the layer"},
+    {"etc", "README", "'README' is not in the layer"},
+    {NULL, "./", "is the layer's own directory, not a file"},
+};
+
+START_TEST(provisioners_are_checked_against_the_tree)
+{
+	char *repo = make_repo("repo"), *cache = path("cache"), *out = path("out");
+	struct kiln_layer_spec s = spec_for("app", repo, "v1");
+	char *prov[] = {(char *)"README", (char *)provisioners[_i].provision, NULL};
+	char *at[] = {(char *)"web.json:3:20", (char *)"web.json:4:7", NULL};
+	struct kiln_layer *l = NULL;
+	int error;
+
+	s.path = (char *)provisioners[_i].subdir;
+	s.provision = prov;
+	s.nprovision = 2;
+	s.provision_at = at;
+	if (provisioners[_i].subdir != NULL) {
+		prov[0] = prov[1];
+		s.nprovision = 1;
+		at[0] = at[1];
+	}
+	ck_assert_msg(kiln_layer_resolve(&l, &s, cache) == 0, "%s", kiln_error_last());
+	error = kiln_layer_pack(l, out);
+	if (provisioners[_i].problem == NULL) {
+		ck_assert_msg(error == 0, "%s", kiln_error_last());
+	} else {
+		struct kiln_buf want = KILN_BUF_INIT;
+
+		ck_assert_int_eq(error, KILN_EINVAL);
+		kiln_buf_printf(&want, "web.json:4:7: layers.app.provision[%d]: ",
+		                provisioners[_i].subdir ? 0 : 1);
+		ck_assert_msg(strncmp(kiln_error_last(), want.ptr, want.size) == 0, "%s",
+		              kiln_error_last());
+		ck_assert_msg(strstr(kiln_error_last(), provisioners[_i].problem) != NULL, "%s",
+		              kiln_error_last());
+		/* Found before anything was written. */
+		ck_assert_int_ne(access(out, F_OK), 0);
+		kiln_buf_release(&want);
+	}
+	kiln_layer_free(l);
+	free(repo);
+	free(cache);
+	free(out);
+}
+END_TEST
+
 START_TEST(cache_dir_follows_the_environment)
 {
 	char *d = NULL;
@@ -1354,6 +1418,8 @@ Suite *kiln_test_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, cache_dir_follows_the_environment);
+	tcase_add_loop_test(tc, provisioners_are_checked_against_the_tree, 0,
+	                    (int)KILN_ARRAY_SIZE(provisioners));
 	tcase_add_loop_test(tc, hostile_trees_are_refused_at_pack_time, 0,
 	                    (int)KILN_ARRAY_SIZE(crafted));
 	tcase_add_test(tc, annotated_and_lightweight_tags);
