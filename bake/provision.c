@@ -347,6 +347,29 @@ static char *layer_dir(const struct bake *b, const char *name)
 	return kiln_xasprintf("%s/%s", b->bake->layer_dir, name);
 }
 
+/*
+ * After a command failed: when the connection to the builder broke under it
+ * (a provisioner that stops or restarts sshd), say so, with what was running
+ * and the last line it printed, rather than libssh2's "transport read".
+ */
+static int lost_while(struct bake *b, int error, const char *what, const struct kiln_buf *tail)
+{
+	const char *last = tail != NULL ? strrchr(tail->ptr, '\n') : NULL;
+	char *why;
+
+	if (error >= 0 || b->ssh == NULL || !kiln_ssh_session_lost(b->ssh))
+		return error;
+	last = last != NULL ? last + 1 : tail != NULL ? tail->ptr : "";
+	/* Copied first: the new message is formatted into the same slot. */
+	why = kiln_xstrdup(kiln_error_last());
+	error = kiln_error_set(KILN_ERROR,
+	                       "lost the builder%s%s while %s ran: %s; its last output line: %s",
+	                       b->instance_id ? " " : "", b->instance_id ? b->instance_id : "",
+	                       what, why, last[0] != '\0' ? last : "(none)");
+	free(why);
+	return error;
+}
+
 static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
 {
 	struct kiln_buf cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT;
@@ -383,6 +406,11 @@ static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
 	o.timeout = kiln_bake__left(b);
 	kiln_bake__say("uploading layer %s to %s", l->name, dir);
 	error = kiln_ssh_upload(&status, b->ssh, o.stdin_path, cmd.ptr, &o);
+	if (error < 0) {
+		char *what = kiln_xasprintf("the upload of layer %s", l->name);
+		error = lost_while(b, error, what, &tail);
+		free(what);
+	}
 	if (started) {
 		/* Closing our end unblocks the thread if the upload stopped reading. */
 		close(readfd);
@@ -441,9 +469,51 @@ static void provision_env(struct kiln_ssh_env **out, size_t *n, const struct bak
 	*n = k;
 }
 
+static int run_provisioner(struct bake *b, const struct kiln_layer_spec *spec, size_t k,
+                           const struct kiln_ssh_env *env, size_t nenv, const char *dir)
+{
+	struct kiln_buf cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT, script = KILN_BUF_INIT;
+	struct kiln_ssh_exec_opts o = {.label = spec->name,
+	                               .env = env,
+	                               .nenv = nenv,
+	                               .tail = &tail,
+	                               .tail_lines = 20,
+	                               .stop = b->stop};
+	double limit = (double)b->bake->provision_timeout_s, left = kiln_bake__left(b);
+	char *what = kiln_xasprintf("provisioner %s/%s", spec->name, spec->provision[k]);
+	int status = 0, error;
+
+	o.timeout = limit < left ? limit : left;
+	kiln_buf_puts(&script, "./");
+	kiln_buf_puts(&script, spec->provision[k]);
+	kiln_buf_puts(&cmd, "cd ");
+	kiln_sh_quote(&cmd, dir);
+	kiln_buf_puts(&cmd, " && if [ -x ");
+	kiln_sh_quote(&cmd, script.ptr);
+	kiln_buf_puts(&cmd, " ]; then exec ");
+	kiln_sh_quote(&cmd, script.ptr);
+	kiln_buf_puts(&cmd, "; else exec sh ");
+	kiln_sh_quote(&cmd, script.ptr);
+	kiln_buf_puts(&cmd, "; fi");
+	kiln_bake__say("provisioning: %s/%s", spec->name, spec->provision[k]);
+	error = kiln_ssh_exec(&status, b->ssh, cmd.ptr, &o);
+	if (error == KILN_ETIMEOUT)
+		error = kiln_error_set(KILN_ETIMEOUT, "%s ran past %.0f s; last lines:\n%s", what,
+		                       o.timeout, tail.ptr);
+	else if (error >= 0 && status != 0)
+		error = kiln_error_set(KILN_ERROR, "%s exited with status %d; last lines:\n%s",
+		                       what, status, tail.ptr);
+	else
+		error = lost_while(b, error, what, &tail);
+	free(what);
+	kiln_buf_release(&cmd);
+	kiln_buf_release(&script);
+	kiln_buf_release(&tail);
+	return error;
+}
+
 int kiln_bake__provision(struct bake *b)
 {
-	double limit = (double)b->bake->provision_timeout_s;
 	size_t i, k;
 	int error = 0;
 
@@ -454,47 +524,8 @@ int kiln_bake__provision(struct bake *b)
 		size_t nenv = 0;
 
 		provision_env(&env, &nenv, b, spec->name, dir);
-		for (k = 0; k < spec->nprovision && error >= 0; k++) {
-			struct kiln_buf cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT,
-			                script = KILN_BUF_INIT;
-			struct kiln_ssh_exec_opts o = {.label = spec->name,
-			                               .env = env,
-			                               .nenv = nenv,
-			                               .tail = &tail,
-			                               .tail_lines = 20,
-			                               .stop = b->stop};
-			int status = 0;
-			double left = kiln_bake__left(b);
-
-			o.timeout = limit < left ? limit : left;
-			kiln_buf_puts(&script, "./");
-			kiln_buf_puts(&script, spec->provision[k]);
-			kiln_buf_puts(&cmd, "cd ");
-			kiln_sh_quote(&cmd, dir);
-			kiln_buf_puts(&cmd, " && if [ -x ");
-			kiln_sh_quote(&cmd, script.ptr);
-			kiln_buf_puts(&cmd, " ]; then exec ");
-			kiln_sh_quote(&cmd, script.ptr);
-			kiln_buf_puts(&cmd, "; else exec sh ");
-			kiln_sh_quote(&cmd, script.ptr);
-			kiln_buf_puts(&cmd, "; fi");
-			kiln_bake__say("provisioning: %s/%s", spec->name, spec->provision[k]);
-			error = kiln_ssh_exec(&status, b->ssh, cmd.ptr, &o);
-			if (error == KILN_ETIMEOUT)
-				error = kiln_error_set(
-				    KILN_ETIMEOUT,
-				    "provisioner %s/%s ran past %.0f s; last lines:\n%s",
-				    spec->name, spec->provision[k], o.timeout, tail.ptr);
-			else if (error >= 0 && status != 0)
-				error = kiln_error_set(
-				    KILN_ERROR,
-				    "provisioner %s/%s exited with status %d; last "
-				    "lines:\n%s",
-				    spec->name, spec->provision[k], status, tail.ptr);
-			kiln_buf_release(&cmd);
-			kiln_buf_release(&script);
-			kiln_buf_release(&tail);
-		}
+		for (k = 0; k < spec->nprovision && error >= 0; k++)
+			error = run_provisioner(b, spec, k, env, nenv, dir);
 		free(env);
 		free(dir);
 	}
@@ -534,12 +565,16 @@ int kiln_bake__checks(struct bake *b)
 			kiln_sh_quote(&cmd, script.ptr);
 			error = kiln_ssh_exec(&status, b->ssh, cmd.ptr, &o);
 		}
-		if (error >= 0 && status != 0) {
+		if (error < 0) {
+			char *what = kiln_xasprintf("check '%s'", label);
+			error = lost_while(b, error, what, &tail);
+			free(what);
+		} else if (status != 0) {
 			kiln_buf_rtrim(&tail);
 			kiln_buf_printf(&failures, "\n  %s: %s", label,
 			                tail.size ? tail.ptr : "failed");
 			nfailed++;
-		} else if (error >= 0) {
+		} else {
 			kiln_bake__say("check ok: %s", label);
 		}
 		free(label);

@@ -385,6 +385,12 @@ static int open_input(struct exec_state *st)
 	return 0;
 }
 
+/* A session whose connection broke is not tried again. */
+static int lost_earlier(const struct kiln_ssh_session *s)
+{
+	return kiln_error_set(KILN_ERROR, "the SSH connection to '%s' was lost earlier", s->where);
+}
+
 int kiln_ssh_exec(int *exit_status, struct kiln_ssh_session *s, const char *cmd,
                   const struct kiln_ssh_exec_opts *opts)
 {
@@ -399,6 +405,8 @@ int kiln_ssh_exec(int *exit_status, struct kiln_ssh_session *s, const char *cmd,
 		opts = &defaults;
 	KILN_ASSERT_ARG(opts->timeout >= 0 && (opts->nenv == 0 || opts->env != NULL));
 	*exit_status = -1;
+	if (s->lost)
+		return lost_earlier(s);
 
 	memset(&st, 0, sizeof(st));
 	st.s = s;
@@ -460,6 +468,8 @@ int kiln_ssh_upload(int *exit_status, struct kiln_ssh_session *s, const char *lo
 	else
 		memset(&o, 0, sizeof(o));
 	o.stdin_path = local_path;
+	if (s->lost)
+		return lost_earlier(s);
 	if (kiln_ssh__openssh_usable(s)) {
 		struct kiln_buf cmd = KILN_BUF_INIT, shown = KILN_BUF_INIT;
 		int error = build_command(&cmd, &shown, &o, remote_cmd);

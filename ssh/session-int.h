@@ -18,6 +18,7 @@ struct kiln_ssh_session {
 	double io_timeout;
 	int keepalive_interval;
 	int handshaken; /* a disconnect message is due at the end */
+	int lost;       /* the connection broke: no further call is tried */
 	/* After login, for ssh(1) uploads (openssh.c). */
 	char *host, *user;
 	int port;

@@ -58,6 +58,13 @@ int kiln_ssh_connect(struct kiln_ssh_session **out, const struct kiln_ssh_connec
 const char *kiln_ssh_session_fingerprint(const struct kiln_ssh_session *s);
 const char *kiln_ssh_session_hostkey_type(const struct kiln_ssh_session *s);
 
+/*
+ * Whether the connection broke under a call (the peer closed it, a reset, a
+ * timeout on the socket): then every later call fails at once, and the error
+ * of the call that saw it says "the SSH connection to 'host:port' was lost".
+ */
+int kiln_ssh_session_lost(const struct kiln_ssh_session *s);
+
 /* Disconnect and free; NULL is a no-op. */
 void kiln_ssh_session_free(struct kiln_ssh_session *s);
 

@@ -557,6 +557,11 @@ static void remote_start(struct remote *r, const char *app_script, const char *w
 	    {"bin/ok.sh", "#!/bin/sh\necho \"$KILN_APP_REF $MODE $TOKEN $(pwd)\" > "
 	                  "\"$KILN_LAYER_DIR/../../out-app\"\n"},
 	    {"bin/fail.sh", "#!/bin/sh\necho line one\necho the reason >&2\nexit 3\n"},
+	    /* Kills the sshd process of its own session, as "systemctl restart ssh" might. */
+	    {"bin/killssh.sh",
+	     "#!/bin/sh\necho stopping sshd\np=$$\n"
+	     "while [ \"$p\" -gt 1 ]; do p=$(awk '{print $4}' /proc/$p/stat)\n"
+	     "  [ \"$(cat /proc/$p/comm)\" = sshd ] && break; done\nkill -KILL \"$p\"\nsleep 5\n"},
 	    {NULL, NULL}};
 	char *path = kiln_xasprintf("%s/web.json", rdir);
 	char *text = kiln_xasprintf(REMOTE_PROFILE, app_script, rdir, rdir, want, rdir);
@@ -667,6 +672,28 @@ START_TEST(builder_failures_carry_their_output)
 }
 END_TEST
 
+/* A provisioner that takes sshd down: the error says so, and what ran last. */
+START_TEST(builder_lost_connection_names_the_provisioner)
+{
+	struct remote r;
+
+	remote_start(&r, "killssh.sh", "x");
+	ck_assert_int_eq(kiln_bake__upload(&r.b), 0);
+	ck_assert_int_eq(kiln_bake__provision(&r.b), KILN_ERROR);
+	ck_assert_msg(strstr(kiln_error_last(), "while provisioner app/bin/killssh.sh ran") != NULL,
+	              "%s", kiln_error_last());
+	ck_assert_msg(strstr(kiln_error_last(), "the SSH connection to '127.0.0.1:") != NULL, "%s",
+	              kiln_error_last());
+	ck_assert_msg(strstr(kiln_error_last(), "its last output line: stopping sshd") != NULL,
+	              "%s", kiln_error_last());
+	ck_assert_ptr_null(strstr(kiln_error_last(), "transport read\n"));
+	/* What comes next does not try the dead connection. */
+	ck_assert_int_eq(kiln_bake__checks(&r.b), KILN_ERROR);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "was lost earlier"));
+	remote_end(&r);
+}
+END_TEST
+
 /* bake/provision.c, for builders without zstd. */
 int unzstd_fd(const char *from, int fo, const char *to);
 
@@ -740,6 +767,7 @@ Suite *kiln_test_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, builder_upload_provision_checks);
 	tcase_add_test(tc, builder_failures_carry_their_output);
+	tcase_add_test(tc, builder_lost_connection_names_the_provisioner);
 	tcase_add_test(tc, builder_stop_flag_interrupts_a_provisioner);
 	tcase_add_test(tc, layers_decompress_for_builders_without_zstd);
 	suite_add_tcase(s, tc);

@@ -885,6 +885,38 @@ START_TEST(output_is_escaped_on_both_transports)
 }
 END_TEST
 
+/*
+ * A command that takes sshd down with it (a provisioner that restarts or kills
+ * sshd): the error says the connection was lost, not libssh2's words.
+ */
+START_TEST(lost_connection_is_named)
+{
+	struct kiln_ssh_session *s = connect_ok();
+	struct kiln_ssh_exec_opts eo;
+	struct kiln_buf tail = KILN_BUF_INIT;
+	int status = -1;
+
+	memset(&eo, 0, sizeof(eo));
+	eo.tail = &tail;
+	/* Without a time limit (no timeout(1) in between), the command's parent is
+	 * the session's own sshd process. */
+	ck_assert_int_eq(kiln_ssh_exec(&status, s,
+	                               "echo stopping sshd; sleep 0.2; kill -KILL $PPID; sleep 5",
+	                               &eo),
+	                 KILN_ERROR);
+	ck_assert_msg(strstr(kiln_error_last(), "the SSH connection to '127.0.0.1:") != NULL, "%s",
+	              kiln_error_last());
+	ck_assert_msg(strstr(kiln_error_last(), "was lost") != NULL, "%s", kiln_error_last());
+	ck_assert(kiln_ssh_session_lost(s));
+	ck_assert_str_eq(tail.ptr, "stopping sshd");
+	/* The session is not used again: later calls fail at once, saying why. */
+	ck_assert_int_eq(kiln_ssh_exec(&status, s, "true", &eo), KILN_ERROR);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "was lost"));
+	kiln_buf_release(&tail);
+	kiln_ssh_session_free(s);
+}
+END_TEST
+
 /* ---- no server ------------------------------------------------------------ */
 
 START_TEST(wait_nothing_listening_times_out)
@@ -978,6 +1010,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(live, upload_both_transports_same_bytes);
 	tcase_add_test(live, upload_openssh_pinned_to_verified_host_key);
 	tcase_add_test(live, output_is_escaped_on_both_transports);
+	tcase_add_test(live, lost_connection_is_named);
 	tcase_set_timeout(live, 120);
 	suite_add_tcase(s, live);
 	return s;
