@@ -367,6 +367,8 @@ static void free_headers(char **h)
 static int reject(const struct call *c, const struct kiln_http_response *r)
 {
 	struct kiln_aws_error *e = &last_error;
+	char *code, *msg;
+	int error;
 
 	if (kiln_aws_error_parse(e, r->body.ptr, r->body.size, (int)r->status) < 0) {
 		memset(e, 0, sizeof(*e));
@@ -376,11 +378,18 @@ static int reject(const struct call *c, const struct kiln_http_response *r)
 		         r->status);
 	}
 	kiln_error_clear();
+	/* The server's words, escaped: an error message is printed to a terminal. */
+	code = kiln_escape(e->code);
+	msg = kiln_escape(e->message);
 	if (error_code_is_auth(e->code))
-		return kiln_error_set(KILN_EAUTH, "%s: %s", e->code, e->message);
-	if (error_code_is_notfound(e->code))
-		return kiln_error_set(KILN_ENOTFOUND, "%s: %s", e->code, e->message);
-	return kiln_error_set(KILN_ERROR, "%s: %s", e->code, e->message);
+		error = kiln_error_set(KILN_EAUTH, "%s: %s", code, msg);
+	else if (error_code_is_notfound(e->code))
+		error = kiln_error_set(KILN_ENOTFOUND, "%s: %s", code, msg);
+	else
+		error = kiln_error_set(KILN_ERROR, "%s: %s", code, msg);
+	free(code);
+	free(msg);
+	return error;
 }
 
 /*

@@ -61,5 +61,7 @@ int kiln_bake__provision(struct bake *b);
 int kiln_bake__checks(struct bake *b);
 /* Take the temporary key off the builder and close the session. */
 int kiln_bake__ssh_finish(struct bake *b);
+/* The last `n` lines of a console, escaped, for messages ("(console empty)"). */
+void kiln_bake__console_tail(struct kiln_buf *out, const char *text, int n);
 
 #endif

@@ -113,21 +113,6 @@ static int open_ssh(struct bake *b, int port)
 	return error;
 }
 
-/* The last `n` lines of `text`, for error messages. */
-static const char *tail_lines(const char *text, int n)
-{
-	const char *p = text + strlen(text);
-
-	while (p > text && (p[-1] == '\n' || p[-1] == '\r'))
-		p--;
-	while (p > text && n > 0) {
-		p--;
-		if (*p == '\n')
-			n--;
-	}
-	return p == text ? p : p + 1;
-}
-
 struct wait_ssh {
 	int banner;                       /* SSH answered */
 	double banner_at;                 /* when */
@@ -164,6 +149,52 @@ static int look(struct wait_ssh *w, struct bake *b, int port)
 	return 0;
 }
 
+/*
+ * The last `n` lines of a console, escaped: it is the machine's output, and
+ * may hold anything a booting system or an image's scripts print.
+ */
+void kiln_bake__console_tail(struct kiln_buf *out, const char *text, int n)
+{
+	const char *p = text + strlen(text);
+
+	while (p > text && (p[-1] == '\n' || p[-1] == '\r'))
+		p--;
+	while (p > text && n > 0) {
+		p--;
+		if (*p == '\n')
+			n--;
+	}
+	if (p != text)
+		p++;
+	kiln_buf_put_escaped(out, p, strlen(p), KILN_ESCAPE_LINES);
+	kiln_buf_rtrim(out);
+	if (out->size == 0)
+		kiln_buf_puts(out, "(console empty)");
+}
+
+/* SSH never answered, or answered without its fingerprints on the console. */
+static int ssh_wait_failed(const struct wait_ssh *w, const char *where, double timeout)
+{
+	struct kiln_buf console = KILN_BUF_INIT;
+	int error;
+
+	kiln_bake__console_tail(&console, w->console ? w->console : "", CONSOLE_TAIL_LINES);
+	if (!w->banner)
+		error = kiln_error_set(KILN_ETIMEOUT,
+		                       "SSH on %s did not answer within %.0f s; last console "
+		                       "lines:\n%s",
+		                       where, timeout, console.ptr);
+	else
+		error =
+		    kiln_error_set(KILN_EAUTH,
+		                   "refusing builder %s: no host key fingerprints on its console "
+		                   "within %.0f s (set bake.ssh.host_key_check to \"accept-new\" "
+		                   "to trust the first key); last console lines:\n%s",
+		                   where, timeout, console.ptr);
+	kiln_buf_release(&console);
+	return error;
+}
+
 int kiln_bake__ssh_connect(struct bake *b)
 {
 	int accept_new = b->bake->host_key_check == KILN_HOST_KEY_ACCEPT_NEW;
@@ -193,22 +224,7 @@ int kiln_bake__ssh_connect(struct bake *b)
 		if (error == KILN_EINTR)
 			goto done;
 		if (error < 0) {
-			const char *console =
-			    w.console ? tail_lines(w.console, CONSOLE_TAIL_LINES) : "";
-			if (!w.banner)
-				error = kiln_error_set(KILN_ETIMEOUT,
-				                       "SSH on %s did not answer within %.0f s; "
-				                       "last console lines:\n%s",
-				                       where, poll.timeout,
-				                       console[0] ? console : "(console empty)");
-			else
-				error = kiln_error_set(
-				    KILN_EAUTH,
-				    "refusing builder %s: no host key fingerprints on its console "
-				    "within %.0f s (set bake.ssh.host_key_check to \"accept-new\" "
-				    "to "
-				    "trust the first key); last console lines:\n%s",
-				    where, poll.timeout, console[0] ? console : "(console empty)");
+			error = ssh_wait_failed(&w, where, poll.timeout);
 			goto done;
 		}
 	}

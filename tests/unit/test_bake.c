@@ -441,6 +441,20 @@ START_TEST(state_dir_follows_the_environment)
 }
 END_TEST
 
+/* A console is the machine's output: its lines reach messages escaped. */
+START_TEST(console_tail_is_escaped)
+{
+	struct kiln_buf b = KILN_BUF_INIT;
+
+	kiln_bake__console_tail(&b, "one\r\ntwo\r\n\x1b]0;pwned\a three\r\n\x1b[2Jfour\r\n\r\n", 3);
+	ck_assert_str_eq(b.ptr, "two\n\\x1b]0;pwned\\x07 three\n\\x1b[2Jfour");
+	kiln_buf_clear(&b);
+	kiln_bake__console_tail(&b, "", 3);
+	ck_assert_str_eq(b.ptr, "(console empty)");
+	kiln_buf_release(&b);
+}
+END_TEST
+
 START_TEST(cache_hit_manifest_and_timings)
 {
 	struct kiln_manifest m;
@@ -760,6 +774,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_loop_test(tc, gc_selects_from_tags, 0, (int)KILN_ARRAY_SIZE(gc_cases));
 	tcase_add_test(tc, state_dir_follows_the_environment);
 	tcase_add_test(tc, cache_hit_manifest_and_timings);
+	tcase_add_test(tc, console_tail_is_escaped);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("remote");
