@@ -42,7 +42,7 @@ void kiln_layer__git_setup(void)
 int kiln_layer__git_fail(int gerr, const char *fmt, ...)
 {
 	const git_error *e = git_error_last();
-	char *ctx;
+	char *ctx, *msg;
 	va_list ap;
 	int code = KILN_ERROR;
 
@@ -52,9 +52,11 @@ int kiln_layer__git_fail(int gerr, const char *fmt, ...)
 	if (vasprintf(&ctx, fmt, ap) < 0)
 		kiln_die("out of memory");
 	va_end(ap);
-	kiln_error_set(code, "%s: %s", ctx,
-	               e != NULL && e->message != NULL ? e->message : "unknown libgit2 error");
+	/* libgit2's message may quote a remote server (ERR packets, HTTP bodies). */
+	msg = kiln_escape(e != NULL && e->message != NULL ? e->message : "unknown libgit2 error");
+	kiln_error_set(code, "%s: %s", ctx, msg);
 	free(ctx);
+	free(msg);
 	return code;
 }
 
