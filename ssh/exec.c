@@ -470,7 +470,7 @@ int kiln_ssh_upload(int *exit_status, struct kiln_ssh_session *s, const char *lo
 	o.stdin_path = local_path;
 	if (s->lost)
 		return lost_earlier(s);
-	if (kiln_ssh__openssh_usable(s)) {
+	if (kiln_ssh__openssh_wanted(s, local_path, o.size_hint)) {
 		struct kiln_buf cmd = KILN_BUF_INIT, shown = KILN_BUF_INIT;
 		int error = build_command(&cmd, &shown, &o, remote_cmd);
 		if (error == 0)

@@ -2,8 +2,10 @@
  * Bulk uploads through the OpenSSH client. libssh2 1.10 (Debian 12) encrypts
  * one cipher block per call into libcrypto, which caps an upload at about
  * three quarters of scp's speed; OpenSSH's ssh(1) does not. So when ssh(1)
- * is installed, kiln_ssh_upload() runs it for the bytes, while everything
- * else (the host key check, commands, their output) stays on libssh2.
+ * is installed, kiln_ssh_upload() runs it for the bytes of big files (small
+ * ones are faster over the session already open than through a second
+ * handshake), while everything else (the host key check, commands, their
+ * output) stays on libssh2.
  *
  * ssh(1) is pinned to exactly what this session verified: the host key the
  * libssh2 session accepted (against the instance's console fingerprints) is
@@ -49,6 +51,23 @@ int kiln_ssh__openssh_usable(const struct kiln_ssh_session *s)
 		return 0;
 	return s->private_pem != NULL && s->hostkey_b64 != NULL && s->user != NULL &&
 	       ssh_binary() != NULL;
+}
+
+int kiln_ssh__openssh_wanted(const struct kiln_ssh_session *s, const char *local_path,
+                             uint64_t size_hint)
+{
+	const char *t = getenv("KILN_SSH_TRANSPORT");
+	struct stat st;
+	uint64_t size = size_hint;
+
+	if (!kiln_ssh__openssh_usable(s))
+		return 0;
+	if (t != NULL && strcmp(t, "openssh") == 0)
+		return 1;
+	if (stat(local_path, &st) == 0 && S_ISREG(st.st_mode))
+		size = (uint64_t)st.st_size;
+	/* A pipe of unknown length may carry anything: bulk, as a big file. */
+	return size == 0 || size >= KILN_SSH_OPENSSH_MIN;
 }
 
 /* One upload through ssh(1): what it needs, and what it has done so far. */

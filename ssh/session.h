@@ -105,6 +105,9 @@ struct kiln_ssh_exec_opts {
 
 	/* Stream this local file into the command's standard input. */
 	const char *stdin_path;
+	/* When stdin_path is not a regular file (a pipe), about how many bytes
+	 * it carries, for the choice of transport (kiln_ssh_upload); 0: unknown. */
+	uint64_t size_hint;
 	kiln_ssh_progress_cb on_progress;
 
 	/* When it becomes non-zero (a signal handler), the command is stopped
@@ -125,6 +128,9 @@ int kiln_ssh_exec(int *exit_status, struct kiln_ssh_session *s, const char *cmd,
  * Stream `local_path` into the standard input of `remote_cmd` (for example
  * "mkdir -p /opt/kiln/stage && tar --zstd -x -C /opt/kiln/stage"), with
  * bounded memory and progress through opts->on_progress; as kiln_ssh_exec().
+ * Files of 64 MiB and more (and pipes) go through OpenSSH's ssh(1) when it is
+ * installed, pinned to this session's host key (ssh/openssh.c); smaller ones
+ * through this session. KILN_SSH_TRANSPORT=libssh2 or =openssh picks one.
  */
 int kiln_ssh_upload(int *exit_status, struct kiln_ssh_session *s, const char *local_path,
                     const char *remote_cmd, const struct kiln_ssh_exec_opts *opts);
