@@ -417,6 +417,8 @@ static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
 		plain = kiln_xasprintf("/proc/self/fd/%d", readfd);
 	}
 	o.stdin_path = plain ? plain : l->archive;
+	/* The plain tar is bigger than the archive; near enough to pick a transport. */
+	o.size_hint = l->size;
 	o.on_progress = progress;
 	o.payload = l->name;
 	o.timeout = kiln_bake__left(b);
