@@ -425,9 +425,16 @@ void kiln_bake__cleanup(struct bake *b, int failed)
 	/* An image that never became available is no use to anyone. */
 	if (failed && b->image_id != NULL)
 		drop_image(b);
+	/*
+	 * Nothing waits for the builder to be terminated: a key pair can go at
+	 * once, and the security group's deletion is retried for as long as the
+	 * terminating instance still holds it (DependencyViolation), which is
+	 * the only thing that needs the instance gone.
+	 */
 	if (b->instance_id != NULL) {
 		const char *ids[] = {b->instance_id};
-		if (kiln_gc_terminate_instances(b->aws, ids, 1, CLEANUP_TIMEOUT) < 0)
+		int error = kiln_ec2_terminate_instances(NULL, b->aws, ids, 1);
+		if (error < 0 && error != KILN_ENOTFOUND)
 			cleanup_failed("instance", b->instance_id);
 		else
 			kiln_bake__journal(b, "deleted", "instance", NULL, b->instance_id);
