@@ -172,12 +172,23 @@ void kiln_bake__console_tail(struct kiln_buf *out, const char *text, int n)
 		kiln_buf_puts(out, "(console empty)");
 }
 
-/* SSH never answered, or answered without its fingerprints on the console. */
-static int ssh_wait_failed(const struct wait_ssh *w, const char *where, double timeout)
+/*
+ * SSH never answered, or answered without its fingerprints on the console.
+ * The console is read once more: what the machine printed last is the best
+ * clue, and the copy kept may be older (it is not read again once it holds
+ * fingerprints).
+ */
+static int ssh_wait_failed(struct bake *b, struct wait_ssh *w, const char *where, double timeout)
 {
 	struct kiln_buf console = KILN_BUF_INIT;
+	char *latest = NULL;
 	int error;
 
+	if (kiln_ec2_get_console_output(&latest, b->aws, b->instance_id, 1) == 0) {
+		free(w->console);
+		w->console = latest;
+	}
+	kiln_error_clear();
 	kiln_bake__console_tail(&console, w->console ? w->console : "", CONSOLE_TAIL_LINES);
 	if (!w->banner)
 		error = kiln_error_set(KILN_ETIMEOUT,
@@ -224,7 +235,7 @@ int kiln_bake__ssh_connect(struct bake *b)
 		if (error == KILN_EINTR)
 			goto done;
 		if (error < 0) {
-			error = ssh_wait_failed(&w, where, poll.timeout);
+			error = ssh_wait_failed(b, &w, where, poll.timeout);
 			goto done;
 		}
 	}
