@@ -534,6 +534,22 @@ done:
 	return error;
 }
 
+/*
+ * pax: plain ustar headers, plus an extended header only where ustar falls
+ * short (long or non-ASCII paths, big files), whose content depends on the
+ * entry alone; GNU tar and busybox read it. No 10240-byte blocking: frames
+ * are our blocks, tar needs only 512.
+ */
+static int start_archive(struct archive *a, struct kiln_zframes *z)
+{
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
+	    archive_write_open(a, z, NULL, archive_out, NULL) != ARCHIVE_OK)
+		return kiln_error_set(KILN_ERROR, "cannot start the archive: %s",
+		                      archive_error_string(a));
+	return 0;
+}
+
 static int write_archive(struct kiln_zframes *z, git_repository *repo, const char *repo_path,
                          const git_oid *tree, int64_t mtime)
 {
@@ -562,19 +578,9 @@ static int write_archive(struct kiln_zframes *z, git_repository *repo, const cha
 	error = kiln_blobreader_init(&r, repo);
 	if (error < 0)
 		goto done;
-	/*
-	 * pax: plain ustar headers, plus an extended header only where ustar
-	 * falls short (long or non-ASCII paths, big files), whose content
-	 * depends on the entry alone; GNU tar and busybox read it. No
-	 * 10240-byte blocking: frames are our blocks, tar needs only 512.
-	 */
-	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
-	    archive_write_open(a, z, NULL, archive_out, NULL) != ARCHIVE_OK) {
-		error = kiln_error_set(KILN_ERROR, "cannot start the archive: %s",
-		                       archive_error_string(a));
+	error = start_archive(a, z);
+	if (error < 0)
 		goto done;
-	}
 	f->repo_path = repo_path;
 	f->tree = *tree;
 	pthread_mutex_init(&f->mu, NULL);

@@ -207,16 +207,28 @@ static void fill_layers(struct kiln_profile *profile, const struct kiln_json_pos
 	free(order);
 }
 
-static void known_envs(struct kiln_buf *out, const json_t *envs)
+/* The override of environment `env`, or NULL with a problem naming the known ones. */
+static const json_t *environment(struct kiln_schema_ctx *ctx, const json_t *envs, const char *env)
 {
+	const json_t *over = json_is_object(envs) ? json_object_get(envs, env) : NULL;
+	struct kiln_buf names = KILN_BUF_INIT;
 	const char *key;
 	json_t *v;
 
+	if (over != NULL)
+		return over;
 	json_object_foreach((json_t *)envs, key, v)
 	{
 		(void)v;
-		kiln_buf_printf(out, "%s'%s'", out->size ? ", " : "", key);
+		kiln_buf_printf(&names, "%s'%s'", names.size ? ", " : "", key);
 	}
+	if (ctx->count > 0)
+		kiln_buf_putc(&ctx->problems, '\n');
+	kiln_buf_printf(&ctx->problems, "%s: unknown environment '%s' (%s%s)", ctx->file, env,
+	                names.size ? "known: " : "the profile defines none", names.ptr);
+	ctx->count++;
+	kiln_buf_release(&names);
+	return NULL;
 }
 
 /* Each override is checked on its own, as a partial profile, at its own position. */
@@ -271,13 +283,34 @@ static json_t *effective(const json_t *root, const json_t *over)
 	return merged;
 }
 
+/* The profile of the checked, effective `merged` (taken over), its specs filled. */
+static struct kiln_profile *typed_profile(const char *path, const char *env, json_t *merged,
+                                          const struct kiln_json_posmap *pos)
+{
+	struct kiln_profile *profile = kiln_xcalloc(1, sizeof(*profile));
+	const char *region = kiln_json_str(merged, "region");
+
+	profile->file = kiln_xstrdup(path);
+	profile->dir = kiln_path_dirname(path);
+	profile->name = kiln_xstrdup(kiln_json_str(merged, "name"));
+	profile->target = kiln_xstrdup(kiln_json_str(merged, "target"));
+	profile->env = env != NULL ? kiln_xstrdup(env) : NULL;
+	profile->region = region != NULL ? kiln_xstrdup(region) : NULL;
+	profile->json = merged;
+	fill_layers(profile, pos);
+	kiln_bake_spec_fill(&profile->bake, json_object_get(merged, "bake"));
+	kiln_validate_spec_fill(&profile->validate, json_object_get(merged, "validate"));
+	kiln_tag_specs_fill(&profile->tags, &profile->ntags, json_object_get(merged, "tags"));
+	return profile;
+}
+
 int kiln_profile_load(struct kiln_profile **out, const char *path, const char *env)
 {
 	struct kiln_json_posmap pos = KILN_JSON_POSMAP_INIT;
 	struct kiln_schema_ctx ctx = {0};
 	struct kiln_buf text = KILN_BUF_INIT;
-	struct kiln_profile *profile = NULL;
-	json_t *root = NULL, *merged = NULL, *envs, *over = NULL;
+	json_t *root = NULL, *merged = NULL, *envs;
+	const json_t *over = NULL;
 	int error = 0;
 
 	KILN_ASSERT_ARG(out != NULL && path != NULL);
@@ -305,20 +338,8 @@ int kiln_profile_load(struct kiln_profile **out, const char *path, const char *e
 	kiln_schema_check_profile(&ctx, root);
 	envs = json_object_get(root, "environments");
 	check_environments(&ctx, envs);
-	if (env != NULL) {
-		over = json_is_object(envs) ? json_object_get(envs, env) : NULL;
-		if (over == NULL) {
-			struct kiln_buf names = KILN_BUF_INIT;
-			known_envs(&names, envs);
-			if (ctx.count > 0)
-				kiln_buf_putc(&ctx.problems, '\n');
-			kiln_buf_printf(&ctx.problems, "%s: unknown environment '%s' (%s%s)", path,
-			                env, names.size ? "known: " : "the profile defines none",
-			                names.ptr);
-			ctx.count++;
-			kiln_buf_release(&names);
-		}
-	}
+	if (env != NULL)
+		over = environment(&ctx, envs, env);
 	if (ctx.count > 0) {
 		error = kiln_error_set(KILN_EINVAL, "%s", ctx.problems.ptr);
 		goto done;
@@ -331,22 +352,8 @@ int kiln_profile_load(struct kiln_profile **out, const char *path, const char *e
 		goto done;
 	}
 
-	profile = kiln_xcalloc(1, sizeof(*profile));
-	profile->file = kiln_xstrdup(path);
-	profile->dir = kiln_path_dirname(path);
-	profile->name = kiln_xstrdup(kiln_json_str(merged, "name"));
-	profile->target = kiln_xstrdup(kiln_json_str(merged, "target"));
-	profile->env = env != NULL ? kiln_xstrdup(env) : NULL;
-	profile->region =
-	    kiln_json_str(merged, "region") ? kiln_xstrdup(kiln_json_str(merged, "region")) : NULL;
-	profile->json = merged;
+	*out = typed_profile(path, env, merged, &pos);
 	merged = NULL;
-	fill_layers(profile, &pos);
-	kiln_bake_spec_fill(&profile->bake, json_object_get(profile->json, "bake"));
-	kiln_validate_spec_fill(&profile->validate, json_object_get(profile->json, "validate"));
-	kiln_tag_specs_fill(&profile->tags, &profile->ntags,
-	                    json_object_get(profile->json, "tags"));
-	*out = profile;
 done:
 	json_decref(root);
 	json_decref(merged);
