@@ -333,9 +333,9 @@ END_TEST
 
 /* Polling. */
 
-START_TEST(poll_backoff_doubles_from_50ms_to_5s)
+START_TEST(poll_backoff_doubles_from_20ms_to_5s)
 {
-	static const double want[] = {0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0};
+	static const double want[] = {0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.0, 5.0};
 	double d = 0;
 	size_t i;
 
@@ -358,8 +358,8 @@ START_TEST(poll_never_overshoots_its_deadline)
 		n++;
 	t = kiln_time_mono() - t0;
 	ck_assert_int_eq(error, KILN_ETIMEOUT);
-	/* 0.05 + 0.1 + 0.2 + 0.15 (cut short): four looks, then the timeout. */
-	ck_assert_int_eq(n, 4);
+	/* 0.02 + 0.04 + 0.08 + 0.16 + 0.2 (cut short): five looks, then the timeout. */
+	ck_assert_int_eq(n, 5);
 	ck_assert_msg(t >= 0.49 && t < 0.7, "waited %g s", t);
 	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "waiting for a test"));
 }
@@ -768,7 +768,7 @@ Suite *kiln_test_suite(void)
 	tc = tcase_create("pipeline");
 	tcase_add_loop_test(tc, bake_arguments, 0, (int)KILN_ARRAY_SIZE(args_cases));
 	tcase_add_test(tc, unknown_options_are_left_to_the_caller);
-	tcase_add_test(tc, poll_backoff_doubles_from_50ms_to_5s);
+	tcase_add_test(tc, poll_backoff_doubles_from_20ms_to_5s);
 	tcase_add_test(tc, poll_never_overshoots_its_deadline);
 	tcase_add_test(tc, poll_stops_at_once_on_the_stop_flag);
 	tcase_add_loop_test(tc, gc_selects_from_tags, 0, (int)KILN_ARRAY_SIZE(gc_cases));
