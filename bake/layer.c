@@ -492,20 +492,6 @@ done:
 
 /* ---- provisioners, checked against the tree ---- */
 
-static const char *kind_of(git_filemode_t mode)
-{
-	switch (mode) {
-	case GIT_FILEMODE_TREE:
-		return "a directory";
-	case GIT_FILEMODE_LINK:
-		return "a symlink";
-	case GIT_FILEMODE_COMMIT:
-		return "a submodule";
-	default:
-		return "a file";
-	}
-}
-
 /* `path` without empty and "." components, which name the same place for the shell. */
 static char *normalise(const char *path)
 {
@@ -553,10 +539,10 @@ static char *provision_problem(git_repository *repo, const git_tree *root, const
 			why = kiln_xasprintf("is not in the layer");
 		else if (slash == NULL && mode != GIT_FILEMODE_BLOB &&
 		         mode != GIT_FILEMODE_BLOB_EXECUTABLE)
-			why = kiln_xasprintf("is %s, not a file", kind_of(mode));
+			why = kiln_xasprintf("is %s, not a file", kiln_layer__kind(mode));
 		else if (slash != NULL && mode != GIT_FILEMODE_TREE)
-			why =
-			    kiln_xasprintf("is not in the layer: '%s' is %s", norm, kind_of(mode));
+			why = kiln_xasprintf("is not in the layer: '%s' is %s", norm,
+			                     kiln_layer__kind(mode));
 		else if (slash != NULL && git_tree_lookup(&sub, repo, git_tree_entry_id(te)) < 0)
 			why = kiln_xasprintf("cannot be read: %s", git_error_last()->message);
 		if (why != NULL || slash == NULL)

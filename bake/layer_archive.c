@@ -227,7 +227,7 @@ static int entry_fail(const struct feed *f, const char *name, const char *why)
 	return error;
 }
 
-static const char *kind_name(git_filemode_t mode)
+const char *kiln_layer__kind(git_filemode_t mode)
 {
 	switch (mode) {
 	case GIT_FILEMODE_TREE:
@@ -277,11 +277,11 @@ static int check_directory(const struct feed *f, const git_tree *tree)
 
 		if (strcmp(git_tree_entry_name(v[i - 1]), git_tree_entry_name(v[i])) != 0)
 			continue;
-		if (kind_name(a) == kind_name(b))
+		if (kiln_layer__kind(a) == kiln_layer__kind(b))
 			why = kiln_xasprintf("is in the tree twice: it would be ambiguous");
 		else
 			why = kiln_xasprintf("is both %s and %s in the tree: it would be ambiguous",
-			                     kind_name(a), kind_name(b));
+			                     kiln_layer__kind(a), kiln_layer__kind(b));
 		error = entry_fail(f, git_tree_entry_name(v[i]), why);
 		free(why);
 	}
