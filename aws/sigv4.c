@@ -734,30 +734,26 @@ static int check_payload_header(struct kiln_sigv4_identity *out,
 	return error;
 }
 
-int kiln_sigv4_verify(struct kiln_sigv4_identity *out, const struct kiln_sigv4_request *req,
-                      kiln_sigv4_lookup_fn lookup, void *arg, time_t now, int max_skew)
+/* The three parts of an Authorization header; owned. */
+struct auth_parts {
+	char *cred, *signed_headers, *signature;
+};
+
+static void auth_parts_release(struct auth_parts *a)
 {
-	char *auth = NULL, *amz_date = NULL;
-	char *cred = NULL, *signed_headers = NULL, *signature = NULL;
-	struct kiln_buf canon = KILN_BUF_INIT, sts = KILN_BUF_INIT;
-	char date8[9], expected[65];
-	const char *secret, *p;
-	time_t when;
-	int error = 0;
+	free(a->cred);
+	free(a->signed_headers);
+	free(a->signature);
+}
 
-	KILN_ASSERT_ARG(out && req && lookup);
-	memset(out, 0, sizeof(*out));
-	auth = header_value_dup(req->headers, "authorization");
-	if (!auth) {
-		error = fail(out, "IncompleteSignature", "the request has no Authorization header");
-		goto done;
-	}
-	if (strncmp(auth, ALGORITHM " ", strlen(ALGORITHM) + 1) != 0) {
-		error = fail(out, "IncompleteSignature", "unsupported signing algorithm");
-		goto done;
-	}
+/* "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..." in any order. */
+static int parse_authorization(struct kiln_sigv4_identity *out, const char *auth,
+                               struct auth_parts *a)
+{
+	const char *p;
 
-	/* Credential=..., SignedHeaders=..., Signature=... in any order. */
+	if (strncmp(auth, ALGORITHM " ", strlen(ALGORITHM) + 1) != 0)
+		return fail(out, "IncompleteSignature", "unsupported signing algorithm");
 	p = auth + strlen(ALGORITHM) + 1;
 	while (*p) {
 		const char *end, *eq;
@@ -774,80 +770,79 @@ int kiln_sigv4_verify(struct kiln_sigv4_identity *out, const struct kiln_sigv4_r
 		while (len > 0 && p[len - 1] == ' ')
 			len--;
 		eq = memchr(p, '=', len);
-		if (!eq) {
-			error = fail(out, "IncompleteSignature", "malformed Authorization header");
-			goto done;
-		}
-		if ((size_t)(eq - p) == 10 && strncmp(p, "Credential", 10) == 0 && !cred)
-			cred = kiln_xstrndup(eq + 1, len - 11);
+		if (!eq)
+			return fail(out, "IncompleteSignature", "malformed Authorization header");
+		if ((size_t)(eq - p) == 10 && strncmp(p, "Credential", 10) == 0 && !a->cred)
+			a->cred = kiln_xstrndup(eq + 1, len - 11);
 		else if ((size_t)(eq - p) == 13 && strncmp(p, "SignedHeaders", 13) == 0 &&
-		         !signed_headers)
-			signed_headers = kiln_xstrndup(eq + 1, len - 14);
-		else if ((size_t)(eq - p) == 9 && strncmp(p, "Signature", 9) == 0 && !signature)
-			signature = kiln_xstrndup(eq + 1, len - 10);
+		         !a->signed_headers)
+			a->signed_headers = kiln_xstrndup(eq + 1, len - 14);
+		else if ((size_t)(eq - p) == 9 && strncmp(p, "Signature", 9) == 0 && !a->signature)
+			a->signature = kiln_xstrndup(eq + 1, len - 10);
 		p = end;
 	}
-	if (!cred || !signed_headers || !signature || !*signed_headers) {
-		error =
-		    fail(out, "IncompleteSignature",
-		         "the Authorization header lacks Credential, SignedHeaders or Signature");
-		goto done;
-	}
+	if (!a->cred || !a->signed_headers || !a->signature || !*a->signed_headers)
+		return fail(
+		    out, "IncompleteSignature",
+		    "the Authorization header lacks Credential, SignedHeaders or Signature");
+	if (!list_has(a->signed_headers, "host"))
+		return fail(out, "IncompleteSignature", "the Host header must be signed");
+	return 0;
+}
 
-	/* AKID/YYYYMMDD/region/service/aws4_request; the key id has no '/'. */
-	{
-		const char *f[5];
-		size_t flen[5];
-		int k;
+/* AKID/YYYYMMDD/region/service/aws4_request; the key id has no '/'. */
+static int parse_scope(struct kiln_sigv4_identity *out, const char *cred, char date8[9])
+{
+	const char *f[5], *p = cred;
+	size_t flen[5];
 
-		p = cred;
-		for (k = 0; k < 5; k++) {
-			const char *slash = strchr(p, '/');
+	for (int k = 0; k < 5; k++) {
+		const char *slash = strchr(p, '/');
 
-			f[k] = p;
-			flen[k] = slash ? (size_t)(slash - p) : strlen(p);
-			if ((k < 4 && !slash) || (k == 4 && slash)) {
-				error =
-				    fail(out, "IncompleteSignature", "malformed credential scope");
-				goto done;
-			}
-			p = slash ? slash + 1 : p + flen[k];
-		}
-		if (copy_field(out->access_key_id, sizeof(out->access_key_id), f[0], flen[0]) < 0 ||
-		    copy_field(date8, sizeof(date8), f[1], flen[1]) < 0 || flen[1] != 8 ||
-		    copy_field(out->region, sizeof(out->region), f[2], flen[2]) < 0 ||
-		    copy_field(out->service, sizeof(out->service), f[3], flen[3]) < 0 ||
-		    flen[4] != 12 || strncmp(f[4], "aws4_request", 12) != 0) {
-			error = fail(out, "IncompleteSignature", "malformed credential scope");
-			goto done;
-		}
+		f[k] = p;
+		flen[k] = slash ? (size_t)(slash - p) : strlen(p);
+		if ((k < 4 && !slash) || (k == 4 && slash))
+			return fail(out, "IncompleteSignature", "malformed credential scope");
+		p = slash ? slash + 1 : p + flen[k];
 	}
-	if (!list_has(signed_headers, "host")) {
-		error = fail(out, "IncompleteSignature", "the Host header must be signed");
-		goto done;
-	}
+	if (copy_field(out->access_key_id, sizeof(out->access_key_id), f[0], flen[0]) < 0 ||
+	    copy_field(date8, 9, f[1], flen[1]) < 0 || flen[1] != 8 ||
+	    copy_field(out->region, sizeof(out->region), f[2], flen[2]) < 0 ||
+	    copy_field(out->service, sizeof(out->service), f[3], flen[3]) < 0 || flen[4] != 12 ||
+	    strncmp(f[4], "aws4_request", 12) != 0)
+		return fail(out, "IncompleteSignature", "malformed credential scope");
+	return 0;
+}
 
-	amz_date = header_value_dup(req->headers, "x-amz-date");
-	if (!amz_date || parse_amz_date(&when, amz_date) < 0) {
-		error = fail(out, "IncompleteSignature",
-		             "the request needs a valid 'X-Amz-Date' header (YYYYMMDDTHHMMSSZ)");
-		goto done;
-	}
-	if ((when > now && when - now > max_skew) || (now > when && now - when > max_skew)) {
-		error =
-		    fail(out, "RequestExpired", "the request is outside the allowed clock skew");
-		goto done;
-	}
+/* X-Amz-Date, well formed and within `max_skew` of `now`; *amz_date owned. */
+static int check_date(struct kiln_sigv4_identity *out, const struct kiln_sigv4_request *req,
+                      time_t now, int max_skew, char **amz_date)
+{
+	time_t when;
 
-	secret = lookup(arg, out->access_key_id);
-	if (!secret) {
-		error = fail(out, "AuthFailure", "the access key id is not known");
-		goto done;
-	}
+	*amz_date = header_value_dup(req->headers, "x-amz-date");
+	if (!*amz_date || parse_amz_date(&when, *amz_date) < 0)
+		return fail(out, "IncompleteSignature",
+		            "the request needs a valid 'X-Amz-Date' header (YYYYMMDDTHHMMSSZ)");
+	if ((when > now && when - now > max_skew) || (now > when && now - when > max_skew))
+		return fail(out, "RequestExpired", "the request is outside the allowed clock skew");
+	return 0;
+}
 
-	error = kiln_sigv4_canonical_request(&canon, req, signed_headers);
+/* The signature the secret gives for this request, compared in constant time. */
+static int check_signature(struct kiln_sigv4_identity *out, const struct kiln_sigv4_request *req,
+                           const struct auth_parts *a, const char *secret, const char *date8,
+                           const char *amz_date)
+{
+	struct kiln_buf canon = KILN_BUF_INIT, sts = KILN_BUF_INIT;
+	char expected[65] = "";
+	int error = kiln_sigv4_canonical_request(&canon, req, a->signed_headers);
+
 	if (error == KILN_EINVAL) {
-		error = fail(out, "SignatureDoesNotMatch", kiln_error_last());
+		/* the slot holds why; fail() formats into that same slot, so copy it first */
+		char *why = kiln_xstrdup(kiln_error_last());
+		error = fail(out, "SignatureDoesNotMatch", why);
+		free(why);
 		goto done;
 	}
 	if (error == 0)
@@ -856,26 +851,53 @@ int kiln_sigv4_verify(struct kiln_sigv4_identity *out, const struct kiln_sigv4_r
 		error = signature_hex(expected, secret, date8, out->region, out->service, sts.ptr);
 	if (error < 0)
 		goto done;
-	if (strlen(signature) != 64 || CRYPTO_memcmp(signature, expected, 64) != 0 ||
+	if (strlen(a->signature) != 64 || CRYPTO_memcmp(a->signature, expected, 64) != 0 ||
 	    strncmp(date8, amz_date, 8) != 0) {
 		kiln_log_trace("sigv4", "signature mismatch; canonical request:\n%s", canon.ptr);
 		error = fail(out, "SignatureDoesNotMatch",
 		             "the request signature does not match the one calculated");
 		goto done;
 	}
-	if (list_has(signed_headers, "x-amz-content-sha256")) {
+	if (list_has(a->signed_headers, "x-amz-content-sha256"))
 		error = check_payload_header(out, req);
-		if (error < 0)
-			goto done;
-	}
 done:
 	OPENSSL_cleanse(expected, sizeof(expected));
-	free(auth);
-	free(amz_date);
-	free(cred);
-	free(signed_headers);
-	free(signature);
 	kiln_buf_release(&canon);
 	kiln_buf_release(&sts);
+	return error;
+}
+
+int kiln_sigv4_verify(struct kiln_sigv4_identity *out, const struct kiln_sigv4_request *req,
+                      kiln_sigv4_lookup_fn lookup, void *arg, time_t now, int max_skew)
+{
+	struct auth_parts a = {NULL, NULL, NULL};
+	char *auth = NULL, *amz_date = NULL, date8[9];
+	const char *secret;
+	int error;
+
+	KILN_ASSERT_ARG(out && req && lookup);
+	memset(out, 0, sizeof(*out));
+	auth = header_value_dup(req->headers, "authorization");
+	if (!auth) {
+		error = fail(out, "IncompleteSignature", "the request has no Authorization header");
+		goto done;
+	}
+	error = parse_authorization(out, auth, &a);
+	if (error == 0)
+		error = parse_scope(out, a.cred, date8);
+	if (error == 0)
+		error = check_date(out, req, now, max_skew, &amz_date);
+	if (error < 0)
+		goto done;
+	secret = lookup(arg, out->access_key_id);
+	if (!secret) {
+		error = fail(out, "AuthFailure", "the access key id is not known");
+		goto done;
+	}
+	error = check_signature(out, req, &a, secret, date8, amz_date);
+done:
+	free(auth);
+	free(amz_date);
+	auth_parts_release(&a);
 	return error;
 }

@@ -14,6 +14,7 @@
 #include <libxml/xmlerror.h>
 
 #include "aws/xml.h"
+#include "core/utf8.h"
 
 /* Replies kiln parses are lists of images or instances; this is ample. */
 #define XML_MAX_INPUT ((size_t)32 << 20)
@@ -293,14 +294,26 @@ done:
 	return error;
 }
 
+/*
+ * Text for XML 1.0, from bytes that may come from anywhere: the five
+ * special characters escaped, and whatever XML cannot carry (C0 controls but
+ * tab and newline, invalid UTF-8, U+FFFE and U+FFFF) replaced by U+FFFD, so
+ * that every document written with it parses.
+ */
 int kiln_xml_escape(struct kiln_buf *out, const char *s)
 {
-	const unsigned char *p;
+	static const char replacement[] = "\xef\xbf\xbd";
+	size_t i = 0, len;
 	int error = 0;
 
 	KILN_ASSERT_ARG(out && s);
-	for (p = (const unsigned char *)s; *p && error == 0; p++) {
-		switch (*p) {
+	len = strlen(s);
+	while (i < len && error == 0) {
+		unsigned char c = (unsigned char)s[i];
+		uint32_t cp;
+		int n;
+
+		switch (c) {
 		case '&':
 			error = kiln_buf_puts(out, "&amp;");
 			break;
@@ -321,12 +334,23 @@ int kiln_xml_escape(struct kiln_buf *out, const char *s)
 			error = kiln_buf_puts(out, "&#xD;");
 			break;
 		default:
-			if (*p < 0x20 && *p != '\t' && *p != '\n')
-				/* XML 1.0 cannot carry these at all, escaped or not. */
-				error = kiln_buf_puts(out, "\xef\xbf\xbd");
-			else
-				error = kiln_buf_putc(out, (char)*p);
+			if (c < 0x80) {
+				error = c < 0x20 && c != '\t' && c != '\n'
+				            ? kiln_buf_puts(out, replacement)
+				            : kiln_buf_putc(out, (char)c);
+				break;
+			}
+			n = kiln_utf8_decode(&cp, s + i, len - i);
+			if (n < 0) {
+				error = kiln_buf_puts(out, replacement);
+				break;
+			}
+			error = cp == 0xfffe || cp == 0xffff ? kiln_buf_puts(out, replacement)
+			                                     : kiln_buf_put(out, s + i, (size_t)n);
+			i += (size_t)n;
+			continue;
 		}
+		i++;
 	}
 	return error;
 }

@@ -27,7 +27,8 @@
 #include "core/paths.h"
 #include "core/common.h"
 #include "core/util.h"
-#include "localcloud/runtime.h"
+#include "localcloud/cloud.h"
+#include "localcloud/runtime-int.h"
 
 #define CIDR "10.213.2.0/24"
 
@@ -93,14 +94,14 @@ static void report(const char *what, double *v, int n)
 
 struct bench {
 	char *base, *layer;
-	struct kiln_lc_net net;
+	struct lc_net net;
 	char key[256];
 };
 
-static int boot(struct kiln_lc_machine **m, struct bench *b, const char *name, int host,
+static int boot(struct lc_machine **m, struct bench *b, const char *name, int host,
                 const char *const *layers, size_t nlayers)
 {
-	struct kiln_lc_machine_spec spec;
+	struct lc_machine_spec spec;
 	char *dir = kiln_xasprintf("%s/%s", b->base, name);
 	int error;
 
@@ -114,7 +115,7 @@ static int boot(struct kiln_lc_machine **m, struct bench *b, const char *name, i
 	spec.hostname = name;
 	spec.login_user = "root";
 	spec.authorized_key = b->key;
-	error = kiln_lc_machine_start(m, &spec);
+	error = lc_machine_start(m, &spec);
 	if (error < 0)
 		fprintf(stderr, "cloud_runtime: %s\n", kiln_error_last());
 	free(dir);
@@ -124,7 +125,7 @@ static int boot(struct kiln_lc_machine **m, struct bench *b, const char *name, i
 static int run(struct bench *b, int runs)
 {
 	const char *layers[] = {b->layer};
-	struct kiln_lc_machine *m = NULL, *many[10] = {NULL};
+	struct lc_machine *m = NULL, *many[10] = {NULL};
 	double *first = kiln_xcalloc((size_t)runs, sizeof(double));
 	double *second = kiln_xcalloc((size_t)runs, sizeof(double));
 	double *stop = kiln_xcalloc((size_t)runs, sizeof(double));
@@ -145,10 +146,10 @@ static int run(struct bench *b, int runs)
 				error = -1;
 			}
 			t0 = kiln_time_mono();
-			if (kiln_lc_machine_stop(m, 10) < 0)
+			if (lc_machine_stop(m, 10) < 0)
 				error = -1;
 			stop[i] = kiln_time_mono() - t0;
-			kiln_lc_machine_free(m);
+			lc_machine_free(m);
 			m = NULL;
 		}
 		free(name);
@@ -172,9 +173,9 @@ static int run(struct bench *b, int runs)
 		printf("%-44s %7.3f s\n", "10 instances at once, every banner",
 		       kiln_time_mono() - t0);
 	for (int i = 0; i < 10; i++) {
-		if (many[i] != NULL && kiln_lc_machine_stop(many[i], 10) < 0)
+		if (many[i] != NULL && lc_machine_stop(many[i], 10) < 0)
 			error = -1;
-		kiln_lc_machine_free(many[i]);
+		lc_machine_free(many[i]);
 	}
 	free(first);
 	free(second);
@@ -203,7 +204,7 @@ static int capture(struct bench *b)
 		goto done;
 	}
 	t0 = kiln_time_mono();
-	error = kiln_lc_layer_capture(layer, dir);
+	error = lc_layer_capture(layer, dir);
 	if (error < 0)
 		fprintf(stderr, "cloud_runtime: %s\n", kiln_error_last());
 	else
@@ -224,7 +225,7 @@ int main(int argc, char **argv)
 	double t0;
 
 	if (argc >= 3 && strcmp(argv[1], "cloud") == 0 && strcmp(argv[2], "__init") == 0)
-		return kiln_lc_init_main(argc, argv);
+		return kiln_cloud_init_main(argc, argv);
 	if (argc > 1)
 		runs = atoi(argv[1]);
 	if (runs < 1 || geteuid() != 0) {
@@ -249,11 +250,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	t0 = kiln_time_mono();
-	error = kiln_lc_layer_debootstrap(b.layer, "bookworm", cache);
+	error = lc_layer_debootstrap(b.layer, "bookworm", cache);
 	if (error == 0) {
 		printf("%-44s %7.3f s\n", "Debian layer (cached base, hard links)",
 		       kiln_time_mono() - t0);
-		error = kiln_lc_net_up(&b.net, bridge, CIDR);
+		error = lc_net_up(&b.net, bridge, CIDR);
 	}
 	if (error < 0)
 		fprintf(stderr, "cloud_runtime: %s\n", kiln_error_last());
@@ -261,7 +262,7 @@ int main(int argc, char **argv)
 		error = run(&b, runs);
 	if (error == 0)
 		error = capture(&b);
-	kiln_lc_net_down(&b.net);
+	lc_net_down(&b.net);
 	kiln_rm_rf(b.base);
 	free(b.base);
 	free(b.layer);

@@ -5,8 +5,7 @@
 
 #include "core/json.h"
 #include "core/util.h"
-#include "localcloud/daemon.h"
-#include "localcloud/runtime.h"
+#include "localcloud/cloud.h"
 
 static const char usage[] =
     "usage: kiln cloud up [--port 4566] [--state-dir DIR] [--cidr 172.31.0.0/16] [--foreground]\n"
@@ -99,6 +98,9 @@ static int cloud_up(struct cloud_args *a)
 	o.state_dir = a->state_dir;
 	o.cidr = a->cidr;
 	o.foreground = a->foreground;
+	/* how long terminated instances stay listed (an hour, as EC2 keeps them) */
+	if (getenv("KILN_CLOUD_TERMINATED_TTL") != NULL)
+		o.terminated_ttl = atof(getenv("KILN_CLOUD_TERMINATED_TTL"));
 	rc = kiln_cloud_up(&o, &endpoint);
 	if (rc < 0)
 		return cli_fail(rc);
@@ -199,7 +201,7 @@ int cmd_cloud(struct kiln_cli *cli, int argc, char **argv)
 
 	/* an instance's init: "kiln cloud __init ..." */
 	if (argc >= 2 && strcmp(argv[1], "__init") == 0)
-		return kiln_lc_init_main(argc - 1, argv + 1);
+		return kiln_cloud_init_main(argc - 1, argv + 1);
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return 2;

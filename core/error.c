@@ -13,7 +13,11 @@ static _Thread_local int error_code;
 
 int kiln_error_vset(int code, const char *fmt, va_list ap)
 {
-	vsnprintf(error_msg, sizeof(error_msg), fmt, ap);
+	char msg[ERROR_MAX];
+
+	/* through a copy: an argument may be kiln_error_last() itself */
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	memcpy(error_msg, msg, sizeof(error_msg));
 	error_code = code;
 	return code;
 }

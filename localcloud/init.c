@@ -1,6 +1,6 @@
 /*
  * The init of an instance: PID 1 in the instance's namespaces, started by
- * kiln_lc_machine_start() as "kiln cloud __init --dir D --id I --hostname H
+ * lc_machine_start() as "kiln cloud __init --dir D --id I --hostname H
  * --user U --lower L...". It builds the root (overlay, /proc, /sys, /dev,
  * /run, /tmp), pivots into it, sets the hostname, installs the login key,
  * makes SSH host keys on the instance's first boot and prints their
@@ -12,7 +12,7 @@
  * SIGUSR1/SIGUSR2/SIGTERM, "kill 1" sends SIGTERM, and reboot(2) (busybox
  * "poweroff -f") makes the kernel send SIGINT (power off, halt) or SIGHUP
  * (restart) to a PID namespace's init. Each of these shuts the instance down
- * and init exits 0, which kiln_lc_machine_exited() reports; a reboot is a
+ * and init exits 0, which lc_machine_exited() reports; a reboot is a
  * power-off here, the API layer decides whether to start the instance again.
  *
  * Per-instance state lives in the image at /var/lib/kiln-init/instances/ID:
@@ -40,7 +40,8 @@
 #include "core/common.h"
 #include "core/proc.h"
 #include "core/util.h"
-#include "localcloud/runtime.h"
+#include "localcloud/cloud.h"
+#include "localcloud/runtime-int.h"
 
 #define STATE_DIR  "/var/lib/kiln-init/instances"
 #define MAX_LAYERS 64
@@ -693,7 +694,7 @@ static int boot(struct init_state *s)
 	return 0;
 }
 
-int kiln_lc_init_main(int argc, char **argv)
+int kiln_cloud_init_main(int argc, char **argv)
 {
 	static const int stops[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPWR};
 	struct init_state s;

@@ -24,9 +24,8 @@
 #include "core/log.h"
 #include "core/proc.h"
 #include "core/util.h"
-#include "localcloud/layer_tree.h"
-#include "localcloud/machine.h"
-#include "localcloud/runtime.h"
+#include "localcloud/treecopy-int.h"
+#include "localcloud/runtime-int.h"
 
 #define DEBIAN_MIRROR        "http://deb.debian.org/debian"
 #define DEBOOTSTRAP_PACKAGES "openssh-server,busybox,ca-certificates"
@@ -78,7 +77,7 @@ done:
 
 static void discard(const char *tmp)
 {
-	kiln_lc_unmount_below(tmp);
+	lc_unmount_below(tmp);
 	if (kiln_rm_rf(tmp) < 0)
 		kiln_log_warn("%s", kiln_error_last());
 }
@@ -187,9 +186,9 @@ static int extract_tarball(const char *dir, const char *tarball)
 	return error;
 }
 
-int kiln_lc_layer_import(const char *layer_dir, const char *rootfs_dir_or_tarball)
+int lc_layer_import(const char *layer_dir, const char *rootfs_dir_or_tarball)
 {
-	static const struct kiln_lc_tree_opts copy = {0, 0};
+	static const struct lc_tree_opts copy = {0, 0};
 	char *tmp = NULL;
 	struct stat st;
 	int error;
@@ -208,7 +207,7 @@ int kiln_lc_layer_import(const char *layer_dir, const char *rootfs_dir_or_tarbal
 		return error;
 	tmp = tmp_sibling(layer_dir);
 	if (S_ISDIR(st.st_mode)) {
-		error = kiln_lc_tree_copy(tmp, rootfs_dir_or_tarball, &copy);
+		error = lc_tree_copy(tmp, rootfs_dir_or_tarball, &copy);
 	} else if (mkdir(tmp, 0700) < 0) {
 		error = kiln_error_set(KILN_ERROR, "cannot create directory '%s': %s", tmp,
 		                       strerror(errno));
@@ -223,9 +222,9 @@ int kiln_lc_layer_import(const char *layer_dir, const char *rootfs_dir_or_tarbal
 	return error;
 }
 
-int kiln_lc_layer_capture(const char *layer_dir, const char *upper_dir)
+int lc_layer_capture(const char *layer_dir, const char *upper_dir)
 {
-	static const struct kiln_lc_tree_opts capture = {0, 1};
+	static const struct lc_tree_opts capture = {0, 1};
 	char *tmp;
 	int error;
 
@@ -234,7 +233,7 @@ int kiln_lc_layer_capture(const char *layer_dir, const char *upper_dir)
 	if (error < 0)
 		return error;
 	tmp = tmp_sibling(layer_dir);
-	error = kiln_lc_tree_copy(tmp, upper_dir, &capture);
+	error = lc_tree_copy(tmp, upper_dir, &capture);
 	if (error == 0)
 		error = publish(tmp, layer_dir);
 	if (error < 0)
@@ -340,7 +339,7 @@ static int build_base(const char *rootfs, const char *suite, const char *base)
 	discard(tmp);
 	error = run_debootstrap(tmp, suite, base, log);
 	/* debootstrap mounts /proc and /sys in the target; none may stay. */
-	kiln_lc_unmount_below(tmp);
+	lc_unmount_below(tmp);
 	if (error == 0) {
 		trim_rootfs(tmp);
 		if (rename(tmp, rootfs) < 0)
@@ -354,9 +353,9 @@ static int build_base(const char *rootfs, const char *suite, const char *base)
 	return error;
 }
 
-int kiln_lc_layer_debootstrap(const char *layer_dir, const char *suite, const char *cache_dir)
+int lc_layer_debootstrap(const char *layer_dir, const char *suite, const char *cache_dir)
 {
-	static const struct kiln_lc_tree_opts link = {1, 0};
+	static const struct lc_tree_opts link = {1, 0};
 	struct kiln_lock lock = KILN_LOCK_INIT;
 	char *base = NULL, *rootfs = NULL, *lockpath = NULL, *tmp = NULL;
 	int error;
@@ -380,7 +379,7 @@ int kiln_lc_layer_debootstrap(const char *layer_dir, const char *suite, const ch
 	if (error < 0)
 		goto done;
 	tmp = tmp_sibling(layer_dir);
-	error = kiln_lc_tree_copy(tmp, rootfs, &link);
+	error = lc_tree_copy(tmp, rootfs, &link);
 	if (error == 0)
 		error = publish(tmp, layer_dir);
 	if (error < 0)

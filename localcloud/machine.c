@@ -9,7 +9,7 @@
  * namespace is gone (we delete it explicitly so that stop returns clean).
  *
  * The instance directory records the init's pid with its start time (so a
- * recycled pid is never killed) for kiln_lc_machine_reap().
+ * recycled pid is never killed) for lc_machine_reap().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,9 +28,8 @@
 #include "core/common.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "localcloud/machine.h"
-#include "localcloud/net.h"
-#include "localcloud/runtime.h"
+#include "localcloud/net-int.h"
+#include "localcloud/runtime-int.h"
 
 #define NS_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC)
 
@@ -86,7 +85,7 @@ static int write_private_file(const char *dir, const char *name, const void *dat
 	return error;
 }
 
-static int prepare_dir(char **absdir, const struct kiln_lc_machine_spec *spec)
+static int prepare_dir(char **absdir, const struct lc_machine_spec *spec)
 {
 	static const char *const subdirs[] = {"upper", "work", "root"};
 	char resolved[PATH_MAX];
@@ -118,7 +117,7 @@ static int prepare_dir(char **absdir, const struct kiln_lc_machine_spec *spec)
 }
 
 /* The argument vector of "kiln cloud __init"; layers are checked for overlay's separators. */
-static int init_argv(char ***out, const char *dir, const struct kiln_lc_machine_spec *spec)
+static int init_argv(char ***out, const char *dir, const struct lc_machine_spec *spec)
 {
 	size_t n = 0, max = 12 + 2 * spec->nlayers;
 	char **argv = kiln_xcalloc(max, sizeof(*argv));
@@ -157,7 +156,8 @@ static int init_argv(char ***out, const char *dir, const struct kiln_lc_machine_
  * init. Between clone and exec it only calls async-signal-safe functions: the
  * daemon has threads.
  */
-static pid_t spawn_init(char **argv, int console_fd, int null_fd, int sync_fd, int sync_wr)
+static pid_t spawn_init(const char *exe, char **argv, int console_fd, int null_fd, int sync_fd,
+                        int sync_wr)
 {
 	sigset_t all, old;
 	pid_t pid;
@@ -182,7 +182,7 @@ static pid_t spawn_init(char **argv, int console_fd, int null_fd, int sync_fd, i
 		if (read(sync_fd, &go, 1) != 1 || go != 'g')
 			_exit(111);
 		/* The init sets its own signal mask; signals stay blocked until then. */
-		execv("/proc/self/exe", argv);
+		execv(exe, argv);
 		_exit(127);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -205,9 +205,9 @@ static int wait_status(int st)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-int kiln_lc_machine_start(struct kiln_lc_machine **out, const struct kiln_lc_machine_spec *spec)
+int lc_machine_start(struct lc_machine **out, const struct lc_machine_spec *spec)
 {
-	struct kiln_lc_machine *m = NULL;
+	struct lc_machine *m = NULL;
 	char host_if[16], peer_if[16], *dir = NULL, *console = NULL, **argv = NULL;
 	int console_fd = -1, null_fd = -1, sync[2] = {-1, -1}, error, st;
 	pid_t pid = -1;
@@ -216,7 +216,7 @@ int kiln_lc_machine_start(struct kiln_lc_machine **out, const struct kiln_lc_mac
 	KILN_ASSERT_ARG(spec->net != NULL && spec->nlayers > 0 && spec->layers != NULL);
 	*out = NULL;
 	/* A machine left over from a crash in this directory goes first. */
-	error = kiln_lc_machine_reap(spec->dir);
+	error = lc_machine_reap(spec->dir);
 	if (error < 0)
 		goto done;
 	error = prepare_dir(&dir, spec);
@@ -234,7 +234,8 @@ int kiln_lc_machine_start(struct kiln_lc_machine **out, const struct kiln_lc_mac
 		                       strerror(errno));
 		goto done;
 	}
-	pid = spawn_init(argv, console_fd, null_fd, sync[0], sync[1]);
+	pid = spawn_init(spec->init_exe ? spec->init_exe : "/proc/self/exe", argv, console_fd,
+	                 null_fd, sync[0], sync[1]);
 	if (pid < 0) {
 		error = kiln_error_set(KILN_ERROR, "cannot create the namespaces of '%s': %s",
 		                       spec->id, strerror(errno));
@@ -242,7 +243,7 @@ int kiln_lc_machine_start(struct kiln_lc_machine **out, const struct kiln_lc_mac
 	}
 	close(sync[0]);
 	sync[0] = -1;
-	error = kiln_lc_net_attach(spec->net, host_if, peer_if, pid, spec->ip, dir);
+	error = lc_net_attach(spec->net, host_if, peer_if, pid, spec->ip, dir);
 	if (error < 0)
 		goto done;
 	error = write_pidfile(dir, pid);
@@ -269,7 +270,7 @@ done:
 		kill(pid, SIGKILL);
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
-		kiln_lc_net_link_del(host_if);
+		lc_net_link_del(host_if);
 	}
 	if (error < 0)
 		kiln_error_prefix(error, "instance '%s'", spec->id);
@@ -286,7 +287,7 @@ done:
 	return error;
 }
 
-int kiln_lc_machine_exited(struct kiln_lc_machine *m, int *status)
+int lc_machine_exited(struct lc_machine *m, int *status)
 {
 	int st;
 	pid_t r;
@@ -315,16 +316,16 @@ static void remove_pidfile(const char *dir)
 	free(path);
 }
 
-int kiln_lc_machine_stop(struct kiln_lc_machine *m, double timeout)
+int lc_machine_stop(struct lc_machine *m, double timeout)
 {
 	char host_if[16], peer_if[16];
 	double deadline = kiln_time_mono() + timeout;
 	int st, error;
 
 	KILN_ASSERT_ARG(m != NULL);
-	if (!kiln_lc_machine_exited(m, NULL)) {
+	if (!lc_machine_exited(m, NULL)) {
 		kill(m->pid, SIGTERM);
-		while (!kiln_lc_machine_exited(m, NULL) && kiln_time_mono() < deadline)
+		while (!lc_machine_exited(m, NULL) && kiln_time_mono() < deadline)
 			kiln_sleep(0.01, NULL);
 		if (!m->reaped) {
 			kiln_log_warn("instance '%s' did not stop within %.1f s; killing it", m->id,
@@ -337,14 +338,14 @@ int kiln_lc_machine_stop(struct kiln_lc_machine *m, double timeout)
 		}
 	}
 	veth_names(host_if, peer_if, m->dir);
-	error = kiln_lc_net_link_del(host_if);
+	error = lc_net_link_del(host_if);
 	remove_pidfile(m->dir);
 	if (error < 0)
 		kiln_error_prefix(error, "instance '%s'", m->id);
 	return error;
 }
 
-void kiln_lc_machine_free(struct kiln_lc_machine *m)
+void lc_machine_free(struct lc_machine *m)
 {
 	if (m == NULL)
 		return;
@@ -377,7 +378,7 @@ static int wait_gone(pid_t pid, unsigned long long start, double timeout)
  * debootstrap could leave some. Reads /proc/self/mounts directly so that the
  * caller's error message is left alone.
  */
-void kiln_lc_unmount_below(const char *dir)
+void lc_unmount_below(const char *dir)
 {
 	size_t n = strlen(dir);
 
@@ -397,7 +398,7 @@ void kiln_lc_unmount_below(const char *dir)
 	}
 }
 
-int kiln_lc_machine_reap(const char *dir)
+int lc_machine_reap(const char *dir)
 {
 	struct kiln_buf pidfile = KILN_BUF_INIT;
 	char resolved[PATH_MAX], host_if[16], peer_if[16], *path = NULL;
@@ -424,10 +425,10 @@ int kiln_lc_machine_reap(const char *dir)
 			goto done;
 	}
 	veth_names(host_if, peer_if, resolved);
-	error = kiln_lc_net_link_del(host_if);
+	error = lc_net_link_del(host_if);
 	if (error < 0)
 		goto done;
-	kiln_lc_unmount_below(resolved);
+	lc_unmount_below(resolved);
 	unlink(path);
 done:
 	if (error < 0)
@@ -436,3 +437,6 @@ done:
 	free(path);
 	return error;
 }
+
+const struct lc_machines lc_machines_linux = {lc_machine_start, lc_machine_exited, lc_machine_stop,
+                                              lc_machine_free, lc_machine_reap};

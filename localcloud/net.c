@@ -1,5 +1,6 @@
 /*
- * The default VPC's bridge and each instance's veth pair. Configuration goes
+ * Addresses and networks (CIDR blocks, the addresses a subnet lends), the
+ * default VPC's bridge and each instance's veth pair. Configuration goes
  * through iproute2 ("ip -batch") run by kiln_proc: one process per step keeps
  * a boot at a few milliseconds without a netlink library.
  *
@@ -16,40 +17,72 @@
 #include "core/common.h"
 #include "core/proc.h"
 #include "core/util.h"
-#include "localcloud/net.h"
-#include "localcloud/runtime.h"
+#include "localcloud/net-int.h"
+#include "localcloud/runtime-int.h"
 
-KILN_STATIC int parse_cidr(uint32_t *network, int *prefix, const char *cidr)
+int lc_cidr_parse(uint32_t *network, int *prefix, const char *cidr)
 {
 	char addr[INET_ADDRSTRLEN];
-	const char *slash = strchr(cidr, '/');
+	const char *slash = cidr ? strchr(cidr, '/') : NULL;
 	struct in_addr in;
 	char *end;
 	long p;
-	uint32_t mask;
 
-	if (slash == NULL || (size_t)(slash - cidr) >= sizeof(addr))
-		return kiln_error_set(KILN_EINVAL, "invalid CIDR block '%s'", cidr);
+	if (slash == NULL || (size_t)(slash - cidr) >= sizeof(addr) || slash[1] < '0' ||
+	    slash[1] > '9')
+		goto bad;
 	memcpy(addr, cidr, (size_t)(slash - cidr));
 	addr[slash - cidr] = '\0';
 	errno = 0;
 	p = strtol(slash + 1, &end, 10);
-	if (inet_pton(AF_INET, addr, &in) != 1 || *end != '\0' || end == slash + 1 || errno != 0)
-		return kiln_error_set(KILN_EINVAL, "invalid CIDR block '%s'", cidr);
-	/* A /31 or /32 leaves no room for a gateway and an instance. */
-	if (p < 8 || p > 30)
-		return kiln_error_set(KILN_EINVAL, "CIDR block '%s' must be between /8 and /30",
-		                      cidr);
-	mask = 0xffffffffu << (32 - p);
-	*network = ntohl(in.s_addr) & mask;
+	if (inet_pton(AF_INET, addr, &in) != 1 || *end != '\0' || errno != 0 ||
+	    p < LC_CIDR_MIN_PREFIX || p > LC_CIDR_MAX_PREFIX)
+		goto bad;
+	*network = ntohl(in.s_addr);
 	*prefix = (int)p;
+	if (*network & ~lc_netmask((int)p))
+		goto bad;
 	return 0;
+bad:
+	return kiln_error_set(KILN_EINVAL,
+	                      "'%s': expected an IPv4 network from /%d to /%d, e.g. 172.31.0.0/16",
+	                      cidr ? cidr : "", LC_CIDR_MIN_PREFIX, LC_CIDR_MAX_PREFIX);
 }
 
-void kiln_lc_net_format_ip(char out[16], uint32_t ip)
+uint32_t lc_netmask(int prefix)
+{
+	return prefix <= 0 ? 0 : 0xffffffffu << (32 - prefix);
+}
+
+void lc_ip_format(char out[16], uint32_t ip)
 {
 	snprintf(out, 16, "%u.%u.%u.%u", (ip >> 24) & 255, (ip >> 16) & 255, (ip >> 8) & 255,
 	         ip & 255);
+}
+
+int lc_ip_parse(uint32_t *out, const char *s)
+{
+	struct in_addr a;
+
+	if (s == NULL || inet_pton(AF_INET, s, &a) != 1)
+		return -1;
+	*out = ntohl(a.s_addr);
+	return 0;
+}
+
+/*
+ * EC2 keeps five addresses of every subnet: the network address, the VPC
+ * router (+1), DNS (+2), one for later (+3) and the broadcast address.
+ */
+void lc_subnet_range(uint32_t base, int prefix, uint32_t *first, uint32_t *last)
+{
+	*first = base + 4;
+	*last = base + (uint32_t)(~lc_netmask(prefix)) - 1;
+}
+
+long long lc_subnet_capacity(int prefix)
+{
+	return (1LL << (32 - prefix)) - 5;
 }
 
 KILN_STATIC int valid_ifname(const char *name)
@@ -99,7 +132,7 @@ static int link_exists(const char *name)
 	return exists;
 }
 
-int kiln_lc_net_run_batch(const char *what, const char *netns_pid, const char *batch_file)
+int lc_net_run_batch(const char *what, const char *netns_pid, const char *batch_file)
 {
 	char *const host[] = {"ip", "-batch", (char *)batch_file, NULL};
 	char *nsarg = NULL;
@@ -134,7 +167,7 @@ static int has_addr(int *has, const char *bridge, const char *addr)
 	return error;
 }
 
-int kiln_lc_net_up(struct kiln_lc_net *net, const char *bridge, const char *cidr)
+int lc_net_up(struct lc_net *net, const char *bridge, const char *cidr)
 {
 	char *const add_link[] = {"ip",           "link", "add",    "name",
 	                          (char *)bridge, "type", "bridge", NULL};
@@ -146,12 +179,12 @@ int kiln_lc_net_up(struct kiln_lc_net *net, const char *bridge, const char *cidr
 	memset(net, 0, sizeof(*net));
 	if (!valid_ifname(bridge))
 		return kiln_error_set(KILN_EINVAL, "invalid bridge name '%s'", bridge);
-	error = parse_cidr(&net->network, &net->prefix, cidr);
+	error = lc_cidr_parse(&net->network, &net->prefix, cidr);
 	if (error < 0)
 		return error;
 	snprintf(net->bridge, sizeof(net->bridge), "%s", bridge);
 	net->gateway = net->network + 1;
-	kiln_lc_net_format_ip(gw, net->gateway);
+	lc_ip_format(gw, net->gateway);
 	addr = kiln_xasprintf("%s/%d", gw, net->prefix);
 
 	if (!link_exists(bridge)) {
@@ -183,7 +216,7 @@ done:
 	return error;
 }
 
-int kiln_lc_net_down(struct kiln_lc_net *net)
+int lc_net_down(struct lc_net *net)
 {
 	KILN_ASSERT_ARG(net != NULL);
 	if (net->bridge[0] == '\0' || !link_exists(net->bridge))
@@ -192,7 +225,7 @@ int kiln_lc_net_down(struct kiln_lc_net *net)
 	return ip_run("cannot remove the bridge", del, NULL);
 }
 
-int kiln_lc_net_link_del(const char *name)
+int lc_net_link_del(const char *name)
 {
 	int status = 0, error;
 
@@ -208,8 +241,8 @@ int kiln_lc_net_link_del(const char *name)
 	return error;
 }
 
-int kiln_lc_net_attach(const struct kiln_lc_net *net, const char *host_if, const char *peer_if,
-                       pid_t pid, uint32_t ip, const char *dir)
+int lc_net_attach(const struct lc_net *net, const char *host_if, const char *peer_if, pid_t pid,
+                  uint32_t ip, const char *dir)
 {
 	struct kiln_buf host = KILN_BUF_INIT, inside = KILN_BUF_INIT;
 	char *host_file = kiln_xasprintf("%s/net-host.ip", dir);
@@ -219,18 +252,17 @@ int kiln_lc_net_attach(const struct kiln_lc_net *net, const char *host_if, const
 	int error;
 
 	KILN_ASSERT_ARG(valid_ifname(host_if) && valid_ifname(peer_if));
-	kiln_lc_net_format_ip(addr, ip);
-	kiln_lc_net_format_ip(gw, net->gateway);
-	if (ip <= net->gateway ||
-	    (ip & ~(0xffffffffu << (32 - net->prefix))) == ~(0xffffffffu << (32 - net->prefix)) ||
-	    (ip & (0xffffffffu << (32 - net->prefix))) != net->network) {
+	lc_ip_format(addr, ip);
+	lc_ip_format(gw, net->gateway);
+	if (ip <= net->gateway || (ip & ~lc_netmask(net->prefix)) == ~lc_netmask(net->prefix) ||
+	    (ip & lc_netmask(net->prefix)) != net->network) {
 		error =
 		    kiln_error_set(KILN_EINVAL, "address %s is not usable in the network of '%s'",
 		                   addr, net->bridge);
 		goto done;
 	}
 	/* A leftover from a crash with the same name would make "add" fail. */
-	error = kiln_lc_net_link_del(host_if);
+	error = lc_net_link_del(host_if);
 	if (error < 0)
 		goto done;
 	kiln_buf_printf(&host, "link add %s type veth peer name %s\n", host_if, peer_if);
@@ -247,12 +279,12 @@ int kiln_lc_net_attach(const struct kiln_lc_net *net, const char *host_if, const
 	error = kiln_file_write_atomic(ns_file, inside.ptr, inside.size, 0600);
 	if (error < 0)
 		goto done;
-	error = kiln_lc_net_run_batch("cannot create the veth pair", NULL, host_file);
+	error = lc_net_run_batch("cannot create the veth pair", NULL, host_file);
 	if (error < 0)
 		goto done;
-	error = kiln_lc_net_run_batch("cannot configure the instance's network", pidstr, ns_file);
+	error = lc_net_run_batch("cannot configure the instance's network", pidstr, ns_file);
 	if (error < 0)
-		kiln_lc_net_link_del(host_if);
+		lc_net_link_del(host_if);
 done:
 	kiln_buf_release(&host);
 	kiln_buf_release(&inside);

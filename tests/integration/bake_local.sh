@@ -10,15 +10,21 @@
 #   SIGINT during provisioning; --on-error abort leaves the temporaries and
 #   `kiln gc --run-id` removes them;
 # - the secret variable never appears in output or logs, at any verbosity.
-# Skips (77) unless root, with a kiln that has `kiln cloud`, and botocore.
+# Skips (77) unless root, and, outside CI, without botocore, git, debootstrap
+# or curl; in CI (CI set) a missing tool fails it. A kiln whose `kiln cloud`
+# is broken fails it everywhere.
 set -u
-[ "$(id -u)" = 0 ] || { echo "skipped: needs root"; exit 77; }
+. "$(dirname "$0")/../fixtures/missing.sh"
+[ "$(id -u)" = 0 ] || missing "needs root"
 KILN="${KILN_BIN:?}"
 SRC="${KILN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
-"$KILN" cloud --help >/dev/null 2>&1 || { echo "skipped: this kiln has no 'kiln cloud'"; exit 77; }
-python3 -c 'import botocore' 2>/dev/null || { echo "skipped: no botocore"; exit 77; }
+if ! out=$("$KILN" cloud --help 2>&1); then
+	echo "FAIL: kiln cloud --help: $out" >&2
+	exit 1
+fi
+python3 -c 'import botocore' 2>/dev/null || missing "no botocore"
 for tool in git debootstrap curl; do
-	command -v "$tool" >/dev/null || { echo "skipped: no $tool"; exit 77; }
+	command -v "$tool" >/dev/null || missing "no $tool"
 done
 
 PORT=4612

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Conformance of `kiln cloud` with the real AWS CLI v2 (/usr/bin/aws): every EC2
+# Conformance of `kiln cloud` with the real AWS CLI v2 (the first `aws` on PATH
+# that is version 2; Debian's awscli package installs it): every EC2
 # operation of the local cloud driven through the CLI with --endpoint-url, its
 # JSON output checked, its waiters (instance-running, instance-stopped,
 # image-available) run, error codes read from the CLI's own message
@@ -15,10 +16,18 @@
 # already running endpoint (moto_server), for developing this script; no root,
 # no daemon, no machines.
 set -u
-AWS=/usr/bin/aws
-[ -x "$AWS" ] || { echo "skipped: no $AWS"; exit 77; }
-"$AWS" --version 2>&1 | grep -q '^aws-cli/2' || { echo "skipped: $AWS is not the AWS CLI v2"; exit 77; }
-command -v python3 >/dev/null || { echo "skipped: no python3"; exit 77; }
+# A missing tool skips the test on a developer's machine; in CI (CI set) it
+# fails it: the conformance client must not silently go missing.
+. "$(dirname "$0")/../fixtures/missing.sh"
+AWS=
+for candidate in $(which -a aws 2>/dev/null); do
+	if "$candidate" --version 2>&1 | grep -q '^aws-cli/2'; then
+		AWS=$candidate
+		break
+	fi
+done
+[ -n "$AWS" ] || missing "no AWS CLI v2 on PATH (an 'aws' whose --version says aws-cli/2)"
+command -v python3 >/dev/null || missing "no python3"
 API_ONLY=${LC_API_ONLY:-0}
 PORT=4611
 CIDR=10.214.1.0/24
@@ -27,9 +36,9 @@ export CIDR
 if [ "$API_ONLY" = 1 ]; then
 	EP=${LC_ENDPOINT:-http://127.0.0.1:5999}
 else
-	[ "$(id -u)" = 0 ] || { echo "skipped: needs root"; exit 77; }
+	[ "$(id -u)" = 0 ] || missing "needs root"
 	for tool in ssh ssh-keygen ssh-keyscan openssl; do
-		command -v "$tool" >/dev/null || { echo "skipped: no $tool"; exit 77; }
+		command -v "$tool" >/dev/null || missing "no $tool"
 	done
 	KILN_BIN=${KILN_BIN:?}
 	EP=http://127.0.0.1:$PORT

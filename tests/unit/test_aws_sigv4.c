@@ -250,6 +250,92 @@ START_TEST(sign_replaces_callers_date_and_needs_host)
 }
 END_TEST
 
+/*
+ * The AWS SigV4 test suite read the other way round: each vector's request
+ * with its published Authorization header verifies, and any one changed
+ * byte of the signature does not.
+ */
+START_TEST(suite_vectors_verify)
+{
+	static const struct {
+		const char *name, *method, *query, *h1, *h2, *body, *signed_headers, *signature;
+	} v[] = {
+	    {"get-vanilla", "GET", NULL, NULL, NULL, NULL, "host;x-amz-date",
+	     "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"},
+	    {"get-vanilla-query-order-key-case", "GET", "Param2=value2&Param1=value1", NULL, NULL,
+	     NULL, "host;x-amz-date",
+	     "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"},
+	    {"post-vanilla", "POST", NULL, NULL, NULL, NULL, "host;x-amz-date",
+	     "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"},
+	    {"post-vanilla-query", "POST", "Param1=value1", NULL, NULL, NULL, "host;x-amz-date",
+	     "28038455d6de14eafc1f9222cf5aa6f1a96197d7deb8263271d420d138af7f11"},
+	    {"post-header-key-case", "POST", NULL, "MY-HEADER1:value1", NULL, NULL,
+	     "host;my-header1;x-amz-date",
+	     "c5410059b04c1ee005303aed430f6e6645f61f4dc9e1461ec8f8916fdf18852c"},
+	    {"post-header-value-case", "POST", NULL, "My-Header1:VALUE1", NULL, NULL,
+	     "host;my-header1;x-amz-date",
+	     "cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d"},
+	    {"get-header-value-trim", "GET", NULL, "My-Header1: value1",
+	     "My-Header2: \"a   b   c\"", NULL, "host;my-header1;my-header2;x-amz-date",
+	     "acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736"},
+	    {"post-x-www-form-urlencoded", "POST", NULL,
+	     "Content-Type:application/x-www-form-urlencoded", NULL, "Param1=value1",
+	     "content-type;host;x-amz-date",
+	     "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a"},
+	};
+	struct kiln_sigv4_identity id;
+
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(v); i++) {
+		char auth[512];
+		const char *headers[6] = {"Host:example.amazonaws.com",
+		                          "X-Amz-Date:20150830T123600Z",
+		                          auth,
+		                          NULL,
+		                          NULL,
+		                          NULL};
+		struct kiln_sigv4_request req = {v[i].method, "/",
+		                                 v[i].query,  headers,
+		                                 v[i].body,   v[i].body ? strlen(v[i].body) : 0,
+		                                 NULL};
+		headers[3] = v[i].h1;
+		headers[4] = v[i].h1 ? v[i].h2 : NULL;
+		snprintf(auth, sizeof(auth),
+		         "Authorization: AWS4-HMAC-SHA256 "
+		         "Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+		         "SignedHeaders=%s, Signature=%s",
+		         v[i].signed_headers, v[i].signature);
+		ck_assert_msg(kiln_sigv4_verify(&id, &req, lookup, NULL, SUITE_TIME, 300) == 0,
+		              "%s: %s", v[i].name, kiln_error_last());
+		ck_assert_str_eq(id.service, "service");
+		/* the last hex digit of the signature, changed */
+		auth[strlen(auth) - 1] = auth[strlen(auth) - 1] == '0' ? '1' : '0';
+		ck_assert_msg(kiln_sigv4_verify(&id, &req, lookup, NULL, SUITE_TIME, 300) ==
+		                  KILN_EAUTH,
+		              "%s: a changed signature verified", v[i].name);
+		ck_assert_str_eq(id.error_code, "SignatureDoesNotMatch");
+	}
+}
+END_TEST
+
+/* Why a request cannot be canonicalized reaches the message intact (it was formatted over itself).
+ */
+START_TEST(verify_keeps_the_canonical_requests_reason)
+{
+	const char *headers[] = {"Host:example.amazonaws.com", "X-Amz-Date:20150830T123600Z",
+	                         "Authorization: AWS4-HMAC-SHA256 "
+	                         "Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+	                         "SignedHeaders=host;x-amz-date;x-missing, Signature=00",
+	                         NULL};
+	struct kiln_sigv4_request req = {"GET", "/", NULL, headers, NULL, 0, NULL};
+	struct kiln_sigv4_identity id;
+
+	ck_assert_int_eq(kiln_sigv4_verify(&id, &req, lookup, NULL, SUITE_TIME, 300), KILN_EAUTH);
+	ck_assert_str_eq(id.error_code, "SignatureDoesNotMatch");
+	ck_assert_str_eq(kiln_error_last(),
+	                 "SignatureDoesNotMatch: signed header 'x-missing' is missing");
+}
+END_TEST
+
 Suite *kiln_test_suite(void)
 {
 	Suite *s = suite_create("aws_sigv4");
@@ -260,6 +346,8 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, suite_get_vanilla);
 	tcase_add_test(tc, suite_get_vanilla_query_order);
 	tcase_add_test(tc, canonical_request_rules);
+	tcase_add_test(tc, suite_vectors_verify);
+	tcase_add_test(tc, verify_keeps_the_canonical_requests_reason);
 	tcase_add_test(tc, sign_then_verify_and_tamper);
 	tcase_add_test(tc, payload_hash_header_only_when_signed);
 	tcase_add_test(tc, sign_replaces_callers_date_and_needs_host);

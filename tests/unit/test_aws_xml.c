@@ -264,6 +264,41 @@ START_TEST(escape_round_trips_through_parser)
 }
 END_TEST
 
+/* Bytes that are not UTF-8 (or that XML cannot hold) become U+FFFD: the document still parses. */
+START_TEST(escape_replaces_what_xml_cannot_hold)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"\xff\xfe", "\xef\xbf\xbd\xef\xbf\xbd"},
+	    {"a\xc3", "a\xef\xbf\xbd"},                               /* truncated sequence */
+	    {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},                 /* overlong '/' */
+	    {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
+	    {"\xef\xbf\xbe", "\xef\xbf\xbd"},                         /* U+FFFE */
+	    {"\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+	    {"\xf0\x9f\x94\xa5 ok", "\xf0\x9f\x94\xa5 ok"}, /* 4 bytes, valid */
+	    {"\x1b]0;x\x07", "\xef\xbf\xbd]0;x\xef\xbf\xbd"},
+	};
+	struct kiln_buf b = KILN_BUF_INIT;
+	struct kiln_xml *x = NULL;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		kiln_buf_clear(&b);
+		ck_assert_int_eq(kiln_xml_escape(&b, cases[i].in), 0);
+		ck_assert_msg(strcmp(b.ptr, cases[i].out) == 0, "case %zu", i);
+		kiln_buf_clear(&b);
+		kiln_buf_puts(&b, "<r><v>");
+		kiln_xml_escape(&b, cases[i].in);
+		kiln_buf_puts(&b, "</v></r>");
+		ck_assert_msg(kiln_xml_parse(&x, b.ptr, b.size) == 0, "case %zu: %s", i,
+		              kiln_error_last());
+		kiln_xml_free(x);
+		x = NULL;
+	}
+	kiln_buf_release(&b);
+}
+END_TEST
+
 Suite *kiln_test_suite(void)
 {
 	Suite *s = suite_create("aws_xml");
@@ -281,6 +316,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, garbage_and_oversized);
 	tcase_add_test(tc, escape);
 	tcase_add_test(tc, escape_round_trips_through_parser);
+	tcase_add_test(tc, escape_replaces_what_xml_cannot_hold);
 	suite_add_tcase(s, tc);
 	return s;
 }

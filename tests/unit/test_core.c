@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <signal.h>
 
+#include "core/utf8.h"
 #include "kiln.h"
 #include "core/journal.h"
 #include "core/lock.h"
@@ -381,6 +382,42 @@ START_TEST(proc_kill_only_while_running)
 }
 END_TEST
 
+START_TEST(utf8_decode_refuses_what_rfc3629_refuses)
+{
+	static const struct {
+		const char *s;
+		int len;
+		uint32_t cp;
+	} cases[] = {
+	    {"A", 1, 0x41},
+	    {"\xc3\xa9", 2, 0xe9},
+	    {"\xe2\x82\xac", 3, 0x20ac},
+	    {"\xf0\x9f\x94\xa5", 4, 0x1f525},
+	    {"\xf4\x8f\xbf\xbf", 4, 0x10ffff},
+	    {"\xc0\x80", -1, 0},         /* overlong NUL */
+	    {"\xe0\x80\xaf", -1, 0},     /* overlong '/' */
+	    {"\xed\xa0\x80", -1, 0},     /* surrogate */
+	    {"\xf4\x90\x80\x80", -1, 0}, /* past U+10FFFF */
+	    {"\xc3", -1, 0},             /* truncated */
+	    {"\xc3(", -1, 0},            /* bad continuation */
+	    {"\xff", -1, 0},
+	    {"\x80", -1, 0},
+	};
+	uint32_t cp;
+
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(cases); i++) {
+		int n = kiln_utf8_decode(&cp, cases[i].s, strlen(cases[i].s));
+		ck_assert_msg(n == cases[i].len, "case %zu: %d", i, n);
+		if (n > 0)
+			ck_assert_uint_eq(cp, cases[i].cp);
+	}
+	ck_assert(kiln_utf8_valid("plain \xc3\xa9t\xc3\xa9", 12));
+	ck_assert(!kiln_utf8_valid("\xff\xfe", 2));
+	ck_assert(!kiln_utf8_valid("ok\xe2\x82", 4));
+	ck_assert(kiln_utf8_valid("", 0));
+}
+END_TEST
+
 START_TEST(journal_appends_and_reads_back)
 {
 	char dir[] = "/tmp/kiln-journal-XXXXXX";
@@ -493,6 +530,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, proc_run_captures_and_reports_status);
 	tcase_add_test(tc, proc_output_is_bounded);
 	tcase_add_test(tc, proc_kill_only_while_running);
+	tcase_add_test(tc, utf8_decode_refuses_what_rfc3629_refuses);
 	tcase_add_test(tc, journal_appends_and_reads_back);
 	tcase_add_test(tc, lock_excludes_other_processes);
 	tcase_add_test(tc, lock_wait_is_interruptible);

@@ -8,7 +8,7 @@
  * tests/integration/lc_runtime_*.sh. Runs as root (CI does).
  *
  * The machines' init is "/proc/self/exe cloud __init": this test binary. A
- * constructor hands such a run to kiln_lc_init_main() before Check starts.
+ * constructor hands such a run to kiln_cloud_init_main() before Check starts.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -32,19 +32,20 @@
 #include "core/common.h"
 #include "core/proc.h"
 #include "core/util.h"
-#include "localcloud/runtime.h"
+#include "localcloud/cloud.h"
+#include "localcloud/runtime-int.h"
+#include "localcloud/net-int.h"
 
 __attribute__((constructor)) static void maybe_init(int argc, char **argv, char **envp)
 {
 	(void)envp;
 	if (argc >= 3 && strcmp(argv[1], "cloud") == 0 && strcmp(argv[2], "__init") == 0)
-		exit(kiln_lc_init_main(argc, argv));
+		exit(kiln_cloud_init_main(argc, argv));
 }
 
 /* Unique per test process: the suite's own bridge and address range. */
 #define TEST_CIDR "10.213.1.0/24"
 
-int parse_cidr(uint32_t *network, int *prefix, const char *cidr);
 
 /*
  * Strings for one test, freed by the fixture's teardown: assertions read
@@ -106,18 +107,18 @@ static void suite_setup(void)
 static void suite_teardown(void)
 {
 	char *pattern = kiln_xasprintf("%s/*/i-*", suite_base);
-	struct kiln_lc_net net;
+	struct lc_net net;
 	glob_t g;
 
 	if (glob(pattern, 0, NULL, &g) == 0) {
 		for (size_t i = 0; i < g.gl_pathc; i++)
-			if (kiln_lc_machine_reap(g.gl_pathv[i]) < 0)
+			if (lc_machine_reap(g.gl_pathv[i]) < 0)
 				fprintf(stderr, "%s\n", kiln_error_last());
 		globfree(&g);
 	}
 	memset(&net, 0, sizeof(net));
 	snprintf(net.bridge, sizeof(net.bridge), "%s", suite_bridge);
-	if (kiln_lc_net_down(&net) < 0 || kiln_rm_rf(suite_base) < 0)
+	if (lc_net_down(&net) < 0 || kiln_rm_rf(suite_base) < 0)
 		fprintf(stderr, "%s\n", kiln_error_last());
 	free(pattern);
 }
@@ -158,36 +159,39 @@ START_TEST(cidr_parses_and_refuses)
 		uint32_t network;
 		int prefix;
 	} good[] = {{"172.31.0.0/16", 0xac1f0000, 16},
-	            {"10.213.1.7/24", 0x0ad50100, 24},
-	            {"192.168.0.0/30", 0xc0a80000, 30}};
+	            {"10.0.0.0/8", 0x0a000000, 8},
+	            {"10.213.1.0/24", 0x0ad50100, 24},
+	            {"192.168.0.64/26", 0xc0a80040, 26}};
+	/* One rule for the cloud's --cidr and the runtime's bridges: /8 to /26, host bits zero. */
 	static const char *const bad[] = {
-	    "",          "10.0.0.0", "10.0.0.0/",    "10.0.0.0/7",    "10.0.0.0/31",
-	    "10.0.0/24", "x/24",     "10.0.0.0/24x", "10.0.0.256/24", "10.0.0.0/-1"};
+	    "",           "10.0.0.0",      "10.0.0.0/",    "10.0.0.0/7",  "10.0.0.0/27",
+	    "10.0.0.0/31", "10.0.0/24",    "x/24",         "10.0.0.0/24x", "10.0.0.256/24",
+	    "10.0.0.0/-1", "10.213.1.7/24", "172.31.0.0/+16", "10.0.0.0/ 8", "10.0.0.0/016x"};
 	uint32_t net;
 	int prefix;
 
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(good); i++) {
-		ck_assert_int_eq(parse_cidr(&net, &prefix, good[i].cidr), 0);
+		ck_assert_int_eq(lc_cidr_parse(&net, &prefix, good[i].cidr), 0);
 		ck_assert_uint_eq(net, good[i].network);
 		ck_assert_int_eq(prefix, good[i].prefix);
 	}
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++)
-		ck_assert_msg(parse_cidr(&net, &prefix, bad[i]) == KILN_EINVAL, "accepted '%s'",
+		ck_assert_msg(lc_cidr_parse(&net, &prefix, bad[i]) == KILN_EINVAL, "accepted '%s'",
 		              bad[i]);
 }
 END_TEST
 
 START_TEST(bridge_up_is_idempotent_and_never_forwards)
 {
-	struct kiln_lc_net net, again;
+	struct lc_net net, again;
 	char bridge[16], *addrs;
 	const char *forward_before = slurp("/proc/sys/net/ipv4/ip_forward");
 	struct kiln_buf out = KILN_BUF_INIT;
 	int status;
 
 	snprintf(bridge, sizeof(bridge), "%s", suite_bridge);
-	ck_assert_int_eq(kiln_lc_net_up(&net, bridge, TEST_CIDR), 0);
-	ck_assert_int_eq(kiln_lc_net_up(&again, bridge, TEST_CIDR), 0);
+	ck_assert_int_eq(lc_net_up(&net, bridge, TEST_CIDR), 0);
+	ck_assert_int_eq(lc_net_up(&again, bridge, TEST_CIDR), 0);
 	ck_assert_str_eq(net.bridge, bridge);
 	ck_assert_uint_eq(net.network, 0x0ad50100);
 	ck_assert_uint_eq(net.gateway, 0x0ad50101);
@@ -201,15 +205,15 @@ START_TEST(bridge_up_is_idempotent_and_never_forwards)
 	/* Adopted, not duplicated: the gateway address appears once. */
 	ck_assert_ptr_null(strstr(strstr(addrs, "10.213.1.1/24") + 1, "10.213.1.1/24"));
 	kiln_buf_release(&out);
-	ck_assert_int_eq(kiln_lc_net_down(&net), 0);
+	ck_assert_int_eq(lc_net_down(&net), 0);
 	ck_assert_int_ne(access(S("/sys/class/net/%s", bridge), F_OK), 0);
 	{
 		const char *forward_after = slurp("/proc/sys/net/ipv4/ip_forward");
 		ck_assert_str_eq(forward_after, forward_before);
 	}
-	ck_assert_int_eq(kiln_lc_net_up(&net, bridge, "10.0.0.0/33"), KILN_EINVAL);
-	ck_assert_int_eq(kiln_lc_net_up(&net, "bad name", TEST_CIDR), KILN_EINVAL);
-	ck_assert_int_eq(kiln_lc_net_up(&net, "much-too-long-name", TEST_CIDR), KILN_EINVAL);
+	ck_assert_int_eq(lc_net_up(&net, bridge, "10.0.0.0/33"), KILN_EINVAL);
+	ck_assert_int_eq(lc_net_up(&net, "bad name", TEST_CIDR), KILN_EINVAL);
+	ck_assert_int_eq(lc_net_up(&net, "much-too-long-name", TEST_CIDR), KILN_EINVAL);
 }
 END_TEST
 
@@ -245,7 +249,7 @@ START_TEST(capture_keeps_whiteouts_opaque_dirs_and_metadata)
 
 	ck_assert_int_eq(mkdir(upper, 0755), 0);
 	make_upper(upper);
-	ck_assert_int_eq(kiln_lc_layer_capture(layer, upper), 0);
+	ck_assert_int_eq(lc_layer_capture(layer, upper), 0);
 
 	p = S("%s/gone", layer);
 	ck_assert_int_eq(lstat(p, &st), 0);
@@ -280,7 +284,7 @@ START_TEST(capture_keeps_whiteouts_opaque_dirs_and_metadata)
 	ck_assert_int_eq(access(S("%s/var/lib", layer), F_OK), 0);
 	/* No temporary directory is left next to the layer, and a layer is never overwritten. */
 	ck_assert_int_eq(run(S("test $(ls %s/layers | wc -l) = 1", d)), 0);
-	ck_assert_int_eq(kiln_lc_layer_capture(layer, upper), KILN_EEXISTS);
+	ck_assert_int_eq(lc_layer_capture(layer, upper), KILN_EEXISTS);
 	ck_assert_int_eq(kiln_rm_rf(d), 0);
 }
 END_TEST
@@ -291,14 +295,14 @@ START_TEST(import_copies_a_directory_exactly)
 
 	ck_assert_int_eq(mkdir(src, 0755), 0);
 	make_upper(src);
-	ck_assert_int_eq(kiln_lc_layer_import(layer, src), 0);
+	ck_assert_int_eq(lc_layer_import(layer, src), 0);
 	/* An import keeps everything, host keys included: it is the user's root filesystem. */
 	ck_assert_int_eq(run(S("cd %s && l() { (cd $1 && find . -printf '%%p %%y %%m %%U %%G %%n "
 	                       "%%s %%l %%T@\\n' | sort && find . -type f -exec md5sum {} + | "
 	                       "sort); } && test \"$(l src)\" = \"$(l l)\" && test -n \"$(l src)\"",
 	                       d)),
 	                 0);
-	ck_assert_int_eq(kiln_lc_layer_import(S("%s/m", d), "/nonexistent/rootfs"), KILN_ENOTFOUND);
+	ck_assert_int_eq(lc_layer_import(S("%s/m", d), "/nonexistent/rootfs"), KILN_ENOTFOUND);
 	ck_assert_int_eq(kiln_rm_rf(d), 0);
 }
 END_TEST
@@ -351,7 +355,7 @@ START_TEST(import_extracts_archives_securely)
 	struct stat st;
 
 	make_tar(tar, good, "dfdl", good_t);
-	ck_assert_int_eq(kiln_lc_layer_import(S("%s/good", d), tar), 0);
+	ck_assert_int_eq(lc_layer_import(S("%s/good", d), tar), 0);
 	ck_assert_int_eq(stat(S("%s/good/etc/hostname", d), &st), 0);
 	ck_assert_int_eq(st.st_uid, 42);
 	ck_assert_int_eq(st.st_mode & 07777, 0600);
@@ -359,16 +363,16 @@ START_TEST(import_extracts_archives_securely)
 	ck_assert(S_ISLNK(st.st_mode));
 
 	make_tar(tar, dotdot, "df", good_t);
-	ck_assert_int_eq(kiln_lc_layer_import(S("%s/dotdot", d), tar), KILN_EINVAL);
+	ck_assert_int_eq(lc_layer_import(S("%s/dotdot", d), tar), KILN_EINVAL);
 	ck_assert_int_ne(access(S("%s/escaped", d), F_OK), 0);
 	ck_assert_msg(strstr(kiln_error_last(), "cannot extract") != NULL, "%s", kiln_error_last());
 
 	make_tar(tar, absolute, "f", good_t);
-	ck_assert_int_eq(kiln_lc_layer_import(S("%s/abs", d), tar), KILN_EINVAL);
+	ck_assert_int_eq(lc_layer_import(S("%s/abs", d), tar), KILN_EINVAL);
 	ck_assert_int_ne(access("/tmp/kiln-lcrt-absolute-escape", F_OK), 0);
 
 	make_tar(tar, through, "lf", through_t);
-	ck_assert_int_eq(kiln_lc_layer_import(S("%s/through", d), tar), KILN_EINVAL);
+	ck_assert_int_eq(lc_layer_import(S("%s/through", d), tar), KILN_EINVAL);
 	ck_assert_int_ne(access("/tmp/escaped", F_OK), 0);
 	/* Failed imports leave no layer and no temporary directory. */
 	ck_assert_int_eq(run(S("test \"$(ls %s)\" = \"$(printf 'good\\nx.tar.gz')\"", d)), 0);
@@ -380,8 +384,8 @@ START_TEST(debootstrap_refuses_a_bad_suite)
 {
 	const char *d = tmpdir();
 
-	ck_assert_int_eq(kiln_lc_layer_debootstrap(S("%s/l", d), "../etc", d), KILN_EINVAL);
-	ck_assert_int_eq(kiln_lc_layer_debootstrap(S("%s/l", d), "", d), KILN_EINVAL);
+	ck_assert_int_eq(lc_layer_debootstrap(S("%s/l", d), "../etc", d), KILN_EINVAL);
+	ck_assert_int_eq(lc_layer_debootstrap(S("%s/l", d), "", d), KILN_EINVAL);
 	ck_assert_int_eq(kiln_rm_rf(d), 0);
 }
 END_TEST
@@ -422,8 +426,7 @@ START_TEST(debootstrap_builds_once_for_concurrent_callers)
 		kids[i] = fork();
 		ck_assert_int_ge(kids[i], 0);
 		if (kids[i] == 0)
-			_exit(kiln_lc_layer_debootstrap(S("%s/layer%d", d, i), "testsuite",
-			                                cache) == 0
+			_exit(lc_layer_debootstrap(S("%s/layer%d", d, i), "testsuite", cache) == 0
 			          ? 0
 			          : 1);
 	}
@@ -443,11 +446,11 @@ START_TEST(debootstrap_builds_once_for_concurrent_callers)
 		                 0);
 	}
 	/* Cached: a third layer does not run debootstrap again. */
-	ck_assert_int_eq(kiln_lc_layer_debootstrap(S("%s/layer2", d), "testsuite", cache), 0);
+	ck_assert_int_eq(lc_layer_debootstrap(S("%s/layer2", d), "testsuite", cache), 0);
 	ck_assert_str_eq(slurp(log), "testsuite\n");
 
 	/* A failed build says why, and leaves no mount and no half-built tree. */
-	ck_assert_int_eq(kiln_lc_layer_debootstrap(S("%s/layer3", d), "broken", cache), KILN_ERROR);
+	ck_assert_int_eq(lc_layer_debootstrap(S("%s/layer3", d), "broken", cache), KILN_ERROR);
 	ck_assert_msg(strstr(kiln_error_last(), "Couldn't download packages: broken") != NULL, "%s",
 	              kiln_error_last());
 	ck_assert_ptr_null(strstr(slurp("/proc/mounts"), d));
@@ -479,14 +482,14 @@ static const char *busybox_layer(const char *d)
 struct box {
 	const char *d, *layer, *dir;
 	char bridge[16];
-	struct kiln_lc_net net;
-	struct kiln_lc_machine *m;
+	struct lc_net net;
+	struct lc_machine *m;
 };
 
 static void box_start(struct box *b, const char *user_data)
 {
 	const char *layers[1];
-	struct kiln_lc_machine_spec spec;
+	struct lc_machine_spec spec;
 
 	memset(&spec, 0, sizeof(spec));
 	layers[0] = b->layer;
@@ -501,7 +504,7 @@ static void box_start(struct box *b, const char *user_data)
 	spec.authorized_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTheTest test@kiln";
 	spec.user_data = user_data;
 	spec.user_data_len = user_data ? strlen(user_data) : 0;
-	ck_assert_msg(kiln_lc_machine_start(&b->m, &spec) == 0, "%s", kiln_error_last());
+	ck_assert_msg(lc_machine_start(&b->m, &spec) == 0, "%s", kiln_error_last());
 }
 
 static void box_setup(struct box *b)
@@ -511,7 +514,7 @@ static void box_setup(struct box *b)
 	b->layer = busybox_layer(b->d);
 	b->dir = S("%s/i-1", b->d);
 	snprintf(b->bridge, sizeof(b->bridge), "%s", suite_bridge);
-	ck_assert_int_eq(kiln_lc_net_up(&b->net, b->bridge, TEST_CIDR), 0);
+	ck_assert_int_eq(lc_net_up(&b->net, b->bridge, TEST_CIDR), 0);
 }
 
 /* Wait for `needle` on the console, up to 10 s. */
@@ -563,8 +566,8 @@ static int zombies_of(pid_t parent)
 
 static void box_teardown(struct box *b)
 {
-	kiln_lc_machine_free(b->m);
-	ck_assert_int_eq(kiln_lc_net_down(&b->net), 0);
+	lc_machine_free(b->m);
+	ck_assert_int_eq(lc_net_down(&b->net), 0);
 	ck_assert_int_eq(kiln_rm_rf(b->d), 0);
 }
 
@@ -592,8 +595,8 @@ START_TEST(machine_boots_runs_user_data_once_and_stops_clean)
 	                 0);
 	kiln_sleep(0.3, NULL);
 	ck_assert_int_eq(zombies_of(pid), 0);
-	ck_assert_int_eq(kiln_lc_machine_exited(b.m, NULL), 0);
-	ck_assert_int_eq(kiln_lc_machine_stop(b.m, 5), 0);
+	ck_assert_int_eq(lc_machine_exited(b.m, NULL), 0);
+	ck_assert_int_eq(lc_machine_stop(b.m, 5), 0);
 	ck_assert_int_eq(b.m->status, 0);
 	assert_clean(&b, pid);
 	count = slurp(S("%s/upper/root/ud-count", b.dir));
@@ -602,10 +605,10 @@ START_TEST(machine_boots_runs_user_data_once_and_stops_clean)
 	                 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTheTest test@kiln\n");
 
 	/* Second boot: the upper directory is kept and the user data does not run again. */
-	kiln_lc_machine_free(b.m);
+	lc_machine_free(b.m);
 	box_start(&b, ud);
 	ck_assert(console_has(&b, "is up in"));
-	ck_assert_int_eq(kiln_lc_machine_stop(b.m, 5), 0);
+	ck_assert_int_eq(lc_machine_stop(b.m, 5), 0);
 	count = slurp(S("%s/upper/root/ud-count", b.dir));
 	ck_assert_str_eq(count, "ran\n");
 	ck_assert_str_eq(slurp(S("%s/upper/root/.ssh/authorized_keys", b.dir)),
@@ -628,13 +631,13 @@ START_TEST(machine_power_off_from_inside_is_detected)
 		kiln_rm_rf(b.dir);
 		box_start(&b, ud);
 		pid = b.m->pid;
-		for (int t = 0; t < 500 && !kiln_lc_machine_exited(b.m, &status); t++)
+		for (int t = 0; t < 500 && !lc_machine_exited(b.m, &status); t++)
 			kiln_sleep(0.02, NULL);
-		ck_assert_msg(kiln_lc_machine_exited(b.m, &status) == 1, "'%s' did not power off",
+		ck_assert_msg(lc_machine_exited(b.m, &status) == 1, "'%s' did not power off",
 		              ways[i]);
-		ck_assert_int_eq(kiln_lc_machine_stop(b.m, 5), 0);
+		ck_assert_int_eq(lc_machine_stop(b.m, 5), 0);
 		assert_clean(&b, pid);
-		kiln_lc_machine_free(b.m);
+		lc_machine_free(b.m);
 		b.m = NULL;
 	}
 	box_teardown(&b);
@@ -651,11 +654,11 @@ START_TEST(machine_reap_cleans_up_after_a_crash)
 	pid = b.m->pid;
 	ck_assert(console_has(&b, "is up in"));
 	/* The daemon "crashed": only the directory is left to go on. */
-	ck_assert_int_eq(kiln_lc_machine_reap(b.dir), 0);
+	ck_assert_int_eq(lc_machine_reap(b.dir), 0);
 	assert_clean(&b, pid);
 	/* Reaping twice, or a directory that never ran a machine, is fine. */
-	ck_assert_int_eq(kiln_lc_machine_reap(b.dir), 0);
-	ck_assert_int_eq(kiln_lc_machine_reap(S("%s/never", b.d)), 0);
+	ck_assert_int_eq(lc_machine_reap(b.dir), 0);
+	ck_assert_int_eq(lc_machine_reap(S("%s/never", b.d)), 0);
 	b.m->reaped = 1;
 	box_teardown(&b);
 }
@@ -665,7 +668,7 @@ START_TEST(machine_refuses_bad_layers)
 {
 	struct box b;
 	const char *layers[] = {"relative/layer"};
-	struct kiln_lc_machine_spec spec;
+	struct lc_machine_spec spec;
 
 	box_setup(&b);
 	memset(&spec, 0, sizeof(spec));
@@ -675,12 +678,12 @@ START_TEST(machine_refuses_bad_layers)
 	spec.nlayers = 1;
 	spec.net = &b.net;
 	spec.ip = b.net.network + 7;
-	ck_assert_int_eq(kiln_lc_machine_start(&b.m, &spec), KILN_EINVAL);
+	ck_assert_int_eq(lc_machine_start(&b.m, &spec), KILN_EINVAL);
 	layers[0] = "/a:b";
-	ck_assert_int_eq(kiln_lc_machine_start(&b.m, &spec), KILN_EINVAL);
+	ck_assert_int_eq(lc_machine_start(&b.m, &spec), KILN_EINVAL);
 	layers[0] = b.layer;
 	spec.ip = b.net.gateway;
-	ck_assert_int_eq(kiln_lc_machine_start(&b.m, &spec), KILN_EINVAL);
+	ck_assert_int_eq(lc_machine_start(&b.m, &spec), KILN_EINVAL);
 	ck_assert_ptr_null(b.m);
 	ck_assert_int_eq(run(S("ip -o link show master %s | grep -q .", b.bridge)), 1);
 	box_teardown(&b);

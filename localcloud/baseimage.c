@@ -11,8 +11,8 @@
 #include "core/paths.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "localcloud/daemon.h"
-#include "localcloud/runtime.h"
+#include "localcloud/cloud.h"
+#include "localcloud/runtime-int.h"
 
 static int register_layer(char **image_id, const char *endpoint, const char *name,
                           const char *layer_id, const char *login_user)
@@ -51,13 +51,13 @@ typedef int (*build_fn)(const char *layer_dir, const char *arg, const char *cach
 
 static int build_debootstrap(const char *layer_dir, const char *suite, const char *cache)
 {
-	return kiln_lc_layer_debootstrap(layer_dir, suite, cache);
+	return lc_layer_debootstrap(layer_dir, suite, cache);
 }
 
 static int build_import(const char *layer_dir, const char *source, const char *cache)
 {
 	(void)cache;
-	return kiln_lc_layer_import(layer_dir, source);
+	return lc_layer_import(layer_dir, source);
 }
 
 static int make_image(char **image_id, const char *state_dir, const char *name, build_fn build,

@@ -1,10 +1,10 @@
 /*
  * Internal to the local cloud's layers: an exact copy of a directory tree.
  */
-#ifndef KILN_LOCALCLOUD_LAYER_TREE_H
-#define KILN_LOCALCLOUD_LAYER_TREE_H
+#ifndef KILN_LOCALCLOUD_TREECOPY_INT_H
+#define KILN_LOCALCLOUD_TREECOPY_INT_H
 
-struct kiln_lc_tree_opts {
+struct lc_tree_opts {
 	/* Hard-link regular files instead of copying them (a read-only source). */
 	int link;
 	/*
@@ -16,6 +16,6 @@ struct kiln_lc_tree_opts {
 };
 
 /* Copy `src` to `dst`, which must not exist yet. */
-int kiln_lc_tree_copy(const char *dst, const char *src, const struct kiln_lc_tree_opts *opts);
+int lc_tree_copy(const char *dst, const char *src, const struct lc_tree_opts *opts);
 
 #endif

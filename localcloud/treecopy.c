@@ -16,7 +16,7 @@
 
 #include "core/buf.h"
 #include "core/common.h"
-#include "localcloud/layer_tree.h"
+#include "localcloud/treecopy-int.h"
 
 struct hardlink {
 	dev_t dev;
@@ -25,7 +25,7 @@ struct hardlink {
 };
 
 struct tree_ctx {
-	const struct kiln_lc_tree_opts *opts;
+	const struct lc_tree_opts *opts;
 	int dst_root;
 	struct hardlink *links;
 	size_t nlinks, alinks;
@@ -292,7 +292,7 @@ static int copy_tree_at(struct tree_ctx *c, int sfd, int dfd, struct kiln_buf *r
 	return error;
 }
 
-int kiln_lc_tree_copy(const char *dst, const char *src, const struct kiln_lc_tree_opts *opts)
+int lc_tree_copy(const char *dst, const char *src, const struct lc_tree_opts *opts)
 {
 	struct tree_ctx c;
 	struct kiln_buf rel = KILN_BUF_INIT;

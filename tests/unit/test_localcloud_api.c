@@ -1,0 +1,619 @@
+/*
+ * The local cloud's API in process, without root: signed requests go
+ * straight into lc_api_handle() over a cloud opened on a temporary state
+ * directory, whose machines are stand-ins (no namespaces, no network). The
+ * replies are parsed as XML and the state is checked, so that a handler's
+ * mistake shows here in milliseconds.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aws/query.h"
+#include "aws/shapes.h"
+#include "aws/sigv4.h"
+#include "aws/xml.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "localcloud/api-int.h"
+#include "localcloud/cloud-int.h"
+#include "localcloud/cloud.h"
+#include "localcloud/describe-int.h"
+#include "localcloud/ec2-int.h"
+#include "localcloud/net-int.h"
+
+/* ---- stand-in machines -------------------------------------------------- */
+
+static int fake_start(struct lc_machine **out, const struct lc_machine_spec *spec)
+{
+	struct lc_machine *m = kiln_xcalloc(1, sizeof(*m));
+
+	m->pid = 1;
+	m->id = kiln_xstrdup(spec->id);
+	*out = m;
+	return 0;
+}
+
+static int fake_exited(struct lc_machine *m, int *status)
+{
+	(void)m;
+	(void)status;
+	return 0;
+}
+
+static int fake_stop(struct lc_machine *m, double timeout)
+{
+	(void)m;
+	(void)timeout;
+	return 0;
+}
+
+static void fake_free(struct lc_machine *m)
+{
+	if (m) {
+		free(m->id);
+		free(m);
+	}
+}
+
+static int fake_reap(const char *dir)
+{
+	(void)dir;
+	return 0;
+}
+
+static const struct lc_machines fake_machines = {fake_start, fake_exited, fake_stop, fake_free,
+                                                 fake_reap};
+
+/* ---- the fixture -------------------------------------------------------- */
+
+static struct lc_cloud cloud;
+static char state_dir[64];
+
+static void setup(void)
+{
+	struct kiln_cloud_opts o = {.cidr = "10.214.99.0/24"};
+
+	snprintf(state_dir, sizeof(state_dir), "/tmp/kiln-lcapi-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(state_dir));
+	ck_assert_msg(lc_cloud_open(&cloud, &o, state_dir) == 0, "%s", kiln_error_last());
+	cloud.machines = &fake_machines;
+	pthread_mutex_lock(&cloud.mu);
+	lc_ensure_default_group(&cloud);
+	pthread_mutex_unlock(&cloud.mu);
+}
+
+static void teardown(void)
+{
+	lc_instances_shutdown(&cloud);
+	lc_cloud_close(&cloud);
+	kiln_rm_rf(state_dir);
+}
+
+struct reply {
+	int status;
+	char *body;
+	struct kiln_xml *xml;
+};
+
+static void reply_free(struct reply *r)
+{
+	free(r->body);
+	kiln_xml_free(r->xml);
+	memset(r, 0, sizeof(*r));
+}
+
+/* One request with `body` (form-encoded), signed for `service`, answered in process. */
+static struct reply raw_call(const char *service, const char *body)
+{
+	const char *host = "Host: 127.0.0.1:4566",
+	           *ctype = "Content-Type: application/x-www-form-urlencoded";
+	const char *sign_headers[] = {host, ctype, NULL};
+	struct kiln_sigv4_request sreq = {.method = "POST",
+	                                  .path = "/",
+	                                  .headers = sign_headers,
+	                                  .body = body,
+	                                  .body_len = strlen(body)};
+	struct kiln_sigv4_key key = {"test", "test", NULL, "us-east-1", service};
+	struct kiln_sigv4_signed s;
+	struct lc_http_reply out;
+	struct reply r = {0, NULL, NULL};
+
+	ck_assert_int_eq(kiln_sigv4_sign(&s, &sreq, &key, time(NULL)), 0);
+	{
+		const char *headers[] = {host, ctype, s.amz_date, s.authorization, NULL};
+		struct lc_http_request in = {
+		    "POST", "/", NULL, headers, body, strlen(body), kiln_time_mono()};
+		lc_api_handle(&cloud, &in, &out);
+	}
+	kiln_sigv4_signed_release(&s);
+	r.status = out.status;
+	r.body = kiln_buf_detach(&out.body);
+	kiln_buf_release(&out.body);
+	/* every reply, success or error, is well-formed XML */
+	ck_assert_msg(kiln_xml_parse(&r.xml, r.body, strlen(r.body)) == 0, "not XML: %s", r.body);
+	return r;
+}
+
+/* Action and "Key=Value" pairs (values encoded here), NULL-terminated. */
+static struct reply call(const char *action, ...)
+{
+	struct kiln_query q = KILN_QUERY_INIT;
+	struct kiln_buf body = KILN_BUF_INIT;
+	struct reply r;
+	const char *kv;
+	va_list ap;
+
+	kiln_query_add(&q, "Action", action);
+	kiln_query_add(&q, "Version", "2016-11-15");
+	va_start(ap, action);
+	while ((kv = va_arg(ap, const char *)) != NULL) {
+		const char *eq = strchr(kv, '=');
+		char *k = kiln_xstrndup(kv, (size_t)(eq - kv));
+		kiln_query_add(&q, k, eq + 1);
+		free(k);
+	}
+	va_end(ap);
+	kiln_query_encode(&body, &q);
+	r = raw_call("ec2", body.ptr);
+	kiln_query_release(&q);
+	kiln_buf_release(&body);
+	return r;
+}
+
+/* The text at `path` below the reply's root, or "". */
+static const char *text(const struct reply *r, const char *path)
+{
+	const char *t = kiln_xml_text(r->xml, kiln_xml_root(r->xml), path);
+
+	return t ? t : "";
+}
+
+static const char *error_code(const struct reply *r)
+{
+	return text(r, "Errors/Error/Code");
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+static char *base_image(void)
+{
+	struct reply r;
+	char *layer = lc_new_id("layer-"), *dir = kiln_path_join(cloud.layers_dir, layer), *arg,
+	     *id;
+
+	ck_assert_int_eq(kiln_mkdir_p(dir, 0755), 0);
+	arg = kiln_xasprintf("LayerId=%s", layer);
+	r = call("KilnRegisterLayerImage", "Name=base", arg, NULL);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	id = kiln_xstrdup(text(&r, "imageId"));
+	reply_free(&r);
+	free(arg);
+	free(dir);
+	free(layer);
+	return id;
+}
+
+/* ---- the bugs of issue 9 ------------------------------------------------ */
+
+/* Instances of one RunInstances each have their own tags and groups. */
+START_TEST(run_instances_tags_are_per_instance)
+{
+	char *image = base_image(), *arg = kiln_xasprintf("ImageId=%s", image), *res1;
+	struct reply r, d;
+	json_t *i1, *i2;
+
+	r = call("RunInstances", arg, "MinCount=2", "MaxCount=2",
+	         "TagSpecification.1.ResourceType=instance", "TagSpecification.1.Tag.1.Key=batch",
+	         "TagSpecification.1.Tag.1.Value=two", NULL);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	ck_assert_int_eq(count(r.body, "<instanceId>"), 2);
+	res1 = kiln_xasprintf("ResourceId.1=%s", text(&r, "instancesSet/item/instanceId"));
+	d = call("CreateTags", res1, "Tag.1.Key=only", "Tag.1.Value=first", NULL);
+	ck_assert_msg(d.status == 200, "%s", d.body);
+	reply_free(&d);
+	pthread_mutex_lock(&cloud.mu);
+	{
+		const char *k;
+		json_t *v;
+		i1 = i2 = NULL;
+		json_object_foreach(lc_instances(&cloud), k, v)
+		{
+			if (i1 == NULL)
+				i1 = v;
+			else
+				i2 = v;
+		}
+		ck_assert_ptr_ne(json_object_get(i1, "tags"), json_object_get(i2, "tags"));
+		ck_assert_ptr_ne(json_object_get(i1, "groups"), json_object_get(i2, "groups"));
+		ck_assert_int_eq(json_object_size(json_object_get(i1, "tags")) +
+		                     json_object_size(json_object_get(i2, "tags")),
+		                 3);
+	}
+	pthread_mutex_unlock(&cloud.mu);
+	d = call("DescribeInstances", "Filter.1.Name=tag:only", "Filter.1.Value.1=first", NULL);
+	ck_assert_int_eq(count(d.body, "<instanceId>"), 1);
+	reply_free(&d);
+	reply_free(&r);
+	free(res1);
+	free(arg);
+	free(image);
+}
+END_TEST
+
+/* The capture workers' count is the daemon's, not the state's: a crash leaves none behind. */
+START_TEST(image_workers_are_not_saved)
+{
+	struct kiln_cloud_opts o = {.cidr = "10.214.99.0/24"};
+	char *path = kiln_path_join(state_dir, "state.json");
+	json_t *st;
+	double t0;
+
+	lc_instances_shutdown(&cloud);
+	lc_cloud_close(&cloud);
+	/* what a daemon that crashed during CreateImage saved before this fix */
+	st = json_pack("{s:i, s:i}", "version", 1, "workers", 3);
+	ck_assert_int_eq(json_dump_file(st, path, 0), 0);
+	json_decref(st);
+	ck_assert_int_eq(lc_cloud_open(&cloud, &o, state_dir), 0);
+	cloud.machines = &fake_machines;
+	t0 = kiln_time_mono();
+	lc_instances_shutdown(&cloud);
+	ck_assert_msg(kiln_time_mono() - t0 < 1.0, "shutdown waited for workers that do not exist");
+	pthread_mutex_lock(&cloud.mu);
+	ck_assert_int_eq(lc_state_save(&cloud), 0);
+	pthread_mutex_unlock(&cloud.mu);
+	ck_assert_int_eq(kiln_json_load_file(&st, path), 0);
+	ck_assert_ptr_null(json_object_get(st, "workers"));
+	json_decref(st);
+	cloud.stopping = 0;
+	free(path);
+}
+END_TEST
+
+/* Empty values count as absent, as EC2 treats them. */
+START_TEST(empty_parameters_are_absent)
+{
+	char *image = base_image(), *arg = kiln_xasprintf("ImageId=%s", image);
+	struct reply r;
+
+	r = call("CreateSecurityGroup", "GroupName=x", "GroupDescription=d", "VpcId=", NULL);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	ck_assert_int_eq(strncmp(text(&r, "groupId"), "sg-", 3), 0);
+	reply_free(&r);
+	r = call("RunInstances", arg, "MinCount=1", "MaxCount=1",
+	         "SubnetId=", "KeyName=", "InstanceType=t3.micro", NULL);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	reply_free(&r);
+	r = call("DescribeInstances", "NextToken=", "MaxResults=5", NULL);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	reply_free(&r);
+	free(arg);
+	free(image);
+}
+END_TEST
+
+/* The most recent 64 KiB of a console, however large it grew. */
+START_TEST(console_output_is_the_last_64k)
+{
+	char *image = base_image(), *arg = kiln_xasprintf("ImageId=%s", image), *id, *dir, *log;
+	const char *tail = "the very last line\n";
+	struct kiln_buf decoded = KILN_BUF_INIT;
+	struct reply r;
+	int fd;
+
+	r = call("RunInstances", arg, "MinCount=1", "MaxCount=1", NULL);
+	ck_assert_int_eq(r.status, 200);
+	id = kiln_xasprintf("InstanceId=%s", text(&r, "instancesSet/item/instanceId"));
+	dir = kiln_path_join(cloud.instances_dir, id + strlen("InstanceId="));
+	log = kiln_path_join(dir, "console.log");
+	reply_free(&r);
+	/* 100 MiB of console (sparse), past any buffer that reads it whole */
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 100 << 20), 0);
+	ck_assert_int_eq(pwrite(fd, tail, strlen(tail), 100 << 20), (ssize_t)strlen(tail));
+	close(fd);
+	r = call("GetConsoleOutput", id, NULL);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	ck_assert_int_eq(kiln_aws_base64_decode(&decoded, text(&r, "output")), 0);
+	ck_assert_uint_eq(decoded.size, 64 * 1024);
+	ck_assert(memcmp(decoded.ptr + decoded.size - strlen(tail), tail, strlen(tail)) == 0);
+	kiln_buf_release(&decoded);
+	reply_free(&r);
+	r = call("GetConsoleOutput", "InstanceId=i-../../etc", NULL);
+	ck_assert_str_eq(error_code(&r), "InvalidInstanceID.Malformed");
+	reply_free(&r);
+	free(log);
+	free(dir);
+	free(id);
+	free(arg);
+	free(image);
+}
+END_TEST
+
+/* ---- describe: filters, wildcards, paging, limits ----------------------- */
+
+START_TEST(wildcards_are_ec2s)
+{
+	ck_assert(lc_wildcard("web-*", "web-1"));
+	ck_assert(lc_wildcard("*", ""));
+	ck_assert(lc_wildcard("w?b", "web"));
+	ck_assert(!lc_wildcard("w?b", "wb"));
+	ck_assert(lc_wildcard("a\\*b", "a*b"));
+	ck_assert(!lc_wildcard("a\\*b", "axb"));
+	ck_assert(lc_wildcard("[ab]", "[ab]")); /* no bracket classes in EC2's filters */
+	ck_assert(!lc_wildcard("[ab]", "a"));
+	ck_assert(
+	    lc_wildcard("*a*a*a*a*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"));
+	ck_assert(!lc_wildcard("*a*a*a*a*a*a*a*a*a*a*c",
+	                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"));
+}
+END_TEST
+
+START_TEST(filters_are_checked_and_bounded)
+{
+	struct kiln_buf many = KILN_BUF_INIT;
+	struct reply r;
+
+	r = call("DescribeSecurityGroups", "Filter.1.Name=group-name", "Filter.1.Value.1=def*",
+	         NULL);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	ck_assert_int_eq(count(r.body, "<groupName>default</groupName>"), 1);
+	reply_free(&r);
+	r = call("DescribeSecurityGroups", "Filter.1.Name=no-such-filter", "Filter.1.Value.1=x",
+	         NULL);
+	ck_assert_str_eq(error_code(&r), "InvalidParameterValue");
+	reply_free(&r);
+	kiln_buf_puts(&many, "Action=DescribeImages&Version=2016-11-15&Filter.1.Name=name");
+	for (int i = 1; i <= 201; i++)
+		kiln_buf_printf(&many, "&Filter.1.Value.%d=v%d", i, i);
+	r = raw_call("ec2", many.ptr);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(error_code(&r), "FilterLimitExceeded");
+	reply_free(&r);
+	kiln_buf_release(&many);
+}
+END_TEST
+
+START_TEST(garbage_next_tokens_are_refused_everywhere)
+{
+	static const char *const actions[] = {"DescribeInstances",      "DescribeImages",
+	                                      "DescribeSecurityGroups", "DescribeLaunchTemplates",
+	                                      "DescribeSnapshots",      "DescribeTags",
+	                                      "DescribeSubnets",        "DescribeVpcs"};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(actions); i++) {
+		struct reply r = call(actions[i], "NextToken=garbage", NULL);
+		ck_assert_msg(r.status == 400, "%s accepted a garbage NextToken", actions[i]);
+		ck_assert_str_eq(error_code(&r), "InvalidParameterValue");
+		reply_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(paging_walks_every_item_once)
+{
+	char *token = NULL;
+	int seen = 0, pages = 0;
+
+	for (int i = 0; i < 12; i++) {
+		char *name = kiln_xasprintf("GroupName=g%02d", i);
+		struct reply r = call("CreateSecurityGroup", name, "GroupDescription=d", NULL);
+		ck_assert_int_eq(r.status, 200);
+		reply_free(&r);
+		free(name);
+	}
+	do {
+		char *arg = token ? kiln_xasprintf("NextToken=%s", token) : kiln_xstrdup("X=1");
+		struct reply r = call("DescribeSecurityGroups", "MaxResults=5", arg, NULL);
+		ck_assert_msg(r.status == 200, "%s", r.body);
+		seen += count(r.body, "<groupId>");
+		free(token);
+		token = text(&r, "nextToken")[0] ? kiln_xstrdup(text(&r, "nextToken")) : NULL;
+		pages++;
+		reply_free(&r);
+		free(arg);
+	} while (token != NULL && pages < 10);
+	ck_assert_int_eq(seen, 13); /* and the default group */
+	ck_assert_int_eq(pages, 3);
+}
+END_TEST
+
+/* ---- parameters --------------------------------------------------------- */
+
+/* Thousands of filter values parse in linear time, and are refused by EC2's limit. */
+START_TEST(many_parameters_are_fast)
+{
+	struct kiln_buf many = KILN_BUF_INIT;
+	struct reply r;
+	double t0;
+
+	kiln_buf_puts(&many, "Action=DescribeImages&Version=2016-11-15&Filter.1.Name=name");
+	for (int i = 1; i <= 9990; i++)
+		kiln_buf_printf(&many, "&Filter.1.Value.%d=v%d", i, i);
+	t0 = kiln_time_mono();
+	r = raw_call("ec2", many.ptr);
+	ck_assert_msg(kiln_time_mono() - t0 < 1.0, "9,990 values took %.1f s",
+	              kiln_time_mono() - t0);
+	ck_assert_str_eq(error_code(&r), "FilterLimitExceeded");
+	reply_free(&r);
+	/* past any count a request needs: refused before any handler sees it */
+	kiln_buf_puts(&many, "&Tag.1.Key=a");
+	for (int i = 1; i <= 10000; i++)
+		kiln_buf_printf(&many, "&X.%d=y", i);
+	r = raw_call("ec2", many.ptr);
+	ck_assert_str_eq(error_code(&r), "MalformedQueryString");
+	reply_free(&r);
+	kiln_buf_release(&many);
+}
+END_TEST
+
+START_TEST(invalid_utf8_is_refused_and_nothing_stored)
+{
+	struct reply r;
+
+	r = raw_call("ec2", "Action=CreateSecurityGroup&Version=2016-11-15&GroupName=u8&"
+	                    "GroupDescription=%FF%FE");
+	ck_assert_int_eq(r.status, 400);
+	reply_free(&r);
+	pthread_mutex_lock(&cloud.mu);
+	ck_assert_ptr_null(lc_group_by_name(&cloud, "u8"));
+	pthread_mutex_unlock(&cloud.mu);
+	r = raw_call("ec2", "Action=%FF%FE&Version=2016-11-15");
+	ck_assert_int_eq(r.status, 400);
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(params_lookup_and_lists)
+{
+	struct kiln_query q = KILN_QUERY_INIT;
+	struct lc_params p;
+	struct lc_req r;
+	const char **vals;
+	int *idx;
+	size_t n;
+
+	kiln_query_parse(&q, "B=2&A.10=x&A.2=y&A.1.Name=n&A.1=z&A=top&A.1=dup&Empty=&A.02=no", 58);
+	lc_params_init(&p, &q);
+	memset(&r, 0, sizeof(r));
+	r.p = &p;
+	ck_assert_str_eq(lc_q(&r, "B"), "2");
+	ck_assert_str_eq(lc_q(&r, "A.1"), "z"); /* the first of repeated keys */
+	ck_assert_ptr_null(lc_q(&r, "Empty"));
+	ck_assert_str_eq(lc_q_raw(&r, "Empty"), "");
+	ck_assert_ptr_null(lc_q(&r, "C"));
+	n = lc_q_indexes(&r, "A", &idx);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(idx[0], 1);
+	ck_assert_int_eq(idx[1], 2);
+	ck_assert_int_eq(idx[2], 10);
+	free(idx);
+	n = lc_q_list(&r, "A", &vals);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(vals[0], "z");
+	ck_assert_str_eq(vals[2], "x");
+	free(vals);
+	ck_assert(lc_q_has_prefix(&r, "A"));
+	ck_assert(!lc_q_has_prefix(&r, "B"));
+	lc_params_release(&p);
+	kiln_query_release(&q);
+}
+END_TEST
+
+/* ---- the network noun --------------------------------------------------- */
+
+START_TEST(subnet_addresses)
+{
+	uint32_t base, first, last;
+	char a[16];
+
+	ck_assert_int_eq(lc_ip_parse(&base, "172.31.16.0"), 0);
+	lc_subnet_range(base, 20, &first, &last);
+	lc_ip_format(a, first);
+	ck_assert_str_eq(a, "172.31.16.4");
+	lc_ip_format(a, last);
+	ck_assert_str_eq(a, "172.31.31.254");
+	ck_assert_int_eq(lc_subnet_capacity(20), 4091);
+	ck_assert_int_eq(lc_subnet_capacity(28), 11);
+	ck_assert_int_lt(lc_ip_parse(&base, "300.1.1.1"), 0);
+}
+END_TEST
+
+/* Layers nothing uses are moved aside under the lock and deleted outside it. */
+START_TEST(unused_layers_are_collected_outside_the_lock)
+{
+	char *image = base_image(), *arg = kiln_xasprintf("ImageId=%s", image);
+	char *layer, *dir;
+	struct reply r;
+
+	pthread_mutex_lock(&cloud.mu);
+	layer = kiln_xstrdup(json_string_value(json_array_get(
+	    json_object_get(json_object_get(lc_table(&cloud, "images"), image), "layers"), 0)));
+	pthread_mutex_unlock(&cloud.mu);
+	dir = kiln_path_join(cloud.layers_dir, layer);
+	{
+		/* old enough to collect (young layers may be being registered) */
+		struct timespec old[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+		ck_assert_int_eq(utimensat(AT_FDCWD, dir, old, 0), 0);
+	}
+	r = call("DeregisterImage", arg, "DeleteAssociatedSnapshots=true", NULL);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	reply_free(&r);
+	ck_assert_int_ne(access(dir, F_OK), 0);
+	lc_layers_sweep(&cloud);
+	{
+		char *trash = kiln_xasprintf("%s/.trash-%s", cloud.layers_dir, layer);
+		ck_assert_int_ne(access(trash, F_OK), 0);
+		free(trash);
+	}
+	free(dir);
+	free(layer);
+	free(arg);
+	free(image);
+}
+END_TEST
+
+/* ---- ids become paths: they must be exact -------------------------------- */
+
+START_TEST(layer_ids_are_exact)
+{
+	static const char *const bad[] = {"LayerId=.",
+	                                  "LayerId=..",
+	                                  "LayerId=layer-",
+	                                  "LayerId=../instances",
+	                                  "LayerId=layer-0123456789abcdef0/x",
+	                                  "LayerId=layer-0123456789ABCDEF0"};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
+		struct reply r = call("KilnRegisterLayerImage", "Name=evil", bad[i], NULL);
+		ck_assert_msg(r.status == 400, "%s accepted", bad[i]);
+		reply_free(&r);
+	}
+	{
+		/* the empty id is a missing one, never the whole layers directory */
+		struct reply r = call("KilnRegisterLayerImage", "Name=evil", "LayerId=", NULL);
+		ck_assert_str_eq(error_code(&r), "MissingParameter");
+		reply_free(&r);
+	}
+}
+END_TEST
+
+Suite *kiln_test_suite(void)
+{
+	Suite *s = suite_create("localcloud_api");
+	TCase *tc = tcase_create("api");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, run_instances_tags_are_per_instance);
+	tcase_add_test(tc, image_workers_are_not_saved);
+	tcase_add_test(tc, empty_parameters_are_absent);
+	tcase_add_test(tc, console_output_is_the_last_64k);
+	tcase_add_test(tc, wildcards_are_ec2s);
+	tcase_add_test(tc, filters_are_checked_and_bounded);
+	tcase_add_test(tc, garbage_next_tokens_are_refused_everywhere);
+	tcase_add_test(tc, paging_walks_every_item_once);
+	tcase_add_test(tc, many_parameters_are_fast);
+	tcase_add_test(tc, invalid_utf8_is_refused_and_nothing_stored);
+	tcase_add_test(tc, params_lookup_and_lists);
+	tcase_add_test(tc, subnet_addresses);
+	tcase_add_test(tc, unused_layers_are_collected_outside_the_lock);
+	tcase_add_test(tc, layer_ids_are_exact);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
