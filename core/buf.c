@@ -1,4 +1,5 @@
 #include "core/buf.h"
+#include "core/utf8.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -147,39 +148,6 @@ void kiln_buf_rtrim(struct kiln_buf *buf)
 		buf->ptr[buf->size] = '\0';
 }
 
-/*
- * The length (2 to 4) of the well-formed UTF-8 sequence at `p`, with its code
- * point in *cp; 0 when the bytes are not one (overlong forms, surrogates and
- * values past U+10FFFF included, as RFC 3629 says).
- */
-static size_t utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
-{
-	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-	size_t len, i;
-	uint32_t c;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	c = p[0] & (0x7f >> len);
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if (c < min[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
 /* Code points a terminal may act on, or that reorder the text around them. */
 static int unsafe_code_point(uint32_t c)
 {
@@ -204,19 +172,19 @@ static int put_hex(struct kiln_buf *buf, const unsigned char *p, size_t n)
 
 /* Append what starts at `p` up to the next byte to escape; returns how far it went. */
 static size_t put_plain(struct kiln_buf *buf, const unsigned char *p, const unsigned char *end,
-                        int *error)
+                        int backslash, int *error)
 {
 	const unsigned char *q = p;
 	uint32_t cp = 0;
-	size_t n;
+	int n;
 
 	while (q < end) {
-		if ((*q >= 0x20 && *q < 0x7f) || *q == '\t') {
+		if (((*q >= 0x20 && *q < 0x7f) || *q == '\t') && !(*q == '\\' && backslash)) {
 			q++;
 			continue;
 		}
-		n = *q < 0x80 ? 0 : utf8_seq(q, (size_t)(end - q), &cp);
-		if (n == 0 || unsafe_code_point(cp))
+		n = *q < 0x80 ? -1 : kiln_utf8_decode(&cp, (const char *)q, (size_t)(end - q));
+		if (n < 0 || unsafe_code_point(cp) || (*q == '\\' && backslash))
 			break;
 		q += n;
 	}
@@ -227,16 +195,19 @@ static size_t put_plain(struct kiln_buf *buf, const unsigned char *p, const unsi
 int kiln_buf_put_escaped(struct kiln_buf *buf, const void *data, size_t len, unsigned flags)
 {
 	const unsigned char *p = data, *end = p + len;
-	size_t start = buf->size, n;
+	size_t start = buf->size;
 	uint32_t cp = 0;
-	int error = 0;
+	int n, error = 0;
 
 	KILN_ASSERT_ARG(buf != NULL && (data != NULL || len == 0));
 	while (p < end && error == 0) {
-		p += put_plain(buf, p, end, &error);
+		p += put_plain(buf, p, end, (flags & KILN_ESCAPE_BACKSLASH) != 0, &error);
 		if (p == end || error < 0)
 			break;
-		if ((flags & KILN_ESCAPE_LINES) && *p == '\n') {
+		if (*p == '\\') {
+			error = kiln_buf_puts(buf, "\\\\");
+			p++;
+		} else if ((flags & KILN_ESCAPE_LINES) && *p == '\n') {
 			error = kiln_buf_putc(buf, '\n');
 			p++;
 		} else if ((flags & KILN_ESCAPE_LINES) && *p == '\r' && end - p > 1 &&
@@ -245,9 +216,10 @@ int kiln_buf_put_escaped(struct kiln_buf *buf, const void *data, size_t len, uns
 			p += 2;
 		} else {
 			/* One byte, or the whole of an unsafe but well-formed character. */
-			n = *p < 0x80 ? 0 : utf8_seq(p, (size_t)(end - p), &cp);
+			n = *p < 0x80 ? 1
+			              : kiln_utf8_decode(&cp, (const char *)p, (size_t)(end - p));
 			n = n > 0 ? n : 1;
-			error = put_hex(buf, p, n);
+			error = put_hex(buf, p, (size_t)n);
 			p += n;
 		}
 	}

@@ -102,6 +102,8 @@ static const struct {
     {"\xf4\x90\x80\x80", 0, 0, "\\xf4\\x90\\x80\\x80"},
     {"\xe2\x9c", 0, 0, "\\xe2\\x9c"},
     {"", 0, 0, ""},
+    /* records that must read back: a backslash doubled, the rest as always */
+    {"a\\x1b\x1b\xff", 0, KILN_ESCAPE_BACKSLASH, "a\\\\x1b\\x1b\\xff"},
 };
 
 START_TEST(buf_escapes_what_comes_from_outside)
@@ -113,9 +115,12 @@ START_TEST(buf_escapes_what_comes_from_outside)
 	ck_assert_int_eq(kiln_buf_put_escaped(&b, escapes[_i].in, len, escapes[_i].flags), 0);
 	ck_assert_uint_eq(b.size, strlen(escapes[_i].out));
 	ck_assert_str_eq(b.ptr, escapes[_i].out);
-	/* Escaped text is printable: escaping it again changes nothing. */
-	ck_assert_int_eq(kiln_buf_put_escaped(&again, b.ptr, b.size, escapes[_i].flags), 0);
-	ck_assert_str_eq(again.ptr, b.ptr);
+	/* Escaped text is printable: escaping it again changes nothing (but doubled backslashes).
+	 */
+	if (!(escapes[_i].flags & KILN_ESCAPE_BACKSLASH)) {
+		ck_assert_int_eq(kiln_buf_put_escaped(&again, b.ptr, b.size, escapes[_i].flags), 0);
+		ck_assert_str_eq(again.ptr, b.ptr);
+	}
 	if (escapes[_i].flags == 0 && escapes[_i].len == 0) {
 		copy = kiln_escape(escapes[_i].in);
 		ck_assert_str_eq(copy, b.ptr);
