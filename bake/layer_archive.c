@@ -186,7 +186,7 @@ static int starts_with_folded(const unsigned char **end, const unsigned char *p,
  * HFS+ ignores anywhere in it. A layer is extracted where repositories may
  * live and be used, so it is refused the same way.
  */
-KILN_STATIC int is_dotgit(const char *name)
+static int is_dotgit(const char *name)
 {
 	const unsigned char *p = (const unsigned char *)name, *rest = NULL;
 
@@ -202,7 +202,7 @@ KILN_STATIC int is_dotgit(const char *name)
 }
 
 /* Why `name` cannot be a name in a layer, or NULL. */
-KILN_STATIC const char *name_problem(const char *name)
+static const char *name_problem(const char *name)
 {
 	if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
 	    strchr(name, '/') != NULL)
