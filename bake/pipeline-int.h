@@ -55,9 +55,17 @@ int kiln_bake__image_create(struct bake *b);
 void kiln_bake__cleanup(struct bake *b, int failed);
 
 /* provision.c */
+/*
+ * After a command failed: when the connection to the builder broke under it
+ * (sshd stopped or restarted), the error says so, with `what` was running and
+ * the last line of `tail` (its output, escaped); otherwise `error` as it is.
+ */
+int kiln_bake__lost_while(struct bake *b, int error, const char *what, const struct kiln_buf *tail);
 int kiln_bake__ssh_connect(struct bake *b);
 int kiln_bake__upload(struct bake *b);
 int kiln_bake__provision(struct bake *b);
+
+/* checks.c: the profile's checks on the builder, in one command. */
 int kiln_bake__checks(struct bake *b);
 /* Take the temporary key off the builder and close the session. */
 int kiln_bake__ssh_finish(struct bake *b);

@@ -11,7 +11,6 @@
 #include "core/log.h"
 #include "core/shell.h"
 #include "core/util.h"
-#include "validate/checks.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,7 +24,6 @@
 #include <zstd.h>
 
 #define CONSOLE_TAIL_LINES 20
-#define CHECK_TIMEOUT      60
 /* With accept-new, how long to wait for fingerprints once SSH answers. */
 #define ACCEPT_NEW_GRACE 10
 
@@ -374,12 +372,8 @@ static char *layer_dir(const struct bake *b, const char *name)
 	return kiln_xasprintf("%s/%s", b->bake->layer_dir, name);
 }
 
-/*
- * After a command failed: when the connection to the builder broke under it
- * (a provisioner that stops or restarts sshd), say so, with what was running
- * and the last line it printed, rather than libssh2's "transport read".
- */
-static int lost_while(struct bake *b, int error, const char *what, const struct kiln_buf *tail)
+/* libssh2 says "transport read": the operator needs the builder, what ran, its last line. */
+int kiln_bake__lost_while(struct bake *b, int error, const char *what, const struct kiln_buf *tail)
 {
 	const char *last = tail != NULL ? strrchr(tail->ptr, '\n') : NULL;
 	char *why;
@@ -437,7 +431,7 @@ static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
 	error = kiln_ssh_upload(&status, b->ssh, o.stdin_path, cmd.ptr, &o);
 	if (error < 0) {
 		char *what = kiln_xasprintf("the upload of layer %s", l->name);
-		error = lost_while(b, error, what, &tail);
+		error = kiln_bake__lost_while(b, error, what, &tail);
 		free(what);
 	}
 	if (started) {
@@ -533,7 +527,7 @@ static int run_provisioner(struct bake *b, const struct kiln_layer_spec *spec, s
 		error = kiln_error_set(KILN_ERROR, "%s exited with status %d; last lines:\n%s",
 		                       what, status, tail.ptr);
 	else
-		error = lost_while(b, error, what, &tail);
+		error = kiln_bake__lost_while(b, error, what, &tail);
 	free(what);
 	kiln_buf_release(&cmd);
 	kiln_buf_release(&script);
@@ -558,65 +552,6 @@ int kiln_bake__provision(struct bake *b)
 		free(env);
 		free(dir);
 	}
-	return error;
-}
-
-int kiln_bake__checks(struct bake *b)
-{
-	const struct kiln_validate_spec *v = &b->profile->validate;
-	struct kiln_buf failures = KILN_BUF_INIT;
-	/* What a check may compare with: the release being baked (no secrets). */
-	const struct kiln_ssh_env env[] = {
-	    {"KILN_PROFILE", b->profile->name, 0},
-	    {"KILN_APP_REF", b->app_ref ? b->app_ref : "", 0},
-	    {"KILN_OS_REF", b->os_ref ? b->os_ref : "", 0},
-	};
-	size_t i, nfailed = 0;
-	int error = 0;
-
-	for (i = 0; i < v->nchecks; i++) {
-		const struct kiln_check_spec *c = &v->checks[i];
-		struct kiln_buf script = KILN_BUF_INIT, cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT;
-		struct kiln_ssh_exec_opts o = {.label = "check",
-		                               .env = env,
-		                               .nenv = KILN_ARRAY_SIZE(env),
-		                               .tail = &tail,
-		                               .tail_lines = 5,
-		                               .stop = b->stop};
-		char *label = kiln_check_label(c);
-		int t = c->timeout_s != KILN_UNSET ? c->timeout_s : CHECK_TIMEOUT;
-		int status = 0;
-
-		o.timeout = (double)t + 5;
-		error = kiln_check_script(&script, c);
-		if (error >= 0) {
-			kiln_buf_puts(&cmd, "sh -c ");
-			kiln_sh_quote(&cmd, script.ptr);
-			error = kiln_ssh_exec(&status, b->ssh, cmd.ptr, &o);
-		}
-		if (error < 0) {
-			char *what = kiln_xasprintf("check '%s'", label);
-			error = lost_while(b, error, what, &tail);
-			free(what);
-		} else if (status != 0) {
-			kiln_buf_rtrim(&tail);
-			kiln_buf_printf(&failures, "\n  %s: %s", label,
-			                tail.size ? tail.ptr : "failed");
-			nfailed++;
-		} else {
-			kiln_bake__say("check ok: %s", label);
-		}
-		free(label);
-		kiln_buf_release(&script);
-		kiln_buf_release(&cmd);
-		kiln_buf_release(&tail);
-		if (error < 0)
-			break;
-	}
-	if (error >= 0 && nfailed > 0)
-		error = kiln_error_set(KILN_ERROR, "%zu of %zu checks failed on the builder:%s",
-		                       nfailed, v->nchecks, failures.ptr);
-	kiln_buf_release(&failures);
 	return error;
 }
 

@@ -708,6 +708,70 @@ START_TEST(builder_lost_connection_names_the_provisioner)
 }
 END_TEST
 
+/*
+ * Every check runs in one remote command (one SSH session on the builder, not
+ * one per check); each fails alone, with its own lines, escaped; a line that
+ * looks like the end of a check does not end it.
+ */
+START_TEST(builder_checks_run_in_one_command)
+{
+	static const char checks[] =
+	    "{\"checks\": ["
+	    "{\"file\": \"/nonexistent\\nkiln-check-0123456789abcdef 0 0\", \"name\": \"forger\"},"
+	    "{\"command\": \"sleep 30\", \"timeout_s\": 1, \"name\": \"sleeper\"},"
+	    "{\"file\": \"/nonexistent/\\u001b]0;pwned\\u0007\", \"name\": \"hostile\"},"
+	    "{\"command\": \"test \\\"$KILN_APP_REF\\\" = v1\", \"name\": \"fine\"}]}";
+	struct remote r;
+	struct kiln_validate_spec saved;
+	struct kiln_buf log = KILN_BUF_INIT;
+	char logname[] = "/tmp/kiln-bake-checks-XXXXXX";
+	FILE *fp = fdopen(mkstemp(logname), "w");
+	json_t *v = NULL;
+	const char *p;
+	double t0;
+	int execs = 0;
+
+	remote_start(&r, "ok.sh", "x");
+	ck_assert_int_eq(kiln_json_load_string(&v, checks, "checks"), 0);
+	saved = r.profile->validate;
+	kiln_validate_spec_fill(&r.profile->validate, v);
+	setenv("KILN_TRACE", "ssh", 1);
+	kiln_log_setup(1, 0, KILN_COLOR_NEVER);
+	kiln_log_set_stream(fp, 0);
+	t0 = kiln_time_mono();
+	ck_assert_int_eq(kiln_bake__checks(&r.b), KILN_ERROR);
+	ck_assert_double_lt(kiln_time_mono() - t0, 5.0);
+	ck_assert_msg(strstr(kiln_error_last(), "3 of 4 checks failed on the builder") != NULL,
+	              "%s", kiln_error_last());
+	ck_assert_msg(strstr(kiln_error_last(),
+	                     "forger: /nonexistent\n    kiln-check-0123456789abcdef"
+	                     " 0 0 does not exist") != NULL,
+	              "%s", kiln_error_last());
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "sleeper: exited with 124, expected 0"));
+	ck_assert_ptr_nonnull(
+	    strstr(kiln_error_last(), "hostile: /nonexistent/\\x1b]0;pwned\\x07"));
+	ck_assert_ptr_null(strchr(kiln_error_last(), '\033'));
+	ck_assert_ptr_null(strstr(kiln_error_last(), "fine"));
+	fflush(fp);
+	ck_assert_int_eq(kiln_file_read(&log, logname), 0);
+	for (p = log.ptr; (p = strstr(p, "trace ssh: exec on")) != NULL; p++)
+		execs++;
+	ck_assert_int_eq(execs, 1);
+	ck_assert_ptr_nonnull(strstr(log.ptr, "[check] /nonexistent/\\x1b]0;pwned\\x07"));
+	ck_assert_ptr_null(strchr(log.ptr, '\033'));
+	unsetenv("KILN_TRACE");
+	kiln_log_set_stream(NULL, -1);
+	kiln_log_setup(0, 0, KILN_COLOR_NEVER);
+	fclose(fp);
+	unlink(logname);
+	kiln_buf_release(&log);
+	kiln_validate_spec_release(&r.profile->validate);
+	r.profile->validate = saved;
+	json_decref(v);
+	remote_end(&r);
+}
+END_TEST
+
 /* bake/provision.c, for builders without zstd. */
 int unzstd_fd(const char *from, int fo, const char *to);
 
@@ -783,6 +847,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, builder_upload_provision_checks);
 	tcase_add_test(tc, builder_failures_carry_their_output);
 	tcase_add_test(tc, builder_lost_connection_names_the_provisioner);
+	tcase_add_test(tc, builder_checks_run_in_one_command);
 	tcase_add_test(tc, builder_stop_flag_interrupts_a_provisioner);
 	tcase_add_test(tc, layers_decompress_for_builders_without_zstd);
 	suite_add_tcase(s, tc);
