@@ -77,7 +77,11 @@ struct kiln_ssh_env {
 
 enum kiln_ssh_stream { KILN_SSH_STDOUT = 0, KILN_SSH_STDERR = 1 };
 
-/* One line of output, without its newline (a last line may lack one). */
+/*
+ * One line of output, without its newline (a last line may lack one), as the
+ * bytes came: it may hold NUL and control bytes, so escape it
+ * (kiln_buf_put_escaped) before it goes anywhere a person reads.
+ */
 typedef void (*kiln_ssh_line_cb)(void *payload, enum kiln_ssh_stream stream, const char *line,
                                  size_t len);
 /* Bytes of standard input sent so far, of `total`. */
@@ -85,7 +89,7 @@ typedef void (*kiln_ssh_progress_cb)(void *payload, uint64_t sent, uint64_t tota
 
 struct kiln_ssh_exec_opts {
 	/* Output lines go to on_line, or else to kiln's log at info level as
-	 * "[label] line" (stderr lines too: scripts chat on stderr). */
+	 * "[label] line", escaped (stderr lines too: scripts chat on stderr). */
 	kiln_ssh_line_cb on_line;
 	void *payload;
 	const char *label; /* NULL: "remote" */
@@ -99,7 +103,7 @@ struct kiln_ssh_exec_opts {
 	double timeout;
 
 	/* Keep the last `tail_lines` lines (default 20) of output in `tail`,
-	 * for error messages; NULL: not kept. */
+	 * escaped, for error messages; NULL: not kept. */
 	struct kiln_buf *tail;
 	size_t tail_lines;
 
