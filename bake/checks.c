@@ -25,17 +25,19 @@ struct result {
 };
 
 struct run {
+	struct kiln_bake_line who; /* the checks' output goes out as the bake's events */
 	char *nonce;
 	struct result *r;
 	size_t n, current; /* the check whose output is coming */
 };
 
-static void keep_line(struct result *r, const char *line, size_t len)
+static void keep_line(struct run *run, enum kiln_ssh_stream stream, const char *line, size_t len)
 {
+	struct result *r = &run->r[run->current];
 	struct kiln_buf esc = KILN_BUF_INIT;
 
+	kiln_bake__on_line(&run->who, stream, line, len);
 	kiln_buf_put_escaped(&esc, line, len, 0);
-	kiln_log_info("[check] %s", esc.ptr);
 	if (r->ntail == TAIL_LINES)
 		free(r->tail[r->next]);
 	else
@@ -57,12 +59,11 @@ static void on_line(void *payload, enum kiln_ssh_stream stream, const char *line
 	unsigned long i;
 	long status;
 
-	(void)stream;
 	if (run->current >= run->n)
 		return;
 	at = mark != NULL ? (size_t)(mark - line) : len;
 	if (at > 0 || mark == NULL)
-		keep_line(&run->r[run->current], line, at);
+		keep_line(run, stream, line, at);
 	if (mark == NULL || len - at > nl + 32)
 		return;
 	{
@@ -133,7 +134,7 @@ static int report(const struct run *run, const struct kiln_validate_spec *v)
 		char *tail = tail_of(&run->r[i], "\n    ");
 
 		if (run->r[i].status == 0) {
-			kiln_bake__say("check ok: %s", label);
+			kiln_bake__say(run->who.b, "check ok: %s", label);
 		} else {
 			kiln_buf_printf(&failures, "\n  %s: %s", label,
 			                tail                   ? tail
@@ -173,6 +174,7 @@ int kiln_bake__checks(struct bake *b)
 
 	if (v->nchecks == 0)
 		return 0;
+	run.who = (struct kiln_bake_line){b, "check"};
 	run.nonce = kiln_id_random("kiln-check-", 16);
 	run.n = v->nchecks;
 	run.r = kiln_xcalloc(v->nchecks, sizeof(*run.r));

@@ -84,7 +84,7 @@ static int is_private(const char *ip)
 /* Allow SSH to the builder from this host only. */
 static int open_ssh(struct bake *b, int port)
 {
-	const char *env = getenv("KILN_BAKE_SSH_CIDR");
+	const char *env = b->opts->ssh_cidr ? b->opts->ssh_cidr : getenv("KILN_BAKE_SSH_CIDR");
 	char *cidr = NULL;
 	int error = 0;
 
@@ -218,7 +218,7 @@ int kiln_bake__ssh_connect(struct bake *b)
 	error = open_ssh(b, port);
 	if (error < 0)
 		goto done;
-	kiln_bake__say("waiting for SSH on %s and the host key on the console", where);
+	kiln_bake__say(b, "waiting for SSH on %s and the host key on the console", where);
 	kiln_poll_start(&poll, timeout < kiln_bake__left(b) ? timeout : kiln_bake__left(b),
 	                b->stop);
 	for (;;) {
@@ -251,7 +251,7 @@ int kiln_bake__ssh_connect(struct bake *b)
 	o.stop = b->stop;
 	error = kiln_ssh_connect(&b->ssh, &o);
 	if (error >= 0)
-		kiln_bake__say("connected to %s as %s (host key %s)", where, o.user,
+		kiln_bake__say(b, "connected to %s as %s (host key %s)", where, o.user,
 		               kiln_ssh_session_fingerprint(b->ssh));
 done:
 	free(where);
@@ -355,16 +355,12 @@ static void *unzstd_thread(void *arg)
 
 static void progress(void *payload, uint64_t sent, uint64_t total)
 {
-	const char *name = payload;
+	const struct kiln_bake_line *l = payload;
+	struct kiln_event ev = {.kind = KILN_EVENT_TRANSFER, .step = "upload", .label = l->label};
 
-	if (!isatty(STDERR_FILENO) || !kiln_log_enabled(KILN_LOG_WARN))
-		return;
-	if (total > 0)
-		fprintf(stderr, "\rkiln: uploading %s: %3d%%%s", name, (int)(sent * 100 / total),
-		        sent == total ? "\n" : "");
-	else
-		fprintf(stderr, "\rkiln: uploading %s: %llu MiB", name,
-		        (unsigned long long)(sent >> 20));
+	ev.done = sent;
+	ev.total = total;
+	kiln_emit_event(&l->b->events, &ev);
 }
 
 static char *layer_dir(const struct bake *b, const char *name)
@@ -394,7 +390,9 @@ int kiln_bake__lost_while(struct bake *b, int error, const char *what, const str
 static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
 {
 	struct kiln_buf cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT;
-	struct kiln_ssh_exec_opts o = {.label = l->name, .tail = &tail, .stop = b->stop};
+	struct kiln_bake_line who = {b, l->name};
+	struct kiln_ssh_exec_opts o = {
+	    .label = l->name, .on_line = kiln_bake__on_line, .tail = &tail, .stop = b->stop};
 	char *dir = layer_dir(b, l->name), *stage, *plain = NULL;
 	struct unzstd_job job = {0};
 	int status = 0, error, readfd = -1, started = 0;
@@ -425,9 +423,9 @@ static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
 	/* The plain tar is bigger than the archive; near enough to pick a transport. */
 	o.size_hint = l->size;
 	o.on_progress = progress;
-	o.payload = l->name;
+	o.payload = &who;
 	o.timeout = kiln_bake__left(b);
-	kiln_bake__say("uploading layer %s to %s", l->name, dir);
+	kiln_bake__say(b, "uploading layer %s to %s", l->name, dir);
 	error = kiln_ssh_upload(&status, b->ssh, o.stdin_path, cmd.ptr, &o);
 	if (error < 0) {
 		char *what = kiln_xasprintf("the upload of layer %s", l->name);
@@ -496,7 +494,10 @@ static int run_provisioner(struct bake *b, const struct kiln_layer_spec *spec, s
                            const struct kiln_ssh_env *env, size_t nenv, const char *dir)
 {
 	struct kiln_buf cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT, script = KILN_BUF_INIT;
+	struct kiln_bake_line who = {b, spec->name};
 	struct kiln_ssh_exec_opts o = {.label = spec->name,
+	                               .on_line = kiln_bake__on_line,
+	                               .payload = &who,
 	                               .env = env,
 	                               .nenv = nenv,
 	                               .tail = &tail,
@@ -518,7 +519,7 @@ static int run_provisioner(struct bake *b, const struct kiln_layer_spec *spec, s
 	kiln_buf_puts(&cmd, "; else exec sh ");
 	kiln_sh_quote(&cmd, script.ptr);
 	kiln_buf_puts(&cmd, "; fi");
-	kiln_bake__say("provisioning: %s/%s", spec->name, spec->provision[k]);
+	kiln_bake__say(b, "provisioning: %s/%s", spec->name, spec->provision[k]);
 	error = kiln_ssh_exec(&status, b->ssh, cmd.ptr, &o);
 	if (error == KILN_ETIMEOUT)
 		error = kiln_error_set(KILN_ETIMEOUT, "%s ran past %.0f s; last lines:\n%s", what,
