@@ -458,23 +458,32 @@ static void bake_init(struct bake *b, struct kiln_manifest *m, struct kiln_profi
 	register_secrets(profile);
 }
 
-/* Everything from the layers to the image, with `b->aws` ready. */
+/*
+ * The layers, resolved and packed: everything that can be wrong in the
+ * profile's repositories is found here, before any cloud is reached (or a
+ * local one started).
+ */
+static int bake_layers(struct bake *b)
+{
+	int error = apply_overrides(b);
+
+	return error < 0 ? error : step_layers(b);
+}
+
+/* Everything from the layers (unless done) to the image, with `b->aws` ready. */
 static int bake_steps(struct bake *b)
 {
 	struct kiln_profile *profile = b->profile;
 	const char **commits = NULL;
 	size_t i;
-	int hit = 0, error;
+	int hit = 0, error = 0;
 
 	free(b->m->region);
 	b->m->region = kiln_xstrdup(kiln_aws_region(b->aws));
-	error = apply_overrides(b);
-	if (error < 0)
-		goto done;
-	error = step_layers(b);
-	if (error < 0)
-		goto done;
-	error = step_source(b);
+	if (b->layers == NULL)
+		error = bake_layers(b);
+	if (error >= 0)
+		error = step_source(b);
 	if (error < 0)
 		goto done;
 	commits = kiln_xcalloc(profile->nlayers, sizeof(*commits));
@@ -535,6 +544,8 @@ int kiln_bake(struct kiln_manifest **out, struct kiln_profile *profile,
 	t.local_init_exe = opts->local_init_exe;
 	t.start_local = 1;
 	error = kiln_emitter_begin(&b.events);
+	if (error >= 0)
+		error = bake_layers(&b);
 	if (error < 0)
 		goto done;
 	error = kiln_target_client(&b.aws, &endpoint, &t, &b.events);

@@ -5,7 +5,8 @@
 set -u
 : "${KILN_BIN:?KILN_BIN is not set}"
 tmp=$(mktemp -d /tmp/kiln-layers-cli-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT INT TERM
+# A local cloud that a regression might start is stopped before the directory goes.
+trap '"$KILN_BIN" cloud down --state-dir "$tmp/nocloud" >/dev/null 2>&1; rm -rf "$tmp"' EXIT INT TERM
 export KILN_CACHE="$tmp/cache" HOME="$tmp" GIT_CONFIG_NOSYSTEM=1
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@kiln.invalid GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@kiln.invalid
 fail() { echo "layers_cli: $*" >&2; exit 1; }
@@ -94,6 +95,15 @@ rc=$?
 [ $rc -eq 2 ] || fail "a directory as provisioner gave exit $rc, not 2"
 grep -q "^$tmp/noprov.json:6:70: layers.app.provision\[1\]: 'bin' is a directory, not a file" "$tmp/err" ||
 	fail "provisioner message: $(cat "$tmp/err")"
+
+# kiln bake finds it too, before it reaches a cloud: none is started.
+KILN_LOCAL_ENDPOINT=http://127.0.0.1:9 KILN_CLOUD_STATE_DIR="$tmp/nocloud" KILN_STATE_DIR="$tmp/state" \
+	"$KILN_BIN" bake "$tmp/noprov.json" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 2 ] || fail "kiln bake with a directory as provisioner gave exit $rc, not 2"
+grep -q "^$tmp/noprov.json:6:70: layers.app.provision\[1\]: 'bin' is a directory" "$tmp/err" ||
+	fail "kiln bake's provisioner message: $(cat "$tmp/err")"
+[ ! -e "$tmp/nocloud" ] || fail "kiln bake started a local cloud for a profile it refuses"
 
 # A crafted tree (git mktree checks nothing): '.git' under a name holding an
 # escape sequence. Refused with exit 2; the terminal never sees the ESC.
