@@ -96,7 +96,7 @@ static int local_endpoint(char **out, const struct kiln_target *t, const struct 
 		o.port = port;
 		o.cidr = env_or(t->local_cidr, "KILN_LOCAL_CIDR");
 		o.init_exe = t->local_init_exe;
-		error = kiln_cloud_up(&o, &started);
+		error = kiln_cloud_up(&started, &o);
 		if (error < 0) {
 			kiln_error_prefix(error, "starting the local cloud");
 			goto done;

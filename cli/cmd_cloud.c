@@ -80,7 +80,11 @@ static int cloud_up(struct cloud_args *a)
 	/* how long terminated instances stay listed (an hour, as EC2 keeps them) */
 	if (getenv("KILN_CLOUD_TERMINATED_TTL") != NULL)
 		o.terminated_ttl = atof(getenv("KILN_CLOUD_TERMINATED_TTL"));
-	rc = kiln_cloud_up(&o, &endpoint);
+	if (a->foreground)
+		fprintf(
+		    stderr, "kiln cloud: http://127.0.0.1:%d, state %s (log in its cloud.log)\n",
+		    o.port ? o.port : KILN_CLOUD_DEFAULT_PORT, kiln_paths_cloud_state(o.state_dir));
+	rc = kiln_cloud_up(&endpoint, &o);
 	if (rc < 0)
 		return cli_fail(rc);
 	if (!a->foreground)

@@ -25,6 +25,7 @@
 #include "localcloud/cloud-int.h"
 #include "localcloud/cloud.h"
 #include "localcloud/daemon-int.h"
+#include "localcloud/haproxy-int.h"
 #include "localcloud/net-int.h"
 
 static int read_pid(const char *state_dir)
@@ -218,13 +219,13 @@ static int start_background(char **endpoint, const struct kiln_cloud_opts *o, co
 	return rc;
 }
 
-int kiln_cloud_up(const struct kiln_cloud_opts *o, char **endpoint)
+int kiln_cloud_up(char **out, const struct kiln_cloud_opts *o)
 {
 	char *abs = NULL, *logf;
 	int lock_fd = -1, rc;
 	FILE *log = NULL;
 
-	*endpoint = NULL;
+	*out = NULL;
 	rc = state_dir_ready(&abs, o);
 	if (rc < 0)
 		return rc;
@@ -241,11 +242,9 @@ int kiln_cloud_up(const struct kiln_cloud_opts *o, char **endpoint)
 	setvbuf(log, NULL, _IOLBF, 0);
 	if (o->foreground) {
 		kiln_log_set_stream(log, 1);
-		fprintf(stderr, "kiln cloud: http://127.0.0.1:%d, state %s (log in %s/cloud.log)\n",
-		        o->port ? o->port : KILN_CLOUD_DEFAULT_PORT, abs, abs);
 		rc = lc_daemon_run(o, abs, -1);
 	} else {
-		rc = start_background(endpoint, o, abs, log);
+		rc = start_background(out, o, abs, log);
 	}
 done:
 	if (log)
@@ -286,30 +285,52 @@ int kiln_cloud_endpoint(char **out, const char *state_dir)
  * and unmount them, remove the bridge. The state stays; the next `up`
  * starts the instances that were running. Returns 1 when something was left.
  */
-static int clean_after_crash(const char *state_dir)
+/* Apply `fn` to each directory below STATE/`sub` (instances, load balancers). */
+static int each_dir(const char *abs, const char *sub, int (*fn)(const char *dir))
 {
-	char *abs = realpath(state_dir, NULL), *idir, bridge[16], *sys;
+	char *parent = kiln_path_join(abs, sub);
+	DIR *d = opendir(parent);
 	struct dirent *e;
-	DIR *d;
-	int found = 0;
+	int n = 0;
 
-	if (abs == NULL)
-		return 0;
-	idir = kiln_path_join(abs, "instances");
-	d = opendir(idir);
 	while (d && (e = readdir(d)) != NULL) {
 		char *dir;
 		if (e->d_name[0] == '.')
 			continue;
-		dir = kiln_path_join(idir, e->d_name);
-		/* kills what is left of a machine and unmounts it; nothing if none */
-		if (lc_machine_reap(dir) < 0)
+		dir = kiln_path_join(parent, e->d_name);
+		if (fn(dir) < 0)
 			kiln_log_warn("%s", kiln_error_last());
 		kiln_error_clear();
 		free(dir);
+		n++;
 	}
 	if (d)
 		closedir(d);
+	free(parent);
+	return n;
+}
+
+static int stop_haproxy(const char *dir)
+{
+	return lc_haproxy_stop(dir, 1);
+}
+
+/*
+ * No daemon, but a crashed one may have left machines, load balancers (their
+ * HAProxy serves on) and its bridge: stop and unmount the machines, stop
+ * every HAProxy, remove the bridge. The state stays; the next `up` starts
+ * what was running. Returns 1 when something was left.
+ */
+static int clean_after_crash(const char *state_dir)
+{
+	char *abs = realpath(state_dir, NULL), bridge[16], *sys;
+	int found = 0;
+
+	if (abs == NULL)
+		return 0;
+	/* kills what is left of a machine and unmounts it; nothing if none */
+	each_dir(abs, "instances", lc_machine_reap);
+	each_dir(abs, "lbs", stop_haproxy);
 	lc_bridge_name(bridge, abs);
 	sys = kiln_xasprintf("/sys/class/net/%s", bridge);
 	if (access(sys, F_OK) == 0) {
@@ -321,7 +342,6 @@ static int clean_after_crash(const char *state_dir)
 			kiln_log_warn("%s", kiln_error_last());
 	}
 	free(sys);
-	free(idir);
 	free(abs);
 	return found;
 }

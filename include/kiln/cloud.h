@@ -38,11 +38,15 @@ struct kiln_cloud_opts {
 
 /*
  * Start the daemon. In the background (the default) it returns once the
- * daemon answers, with its endpoint ("http://127.0.0.1:PORT") in
- * *endpoint; a daemon already running on the state directory is
- * KILN_EEXISTS. In the foreground it returns when the daemon has stopped.
+ * daemon answers, with its endpoint ("http://127.0.0.1:PORT") in *out; a
+ * daemon already running on the state directory is KILN_EEXISTS. In the
+ * foreground it returns when the daemon has stopped (*out stays NULL).
+ *
+ * The background daemon is a fork of the calling process that does not
+ * exec: call this before the program starts threads of its own, or run
+ * `kiln cloud up` instead.
  */
-int kiln_cloud_up(const struct kiln_cloud_opts *o, char **endpoint);
+int kiln_cloud_up(char **out, const struct kiln_cloud_opts *o);
 /* Stop the daemon of `state_dir` and its instances; KILN_ENOTFOUND when none runs. */
 int kiln_cloud_down(const char *state_dir, double timeout);
 /* The endpoint of the daemon running on `state_dir`; KILN_ENOTFOUND when none runs. */
