@@ -85,24 +85,16 @@ def prepare(url):
 
 
 def run_driver(url, snapshot):
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": tmp,
-        "AWS_CONFIG_FILE": os.path.join(tmp, "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": os.path.join(tmp, "credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_REGION": REGION,
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": AKID,
-        "AWS_SECRET_ACCESS_KEY": SECRET,
-        "KILN_TRACE": "aws,http",
-        "KILN_TEST_SNAPSHOT": snapshot,
-        "KILN_TEST_SECRET": SSM_SECRET,
-        "KILN_TEST_PUBKEY": PUBKEY,
-    }
-    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-        if k in os.environ:
-            env[k] = os.environ[k]
+    env = motoserver.client_env(
+        tmp, REGION,
+        AWS_ENDPOINT_URL=url,
+        AWS_ACCESS_KEY_ID=AKID,
+        AWS_SECRET_ACCESS_KEY=SECRET,
+        KILN_TRACE="aws,http",
+        KILN_TEST_SNAPSHOT=snapshot,
+        KILN_TEST_SECRET=SSM_SECRET,
+        KILN_TEST_PUBKEY=PUBKEY,
+    )
     record = os.path.join(tmp, "record.tsv")
     p = subprocess.run([DRIVER, "--record", record, "-v", "e2e"], env=env,
                        capture_output=True, text=True, timeout=300)

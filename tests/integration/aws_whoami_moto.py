@@ -51,20 +51,7 @@ def stop_moto():
 
 
 def env_for(url, **extra):
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": tmp,
-        "AWS_CONFIG_FILE": os.path.join(tmp, "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": os.path.join(tmp, "credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_REGION": REGION,
-        "AWS_ENDPOINT_URL_STS": url,
-    }
-    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-        if k in os.environ:
-            env[k] = os.environ[k]
-    env.update(extra)
-    return env
+    return motoserver.client_env(tmp, REGION, AWS_ENDPOINT_URL_STS=url, **extra)
 
 
 def kiln(env, *args):

@@ -72,23 +72,15 @@ def ec2_client(url):
 
 
 def kiln(url, *args):
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": tmp,
-        "AWS_CONFIG_FILE": os.path.join(tmp, "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": os.path.join(tmp, "credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_REGION": REGION,
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": AKID,
-        "AWS_SECRET_ACCESS_KEY": SECRET,
-        "KILN_STATE_DIR": os.path.join(tmp, "state"),
-        "KILN_CACHE": os.path.join(tmp, "cache"),
-        "KILN_TRACE": "aws",
-    }
-    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-        if k in os.environ:
-            env[k] = os.environ[k]
+    env = motoserver.client_env(
+        tmp, REGION,
+        AWS_ENDPOINT_URL=url,
+        AWS_ACCESS_KEY_ID=AKID,
+        AWS_SECRET_ACCESS_KEY=SECRET,
+        KILN_STATE_DIR=os.path.join(tmp, "state"),
+        KILN_CACHE=os.path.join(tmp, "cache"),
+        KILN_TRACE="aws",
+    )
     return subprocess.run([KILN] + list(args), env=env, capture_output=True, text=True,
                           timeout=120)
 
