@@ -29,9 +29,12 @@ static const char defaults_json[] =
     "  \"port\": 80, \"test_port\": 8080, \"instance_port\": 8080,"
     "  \"instance_type\": \"t3.small\", \"internet_facing\": false,"
     "  \"health_check\": {\"path\": \"/health\", \"interval_s\": 5, \"timeout_s\": 2,"
-    "                   \"healthy_threshold\": 2, \"unhealthy_threshold\": 2},"
+    "                   \"healthy_threshold\": 2, \"unhealthy_threshold\": 2,"
+    "                   \"matcher\": \"200\", \"grace_period_s\": 60},"
     "  \"capacity\": {\"min\": 2, \"desired\": 2, \"max\": 4},"
-    "  \"smoke\": [], \"keep_previous\": 1, \"termination_wait_s\": 600},"
+    "  \"smoke\": [], \"keep_previous\": 1, \"termination_wait_s\": 600,"
+    "  \"timeout_s\": 900, \"deregistration_delay_s\": 30,"
+    "  \"allowed_sources\": [\"0.0.0.0/0\"]},"
     "\"hooks\": {\"pre_bake\": [], \"post_bake\": [], \"pre_deploy\": [], \"pre_swap\": [],"
     "          \"post_swap\": [], \"post_deploy\": [], \"on_failure\": []},"
     "\"policy\": {\"allow_internet_facing\": false, \"require_encrypted\": false,"
@@ -300,6 +303,7 @@ static struct kiln_profile *typed_profile(const char *path, const char *env, jso
 	fill_layers(profile, pos);
 	kiln_bake_spec_fill(&profile->bake, json_object_get(merged, "bake"));
 	kiln_validate_spec_fill(&profile->validate, json_object_get(merged, "validate"));
+	kiln_deploy_spec_fill(&profile->deploy, json_object_get(merged, "deploy"));
 	kiln_tag_specs_fill(&profile->tags, &profile->ntags, json_object_get(merged, "tags"));
 	return profile;
 }
@@ -385,6 +389,7 @@ void kiln_profile_free(struct kiln_profile *profile)
 	}
 	kiln_bake_spec_release(&profile->bake);
 	kiln_validate_spec_release(&profile->validate);
+	kiln_deploy_spec_release(&profile->deploy);
 	kiln_tag_specs_free(profile->tags, profile->ntags);
 	free(profile->region);
 	free(profile->layers);

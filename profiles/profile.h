@@ -6,10 +6,10 @@
  * reported, each as "FILE:LINE:COL: message". Then `environments.<env>` is
  * deep-merged over the base and defaults are filled in.
  *
- * Stages read typed, checked specs (profiles/spec.h): the layers, the bake
- * and validate sections, the tags. The effective profile is also kept as JSON
- * (`json`) for `kiln profile show` and the sections not typed yet (deploy,
- * hooks, policy).
+ * Stages read typed, checked specs (profiles/spec.h): the layers, the bake,
+ * validate and deploy sections, the tags. The effective profile is also kept
+ * as JSON (`json`) for `kiln profile show` and the sections not typed yet
+ * (hooks, policy).
  */
 #ifndef KILN_PROFILES_PROFILE_H
 #define KILN_PROFILES_PROFILE_H
@@ -45,6 +45,7 @@ struct kiln_profile {
 	size_t nlayers;
 	struct kiln_bake_spec bake;
 	struct kiln_validate_spec validate;
+	struct kiln_deploy_spec deploy;
 	struct kiln_tag_spec *tags; /* on every resource kiln creates */
 	size_t ntags;
 };

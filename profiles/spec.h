@@ -1,6 +1,7 @@
 /*
  * Typed specs of the profile's sections that stages read: `bake` (how the
- * image is made) and `validate` (the checks), plus the profile's tags. They
+ * image is made), `validate` (the checks) and `deploy` (the rollout), plus
+ * the profile's tags. They
  * are filled by kiln_profile_load() from the effective profile after
  * profiles/schema.c, the only validator, has accepted it: every value has the
  * type and range the schema gives and every default is filled in (see
@@ -87,6 +88,36 @@ struct kiln_validate_spec {
 	size_t nchecks;
 };
 
+/* The target group's health check and the group's grace period. */
+struct kiln_health_check_spec {
+	char *path;
+	int interval_s, timeout_s, healthy_threshold, unhealthy_threshold;
+	char *matcher;      /* HTTP codes: "200", "200-299" */
+	int grace_period_s; /* the Auto Scaling group's */
+};
+
+/*
+ * `deploy`: the blue-green rollout (deploy/). Capacity is min <= desired <=
+ * max and the ports distinct (schema.c checked both).
+ */
+struct kiln_deploy_spec {
+	int port, test_port, instance_port;
+	char *instance_type;
+	int internet_facing;
+	struct kiln_health_check_spec health;
+	int capacity_min, capacity_desired, capacity_max;
+	int keep_previous;
+	int termination_wait_s; /* the previous group kept for an instant rollback */
+	int timeout_s;          /* the new group's wait for healthy instances */
+	int deregistration_delay_s;
+	char **allowed_sources; /* CIDR blocks allowed to the listeners */
+	size_t nallowed_sources;
+	struct kiln_tag_spec *subnet_tags; /* none: the default VPC's default subnets */
+	size_t nsubnet_tags;
+	char *instance_profile; /* an IAM instance profile's name, or NULL */
+	char *certificate_arn;  /* HTTPS on the production listener, or NULL */
+};
+
 /* The name of a kind as profiles write it ("file", "port", ...). */
 const char *kiln_check_kind_name(enum kiln_check_kind kind);
 
@@ -100,6 +131,8 @@ json_t *kiln_check_spec_json(const struct kiln_check_spec *check);
 void kiln_bake_spec_fill(struct kiln_bake_spec *out, const json_t *bake);
 void kiln_validate_spec_fill(struct kiln_validate_spec *out, const json_t *validate);
 void kiln_tag_specs_fill(struct kiln_tag_spec **out, size_t *n, const json_t *tags);
+void kiln_deploy_spec_fill(struct kiln_deploy_spec *out, const json_t *deploy);
+void kiln_deploy_spec_release(struct kiln_deploy_spec *spec);
 void kiln_bake_spec_release(struct kiln_bake_spec *spec);
 void kiln_validate_spec_release(struct kiln_validate_spec *spec);
 void kiln_tag_specs_free(struct kiln_tag_spec *tags, size_t n);
