@@ -86,6 +86,18 @@ int cli_global_option(struct kiln_cli *cli, int argc, char **argv, int *i);
 /* Events (events.c): the library's progress as today's "kiln: ..." lines on stderr. */
 int cli_on_event(const struct kiln_event *event, void *payload);
 
+/* Install SIGINT and SIGTERM handlers; the flag they set (stop.c). */
+volatile int *cli_stop_flag(void);
+
+struct kiln_deploy_result;
+/*
+ * A deploy's result (cmd_deploy.c): one line for people, or its JSON with
+ * --json; written to `manifest` when not NULL, with the bake's manifest
+ * (JSON text, may be NULL) under "bake".
+ */
+int cli_deploy_result(const struct kiln_cli *cli, const struct kiln_deploy_result *r,
+                      const char *manifest, const char *bake_json);
+
 int cmd_version(struct kiln_cli *cli, int argc, char **argv);
 int cmd_profile(struct kiln_cli *cli, int argc, char **argv);
 int cmd_help(struct kiln_cli *cli, int argc, char **argv);
@@ -94,5 +106,11 @@ int cmd_bake(struct kiln_cli *cli, int argc, char **argv);
 int cmd_gc(struct kiln_cli *cli, int argc, char **argv);
 int cmd_whoami(struct kiln_cli *cli, int argc, char **argv);
 int cmd_cloud(struct kiln_cli *cli, int argc, char **argv);
+int cmd_deploy(struct kiln_cli *cli, int argc, char **argv);
+int cmd_release(struct kiln_cli *cli, int argc, char **argv);
+int cmd_rollback(struct kiln_cli *cli, int argc, char **argv);
+int cmd_promote(struct kiln_cli *cli, int argc, char **argv);
+int cmd_status(struct kiln_cli *cli, int argc, char **argv);
+int cmd_destroy(struct kiln_cli *cli, int argc, char **argv);
 
 #endif

@@ -9,7 +9,8 @@
  *   kiln/profile.h  load and check a profile
  *   kiln/layer.h    resolve and pack a profile's layers
  *   kiln/bake.h     bake an image; its manifest
- *   kiln/gc.h       collect what crashed bakes left behind
+ *   kiln/deploy.h   deploy blue-green, roll back, promote, status, destroy
+ *   kiln/gc.h       collect what crashed bakes left and deploys retired
  *   kiln/cloud.h    kiln's local cloud: start, stop, endpoint, base images
  *
  * Build with `pkg-config --cflags --libs kiln`.
@@ -23,6 +24,7 @@
 #include "kiln/profile.h"
 #include "kiln/layer.h"
 #include "kiln/bake.h"
+#include "kiln/deploy.h"
 #include "kiln/gc.h"
 #include "kiln/cloud.h"
 
