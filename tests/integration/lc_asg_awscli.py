@@ -14,7 +14,6 @@ Exit 1 on any failure, 77 to skip (not root, no CLI v2, no botocore).
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -256,26 +255,11 @@ def main(cloud, cli):
 
 
 def run():
-    if os.geteuid() != 0:
-        print("skipped: needs root")
-        return 77
     path = find_cli()
     if path is None:
         print("%s: no AWS CLI v2 on PATH" % ("FAIL" if os.environ.get("CI") else "skipped"))
         return 1 if os.environ.get("CI") else 77
-    cloud = lctest.Cloud(R, PORT, CIDR)
-    if not cloud.take_range():
-        R.bad("lock", "%s stayed busy" % CIDR)
-        return R.finish()
-    cli = Cli(path, cloud.endpoint, cloud.tmp)
-    try:
-        main(cloud, cli)
-    except Exception as e:  # noqa: BLE001 -- any failure is a finding
-        R.bad("unexpected exception", "%s: %s" % (type(e).__name__, e))
-    finally:
-        cloud.down_and_check()
-        shutil.rmtree(cloud.tmp, ignore_errors=True)
-    return R.finish()
+    return lctest.run_test(R, PORT, CIDR, lambda cloud: main(cloud, Cli(path, cloud.endpoint, cloud.tmp)))
 
 
 if __name__ == "__main__":

@@ -281,20 +281,7 @@ def main(cloud):
 
 
 def run():
-    if os.geteuid() != 0:
-        print("skipped: needs root")
-        return 77
-    cloud = lctest.Cloud(R, PORT, CIDR)
-    if not cloud.take_range():
-        R.bad("lock", "%s stayed busy" % CIDR)
-        return R.finish()
-    try:
-        main(cloud)
-    except Exception as e:  # noqa: BLE001 -- any failure is a finding
-        R.bad("unexpected exception", "%s: %s" % (type(e).__name__, e))
-    finally:
-        cloud.down_and_check()
-    return R.finish()
+    return lctest.run_test(R, PORT, CIDR, main)
 
 
 if __name__ == "__main__":
