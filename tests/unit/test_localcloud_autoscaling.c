@@ -18,6 +18,8 @@
 #include "localcloud/autoscaling-int.h"
 #include "localcloud/cloud.h"
 #include "localcloud/ec2-int.h"
+#include "localcloud/elbv2-int.h"
+#include "localcloud/lb-int.h"
 
 /* Machines that run at once and never exit. */
 static int m_start(struct lc_machine **out, const struct lc_machine_spec *spec)
@@ -300,6 +302,80 @@ START_TEST(validation_is_all_or_nothing)
 }
 END_TEST
 
+/*
+ * Targets a group registers while the load balancer's structure changes
+ * (their reload) are not in the reload's configuration: the render must
+ * say so, or the sync never adds them at run time and they stay "initial".
+ */
+START_TEST(new_targets_are_added_after_a_reload)
+{
+	const char *k, *lb_arn = NULL, *tg_arn = NULL;
+	char *tg_arg, *lb_arg, *lt, *act;
+	json_t *v, *known = json_object();
+	struct lb_desired d;
+	int checked = 0;
+
+	char *vpc = kiln_xasprintf("VpcId=%s", lc_default_vpc(&cloud));
+
+	ck_assert_int_eq(as(lc_elbv2_create_target_group, "CreateTargetGroup", "Name=tg",
+	                    "Protocol=HTTP", "Port=8080", vpc, NULL),
+	                 0);
+	free(vpc);
+	json_object_foreach(lc_tgs(&cloud), k, v) tg_arn = k;
+	{
+		char *sn[2] = {NULL, NULL};
+		int n = 0;
+		json_object_foreach(lc_table(&cloud, "subnets"), k, v)
+		{
+			if (n < 2) {
+				sn[n] = kiln_xasprintf("Subnets.member.%d=%s", n + 1, k);
+				n++;
+			}
+		}
+		ck_assert_int_eq(as(lc_elbv2_create_load_balancer, "CreateLoadBalancer", "Name=lb",
+		                    sn[0], sn[1], NULL),
+		                 0);
+		free(sn[0]);
+		free(sn[1]);
+	}
+	json_object_foreach(lc_lbs(&cloud), k, v) lb_arn = k;
+	lb_arg = kiln_xasprintf("LoadBalancerArn=%s", lb_arn);
+	tg_arg = kiln_xasprintf("TargetGroupARNs.member.1=%s", tg_arn);
+	act = kiln_xasprintf("DefaultActions.member.1.TargetGroupArn=%s", tg_arn);
+	ck_assert_int_eq(as(lc_elbv2_create_listener, "CreateListener", lb_arg, "Protocol=HTTP",
+	                    "Port=80", "DefaultActions.member.1.Type=forward", act, NULL),
+	                 0);
+	lt = kiln_xasprintf("LaunchTemplate.LaunchTemplateId=%s", lt_id);
+	ck_assert_int_eq(as(lc_as_create_group, "CreateAutoScalingGroup", "AutoScalingGroupName=g",
+	                    lt, "MinSize=2", "MaxSize=2", "AvailabilityZones.member.1=us-east-1a",
+	                    tg_arg, NULL),
+	                 0);
+	rounds(5);
+	ck_assert_int_eq(
+	    json_object_size(json_object_get(json_object_get(lc_tgs(&cloud), tg_arn), "targets")),
+	    2);
+	pthread_mutex_lock(&cloud.mu);
+	ck_assert_int_eq(lc_lb_render(&d, &cloud, lb_arn, known), 0);
+	pthread_mutex_unlock(&cloud.mu);
+	json_object_foreach(d.servers, k, v)
+	{
+		if (!json_is_true(json_object_get(v, "checked")))
+			continue;
+		checked++;
+		ck_assert_msg(!json_is_true(json_object_get(v, "in_reload")),
+		              "%s is said to come with the reload", k);
+		ck_assert_ptr_null(strstr(d.reload.ptr, strchr(k, '/') + 1));
+	}
+	ck_assert_int_eq(checked, 2);
+	lc_lb_desired_release(&d);
+	json_decref(known);
+	free(lb_arg);
+	free(tg_arg);
+	free(act);
+	free(lt);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("localcloud_autoscaling");
@@ -311,6 +387,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, launch_after_crash_is_not_repeated);
 	tcase_add_test(tc, scale_in_force_delete_and_reopen);
 	tcase_add_test(tc, validation_is_all_or_nothing);
+	tcase_add_test(tc, new_targets_are_added_after_a_reload);
 	suite_add_tcase(s, tc);
 	return s;
 }
