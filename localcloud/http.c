@@ -83,7 +83,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct lc_http_re
 		free(data);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, "Content-Type", "text/xml;charset=UTF-8");
+	MHD_add_response_header(resp, "Content-Type",
+	                        reply->content_type ? reply->content_type
+	                                            : "text/xml;charset=UTF-8");
 	MHD_add_response_header(resp, "x-amzn-RequestId", reply->request_id);
 	ret = MHD_queue_response(conn, (unsigned)reply->status, resp);
 	MHD_destroy_response(resp);
