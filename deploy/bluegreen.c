@@ -22,7 +22,8 @@
 
 /*
  * Tests stop a deploy at a named point (KILN_TEST_PAUSE_AT=lease, group,
- * healthy, swap or swapped) to kill it there; it waits at most ten minutes.
+ * healthy, swap, swapping or swapped) to kill it there; it waits at most ten
+ * minutes.
  */
 static void pause_at(struct deploy *d, const char *point)
 {
@@ -180,6 +181,7 @@ static int go_live(struct deploy *d, const char *name, int idle, const struct ki
 	}
 	d->live = idle;
 	kiln_deploy__say(d, "production now forwards to %s (%s)", kiln_color_name(idle), name);
+	pause_at(d, "swapping");
 	error = kiln_deploy__forward(d, d->test, old);
 	if (error >= 0)
 		d->test_color = old;
@@ -440,13 +442,18 @@ int kiln_rollback(struct kiln_deploy_result **out, struct kiln_profile *profile,
 	return finish(&d, error, out, started);
 }
 
-/* The bake key `to`'s inputs give now (the image need not exist). */
-static int bake_key_of(char key[65], struct deploy *d)
+/*
+ * The bake key `to`'s inputs give now (the image need not exist), with the
+ * layers at the refs the live image was baked from.
+ */
+static int bake_key_of(char key[65], struct deploy *d, const char *app_ref, const char *os_ref)
 {
 	struct kiln_bake_options bo = KILN_BAKE_OPTIONS_INIT;
 	struct kiln_manifest m;
 	int error;
 
+	bo.app_ref = kiln_profile_layer(d->profile, "app") != NULL ? app_ref : NULL;
+	bo.os_ref = kiln_profile_layer(d->profile, "os") != NULL ? os_ref : NULL;
 	bo.cache_dir = d->opts->cache_dir;
 	bo.state_dir = d->opts->state_dir;
 	bo.stop = d->stop;
@@ -461,7 +468,10 @@ static int bake_key_of(char key[65], struct deploy *d)
 	return error;
 }
 
-/* What is live in `from`: its group's release, and the image's bake key. */
+/*
+ * What is live in `from`: its group's release; the image's bake key and
+ * the refs it was baked from (owned[3], owned[4], NULL when untagged).
+ */
 static int live_in(struct kiln_release_spec *rel, char **owned, char key[65],
                    struct kiln_profile *from, const struct kiln_deploy_options *opts)
 {
@@ -493,7 +503,11 @@ static int live_in(struct kiln_release_spec *rel, char **owned, char key[65],
 	}
 	if (error >= 0) {
 		const char *k = kiln_aws_tags_get(&tags, "kiln:bake-key");
+		const char *app = kiln_aws_tags_get(&tags, "kiln:app-ref");
+		const char *os = kiln_aws_tags_get(&tags, "kiln:os-ref");
 		snprintf(key, 65, "%s", k != NULL ? k : "");
+		owned[3] = app != NULL ? kiln_xstrdup(app) : NULL;
+		owned[4] = os != NULL ? kiln_xstrdup(os) : NULL;
 		rel->image_id = owned[0];
 		rel->release = owned[1];
 		rel->app_commit = owned[2];
@@ -510,7 +524,8 @@ int kiln_promote(struct kiln_deploy_result **out, struct kiln_profile *from,
 {
 	double started = kiln_time_mono();
 	struct kiln_release_spec rel = {0};
-	char *owned[3] = {NULL, NULL, NULL}, live_key[65] = "", to_key[65] = "";
+	char *owned[5] = {NULL, NULL, NULL, NULL, NULL}, live_key[65] = "", to_key[65] = "";
+	size_t i;
 	struct deploy d;
 	int error;
 
@@ -518,9 +533,8 @@ int kiln_promote(struct kiln_deploy_result **out, struct kiln_profile *from,
 	*out = NULL;
 	error = live_in(&rel, owned, live_key, from, opts);
 	if (error < 0) {
-		free(owned[0]);
-		free(owned[1]);
-		free(owned[2]);
+		for (i = 0; i < KILN_ARRAY_SIZE(owned); i++)
+			free(owned[i]);
 		return error;
 	}
 	error = kiln_deploy__init(&d, to, opts, "promote");
@@ -528,7 +542,7 @@ int kiln_promote(struct kiln_deploy_result **out, struct kiln_profile *from,
 	if (error >= 0)
 		error = kiln_deploy__connect(&d);
 	if (error >= 0)
-		error = bake_key_of(to_key, &d);
+		error = bake_key_of(to_key, &d, owned[3], owned[4]);
 	if (error >= 0 && strcmp(to_key, live_key) != 0) {
 		if (d.opts->force) {
 			kiln_deploy__warn(&d,
@@ -548,8 +562,7 @@ int kiln_promote(struct kiln_deploy_result **out, struct kiln_profile *from,
 	if (error >= 0)
 		error = deploy_release(&d, &rel);
 	error = finish(&d, error, out, started);
-	free(owned[0]);
-	free(owned[1]);
-	free(owned[2]);
+	for (i = 0; i < KILN_ARRAY_SIZE(owned); i++)
+		free(owned[i]);
 	return error;
 }
