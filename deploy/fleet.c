@@ -40,8 +40,8 @@ static int ours(const struct deploy *d, const struct kiln_asg_group *g)
 int kiln_deploy__groups(struct deploy *d)
 {
 	struct kiln_aws_filters f = KILN_AWS_LIST_INIT;
-	struct kiln_asg_group_list *l = NULL;
-	size_t i, n = 0;
+	struct kiln_asg_group_list *l = NULL, *others;
+	size_t i;
 	int error;
 
 	kiln_aws_filters_add(&f, "tag:" TAG_PROFILE, d->profile->name);
@@ -50,26 +50,19 @@ int kiln_deploy__groups(struct deploy *d)
 	kiln_aws_filters_release(&f);
 	if (error < 0)
 		return kiln_error_prefix(error, "listing the Auto Scaling groups");
-	for (i = 0; i < l->n; i++) {
+	/* Ours stay in `l`, in order; the others move to a list of their own, freed here. */
+	others = kiln_xcalloc(1, sizeof(*others));
+	others->v = kiln_xcalloc(l->n + 1, sizeof(*others->v));
+	for (i = 0; i < l->n;) {
 		if (ours(d, &l->v[i])) {
-			if (n != i) {
-				struct kiln_asg_group t = l->v[n];
-				l->v[n] = l->v[i];
-				l->v[i] = t;
-			}
-			n++;
+			i++;
+			continue;
 		}
+		others->v[others->n++] = l->v[i];
+		memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof(*l->v));
+		l->n--;
 	}
-	/* The others are freed with the list: keep them past n, then cut. */
-	{
-		struct kiln_asg_group_list rest = {l->v + n, l->n - n, 0};
-		struct kiln_asg_group_list *tmp = kiln_xcalloc(1, sizeof(*tmp));
-		tmp->v = kiln_xcalloc(rest.n + 1, sizeof(*tmp->v));
-		memcpy(tmp->v, rest.v, rest.n * sizeof(*tmp->v));
-		tmp->n = rest.n;
-		kiln_asg_group_list_free(tmp);
-		l->n = n;
-	}
+	kiln_asg_group_list_free(others);
 	kiln_asg_group_list_free(d->groups);
 	d->groups = l;
 	return 0;
