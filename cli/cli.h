@@ -86,6 +86,9 @@ int cli_global_option(struct kiln_cli *cli, int argc, char **argv, int *i);
 /* Events (events.c): the library's progress as today's "kiln: ..." lines on stderr. */
 int cli_on_event(const struct kiln_event *event, void *payload);
 
+/* "--wait SECONDS": 0 to 86400 into *out; -1 after printing a usage error (options.c). */
+int cli_seconds(double *out, const char *option, const char *value);
+
 /* Install SIGINT and SIGTERM handlers; the flag they set (stop.c). */
 volatile int *cli_stop_flag(void);
 

@@ -101,12 +101,8 @@ int cmd_deploy(struct kiln_cli *cli, int argc, char **argv)
 	if (opts.image_id != NULL && strncmp(opts.image_id, "ami-", 4) != 0)
 		return cli_usage_error("--image: an image id starts with 'ami-', got '%s'",
 		                       opts.image_id);
-	if (wait != NULL) {
-		char *end;
-		opts.lease_wait = strtod(wait, &end);
-		if (*end != '\0' || opts.lease_wait < 0 || opts.lease_wait > 86400)
-			return cli_usage_error("--wait: seconds from 0 to 86400, got '%s'", wait);
-	}
+	if (wait != NULL && cli_seconds(&opts.lease_wait, "--wait", wait) < 0)
+		return 2;
 	error = kiln_profile_load(&profile, file, env);
 	if (error < 0)
 		goto done;

@@ -51,12 +51,8 @@ int cmd_promote(struct kiln_cli *cli, int argc, char **argv)
 		return cli_usage_error("'kiln promote' needs a profile, --from ENV and --to ENV");
 	if (strcmp(from, to) == 0)
 		return cli_usage_error("--from and --to are both '%s'", from);
-	if (wait != NULL) {
-		char *end;
-		opts.lease_wait = strtod(wait, &end);
-		if (*end != '\0' || opts.lease_wait < 0 || opts.lease_wait > 86400)
-			return cli_usage_error("--wait: seconds from 0 to 86400, got '%s'", wait);
-	}
+	if (wait != NULL && cli_seconds(&opts.lease_wait, "--wait", wait) < 0)
+		return 2;
 	error = kiln_profile_load(&pfrom, file, from);
 	if (error >= 0)
 		error = kiln_profile_load(&pto, file, to);

@@ -57,12 +57,8 @@ int cmd_release(struct kiln_cli *cli, int argc, char **argv)
 		return cli_usage_error("'kiln release' needs a profile; see 'kiln release --help'");
 	if (opts.app_ref == NULL)
 		return cli_usage_error("'kiln release' needs --app-ref TAG (the release)");
-	if (wait != NULL) {
-		char *end;
-		opts.lease_wait = strtod(wait, &end);
-		if (*end != '\0' || opts.lease_wait < 0 || opts.lease_wait > 86400)
-			return cli_usage_error("--wait: seconds from 0 to 86400, got '%s'", wait);
-	}
+	if (wait != NULL && cli_seconds(&opts.lease_wait, "--wait", wait) < 0)
+		return 2;
 	error = kiln_profile_load(&profile, file, env);
 	if (error < 0)
 		goto done;

@@ -43,12 +43,8 @@ int cmd_rollback(struct kiln_cli *cli, int argc, char **argv)
 	if (file == NULL)
 		return cli_usage_error(
 		    "'kiln rollback' needs a profile; see 'kiln rollback --help'");
-	if (wait != NULL) {
-		char *end;
-		opts.lease_wait = strtod(wait, &end);
-		if (*end != '\0' || opts.lease_wait < 0 || opts.lease_wait > 86400)
-			return cli_usage_error("--wait: seconds from 0 to 86400, got '%s'", wait);
-	}
+	if (wait != NULL && cli_seconds(&opts.lease_wait, "--wait", wait) < 0)
+		return 2;
 	error = kiln_profile_load(&profile, file, env);
 	if (error < 0)
 		goto done;

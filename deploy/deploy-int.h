@@ -146,6 +146,8 @@ int kiln_deploy__group_remove(struct deploy *d, const char *name, const char *wh
 int kiln_deploy__groups_gone(struct deploy *d, double timeout);
 /* Set (value) or remove (NULL) a tag of group `name`. */
 int kiln_deploy__group_tag(struct deploy *d, const char *name, const char *key, const char *value);
+/* Find the profile and environment's launch template (d->lt_id, NULL when none). */
+int kiln_deploy__template_find(struct deploy *d);
 /* Remove the launch template. */
 int kiln_deploy__template_remove(struct deploy *d);
 

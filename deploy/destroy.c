@@ -5,8 +5,6 @@
  * launch template, the security groups, the lease. Images stay. It takes
  * the lease first, so it never races a deploy.
  */
-#include "aws/ec2.h"
-#include "aws/ssm.h"
 #include "core/util.h"
 #include "deploy/deploy-int.h"
 
@@ -35,28 +33,6 @@ static void listing(json_t *a, const struct deploy *d, int deleted)
 	item(a, "security-group", d->lb_sg, deleted);
 	if (d->lease.name != NULL)
 		item(a, "lease", d->lease.name, deleted);
-}
-
-static int find_template(struct deploy *d)
-{
-	struct kiln_aws_filters f = KILN_AWS_LIST_INIT;
-	struct kiln_ec2_describe q = {.filters = &f};
-	struct kiln_ec2_launch_template_list *l = NULL;
-	char *name = kiln_deploy_name(d->profile->name, d->env, NULL, 128);
-	int error;
-
-	kiln_aws_filters_add(&f, "launch-template-name", name);
-	error = kiln_ec2_describe_launch_templates(&l, d->aws, &q);
-	if (error == KILN_ENOTFOUND) {
-		kiln_error_clear();
-		error = 0;
-	}
-	if (error >= 0 && l != NULL && l->n > 0)
-		d->lt_id = kiln_xstrdup(l->v[0].launch_template_id);
-	kiln_ec2_launch_template_list_free(l);
-	kiln_aws_filters_release(&f);
-	free(name);
-	return error;
 }
 
 static int remove_all(struct deploy *d)
@@ -102,7 +78,7 @@ int kiln_destroy(char **out, struct kiln_profile *profile, int dry_run,
 	if (error >= 0)
 		error = kiln_deploy__groups(&d);
 	if (error >= 0)
-		error = find_template(&d);
+		error = kiln_deploy__template_find(&d);
 	if (error >= 0)
 		listing(a, &d, 0);
 	if (error >= 0 && !dry_run) {

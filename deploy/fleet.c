@@ -396,7 +396,7 @@ int kiln_deploy__group_tag(struct deploy *d, const char *name, const char *key, 
 	return error < 0 ? kiln_error_prefix(error, "tagging group '%s'", name) : 0;
 }
 
-int kiln_deploy__template_remove(struct deploy *d)
+int kiln_deploy__template_find(struct deploy *d)
 {
 	struct kiln_aws_filters f = KILN_AWS_LIST_INIT;
 	struct kiln_ec2_describe q = {.filters = &f};
@@ -411,12 +411,23 @@ int kiln_deploy__template_remove(struct deploy *d)
 		error = 0;
 	}
 	if (error >= 0 && l != NULL && l->n > 0) {
-		error = kiln_ec2_delete_launch_template(d->aws, l->v[0].launch_template_id, NULL);
-		if (error >= 0)
-			kiln_deploy__say(d, "launch template %s deleted", name);
+		free(d->lt_id);
+		d->lt_id = kiln_xstrdup(l->v[0].launch_template_id);
 	}
 	kiln_ec2_launch_template_list_free(l);
 	kiln_aws_filters_release(&f);
 	free(name);
+	return error;
+}
+
+int kiln_deploy__template_remove(struct deploy *d)
+{
+	int error = d->lt_id == NULL ? kiln_deploy__template_find(d) : 0;
+
+	if (error >= 0 && d->lt_id != NULL) {
+		error = kiln_ec2_delete_launch_template(d->aws, d->lt_id, NULL);
+		if (error >= 0)
+			kiln_deploy__say(d, "launch template %s deleted", d->lt_id);
+	}
 	return error;
 }

@@ -105,7 +105,7 @@ def make_repo():
     repo = os.path.join(tmp, "app")
     os.makedirs(repo)
     git(repo, "init", "-q")
-    for tag in ("v1.0.0", "v9.9.9"):
+    for tag in ("v1.0.0", "v1.1.0"):
         with open(os.path.join(repo, "VERSION"), "w") as f:
             f.write(tag + "\n")
         git(repo, "add", "VERSION")
@@ -131,7 +131,7 @@ def make_profile():
         "tags": {"team": "web"},
         "environments": {
             "dev": {},
-            "prod": {"layers": {"app": {"repo": repo, "ref": "v9.9.9"}}},
+            "prod": {"bake": {"variables": {"FLAVOUR": "prod"}}},
         },
     }
     path = os.path.join(tmp, "web.json")
