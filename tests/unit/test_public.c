@@ -31,6 +31,7 @@ START_TEST(free_null_is_a_no_op)
 	kiln_layer_list_free(NULL);
 	kiln_manifest_free(NULL);
 	kiln_gc_report_free(NULL);
+	kiln_deploy_result_free(NULL);
 }
 END_TEST
 
@@ -119,6 +120,39 @@ START_TEST(a_refused_stage_does_nothing)
 }
 END_TEST
 
+/* Every deploy stage asks its callback first, before any cloud is reached. */
+START_TEST(a_refused_deploy_does_nothing)
+{
+	struct kiln_deploy_options o = KILN_DEPLOY_OPTIONS_INIT;
+	struct kiln_deploy_result *r = NULL;
+	struct kiln_profile *p = NULL, *q = NULL;
+	struct seen s = {0};
+	char *path = example(), *text = NULL;
+
+	ck_assert_int_eq(kiln_profile_load(&p, path, NULL), 0);
+	ck_assert_int_eq(kiln_profile_load(&q, path, "prod"), 0);
+	o.on_event = refuse;
+	o.payload = &s;
+	o.local_endpoint = "http://127.0.0.1:1";
+	ck_assert_int_eq(kiln_deploy(&r, p, &o), KILN_EAUTH);
+	ck_assert_str_eq(kiln_error_last(), "deploy of web refused by policy");
+	ck_assert_ptr_null(r);
+	ck_assert_int_eq(kiln_rollback(&r, p, &o), KILN_EAUTH);
+	ck_assert_int_eq(kiln_promote(&r, p, q, &o), KILN_EAUTH);
+	ck_assert_int_eq(kiln_deploy_status(&text, p, &o), KILN_EAUTH);
+	ck_assert_int_eq(kiln_destroy(&text, p, 0, &o), KILN_EAUTH);
+	ck_assert_str_eq(kiln_error_last(), "destroy of web refused by policy");
+	ck_assert_ptr_null(r);
+	ck_assert_ptr_null(text);
+	ck_assert_int_eq(s.starts, 5);
+	ck_assert_int_eq(s.ends, 5);
+	ck_assert_int_eq(s.others, 0);
+	kiln_profile_free(p);
+	kiln_profile_free(q);
+	free(path);
+}
+END_TEST
+
 START_TEST(cloud_opts_as_the_library_lays_them_out)
 {
 	size_t lib[CLOUD_OPTS_LAYOUT_N];
@@ -149,6 +183,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, free_null_is_a_no_op);
 	tcase_add_test(tc, profiles_load_and_tell);
 	tcase_add_test(tc, a_refused_stage_does_nothing);
+	tcase_add_test(tc, a_refused_deploy_does_nothing);
 	tcase_add_test(tc, cloud_opts_as_the_library_lays_them_out);
 	suite_add_tcase(s, tc);
 	return s;
