@@ -285,10 +285,25 @@ static int ensure_listeners(struct deploy *d, int create)
 	return error < 0 ? kiln_error_prefix(error, "listeners") : 0;
 }
 
+/* What an earlier look found is looked up again. */
+static void forget(struct deploy *d)
+{
+	char **found[] = {&d->vpc_id, &d->lb_sg, &d->fleet_sg, &d->lb_arn, &d->lb_dns,
+	                  &d->tg[0],  &d->tg[1], &d->prod,     &d->test};
+	size_t i;
+
+	for (i = 0; i < KILN_ARRAY_SIZE(found); i++) {
+		free(*found[i]);
+		*found[i] = NULL;
+	}
+	kiln_aws_strings_release(&d->subnets);
+}
+
 int kiln_deploy__traffic(struct deploy *d, int create)
 {
 	int error, c;
 
+	forget(d);
 	/* Without `create`, what is missing stays NULL: status, rollback and destroy look. */
 	d->live = d->test_color = -1;
 	error = kiln_deploy__network(d, create);
