@@ -113,8 +113,9 @@ void kiln_deploy_result_free(struct kiln_deploy_result *r);
 
 /*
  * What is deployed for the profile and environment, as JSON (free() it)
- * with the keys profile, env, url, test_url, load_balancer, live, previous
- * (null when none) and lease (null when no deploy runs); live and previous
+ * with the keys profile, env, url, test_url, load_balancer, live_color,
+ * live, previous (null when none), lease (null when no deploy runs) and
+ * others (groups being deleted or left by a dead run); live and previous
  * each with color, group, release, image_id, app_commit, desired, retire_at
  * and instances (each id, state, health, reason). Changes nothing.
  */
