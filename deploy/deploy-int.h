@@ -13,7 +13,7 @@
  *   status.c     what is live, for people and JSON
  *   destroy.c    everything of a profile and environment removed
  *   image.c      the image to deploy (given, or the bake key's)
- *   smoke.c      the profile's smoke checks (validate/'s runner)
+ *   smoke.c      the profile's smoke checks through a listener (GET, status, body, latency)
  *
  * Nothing here uses ssh/: a live server is never touched.
  */

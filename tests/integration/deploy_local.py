@@ -22,10 +22,17 @@ through every scenario, and every scenario asserts that no request failed:
 - no security group of a fleet allows port 22;
 - destroy leaves nothing: no group, load balancer, target group, launch
   template or security group of the profile in the cloud's listings, and
-  `kiln cloud down` leaves no machine, mount or HAProxy.
+  `kiln cloud down` leaves no machine, mount or HAProxy;
+- smoke checks failing through the test listener (a page that is not the
+  expected one): exit 1 naming the check, status and body, the group
+  removed, live untouched;
+- smoke checks passing through the test listener but failing through
+  production (a readiness page that answers only the test listener's host
+  name): the automatic swap back, exit 1, the group removed, the release
+  live before live again.
 
-Smoke checks (deploy.smoke) are not exercised here: validate/'s runner is
-not part of this build (the deploy says so in a warning).
+Every deploy runs the profile's smoke checks (GET / contains "Hello from
+web") through the test listener and production.
 
 Only loopback and the cloud's own addresses are used; every loop is bounded.
 Exit 1 on any failure, 77 to skip (not root, no botocore).
@@ -157,10 +164,35 @@ def make_repos(w):
         f.write("<h1>Hello from web v1.2.0</h1>\n")
     subprocess.run(g + ["commit", "-qam", "v1.2.0 without a health page"], check=True)
     subprocess.run(g + ["tag", "v1.2.0"], check=True)
+    # v1.3.0: healthy, serves its page, but its readiness page answers only the
+    # host names it was configured for: the test listener's, not production's
+    # (an allowed-hosts setting that forgot the production name).
+    with open(os.path.join(web, "deploy", "install.sh")) as f:
+        install = f.read().replace("rm -f /opt/web/www/health\n", "")
+    with open(os.path.join(web, "deploy", "install.sh"), "w") as f:
+        f.write(install)
+    with open(os.path.join(web, "site", "index.html"), "w") as f:
+        f.write("<h1>Hello from web v1.3.0</h1>\n")
+    os.makedirs(os.path.join(web, "site", "cgi-bin"))
+    ready = os.path.join(web, "site", "cgi-bin", "ready")
+    with open(ready, "w") as f:
+        f.write("#!/bin/sh\n"
+                "case \"$HTTP_HOST\" in\n"
+                "*:8080) printf 'Content-Type: text/plain\\r\\n\\r\\nready\\n' ;;\n"
+                "*) printf 'Status: 421 Misdirected Request\\r\\nContent-Type: text/plain"
+                "\\r\\n\\r\\nunknown host %s\\n' \"$HTTP_HOST\" ;;\n"
+                "esac\n")
+    os.chmod(ready, 0o755)
+    subprocess.run(g + ["add", "-A"], check=True)
+    subprocess.run(g + ["commit", "-qm", "v1.3.0 ready only for the test host"], check=True)
+    subprocess.run(g + ["tag", "v1.3.0"], check=True)
     return repos
 
 
-def make_profile(w, repos, image_name, timeout_s=180, name="web.json"):
+SMOKE = [{"path": "/", "status": 200, "contains": "Hello from web"}]
+
+
+def make_profile(w, repos, image_name, timeout_s=180, name="web.json", smoke=SMOKE):
     p = {
         "name": "web",
         "target": "local",
@@ -179,7 +211,7 @@ def make_profile(w, repos, image_name, timeout_s=180, name="web.json"):
                              "grace_period_s": 20},
             "capacity": {"min": 2, "desired": 2, "max": 3},
             "deregistration_delay_s": 1, "termination_wait_s": 600, "timeout_s": timeout_s,
-            "smoke": [{"path": "/", "status": 200, "contains": "Hello from web"}],
+            "smoke": smoke,
         },
         "environments": {"dev": {}, "prod": {},
                          "qa": {"bake": {"variables": {"FLAVOUR": "qa"}}}},
@@ -271,6 +303,67 @@ def scenario_never_healthy(w, repos, load):
         g.get("Status") != "Delete in progress"]
     R.check("the failed group is removed", names == [], names)
     load.since(m, "a release that never becomes healthy")
+
+
+def group_names(w, release):
+    asg = w.cloud.client("autoscaling")
+    return [g["AutoScalingGroupName"] for g in asg.describe_auto_scaling_groups()[
+        "AutoScalingGroups"] if release in g["AutoScalingGroupName"] and
+        g.get("Status") != "Delete in progress"]
+
+
+def scenario_smoke_fails_on_test(w, repos, load):
+    """v1.3.0 is healthy but its page is not the one the smoke check expects."""
+    smoke = [{"path": "/", "status": 200, "contains": "Hello from web v2"}]
+    prof = make_profile(w, repos, "base", name="web-smoke-test.json", smoke=smoke)
+    bake(w, prof, "v1.3.0")
+    before = live_release(w)[0]
+    m = load.mark()
+    r = deploy(w, prof, "v1.3.0")
+    err = [line for line in r.stderr.splitlines() if "error:" in line]
+    R.check("smoke failure on the test listener: exit 1", r.returncode == 1,
+            "%d %s" % (r.returncode, r.stderr[-1500:]))
+    R.check("the error names the check, the listener, what was found and the body",
+            err and "smoke checks failed through the test listener" in err[-1] and
+            "GET /: the body does not contain 'Hello from web v2'" in err[-1] and
+            "Hello from web v1.3.0" in err[-1] and "rolled back" not in err[-1],
+            err[-1:] if err else r.stderr[-800:])
+    R.check("live untouched (%s)" % before, live_release(w)[0] == before)
+    R.check("the group that failed its smoke checks is removed",
+            group_names(w, "v1.3.0") == [], group_names(w, "v1.3.0"))
+    R.check("one group behind production", len(prod_groups(w)) == 1, prod_groups(w))
+    time.sleep(0.5)
+    load.since(m, "a release failing its smoke checks on the test listener")
+
+
+def scenario_smoke_fails_after_swap(w, repos, load):
+    """v1.3.0's readiness page passes through the test listener, fails through production."""
+    smoke = [{"path": "/cgi-bin/ready", "status": 200, "contains": "ready"}]
+    prof = make_profile(w, repos, "base", name="web-smoke-prod.json", smoke=smoke)
+    bake(w, prof, "v1.3.0")
+    before, st = live_release(w)
+    m = load.mark()
+    r = deploy(w, prof, "v1.3.0")
+    err = [line for line in r.stderr.splitlines() if "error:" in line]
+    R.check("smoke failure after the swap: exit 1", r.returncode == 1,
+            "%d %s" % (r.returncode, r.stderr[-1500:]))
+    R.check("the test listener's smoke checks passed, then production was live on v1.3.0",
+            "smoke GET /cgi-bin/ready: passed" in r.stderr and
+            "production now forwards to" in r.stderr, r.stderr[-2000:])
+    R.check("the error names the failure through production and the automatic rollback",
+            err and "through production" in err[-1] and "status 421, expected 200" in err[-1]
+            and "unknown host" in err[-1] and "rolled back automatically" in err[-1],
+            err[-1:] if err else r.stderr[-800:])
+    rel, st2 = live_release(w)
+    R.check("the release live before (%s) is live again" % before, rel == before, rel)
+    R.check("the same group as before is live",
+            (st2.get("live") or {}).get("group") == (st.get("live") or {}).get("group"),
+            "%s %s" % (st2.get("live"), st.get("live")))
+    R.check("the group that failed after the swap is removed",
+            group_names(w, "v1.3.0") == [], group_names(w, "v1.3.0"))
+    R.check("one group behind production", len(prod_groups(w)) == 1, prod_groups(w))
+    time.sleep(0.5)
+    load.since(m, "a release failing its smoke checks after the swap (rolled back)")
 
 
 def scenario_rollback(w, profile, load):
@@ -439,6 +532,8 @@ def body(cloud):
             scenario_rollback(w, profile, load)
             scenario_rollback_after_retention(w, profile, load)
             scenario_never_healthy(w, repos, load)
+            scenario_smoke_fails_on_test(w, repos, load)
+            scenario_smoke_fails_after_swap(w, repos, load)
             scenario_crashes(w, profile, load)
             load.stop()
             R.check("the load loop saw %d requests, %d failed" % (load.n, load.failed),
