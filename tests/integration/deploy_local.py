@@ -5,7 +5,8 @@ groups kept by the cloud's reconciler, the lease in its SSM. A bounded load
 loop (keep-alive HTTP GETs of the production URL from this host) runs
 through every scenario, and every scenario asserts that no request failed:
 
-- first deploy of v1.0.0; release v1.1.0;
+- first deploy of v1.0.0; `kiln release` of v1.1.0 (bake cache hit, deploy,
+  one manifest with both);
 - `kiln rollback` within the retention: one swap (timed);
 - rollback after the retention: the previous group retired by `kiln gc`,
   then `kiln rollback` redeploys its image;
@@ -271,10 +272,23 @@ def scenario_first_and_release(w, profile, load_holder):
     load_holder.append(load)
     time.sleep(1)
     m = load.mark()
-    r = deploy(w, profile, "v1.1.0")
-    res = result(r)
-    R.check("release v1.1.0", r.returncode == 0 and res.get("release") == "v1.1.0" and
+    # What a release-tag trigger runs: the bake (a cache hit: v1.1.0 was baked) and the deploy.
+    manifest = os.path.join(w.tmp, "release-v1.1.0.json")
+    r = w.kiln("release", profile, "--env", "dev", "--app-ref", "v1.1.0", "--json",
+               "--manifest", manifest)
+    both = result(r)
+    res = both.get("deploy") or {}
+    R.check("kiln release v1.1.0", r.returncode == 0 and res.get("release") == "v1.1.0" and
             res.get("previous_group"), r.stderr[-2000:])
+    try:
+        with open(manifest) as f:
+            written = json.load(f)
+    except (OSError, ValueError):
+        written = {}
+    R.check("the release's manifest holds the bake and the deploy of the same image",
+            written == both and (both.get("bake") or {}).get("image_id") and
+            both["bake"]["image_id"] == res.get("image_id") and
+            both["bake"].get("cache_hit") is True, both)
     time.sleep(0.5)
     load.since(m, "release v1.0.0 -> v1.1.0")
     R.check("production serves v1.1.0 after the release",

@@ -1,12 +1,20 @@
 /*
- * The deploy's pure parts: names within AWS's limits and unique per
- * environment, colours, the lease's record. The flow itself is tested end
- * to end (tests/integration/deploy_moto.py and deploy_local.py).
+ * The deploy's parts that need no cloud: names within AWS's limits and
+ * unique per environment, colours, the lease's record, the smoke checks
+ * against a loopback server. The flow itself is tested end to end
+ * (tests/integration/deploy_moto.py and deploy_local.py).
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/common.h"
+#include "deploy/deploy-int.h"
 #include "deploy/lease.h"
 #include "deploy/names.h"
 
@@ -138,6 +146,147 @@ START_TEST(lease_record_hostile)
 }
 END_TEST
 
+/* A loopback HTTP server giving every connection the same reply, counting them. */
+struct replier {
+	int fd, port, served;
+	const char *reply;
+	size_t reply_len;
+	pthread_t thread;
+};
+
+static void *replier_run(void *arg)
+{
+	struct replier *r = arg;
+
+	for (int i = 0; i < 8; i++) {
+		struct pollfd p = {r->fd, POLLIN, 0};
+		char req[4096];
+		size_t got = 0;
+		int c;
+
+		if (poll(&p, 1, 10000) != 1)
+			break;
+		c = accept(r->fd, NULL, NULL);
+		if (c < 0)
+			break;
+		while (got < sizeof req - 1) {
+			ssize_t n = read(c, req + got, sizeof req - 1 - got);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+			req[got] = '\0';
+			if (strstr(req, "\r\n\r\n") != NULL)
+				break;
+		}
+		r->served++;
+		if (write(c, r->reply, r->reply_len) < 0)
+			i = 8;
+		close(c);
+	}
+	return NULL;
+}
+
+static void replier_start(struct replier *r, const char *reply, size_t len)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof a;
+
+	r->reply = reply;
+	r->reply_len = len;
+	r->served = 0;
+	r->fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(r->fd, 0);
+	ck_assert_int_eq(bind(r->fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(listen(r->fd, 8), 0);
+	ck_assert_int_eq(getsockname(r->fd, (struct sockaddr *)&a, &alen), 0);
+	r->port = ntohs(a.sin_port);
+	ck_assert_int_eq(pthread_create(&r->thread, NULL, replier_run, r), 0);
+}
+
+static void replier_stop(struct replier *r)
+{
+	shutdown(r->fd, SHUT_RDWR);
+	close(r->fd);
+	pthread_join(r->thread, NULL);
+}
+
+/* kiln_deploy__smoke of `checks` (JSON) against the server; its return. */
+static int smoke_against(const struct replier *r, const char *checks)
+{
+	struct kiln_profile profile = {0};
+	struct kiln_deploy_options opts = KILN_DEPLOY_OPTIONS_INIT;
+	struct deploy d = {0};
+	char url[64], json[512];
+	int error;
+
+	snprintf(json, sizeof json, "{\"deploy\": {\"smoke\": %s}}", checks);
+	profile.json = json_loads(json, 0, NULL);
+	ck_assert_ptr_nonnull(profile.json);
+	d.profile = &profile;
+	d.opts = &opts;
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/", r->port);
+	error = kiln_deploy__smoke(&d, url, "the test listener");
+	json_decref(profile.json);
+	return error;
+}
+
+static const char page_ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 19\r\nConnection: close\r\n"
+                              "\r\nHello from web v1.0";
+
+START_TEST(smoke_passes)
+{
+	struct replier r;
+
+	replier_start(&r, page_ok, sizeof page_ok - 1);
+	ck_assert_int_eq(smoke_against(&r, "[{\"path\": \"/\", \"contains\": \"Hello from web\"}, "
+	                                   "{\"path\": \"/health\", \"status\": 200}]"),
+	                 0);
+	replier_stop(&r);
+	ck_assert_int_eq(r.served, 2);
+}
+END_TEST
+
+/* A failing check is tried three times; the error says what was found, escaped. */
+START_TEST(smoke_failure_names_what_was_found_escaped)
+{
+	static const char hostile[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 17\r\n"
+	                              "Connection: close\r\n\r\n\x1b[31mdown\x07\r\nnow!!";
+	struct replier r;
+	const char *msg;
+
+	replier_start(&r, hostile, sizeof hostile - 1);
+	ck_assert_int_eq(smoke_against(&r, "[{\"path\": \"/ready\"}]"), KILN_ERROR);
+	replier_stop(&r);
+	ck_assert_int_eq(r.served, 3);
+	msg = kiln_error_last();
+	ck_assert_ptr_nonnull(strstr(msg, "1 of 1 smoke checks failed through the test listener"));
+	ck_assert_ptr_nonnull(strstr(msg, "GET /ready: status 503, expected 200"));
+	ck_assert_ptr_nonnull(strstr(msg, "body: '\\x1b[31mdown\\x07\\x0d\\x0anow!!'"));
+	ck_assert_ptr_null(strchr(msg, '\x1b'));
+	ck_assert_ptr_null(strchr(msg, '\n'));
+}
+END_TEST
+
+START_TEST(smoke_body_and_latency)
+{
+	struct replier r;
+
+	replier_start(&r, page_ok, sizeof page_ok - 1);
+	ck_assert_int_eq(smoke_against(&r, "[{\"path\": \"/\", \"contains\": \"v2.0\"}]"),
+	                 KILN_ERROR);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(),
+	                             "GET /: the body does not contain 'v2.0' "
+	                             "(status 200); body: 'Hello from web v1.0'"));
+	replier_stop(&r);
+	replier_start(&r, page_ok, sizeof page_ok - 1);
+	/* Nothing answers in 0 ms. */
+	ck_assert_int_eq(smoke_against(&r, "[{\"path\": \"/\", \"max_latency_ms\": 0}]"),
+	                 KILN_ERROR);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "at most 0 allowed"));
+	replier_stop(&r);
+}
+END_TEST
+
 Suite *kiln_test_suite(void)
 {
 	Suite *s = suite_create("deploy");
@@ -152,6 +301,12 @@ Suite *kiln_test_suite(void)
 	tc = tcase_create("lease");
 	tcase_add_test(tc, lease_record);
 	tcase_add_test(tc, lease_record_hostile);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("smoke");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, smoke_passes);
+	tcase_add_test(tc, smoke_failure_names_what_was_found_escaped);
+	tcase_add_test(tc, smoke_body_and_latency);
 	suite_add_tcase(s, tc);
 	return s;
 }
