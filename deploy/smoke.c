@@ -39,7 +39,8 @@ static int smoke_once(struct kiln_buf *why, struct kiln_http *h, const char *url
 	} else if (r.status != want) {
 		kiln_buf_printf(why, "status %ld, expected %ld", r.status, want);
 		error = KILN_ERROR;
-	} else if (contains != NULL && (r.body.size == 0 || strstr(r.body.ptr, contains) == NULL)) {
+	} else if (contains != NULL &&
+	           memmem(r.body.ptr, r.body.size, contains, strlen(contains)) == NULL) {
 		kiln_buf_puts(why, "the body does not contain '");
 		kiln_buf_put_escaped(why, contains, strlen(contains), 0);
 		kiln_buf_printf(why, "' (status %ld)", r.status);
