@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
 #include "core/util.h"
 #include "localcloud/elbv2-int.h"
 #include "localcloud/xml-int.h"
@@ -212,8 +211,9 @@ void lc_elbv2_sync_later(struct lc_req *r, const char *lb_arn)
 
 int lc_elbv2_sync_after(struct lc_req *r)
 {
-	if (r->prep != NULL && lc_lb_sync(r->c, r->prep) < 0)
-		kiln_log_warn("%s (the watcher tries again)", kiln_error_last());
+	/* a failure is logged by the sync and tried again by the watcher */
+	if (r->prep != NULL)
+		lc_lb_sync(r->c, r->prep);
 	return 0;
 }
 
