@@ -91,7 +91,7 @@ size_t lc_q_list(const struct lc_req *r, const char *prefix, const char ***out);
 /* An integer parameter within [min, max]; `def` when absent. */
 int lc_q_int(struct lc_req *r, const char *key, long long def, long long min, long long max,
              long long *out);
-/* A boolean parameter ("true" or "false", as the SDKs send them); `def` when absent. */
+/* A boolean parameter: "true" or "false" exactly, as EC2 documents them; `def` when absent. */
 int lc_q_bool(struct lc_req *r, const char *key, int def, int *out);
 /* Is `v` one of list[0..n)? */
 int lc_in_list(const char *const *list, size_t n, const char *v);

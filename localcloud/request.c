@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "localcloud/cloud-int.h"
 #include "localcloud/request-int.h"
@@ -239,9 +238,9 @@ int lc_q_bool(struct lc_req *r, const char *key, int def, int *out)
 
 	if (v == NULL)
 		*out = def;
-	else if (strcasecmp(v, "true") == 0)
+	else if (strcmp(v, "true") == 0)
 		*out = 1;
-	else if (strcasecmp(v, "false") == 0)
+	else if (strcmp(v, "false") == 0)
 		*out = 0;
 	else
 		return lc_invalid(r, key, v, "Expected true or false.");
