@@ -28,49 +28,7 @@
 #include "localcloud/describe-int.h"
 #include "localcloud/ec2-int.h"
 #include "localcloud/net-int.h"
-
-/* ---- stand-in machines -------------------------------------------------- */
-
-static int fake_start(struct lc_machine **out, const struct lc_machine_spec *spec)
-{
-	struct lc_machine *m = kiln_xcalloc(1, sizeof(*m));
-
-	m->pid = 1;
-	m->id = kiln_xstrdup(spec->id);
-	*out = m;
-	return 0;
-}
-
-static int fake_exited(struct lc_machine *m, int *status)
-{
-	(void)m;
-	(void)status;
-	return 0;
-}
-
-static int fake_stop(struct lc_machine *m, double timeout)
-{
-	(void)m;
-	(void)timeout;
-	return 0;
-}
-
-static void fake_free(struct lc_machine *m)
-{
-	if (m) {
-		free(m->id);
-		free(m);
-	}
-}
-
-static int fake_reap(const char *dir)
-{
-	(void)dir;
-	return 0;
-}
-
-static const struct lc_machines fake_machines = {fake_start, fake_exited, fake_stop, fake_free,
-                                                 fake_reap};
+#include "tests/fixtures/lc_cloud_fixture.h"
 
 /* ---- the fixture -------------------------------------------------------- */
 
@@ -79,22 +37,13 @@ static char state_dir[64];
 
 static void setup(void)
 {
-	struct kiln_cloud_opts o = {.cidr = "10.214.99.0/24"};
-
-	snprintf(state_dir, sizeof(state_dir), "/tmp/kiln-lcapi-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(state_dir));
-	ck_assert_msg(lc_cloud_open(&cloud, &o, state_dir) == 0, "%s", kiln_error_last());
-	cloud.machines = &fake_machines;
-	pthread_mutex_lock(&cloud.mu);
-	lc_ensure_default_group(&cloud);
-	pthread_mutex_unlock(&cloud.mu);
+	ck_assert_msg(lc_fixture_open(&cloud, state_dir, sizeof(state_dir)) == 0, "%s",
+	              kiln_error_last());
 }
 
 static void teardown(void)
 {
-	lc_instances_shutdown(&cloud);
-	lc_cloud_close(&cloud);
-	kiln_rm_rf(state_dir);
+	lc_fixture_close(&cloud, state_dir);
 }
 
 struct reply {
