@@ -127,9 +127,11 @@ static const char *reason(int status)
 	}
 }
 
-/* The whole reply, head and body, into conn->out. */
+/* The whole reply into conn->out: its head, and its body unless it answers a HEAD. */
 static void format_reply(struct conn *cn, const struct lc_http_reply *reply, int http10)
 {
+	int head_only = cn->req.method && strcmp(cn->req.method, "HEAD") == 0;
+
 	char date[64];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -150,7 +152,8 @@ static void format_reply(struct conn *cn, const struct lc_http_reply *reply, int
 	else if (http10)
 		kiln_buf_puts(&cn->out, "Connection: keep-alive\r\n");
 	kiln_buf_puts(&cn->out, "\r\n");
-	kiln_buf_put(&cn->out, reply->body.ptr, reply->body.size);
+	if (!head_only)
+		kiln_buf_put(&cn->out, reply->body.ptr, reply->body.size);
 }
 
 /* ---- epoll and the connection list (I/O thread) ------------------------- */

@@ -3,6 +3,7 @@
  * searches over the sorted keys; a list PREFIX.N is the range of keys that
  * start with "PREFIX.", which the sort keeps together.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -221,7 +222,8 @@ int lc_q_int(struct lc_req *r, const char *key, long long def, long long min, lo
 	}
 	errno = 0;
 	x = strtoll(v, &end, 10);
-	if (errno || end == v || *end != '\0')
+	/* digits with an optional minus, as the SDKs write them: strtoll would also take " +5" */
+	if (errno || end == v || *end != '\0' || !(isdigit((unsigned char)v[0]) || v[0] == '-'))
 		return lc_invalid(r, key, v, "Expected an integer.");
 	if (x < min || x > max)
 		return lc_err(r, 400, "InvalidParameterValue",

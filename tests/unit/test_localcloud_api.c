@@ -362,13 +362,25 @@ END_TEST
 
 START_TEST(garbage_next_tokens_are_refused_everywhere)
 {
+	static const char *const garbage[] = {"NextToken=garbage", "NextToken=0", "NextToken=00001",
+	                                      "NextToken=99999999999"};
 	static const char *const actions[] = {"DescribeInstances",      "DescribeImages",
 	                                      "DescribeSecurityGroups", "DescribeLaunchTemplates",
 	                                      "DescribeSnapshots",      "DescribeTags",
 	                                      "DescribeSubnets",        "DescribeVpcs"};
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(actions); i++) {
-		struct reply r = call(actions[i], "NextToken=garbage", NULL);
-		ck_assert_msg(r.status == 400, "%s accepted a garbage NextToken", actions[i]);
+		for (size_t j = 0; j < KILN_ARRAY_SIZE(garbage); j++) {
+			struct reply r = call(actions[i], garbage[j], NULL);
+			ck_assert_msg(r.status == 400, "%s accepted %s", actions[i], garbage[j]);
+			ck_assert_str_eq(error_code(&r), "InvalidParameterValue");
+			reply_free(&r);
+		}
+	}
+	for (size_t j = 0; j < 3; j++) {
+		static const char *const ints[] = {"MaxResults= 5", "MaxResults=+5",
+		                                   "MaxResults=5 "};
+		struct reply r = call("DescribeInstances", ints[j], NULL);
+		ck_assert_msg(r.status == 400, "%s accepted", ints[j]);
 		ck_assert_str_eq(error_code(&r), "InvalidParameterValue");
 		reply_free(&r);
 	}
