@@ -1,4 +1,5 @@
 #include "aws/autoscaling.h"
+#include "aws/autoscaling-int.h"
 
 #include <string.h>
 

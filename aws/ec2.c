@@ -1,5 +1,6 @@
 /* EC2 images, snapshots, instances and console output, and the flattening they share. */
 #include "aws/ec2.h"
+#include "aws/ec2-int.h"
 
 #include <string.h>
 

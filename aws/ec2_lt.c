@@ -1,5 +1,6 @@
 /* EC2 launch templates: the deploy's new version per release. */
 #include "aws/ec2.h"
+#include "aws/ec2-int.h"
 
 #include <string.h>
 

@@ -1,5 +1,6 @@
 /* EC2 key pairs, security groups, VPCs, subnets and tags. */
 #include "aws/ec2.h"
+#include "aws/ec2-int.h"
 
 #include <string.h>
 

@@ -1,4 +1,5 @@
 #include "aws/elbv2.h"
+#include "aws/elbv2-int.h"
 
 #include <string.h>
 

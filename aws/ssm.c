@@ -1,4 +1,5 @@
 #include "aws/ssm.h"
+#include "aws/ssm-int.h"
 
 #include <string.h>
 

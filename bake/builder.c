@@ -9,7 +9,9 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "kiln.h"
+#include "core/common.h"
+#include "core/buf.h"
+#include "core/proc.h"
 
 #include <string.h>
 
@@ -116,7 +118,7 @@ static int run_instance(struct bake *b)
 	}
 	b->instance_id = kiln_xstrdup(l->v[0].instance_id);
 	kiln_ec2_instance_list_free(l);
-	kiln_bake__say("builder %s launched from %s", b->instance_id, b->source_image_id);
+	kiln_bake__say(b, "builder %s launched from %s", b->instance_id, b->source_image_id);
 	return kiln_bake__journal(b, "created", "instance", b->run_id, b->instance_id);
 }
 
@@ -163,7 +165,7 @@ int kiln_bake__builder_wait_running(struct bake *b)
 			if (b->host == NULL)
 				return kiln_error_set(KILN_ERROR, "builder %s has no address",
 				                      b->instance_id);
-			kiln_bake__say("builder %s running at %s", b->instance_id, b->host);
+			kiln_bake__say(b, "builder %s running at %s", b->instance_id, b->host);
 			return 0;
 		}
 		if (in != NULL && in->state != NULL && strcmp(in->state, "pending") != 0) {
@@ -293,7 +295,7 @@ static int free_name(struct bake *b)
 	if (error >= 0 && l != NULL && l->n > 0) {
 		char *name =
 		    kiln_xasprintf("%.*s-%s", 100, b->m->image_name, b->run_id + strlen("bake-"));
-		kiln_bake__say("image name %s is taken (--force): naming the new one %s",
+		kiln_bake__say(b, "image name %s is taken (--force): naming the new one %s",
 		               b->m->image_name, name);
 		free(b->m->image_name);
 		b->m->image_name = name;
@@ -317,7 +319,7 @@ int kiln_bake__image_create(struct bake *b)
 	char *desc = NULL;
 	int error;
 
-	kiln_bake__say("stopping the builder");
+	kiln_bake__say(b, "stopping the builder");
 	error = kiln_ec2_stop_instances(NULL, b->aws, ids, 1, 0);
 	if (error >= 0)
 		error = wait_instance_state(b, "stopped");
@@ -340,7 +342,7 @@ int kiln_bake__image_create(struct bake *b)
 	error = kiln_bake__journal(b, "intent", "image", o.name, NULL);
 	if (error < 0)
 		goto done;
-	kiln_bake__say("creating image %s", o.name);
+	kiln_bake__say(b, "creating image %s", o.name);
 	error = kiln_ec2_create_image(&b->image_id, b->aws, &o);
 	if (error < 0)
 		goto done;
@@ -348,7 +350,7 @@ int kiln_bake__image_create(struct bake *b)
 	if (error >= 0)
 		error = wait_image(b);
 	if (error >= 0)
-		kiln_bake__say("image %s is available", b->image_id);
+		kiln_bake__say(b, "image %s is available", b->image_id);
 done:
 	free(desc);
 	kiln_aws_tags_release(&tags);
@@ -416,16 +418,17 @@ void kiln_bake__cleanup(struct bake *b, int failed)
 	b->ssh = NULL;
 	if (failed && b->opts->keep_on_error &&
 	    (b->instance_id || b->group_id || b->key_name || b->image_id)) {
-		kiln_bake__say("--on-error abort: left builder %s, key pair %s, security group %s "
-		               "for debugging; remove them with: kiln gc --run-id %s%s",
+		/* The run's journal names its target: gc needs only the run id. */
+		kiln_bake__say(b,
+		               "--on-error abort: left builder %s, key pair %s, security group %s "
+		               "for debugging; remove them with: kiln gc --run-id %s",
 		               b->instance_id ? b->instance_id : "(none)",
 		               b->key_name ? b->key_name : "(none)",
-		               b->group_id ? b->group_id : "(none)", b->run_id,
-		               strcmp(b->profile->target, "local") == 0 ? " --target local" : "");
+		               b->group_id ? b->group_id : "(none)", b->run_id);
 		goto done;
 	}
 	if (b->instance_id || b->group_id || b->key_name)
-		kiln_bake__say("cleaning up the builder's temporaries");
+		kiln_bake__say(b, "cleaning up the builder's temporaries");
 	/* An image that never became available is no use to anyone. */
 	if (failed && b->image_id != NULL)
 		drop_image(b);

@@ -1,6 +1,8 @@
 #include "bake/gc.h"
 #include "aws/ec2.h"
 #include "bake/poll.h"
+#include "bake/target.h"
+#include "core/event.h"
 #include "core/common.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -222,4 +224,140 @@ done:
 		*out = json_incref(items);
 	json_decref(items);
 	return error;
+}
+
+struct kiln_gc_report {
+	char *target;
+	json_t *items; /* owns the strings of `v` */
+	struct kiln_gc_item *v;
+	size_t n;
+};
+
+static struct kiln_gc_report *report_new(const char *target, json_t *items)
+{
+	struct kiln_gc_report *r = kiln_xcalloc(1, sizeof(*r));
+	const json_t *it;
+	size_t i;
+
+	r->target = kiln_xstrdup(target);
+	r->items = items != NULL ? json_incref(items) : json_array();
+	r->v = kiln_xcalloc(json_array_size(r->items) + 1, sizeof(*r->v));
+	json_array_foreach(r->items, i, it)
+	{
+		struct kiln_gc_item *v = &r->v[r->n++];
+		v->kind = kiln_json_str(it, "kind");
+		v->id = kiln_json_str(it, "id");
+		v->name = kiln_json_str(it, "name");
+		v->run_id = kiln_json_str(it, "run_id");
+		v->reason = kiln_json_str(it, "reason");
+		v->deleted = kiln_json_bool(it, "deleted", 0);
+	}
+	return r;
+}
+
+/* The target named, else the run's from its journal, else "aws"; says which. */
+static int gc_client(struct kiln_aws **out, char **target, const struct kiln_gc_options *o,
+                     const struct kiln_emitter *ev)
+{
+	struct kiln_run_target run = {0};
+	struct kiln_target t = {.name = o->target, .region = o->region};
+	char *endpoint = NULL, *why = NULL;
+	int error = 0;
+
+	t.local_endpoint = o->local_endpoint;
+	if (t.name == NULL && o->run_id != NULL) {
+		error = kiln_run_target_read(&run, o->state_dir, o->run_id);
+		if (error == KILN_ENOTFOUND) {
+			kiln_error_clear();
+			error = 0;
+		}
+		if (error < 0)
+			return error;
+		if (run.name != NULL) {
+			t.name = run.name;
+			t.region = o->region ? o->region : run.region;
+			t.local_endpoint = o->local_endpoint ? o->local_endpoint : run.endpoint;
+			why = kiln_xasprintf(", where run %s baked (from its journal)", o->run_id);
+		}
+	}
+	if (t.name == NULL)
+		t.name = "aws";
+	error = kiln_target_client(out, &endpoint, &t, ev);
+	if (error >= 0) {
+		if (endpoint != NULL)
+			kiln_emit(ev, KILN_EVENT_PROGRESS, NULL, "cleaning the local cloud at %s%s",
+			          endpoint, why ? why : "");
+		else
+			kiln_emit(ev, KILN_EVENT_PROGRESS, NULL, "cleaning AWS in %s%s",
+			          kiln_aws_region(*out), why ? why : "");
+		*target = kiln_xstrdup(t.name);
+	}
+	free(why);
+	free(endpoint);
+	kiln_run_target_release(&run);
+	return error;
+}
+
+int kiln_gc(struct kiln_gc_report **out, const struct kiln_gc_options *opts)
+{
+	static const struct kiln_gc_options defaults = KILN_GC_OPTIONS_INIT;
+	struct kiln_emitter ev = {0};
+	struct kiln_gc_opts o = {0};
+	struct kiln_aws *aws = NULL;
+	json_t *items = NULL;
+	char *target = NULL;
+	int error;
+
+	KILN_ASSERT_ARG(out != NULL);
+	*out = NULL;
+	if (opts == NULL)
+		opts = &defaults;
+	KILN_ASSERT_ARG(opts->version >= 1 && opts->version <= KILN_GC_OPTIONS_VERSION);
+	ev.cb = opts->on_event;
+	ev.payload = opts->payload;
+	ev.base.stage = "gc";
+	ev.base.run_id = opts->run_id;
+	error = kiln_emitter_begin(&ev);
+	if (error < 0)
+		goto done;
+	error = gc_client(&aws, &target, opts, &ev);
+	if (error < 0)
+		goto done;
+	o.run_id = opts->run_id;
+	o.dry_run = opts->dry_run;
+	error = kiln_gc_run(&items, aws, &o);
+	if (items != NULL)
+		*out = report_new(target, items);
+done:
+	kiln_emitter_end(&ev, error);
+	json_decref(items);
+	free(target);
+	kiln_aws_free(aws);
+	return error;
+}
+
+const char *kiln_gc_report_target(const struct kiln_gc_report *r)
+{
+	return r->target;
+}
+
+size_t kiln_gc_report_count(const struct kiln_gc_report *r)
+{
+	return r->n;
+}
+
+const struct kiln_gc_item *kiln_gc_report_item(const struct kiln_gc_report *r, size_t i)
+{
+	KILN_ASSERT_ARG(i < r->n);
+	return &r->v[i];
+}
+
+void kiln_gc_report_free(struct kiln_gc_report *r)
+{
+	if (r == NULL)
+		return;
+	json_decref(r->items);
+	free(r->v);
+	free(r->target);
+	free(r);
 }

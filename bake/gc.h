@@ -8,6 +8,9 @@
  * Deletion follows dependencies: instances first (waiting until they are
  * terminated, since a security group in use cannot be deleted), then key
  * pairs, then security groups.
+ *
+ * kiln_gc() (kiln/gc.h) picks the cloud: the one named, else the target
+ * that run's journal records, else AWS; and says which in a progress event.
  */
 #ifndef KILN_BAKE_GC_H
 #define KILN_BAKE_GC_H
@@ -15,6 +18,7 @@
 #include <jansson.h>
 
 #include "aws/shapes.h"
+#include "kiln/gc.h"
 
 /* Why a resource is collected. */
 enum kiln_gc_reason {
@@ -42,8 +46,8 @@ struct kiln_gc_opts {
 /*
  * Find and (unless dry_run) delete. `*out` (may be NULL) receives an array
  * of {"kind", "id", "run_id", "reason", "deleted"} in deletion order.
- * Progress goes to stderr; a failure to delete one resource is reported
- * and the others are still tried, then the call fails with KILN_ERROR.
+ * A failure to delete one resource is logged as an error and the others
+ * are still tried, then the call fails with KILN_ERROR.
  */
 int kiln_gc_run(json_t **out, struct kiln_aws *aws, const struct kiln_gc_opts *opts);
 

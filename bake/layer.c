@@ -8,7 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kiln.h"
+#include "core/buf.h"
+#include "core/common.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/util.h"
 #include "bake/layer-int.h"
 #include "core/paths.h"
 #include "core/lock.h"
@@ -509,16 +513,3 @@ done:
 	free(cache);
 	return error;
 }
-
-#if defined(__SANITIZE_ADDRESS__)
-/*
- * libgit2 1.5 leaks PCRE2 match data whenever a config regex does not match
- * (remote lookups hit it); not ours to free. (Its ssh transport also leaks
- * a few bytes per connection, which only a full unwind could single out.)
- */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:libpcre2-8.so\n";
-}
-#endif

@@ -36,6 +36,7 @@
 
 #include <stdint.h>
 
+#include "kiln/layer.h"
 #include "profiles/profile.h"
 
 struct kiln_layer {
@@ -76,5 +77,11 @@ int kiln_layer_pack_commit(uint64_t *size_out, char sha256_out[65], const char *
                            const char *commit, const char *subdir, const char *archive_path);
 
 void kiln_layer_free(struct kiln_layer *layer);
+
+/* The layers of a profile, in its order (layer_list.c; the API is in kiln/layer.h). */
+struct kiln_layer_list {
+	struct kiln_layer **v;
+	size_t n;
+};
 
 #endif

@@ -16,7 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kiln.h"
+#include "core/common.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/proc.h"
 #include "bake/blobreader.h"
 #include "bake/layer-int.h"
 #include "bake/zframes.h"

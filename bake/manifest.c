@@ -72,7 +72,7 @@ static json_t *seconds(double s)
 	return json_real((double)(long long)(s * 1000.0 + 0.5) / 1000.0);
 }
 
-json_t *kiln_manifest_json(const struct kiln_manifest *m, double total)
+json_t *kiln_manifest_json(const struct kiln_manifest *m)
 {
 	json_t *layers = json_array(), *timings = json_object();
 	size_t i;
@@ -85,29 +85,78 @@ json_t *kiln_manifest_json(const struct kiln_manifest *m, double total)
 	}
 	for (i = 0; i < m->nsteps; i++)
 		json_object_set_new(timings, m->steps[i].name, seconds(m->steps[i].seconds));
-	json_object_set_new(timings, "total", seconds(total));
+	json_object_set_new(timings, "total", seconds(m->total));
 	return json_pack("{s:s?, s:s?, s:s?, s:s, s:b, s:s?, s:o, s:o}", "image_id", m->image_id,
 	                 "image_name", m->image_name, "region", m->region, "bake_key", m->bake_key,
 	                 "cache_hit", m->cache_hit, "run_id", m->run_id, "layers", layers,
 	                 "timings", timings);
 }
 
-int kiln_manifest_write(const struct kiln_manifest *m, const char *path, double total)
+int kiln_manifest_to_json(char **out, const struct kiln_manifest *m)
 {
 	struct kiln_buf text = KILN_BUF_INIT;
-	json_t *j = kiln_manifest_json(m, total);
+	json_t *j = kiln_manifest_json(m);
 	int error;
 
+	*out = NULL;
 	error = kiln_json_dump(&text, j, 2);
 	if (error == 0)
 		error = kiln_buf_putc(&text, '\n');
 	if (error == 0)
-		error = kiln_file_write_atomic(path, text.ptr, text.size, 0644);
-	if (error < 0)
-		kiln_error_prefix(error, "cannot write manifest '%s'", path);
+		*out = kiln_buf_detach(&text);
 	json_decref(j);
 	kiln_buf_release(&text);
 	return error;
+}
+
+int kiln_manifest_write(const struct kiln_manifest *m, const char *path)
+{
+	char *text = NULL;
+	int error;
+
+	error = kiln_manifest_to_json(&text, m);
+	if (error == 0)
+		error = kiln_file_write_atomic(path, text, strlen(text), 0644);
+	if (error < 0)
+		kiln_error_prefix(error, "cannot write manifest '%s'", path);
+	free(text);
+	return error;
+}
+
+const char *kiln_manifest_image_id(const struct kiln_manifest *m)
+{
+	return m->image_id;
+}
+
+const char *kiln_manifest_image_name(const struct kiln_manifest *m)
+{
+	return m->image_name;
+}
+
+const char *kiln_manifest_bake_key(const struct kiln_manifest *m)
+{
+	return m->bake_key;
+}
+
+const char *kiln_manifest_run_id(const struct kiln_manifest *m)
+{
+	return m->run_id;
+}
+
+const char *kiln_manifest_region(const struct kiln_manifest *m)
+{
+	return m->region;
+}
+
+int kiln_manifest_cache_hit(const struct kiln_manifest *m)
+{
+	return m->cache_hit;
+}
+
+void kiln_manifest_free(struct kiln_manifest *m)
+{
+	kiln_manifest_release(m);
+	free(m);
 }
 
 /* EC2 image names: letters, digits, ( ) [ ] space . / - ' @ _ (3 to 128 characters). */

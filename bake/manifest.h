@@ -10,6 +10,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "kiln/bake.h"
+
 struct kiln_manifest_layer {
 	char *name, *repo, *ref, *commit;
 	char sha256[65];
@@ -32,6 +34,7 @@ struct kiln_manifest {
 	struct kiln_manifest_step *steps;
 	size_t nsteps;
 	double started; /* kiln_time_mono() at the start of the bake */
+	double total;   /* seconds the bake took, once it is over */
 };
 
 void kiln_manifest_init(struct kiln_manifest *m);
@@ -40,9 +43,8 @@ void kiln_manifest_add_layer(struct kiln_manifest *m, const char *name, const ch
                              const char *ref, const char *commit, const char *sha256);
 /* Record that step `name` took `seconds` (repeated names add up). */
 void kiln_manifest_add_step(struct kiln_manifest *m, const char *name, double seconds);
-/* The manifest as JSON; `total` is the time since m->started. */
-json_t *kiln_manifest_json(const struct kiln_manifest *m, double total);
-int kiln_manifest_write(const struct kiln_manifest *m, const char *path, double total);
+/* The manifest as JSON (kiln_manifest_write() and the accessors: kiln/bake.h). */
+json_t *kiln_manifest_json(const struct kiln_manifest *m);
 
 /*
  * The image name "kiln/<profile>/<app-ref>/<first 12 of the bake key>", with

@@ -8,13 +8,15 @@
 #include "aws/shapes.h"
 #include "bake/layer.h"
 #include "bake/pipeline.h"
+#include "core/event.h"
 #include "core/journal.h"
 #include "ssh/session.h"
 
 struct bake {
 	struct kiln_aws *aws;
 	struct kiln_profile *profile;
-	const struct kiln_bake_opts *opts;
+	const struct kiln_bake_options *opts;
+	struct kiln_emitter events; /* stage "bake": the caller's callback */
 	struct kiln_manifest *m;
 	const json_t *bake; /* the profile's "bake" section, borrowed */
 	volatile int *stop;
@@ -27,6 +29,7 @@ struct bake {
 	char key[65];
 	char *run_id;
 	const char *app_ref, *os_ref; /* borrowed from the profile's layers */
+	const char *endpoint;         /* of the local cloud, NULL for AWS */
 
 	struct kiln_journal *journal;
 	struct kiln_aws_tags temp_tags; /* on every temporary */
@@ -39,8 +42,16 @@ struct bake {
 	struct kiln_ssh_session *ssh;
 };
 
-/* One line of progress for people on stderr (unless --quiet). */
-void kiln_bake__say(const char *fmt, ...) KILN_PRINTF(1, 2);
+/* One line of progress for people: a KILN_EVENT_PROGRESS event. */
+void kiln_bake__say(const struct bake *b, const char *fmt, ...) KILN_PRINTF(2, 3);
+
+/* What kiln_bake__on_line() needs: the bake, and whose output it is. */
+struct kiln_bake_line {
+	const struct bake *b;
+	const char *label;
+};
+/* An exec's on_line: each line of a remote command as a KILN_EVENT_OUTPUT event. */
+void kiln_bake__on_line(void *payload, enum kiln_ssh_stream stream, const char *line, size_t len);
 /* Seconds left of the whole bake (at least 1). */
 double kiln_bake__left(const struct bake *b);
 /* Journal an event; a journal that cannot be written fails the bake. */
@@ -61,5 +72,10 @@ int kiln_bake__provision(struct bake *b);
 int kiln_bake__checks(struct bake *b);
 /* Take the temporary key off the builder and close the session. */
 int kiln_bake__ssh_finish(struct bake *b);
+
+#ifdef KILN_UNITTEST
+/* Decompress the .tar.zst `from` into `fo` (named `to` in messages). */
+int unzstd_fd(const char *from, int fo, const char *to);
+#endif
 
 #endif

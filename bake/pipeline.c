@@ -3,38 +3,42 @@
 #include "bake/key.h"
 #include "bake/pipeline-int.h"
 #include "bake/poll.h"
+#include "bake/target.h"
 #include "core/json.h"
 #include "core/lock.h"
 #include "core/paths.h"
 #include "core/log.h"
-#include "core/proc.h"
 #include "core/util.h"
+#include "localcloud/cloud.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netdb.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#define DEFAULT_LOCAL_ENDPOINT "http://127.0.0.1:4566"
-#define LOCAL_BASE_IMAGE       "debian-12-minbase"
+#define LOCAL_BASE_IMAGE "debian-12-minbase"
 
-void kiln_bake__say(const char *fmt, ...)
+void kiln_bake__say(const struct bake *b, const char *fmt, ...)
 {
 	va_list ap;
-	struct kiln_buf line = KILN_BUF_INIT;
-	char *clean;
 
-	if (!kiln_log_enabled(KILN_LOG_WARN))
-		return;
 	va_start(ap, fmt);
-	kiln_buf_vprintf(&line, fmt, ap);
+	kiln_emit_v(&b->events, KILN_EVENT_PROGRESS, NULL, fmt, ap);
 	va_end(ap);
-	clean = kiln_log_redact(line.ptr);
-	fprintf(stderr, "kiln: %s\n", clean);
+}
+
+void kiln_bake__on_line(void *payload, enum kiln_ssh_stream stream, const char *line, size_t len)
+{
+	const struct kiln_bake_line *l = payload;
+	struct kiln_event ev = {.kind = KILN_EVENT_OUTPUT, .label = l->label};
+	char *text, *clean;
+
+	if (l->b->events.cb == NULL)
+		return;
+	text = kiln_xstrndup(line, len);
+	clean = kiln_log_redact(text);
+	ev.message = clean;
+	ev.stream = stream == KILN_SSH_STDERR ? KILN_EVENT_STDERR : KILN_EVENT_STDOUT;
+	kiln_emit_event(&l->b->events, &ev);
 	free(clean);
-	kiln_buf_release(&line);
+	free(text);
 }
 
 double kiln_bake__left(const struct bake *b)
@@ -55,195 +59,16 @@ int kiln_bake__journal(struct bake *b, const char *event, const char *kind, cons
 	return error < 0 ? kiln_error_prefix(error, "run journal") : 0;
 }
 
-/* Arguments. */
-
-static int arg_value(const char **out, const char *opt, int argc, char **argv, int *i)
-{
-	size_t len = strlen(opt);
-	const char *a = argv[*i];
-
-	if (strncmp(a, opt, len) != 0 || (a[len] != '\0' && a[len] != '='))
-		return 0;
-	if (a[len] == '=')
-		*out = a + len + 1;
-	else if (*i + 1 < argc)
-		*out = argv[++*i];
-	else
-		*out = "";
-	if ((*out)[0] == '\0')
-		return kiln_error_set(KILN_EINVAL, "option '%s' needs a value", opt);
-	return 1;
-}
-
-int kiln_bake_args_parse(struct kiln_bake_args *a, int argc, char **argv, int *i)
-{
-	static const char *const valued[] = {"--env", "--app-ref", "--os-ref", "--manifest",
-	                                     "--on-error"};
-	const char **slots[] = {&a->env, &a->app_ref, &a->os_ref, &a->manifest, NULL};
-	const char *v = NULL, *arg = argv[*i];
-	size_t k;
-	int r;
-
-	for (k = 0; k < KILN_ARRAY_SIZE(valued); k++) {
-		r = arg_value(&v, valued[k], argc, argv, i);
-		if (r == 0)
-			continue;
-		if (r < 0)
-			return r;
-		if (slots[k] != NULL) {
-			*slots[k] = v;
-		} else if (strcmp(v, "cleanup") == 0) {
-			a->keep_on_error = 0;
-		} else if (strcmp(v, "abort") == 0) {
-			a->keep_on_error = 1;
-		} else {
-			return kiln_error_set(
-			    KILN_EINVAL,
-			    "invalid value '%s' for '--on-error': use cleanup or abort", v);
-		}
-		return 1;
-	}
-	if (strcmp(arg, "--force") == 0) {
-		a->force = 1;
-		return 1;
-	}
-	if (arg[0] == '-' && arg[1] != '\0')
-		return 0;
-	if (a->profile != NULL)
-		return kiln_error_set(KILN_EINVAL, "'kiln bake' takes one profile, not '%s'", arg);
-	a->profile = arg;
-	return 1;
-}
-
-/* Targets. */
-
-/* "http://host:port/..." into host and port (80 when absent). */
-static int endpoint_parts(char **host, int *port, const char *url)
-{
-	const char *p = strstr(url, "://"), *end;
-	const char *colon;
-
-	p = p != NULL ? p + 3 : url;
-	end = p + strcspn(p, "/");
-	colon = memchr(p, ':', (size_t)(end - p));
-	if (colon == NULL) {
-		*host = kiln_xstrndup(p, (size_t)(end - p));
-		*port = strncmp(url, "https", 5) == 0 ? 443 : 80;
-	} else {
-		*host = kiln_xstrndup(p, (size_t)(colon - p));
-		*port = atoi(colon + 1);
-	}
-	if ((*host)[0] == '\0' || *port <= 0 || *port > 65535) {
-		free(*host);
-		*host = NULL;
-		return kiln_error_set(KILN_EINVAL, "malformed endpoint '%s'", url);
-	}
-	return 0;
-}
-
-static int tcp_answers(const char *host, int port)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	char service[16];
-	int fd, ok = 0;
-
-	snprintf(service, sizeof(service), "%d", port);
-	if (getaddrinfo(host, service, &hints, &res) != 0)
-		return 0;
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0) {
-		ok = connect(fd, res->ai_addr, res->ai_addrlen) == 0;
-		close(fd);
-	}
-	freeaddrinfo(res);
-	return ok;
-}
-
-/* Run `kiln ARGS...` (this very binary); its stdout into `out` when non-NULL. */
-static int run_self(struct kiln_buf *out, char *const argv[], const char *what)
-{
-	struct kiln_buf err = KILN_BUF_INIT;
-	int status = 0, error;
-
-	kiln_buf_init(&err, 1 << 20);
-	error = kiln_proc_run(&status, out, &err, argv);
-	if (error < 0)
-		goto done;
-	if (status != 0) {
-		kiln_buf_rtrim(&err);
-		error =
-		    kiln_error_set(KILN_ERROR, "%s failed (exit %d): %s", what, status, err.ptr);
-	}
-done:
-	kiln_buf_release(&err);
-	return error;
-}
-
-static int local_client_config(struct kiln_aws_config *cfg, char **endpoint)
-{
-	const char *url = getenv("KILN_LOCAL_ENDPOINT");
-	char *host = NULL, port_s[16];
-	int port = 0, error;
-
-	if (url == NULL || url[0] == '\0')
-		url = DEFAULT_LOCAL_ENDPOINT;
-	error = endpoint_parts(&host, &port, url);
-	if (error < 0)
-		return error;
-	if (!tcp_answers(host, port)) {
-		const char *cidr = getenv("KILN_LOCAL_CIDR");
-		char *argv[] = {"/proc/self/exe", "cloud", "up", "--port",
-		                port_s,           NULL,    NULL, NULL};
-		snprintf(port_s, sizeof(port_s), "%d", port);
-		/* The daemon's own default otherwise; tests keep to their range. */
-		if (cidr != NULL && cidr[0] != '\0') {
-			argv[5] = "--cidr";
-			argv[6] = (char *)cidr;
-		}
-		kiln_bake__say("the local cloud is not running at %s; starting it", url);
-		error = run_self(NULL, argv, "kiln cloud up");
-		if (error < 0)
-			goto done;
-	}
-	*endpoint = kiln_xstrdup(url);
-	cfg->endpoint_url = *endpoint;
-	cfg->region = "us-east-1";
-	cfg->access_key_id = "test";
-	cfg->secret_access_key = "test";
-done:
-	free(host);
-	return error;
-}
-
-int kiln_target_client(struct kiln_aws **out, const char *target, const char *region)
-{
-	struct kiln_aws_config cfg = {0};
-	char *endpoint = NULL;
-	int error = 0;
-
-	KILN_ASSERT_ARG(out != NULL && target != NULL);
-	if (strcmp(target, "local") == 0)
-		error = local_client_config(&cfg, &endpoint);
-	else
-		cfg.region = region;
-	if (error >= 0)
-		error = kiln_aws_new(out, &cfg);
-	free(endpoint);
-	return error;
-}
-
-int kiln_bake_client(struct kiln_aws **out, const struct kiln_profile *profile)
-{
-	return kiln_target_client(out, profile->target, kiln_json_str(profile->json, "region"));
-}
-
 /* Steps. */
 
 static void step_done(struct bake *b, const char *name)
 {
 	double now = kiln_time_mono();
+	struct kiln_event ev = {.kind = KILN_EVENT_STEP_DONE, .step = name};
 
-	kiln_manifest_add_step(b->m, name, now - b->step_start);
+	ev.seconds = now - b->step_start;
+	kiln_manifest_add_step(b->m, name, ev.seconds);
+	kiln_emit_event(&b->events, &ev);
 	b->step_start = now;
 }
 
@@ -281,7 +106,7 @@ static int step_layers(struct bake *b)
 	size_t i;
 	int error;
 
-	kiln_bake__say("resolving %zu layers", b->profile->nlayers);
+	kiln_bake__say(b, "resolving %zu layers", b->profile->nlayers);
 	b->layers = kiln_xcalloc(b->profile->nlayers, sizeof(*b->layers));
 	for (i = 0; i < b->profile->nlayers; i++) {
 		error =
@@ -295,7 +120,7 @@ static int step_layers(struct bake *b)
 		if (error < 0)
 			return error;
 		kiln_manifest_add_layer(b->m, l->name, l->repo, l->ref, l->commit, l->sha256);
-		kiln_bake__say("layer %s: %s at %.12s (%llu bytes)", l->name, l->ref, l->commit,
+		kiln_bake__say(b, "layer %s: %s at %.12s (%llu bytes)", l->name, l->ref, l->commit,
 		               (unsigned long long)l->size);
 	}
 	step_done(b, "layers");
@@ -359,25 +184,14 @@ static int find_source(struct kiln_ec2_image_list **out, struct bake *b, const j
 
 static int local_base_image(struct bake *b)
 {
-	struct kiln_buf out = KILN_BUF_INIT;
-	char *argv[] = {"/proc/self/exe", "cloud", "image", "debootstrap", LOCAL_BASE_IMAGE, NULL};
 	int error;
 
-	kiln_bake__say("no image matches debian-12* in the local cloud: building '%s' with "
+	kiln_bake__say(b,
+	               "no image matches debian-12* in the local cloud: building '%s' with "
 	               "debootstrap (about a minute, once)",
 	               LOCAL_BASE_IMAGE);
-	kiln_buf_init(&out, 1 << 16);
-	error = run_self(&out, argv, "kiln cloud image debootstrap");
-	if (error >= 0) {
-		kiln_buf_rtrim(&out);
-		if (strncmp(out.ptr, "ami-", 4) != 0)
-			error = kiln_error_set(KILN_ERROR,
-			                       "kiln cloud image debootstrap printed no image id");
-		else
-			b->source_image_id = kiln_xstrdup(out.ptr);
-	}
-	kiln_buf_release(&out);
-	return error;
+	error = kiln_cloud_image_debootstrap(&b->source_image_id, NULL, LOCAL_BASE_IMAGE, NULL);
+	return error < 0 ? kiln_error_prefix(error, "building the local base image") : 0;
 }
 
 static int step_source(struct bake *b)
@@ -420,7 +234,7 @@ static int step_source(struct bake *b)
 	free(b->source_image_id);
 	b->source_image_id = kiln_xstrdup(im->image_id);
 	b->root_device = kiln_xstrdup(im->root_device_name ? im->root_device_name : "/dev/xvda");
-	kiln_bake__say("source image %s (%s)", im->image_id, im->name ? im->name : "no name");
+	kiln_bake__say(b, "source image %s (%s)", im->image_id, im->name ? im->name : "no name");
 	step_done(b, "source");
 done:
 	kiln_ec2_image_list_free(l);
@@ -466,7 +280,7 @@ static int cache_hit(struct bake *b, int *hit)
 	error = cache_lookup(&id, &name, b);
 	if (error < 0 || id == NULL)
 		return error;
-	kiln_bake__say("cache hit: %s (%s) has bake key %.12s", id, name, b->key);
+	kiln_bake__say(b, "cache hit: %s (%s) has bake key %.12s", id, name, b->key);
 	b->m->image_id = id;
 	free(b->m->image_name);
 	b->m->image_name = name;
@@ -499,7 +313,7 @@ static int bake_new(struct bake *b)
 	char *dir = NULL;
 	int error;
 
-	kiln_bake__say("baking %s (run %s, key %.12s)", b->m->image_name, b->run_id, b->key);
+	kiln_bake__say(b, "baking %s (run %s, key %.12s)", b->m->image_name, b->run_id, b->key);
 	json_t *note = NULL;
 	char *runs = NULL;
 
@@ -510,8 +324,12 @@ static int bake_new(struct bake *b)
 	error = kiln_journal_open(&b->journal, runs, b->run_id);
 	if (error < 0)
 		goto done;
-	note = json_pack("{s:s, s:s, s:s}", "profile", b->profile->name, "bake_key", b->key,
-	                 "source_image", b->source_image_id);
+	/* Where the run bakes: `kiln gc --run-id` reads it to clean the same cloud. */
+	note = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:s}", "target", b->profile->target, "region",
+	                 kiln_aws_region(b->aws), "endpoint", b->endpoint, "profile",
+	                 b->profile->name, "bake_key", b->key, "source_image", b->source_image_id);
+	if (note == NULL)
+		kiln_die("out of memory");
 	error = kiln_journal_append(b->journal, "note", "bake", NULL, NULL, note);
 	if (error < 0)
 		goto done;
@@ -567,7 +385,7 @@ static int lock_and_bake(struct bake *b)
 	error = kiln_lock_acquire(&lock, path, 0, b->stop);
 	if (error == KILN_ETIMEOUT) {
 		kiln_error_clear();
-		kiln_bake__say("another bake of key %.12s is running; waiting for it", b->key);
+		kiln_bake__say(b, "another bake of key %.12s is running; waiting for it", b->key);
 		error = kiln_lock_acquire(&lock, path, kiln_bake__left(b), b->stop);
 		/* The other bake may have made the image meanwhile. */
 		if (error >= 0 && !b->opts->force)
@@ -601,51 +419,123 @@ static void bake_release(struct bake *b)
 	free(b->host);
 }
 
-int kiln_bake_run(struct kiln_manifest *out, struct kiln_aws *aws, struct kiln_profile *profile,
-                  const struct kiln_bake_opts *opts)
+static const struct kiln_bake_options default_options = KILN_BAKE_OPTIONS_INIT;
+
+static void bake_init(struct bake *b, struct kiln_manifest *m, struct kiln_profile *profile,
+                      const struct kiln_bake_options *opts)
 {
-	struct bake b = {0};
+	KILN_ASSERT_ARG(opts->version >= 1 && opts->version <= KILN_BAKE_OPTIONS_VERSION);
+	memset(b, 0, sizeof(*b));
+	b->profile = profile;
+	b->opts = opts;
+	b->m = m;
+	b->stop = opts->stop;
+	b->bake = json_object_get(profile->json, "bake");
+	b->deadline = kiln_time_mono() + (double)kiln_json_int(b->bake, "timeout_s", 3600);
+	b->step_start = m->started = kiln_time_mono();
+	b->run_id = kiln_id_random("bake-", 12);
+	m->run_id = b->run_id;
+	b->events.cb = opts->on_event;
+	b->events.payload = opts->payload;
+	b->events.base.stage = "bake";
+	b->events.base.profile = profile->name;
+	b->events.base.env = profile->env;
+	b->events.base.run_id = b->run_id;
+	register_secrets(profile);
+}
+
+/* Everything from the layers to the image, with `b->aws` ready. */
+static int bake_steps(struct bake *b)
+{
+	struct kiln_profile *profile = b->profile;
 	const char **commits = NULL;
 	size_t i;
 	int hit = 0, error;
 
-	KILN_ASSERT_ARG(out != NULL && aws != NULL && profile != NULL && opts != NULL);
-	b.aws = aws;
-	b.profile = profile;
-	b.opts = opts;
-	b.m = out;
-	b.stop = opts->stop;
-	b.bake = json_object_get(profile->json, "bake");
-	b.deadline = kiln_time_mono() + (double)kiln_json_int(b.bake, "timeout_s", 3600);
-	b.step_start = out->started = kiln_time_mono();
-	b.run_id = kiln_id_random("bake-", 12);
-	out->run_id = b.run_id;
-	out->region = kiln_xstrdup(kiln_aws_region(aws));
-	register_secrets(profile);
-
-	error = apply_overrides(&b);
+	free(b->m->region);
+	b->m->region = kiln_xstrdup(kiln_aws_region(b->aws));
+	error = apply_overrides(b);
 	if (error < 0)
 		goto done;
-	error = step_layers(&b);
+	error = step_layers(b);
 	if (error < 0)
 		goto done;
-	error = step_source(&b);
+	error = step_source(b);
 	if (error < 0)
 		goto done;
 	commits = kiln_xcalloc(profile->nlayers, sizeof(*commits));
 	for (i = 0; i < profile->nlayers; i++)
-		commits[i] = b.layers[i]->commit;
-	kiln_bake_key(b.key, profile, b.source_image_id, commits);
-	memcpy(out->bake_key, b.key, sizeof(b.key));
-	out->image_name =
-	    kiln_bake_image_name(profile->name, b.app_ref ? b.app_ref : "noref", b.key);
-	error = cache_hit(&b, &hit);
-	step_done(&b, "cache");
+		commits[i] = b->layers[i]->commit;
+	kiln_bake_key(b->key, profile, b->source_image_id, commits);
+	memcpy(b->m->bake_key, b->key, sizeof(b->key));
+	b->m->image_name =
+	    kiln_bake_image_name(profile->name, b->app_ref ? b->app_ref : "noref", b->key);
+	error = cache_hit(b, &hit);
+	step_done(b, "cache");
 	if (error < 0 || hit)
 		goto done;
-	error = lock_and_bake(&b);
+	error = lock_and_bake(b);
 done:
 	free(commits);
+	b->m->total = kiln_time_mono() - b->m->started;
+	b->events.base.image_id = b->m->image_id;
+	return error;
+}
+
+int kiln_bake_run(struct kiln_manifest *out, struct kiln_aws *aws, struct kiln_profile *profile,
+                  const struct kiln_bake_options *opts)
+{
+	struct bake b;
+	int error;
+
+	KILN_ASSERT_ARG(out != NULL && aws != NULL && profile != NULL);
+	bake_init(&b, out, profile, opts != NULL ? opts : &default_options);
+	b.aws = aws;
+	error = kiln_emitter_begin(&b.events);
+	if (error >= 0)
+		error = bake_steps(&b);
+	kiln_emitter_end(&b.events, error);
 	bake_release(&b);
+	return error;
+}
+
+int kiln_bake(struct kiln_manifest **out, struct kiln_profile *profile,
+              const struct kiln_bake_options *opts)
+{
+	struct kiln_manifest *m = kiln_xmalloc(sizeof(*m));
+	struct kiln_target t = {0};
+	struct bake b;
+	char *endpoint = NULL;
+	int error;
+
+	KILN_ASSERT_ARG(out != NULL && profile != NULL);
+	*out = NULL;
+	if (opts == NULL)
+		opts = &default_options;
+	kiln_manifest_init(m);
+	bake_init(&b, m, profile, opts);
+	t.name = profile->target;
+	t.region = kiln_json_str(profile->json, "region");
+	t.local_endpoint = opts->local_endpoint;
+	t.local_cidr = opts->local_cidr;
+	t.local_init_exe = opts->local_init_exe;
+	t.start_local = 1;
+	error = kiln_emitter_begin(&b.events);
+	if (error < 0)
+		goto done;
+	error = kiln_target_client(&b.aws, &endpoint, &t, &b.events);
+	if (error < 0)
+		goto done;
+	b.endpoint = endpoint;
+	error = bake_steps(&b);
+done:
+	kiln_emitter_end(&b.events, error);
+	kiln_aws_free(b.aws);
+	bake_release(&b);
+	free(endpoint);
+	if (error < 0)
+		kiln_manifest_free(m);
+	else
+		*out = m;
 	return error;
 }

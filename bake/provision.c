@@ -87,7 +87,7 @@ static int is_private(const char *ip)
 /* Allow SSH to the builder from this host only. */
 static int open_ssh(struct bake *b, int port)
 {
-	const char *env = getenv("KILN_BAKE_SSH_CIDR");
+	const char *env = b->opts->ssh_cidr ? b->opts->ssh_cidr : getenv("KILN_BAKE_SSH_CIDR");
 	char *cidr = NULL;
 	int error = 0;
 
@@ -181,7 +181,7 @@ int kiln_bake__ssh_connect(struct bake *b)
 	error = open_ssh(b, port);
 	if (error < 0)
 		goto done;
-	kiln_bake__say("waiting for SSH on %s and the host key on the console", where);
+	kiln_bake__say(b, "waiting for SSH on %s and the host key on the console", where);
 	kiln_poll_start(&poll, timeout < kiln_bake__left(b) ? timeout : kiln_bake__left(b),
 	                b->stop);
 	for (;;) {
@@ -229,7 +229,7 @@ int kiln_bake__ssh_connect(struct bake *b)
 	o.stop = b->stop;
 	error = kiln_ssh_connect(&b->ssh, &o);
 	if (error >= 0)
-		kiln_bake__say("connected to %s as %s (host key %s)", where, o.user,
+		kiln_bake__say(b, "connected to %s as %s (host key %s)", where, o.user,
 		               kiln_ssh_session_fingerprint(b->ssh));
 done:
 	free(where);
@@ -333,16 +333,12 @@ static void *unzstd_thread(void *arg)
 
 static void progress(void *payload, uint64_t sent, uint64_t total)
 {
-	const char *name = payload;
+	const struct kiln_bake_line *l = payload;
+	struct kiln_event ev = {.kind = KILN_EVENT_TRANSFER, .step = "upload", .label = l->label};
 
-	if (!isatty(STDERR_FILENO) || !kiln_log_enabled(KILN_LOG_WARN))
-		return;
-	if (total > 0)
-		fprintf(stderr, "\rkiln: uploading %s: %3d%%%s", name, (int)(sent * 100 / total),
-		        sent == total ? "\n" : "");
-	else
-		fprintf(stderr, "\rkiln: uploading %s: %llu MiB", name,
-		        (unsigned long long)(sent >> 20));
+	ev.done = sent;
+	ev.total = total;
+	kiln_emit_event(&l->b->events, &ev);
 }
 
 static char *layer_dir(const struct bake *b, const char *name)
@@ -353,7 +349,9 @@ static char *layer_dir(const struct bake *b, const char *name)
 static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
 {
 	struct kiln_buf cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT;
-	struct kiln_ssh_exec_opts o = {.label = l->name, .tail = &tail, .stop = b->stop};
+	struct kiln_bake_line who = {b, l->name};
+	struct kiln_ssh_exec_opts o = {
+	    .label = l->name, .on_line = kiln_bake__on_line, .tail = &tail, .stop = b->stop};
 	char *dir = layer_dir(b, l->name), *stage, *plain = NULL;
 	struct unzstd_job job = {0};
 	int status = 0, error, readfd = -1, started = 0;
@@ -382,9 +380,9 @@ static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
 	}
 	o.stdin_path = plain ? plain : l->archive;
 	o.on_progress = progress;
-	o.payload = l->name;
+	o.payload = &who;
 	o.timeout = kiln_bake__left(b);
-	kiln_bake__say("uploading layer %s to %s", l->name, dir);
+	kiln_bake__say(b, "uploading layer %s to %s", l->name, dir);
 	error = kiln_ssh_upload(&status, b->ssh, o.stdin_path, cmd.ptr, &o);
 	if (started) {
 		/* Closing our end unblocks the thread if the upload stopped reading. */
@@ -467,7 +465,10 @@ int kiln_bake__provision(struct bake *b)
 		for (k = 0; k < spec->nprovision && error >= 0; k++) {
 			struct kiln_buf cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT,
 			                script = KILN_BUF_INIT;
+			struct kiln_bake_line who = {b, spec->name};
 			struct kiln_ssh_exec_opts o = {.label = spec->name,
+			                               .on_line = kiln_bake__on_line,
+			                               .payload = &who,
 			                               .env = env,
 			                               .nenv = nenv,
 			                               .tail = &tail,
@@ -488,7 +489,7 @@ int kiln_bake__provision(struct bake *b)
 			kiln_buf_puts(&cmd, "; else exec sh ");
 			kiln_sh_quote(&cmd, script.ptr);
 			kiln_buf_puts(&cmd, "; fi");
-			kiln_bake__say("provisioning: %s/%s", spec->name, spec->provision[k]);
+			kiln_bake__say(b, "provisioning: %s/%s", spec->name, spec->provision[k]);
 			error = kiln_ssh_exec(&status, b->ssh, cmd.ptr, &o);
 			if (error == KILN_ETIMEOUT)
 				error = kiln_error_set(
@@ -529,7 +530,10 @@ int kiln_bake__checks(struct bake *b)
 	json_array_foreach(checks, i, c)
 	{
 		struct kiln_buf script = KILN_BUF_INIT, cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT;
+		struct kiln_bake_line who = {b, "check"};
 		struct kiln_ssh_exec_opts o = {.label = "check",
+		                               .on_line = kiln_bake__on_line,
+		                               .payload = &who,
 		                               .env = env,
 		                               .nenv = KILN_ARRAY_SIZE(env),
 		                               .tail = &tail,
@@ -552,7 +556,7 @@ int kiln_bake__checks(struct bake *b)
 			                tail.size ? tail.ptr : "failed");
 			nfailed++;
 		} else if (error >= 0) {
-			kiln_bake__say("check ok: %s", label);
+			kiln_bake__say(b, "check ok: %s", label);
 		}
 		free(label);
 		kiln_buf_release(&script);

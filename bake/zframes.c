@@ -7,7 +7,12 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "kiln.h"
+#include "core/common.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/proc.h"
 
 /* Part of the archive format: changing any of these changes every digest. */
 #define ZSTD_LEVEL 3

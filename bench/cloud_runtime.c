@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/paths.h"
 #include "core/common.h"
 #include "core/util.h"
@@ -224,6 +225,8 @@ int main(int argc, char **argv)
 	int runs = 20, error, lock;
 	double t0;
 
+	/* libkiln logs nowhere unless told: this program shows it on stderr. */
+	kiln_log_set_stream(stderr, -1);
 	if (argc >= 3 && strcmp(argv[1], "cloud") == 0 && strcmp(argv[2], "__init") == 0)
 		return kiln_cloud_init_main(argc, argv);
 	if (argc > 1)

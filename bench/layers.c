@@ -13,7 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kiln.h"
+#include "core/common.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/proc.h"
 #include "bake/layer.h"
 #include "core/paths.h"
 
@@ -156,6 +161,8 @@ int main(int argc, char **argv)
 	uint64_t size = 0;
 	int status, i;
 
+	/* libkiln logs nowhere unless told: this program shows it on stderr. */
+	kiln_log_set_stream(stderr, -1);
 	if (dir == NULL) {
 		if (kiln_paths_cache(&cache) < 0)
 			kiln_die("%s", kiln_error_last());

@@ -7,7 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kiln.h"
+#include "core/common.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/proc.h"
 #include "ssh/hostkey.h"
 #include "ssh/key.h"
 #include "ssh/session.h"
@@ -54,6 +59,8 @@ int main(int argc, char **argv)
 	double *tk, *ts, t0, mk, ms;
 	char *file = NULL, *dest = NULL, *port = NULL, *remote = NULL;
 
+	/* libkiln logs nowhere unless told: this program shows it on stderr. */
+	kiln_log_set_stream(stderr, -1);
 	if (mib == 0 || runs < 1 || runs > 20) {
 		fprintf(stderr, "usage: ssh_upload [MiB] [runs]\n");
 		return 2;

@@ -1,13 +1,22 @@
 /*
  * The kiln command line: one cmd_<verb>.c per command, dispatched from the
- * table in main.c. Each command parses its own options (after the global
- * ones), prints its own --help, and returns a process exit code: 0 success,
- * 1 failure outside kiln (cloud, remote, machine), 2 usage or bad input.
+ * table in main.c. Each command describes its options in a table and
+ * parses them with cli_parse() (after the global ones), prints its own
+ * --help, and returns a process exit code: 0 success, 1 failure outside
+ * kiln (cloud, remote, machine), 2 usage or bad input.
+ *
+ * The library reports and the command line speaks: cli_on_event() renders
+ * the library's events as the lines people read on stderr, and main() sends
+ * the library's log to stderr.
  */
 #ifndef KILN_CLI_H
 #define KILN_CLI_H
 
-#include "kiln.h"
+#include <stddef.h>
+
+#include "kiln/common.h"
+#include "kiln/event.h"
+#include "kiln/log.h"
 
 struct kiln_cli {
 	int verbose; /* number of -v */
@@ -23,23 +32,59 @@ struct kiln_cmd {
 	const char *summary;
 };
 
-/* Print "kiln: <msg>" for a usage error and return 2. */
-int cli_usage_error(const char *fmt, ...) KILN_PRINTF(1, 2);
 /* Print the current error (kiln_error_last()) and map `error` to an exit code. */
 int cli_fail(int error);
+
+/* Options (options.c). */
+/* Print "kiln: <msg>" for a usage error and return 2. */
+int cli_usage_error(const char *fmt, ...) KILN_PRINTF(1, 2);
+enum cli_opt_kind {
+	CLI_FLAG,  /* sets an int to 1 */
+	CLI_COUNT, /* adds 1 to an int each time; "-vvv" adds 3 */
+	CLI_VALUE, /* "--name VALUE" or "--name=VALUE" into a const char *; never empty */
+};
+
+struct cli_opt {
+	const char *name;  /* "--env" */
+	const char *alias; /* another spelling ("-v"), or NULL */
+	enum cli_opt_kind kind;
+	void *out;           /* int * (FLAG, COUNT) or const char ** (VALUE) */
+	const char *choices; /* VALUE: "cleanup|abort", or NULL for any value */
+};
+
+/* A command's arguments: its options, ending with a NULL name, and operands. */
+struct cli_spec {
+	const char *command; /* "bake", "cloud up": for messages */
+	const char *usage;   /* printed by --help on stdout */
+	const struct cli_opt *opts;
+	const char **operands; /* filled in order */
+	size_t max_operands;
+	const char *operands_what; /* "one profile": "'kiln bake' takes one profile, not 'x'" */
+};
+
 /*
- * Parse the options shared by every command (-v, -q, --json, --color) when
- * they appear after the command name. Returns 1 when argv[*i] was consumed,
- * 0 when it is not a global option, -1 on a bad value (message printed).
+ * Read argv[first..] against the spec and the global options. Returns 0
+ * with *noperands operands stored, 1 after printing the usage for --help,
+ * and 2 after printing a one-line usage error.
+ */
+int cli_parse(struct kiln_cli *cli, const struct cli_spec *spec, int argc, char **argv, int first,
+              size_t *noperands);
+/* cli_parse() without printing: 1 for --help, KILN_EINVAL with the message in kiln_error_last(). */
+int cli_args_parse(struct kiln_cli *cli, const struct cli_spec *spec, int argc, char **argv,
+                   int first, size_t *noperands);
+/*
+ * Match argv[*i] against `opts`: 1 when taken (*i moves past a value), 0
+ * when it is none of them, KILN_EINVAL with the message set.
+ */
+int cli_match(const struct cli_opt *opts, int argc, char **argv, int *i);
+/*
+ * The options every command takes (-v, -q, --json, --color), which also set
+ * up the log: 1 when argv[*i] is one, 0 when not, -1 after printing a usage error.
  */
 int cli_global_option(struct kiln_cli *cli, int argc, char **argv, int *i);
 
-/*
- * Take the value of option `opt` ("--env VALUE" or "--env=VALUE") at
- * argv[*i]: 1 when taken (*i moves past it), 0 when argv[*i] is another
- * argument, -1 when the value is missing or empty.
- */
-int cli_option_value(const char **out, const char *opt, int argc, char **argv, int *i);
+/* Events (events.c): the library's progress as today's "kiln: ..." lines on stderr. */
+int cli_on_event(const struct kiln_event *event, void *payload);
 
 int cmd_version(struct kiln_cli *cli, int argc, char **argv);
 int cmd_profile(struct kiln_cli *cli, int argc, char **argv);

@@ -5,11 +5,10 @@
 #include "cli/cli.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "bake/manifest.h"
-#include "bake/pipeline.h"
-#include "profiles/profile.h"
+#include "kiln.h"
 
 static const char usage[] =
     "usage: kiln bake PROFILE [--env E] [--app-ref TAG] [--os-ref TAG] [--force]\n"
@@ -55,64 +54,55 @@ static void catch_signals(void)
 
 int cmd_bake(struct kiln_cli *cli, int argc, char **argv)
 {
-	struct kiln_bake_args a = {0};
-	struct kiln_bake_opts opts = {0};
+	struct kiln_bake_options opts = KILN_BAKE_OPTIONS_INIT;
+	const char *file = NULL, *env = NULL, *manifest = NULL, *on_error = NULL;
+	const struct cli_opt options[] = {
+	    {"--env", NULL, CLI_VALUE, &env, NULL},
+	    {"--app-ref", NULL, CLI_VALUE, &opts.app_ref, NULL},
+	    {"--os-ref", NULL, CLI_VALUE, &opts.os_ref, NULL},
+	    {"--force", NULL, CLI_FLAG, &opts.force, NULL},
+	    {"--manifest", NULL, CLI_VALUE, &manifest, NULL},
+	    {"--on-error", NULL, CLI_VALUE, &on_error, "cleanup|abort"},
+	    {NULL, NULL, 0, NULL, NULL},
+	};
+	const struct cli_spec spec = {"bake", usage, options, &file, 1, "one profile"};
 	struct kiln_profile *profile = NULL;
-	struct kiln_aws *aws = NULL;
-	struct kiln_manifest m;
-	json_t *j = NULL;
-	int i, r, error = 0;
+	struct kiln_manifest *m = NULL;
+	char *json = NULL;
+	size_t n;
+	int r, error = 0;
 
-	kiln_manifest_init(&m);
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		r = cli_global_option(cli, argc, argv, &i);
-		if (r < 0)
-			return 2;
-		if (r > 0)
-			continue;
-		r = kiln_bake_args_parse(&a, argc, argv, &i);
-		if (r < 0)
-			return cli_usage_error("%s", kiln_error_last());
-		if (r == 0)
-			return cli_usage_error("unknown option '%s' for 'kiln bake'", argv[i]);
-	}
-	if (a.profile == NULL)
+	r = cli_parse(cli, &spec, argc, argv, 1, &n);
+	if (r != 0)
+		return r == 1 ? 0 : r;
+	if (file == NULL)
 		return cli_usage_error("'kiln bake' needs a profile; see 'kiln bake --help'");
+	opts.keep_on_error = on_error != NULL && strcmp(on_error, "abort") == 0;
 
-	error = kiln_profile_load(&profile, a.profile, a.env);
+	error = kiln_profile_load(&profile, file, env);
 	if (error < 0)
 		goto done;
 	catch_signals();
-	error = kiln_bake_client(&aws, profile);
-	if (error < 0)
-		goto done;
-	opts.app_ref = a.app_ref;
-	opts.os_ref = a.os_ref;
-	opts.force = a.force;
-	opts.keep_on_error = a.keep_on_error;
 	opts.stop = &stop_flag;
-	error = kiln_bake_run(&m, aws, profile, &opts);
+	opts.on_event = cli_on_event;
+	error = kiln_bake(&m, profile, &opts);
 	if (error < 0)
 		goto done;
-	if (a.manifest != NULL) {
-		error = kiln_manifest_write(&m, a.manifest, kiln_time_mono() - m.started);
+	if (manifest != NULL) {
+		error = kiln_manifest_write(m, manifest);
 		if (error < 0)
 			goto done;
 	}
 	if (cli->json) {
-		j = kiln_manifest_json(&m, kiln_time_mono() - m.started);
-		error = kiln_json_print(stdout, j);
+		error = kiln_manifest_to_json(&json, m);
+		if (error >= 0)
+			fputs(json, stdout);
 	} else {
-		printf("%s\n", m.image_id);
+		printf("%s\n", kiln_manifest_image_id(m));
 	}
 done:
-	json_decref(j);
-	kiln_manifest_release(&m);
-	kiln_aws_free(aws);
+	free(json);
+	kiln_manifest_free(m);
 	kiln_profile_free(profile);
 	return error < 0 ? cli_fail(error) : 0;
 }

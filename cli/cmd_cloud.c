@@ -36,48 +36,27 @@ struct cloud_args {
 	const char *state_dir, *cidr, *port, *suite;
 	int foreground;
 	const char *pos[4];
-	int npos;
+	size_t npos;
 };
 
+/* -1 to go on; else the exit code, when parsing ended the command (--help, bad usage). */
 static int parse(struct kiln_cli *cli, struct cloud_args *a, int argc, char **argv, int first)
 {
+	const struct cli_opt options[] = {
+	    {"--state-dir", NULL, CLI_VALUE, &a->state_dir, NULL},
+	    {"--cidr", NULL, CLI_VALUE, &a->cidr, NULL},
+	    {"--port", NULL, CLI_VALUE, &a->port, NULL},
+	    {"--suite", NULL, CLI_VALUE, &a->suite, NULL},
+	    {"--foreground", NULL, CLI_FLAG, &a->foreground, NULL},
+	    {NULL, NULL, 0, NULL, NULL},
+	};
+	const struct cli_spec spec = {"cloud", usage, options, a->pos, KILN_ARRAY_SIZE(a->pos),
+	                              NULL};
+	int r;
+
 	memset(a, 0, sizeof(*a));
-	for (int i = first; i < argc; i++) {
-		int r;
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage, stdout);
-			return 1;
-		}
-		if ((r = cli_option_value(&a->state_dir, "--state-dir", argc, argv, &i)) != 0 ||
-		    (r = cli_option_value(&a->cidr, "--cidr", argc, argv, &i)) != 0 ||
-		    (r = cli_option_value(&a->port, "--port", argc, argv, &i)) != 0 ||
-		    (r = cli_option_value(&a->suite, "--suite", argc, argv, &i)) != 0) {
-			if (r < 0) {
-				cli_usage_error("option '%s' needs a value", argv[i]);
-				return -1;
-			}
-			continue;
-		}
-		if (strcmp(argv[i], "--foreground") == 0) {
-			a->foreground = 1;
-			continue;
-		}
-		r = cli_global_option(cli, argc, argv, &i);
-		if (r < 0)
-			return -1;
-		if (r > 0)
-			continue;
-		if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			cli_usage_error("unknown option '%s' for 'kiln cloud'", argv[i]);
-			return -1;
-		}
-		if (a->npos >= 4) {
-			cli_usage_error("too many arguments for 'kiln cloud'");
-			return -1;
-		}
-		a->pos[a->npos++] = argv[i];
-	}
-	return 0;
+	r = cli_parse(cli, &spec, argc, argv, first, &a->npos);
+	return r == 1 ? 0 : r == 0 ? -1 : r;
 }
 
 static int cloud_up(struct cloud_args *a)
@@ -101,7 +80,11 @@ static int cloud_up(struct cloud_args *a)
 	/* how long terminated instances stay listed (an hour, as EC2 keeps them) */
 	if (getenv("KILN_CLOUD_TERMINATED_TTL") != NULL)
 		o.terminated_ttl = atof(getenv("KILN_CLOUD_TERMINATED_TTL"));
-	rc = kiln_cloud_up(&o, &endpoint);
+	if (a->foreground)
+		fprintf(
+		    stderr, "kiln cloud: http://127.0.0.1:%d, state %s (log in its cloud.log)\n",
+		    o.port ? o.port : KILN_CLOUD_DEFAULT_PORT, kiln_paths_cloud_state(o.state_dir));
+	rc = kiln_cloud_up(&endpoint, &o);
 	if (rc < 0)
 		return cli_fail(rc);
 	if (!a->foreground)
@@ -212,8 +195,8 @@ int cmd_cloud(struct kiln_cli *cli, int argc, char **argv)
 		return 0;
 	}
 	r = parse(cli, &a, argc, argv, 2);
-	if (r != 0)
-		return r > 0 ? 0 : 2;
+	if (r >= 0)
+		return r;
 	if (strcmp(sub, "up") == 0)
 		return cloud_up(&a);
 	if (a.cidr || a.port || a.foreground)

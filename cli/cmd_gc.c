@@ -6,8 +6,8 @@
 
 #include <string.h>
 
-#include "bake/gc.h"
-#include "bake/pipeline.h"
+#include "core/json.h"
+#include "kiln.h"
 
 static const char usage[] =
     "usage: kiln gc [--dry-run] [--run-id ID] [--json] [--target local|aws]\n"
@@ -20,78 +20,71 @@ static const char usage[] =
     "options:\n"
     "  --dry-run        list what would be deleted, delete nothing\n"
     "  --run-id ID      also delete the resources of run ID, expired or not\n"
-    "  --target T       aws (default: the normal credential chain and region) or\n"
-    "                   local (the local cloud at $KILN_LOCAL_ENDPOINT)\n"
+    "  --target T       aws (the normal credential chain and region) or local (the\n"
+    "                   local cloud at $KILN_LOCAL_ENDPOINT); default: the target\n"
+    "                   run ID's journal records, else aws\n"
     "  --json           print a JSON array of {kind, id, name, run_id, reason, deleted}\n";
 
-static void print_items(const json_t *items, int dry_run)
+static void print_items(const struct kiln_gc_report *r, int dry_run)
 {
-	const json_t *it;
-	size_t i;
+	size_t i, n = kiln_gc_report_count(r);
 
-	json_array_foreach(items, i, it)
-	{
-		const char *name = kiln_json_str(it, "name");
-		int deleted = kiln_json_bool(it, "deleted", 0);
+	for (i = 0; i < n; i++) {
+		const struct kiln_gc_item *it = kiln_gc_report_item(r, i);
 		printf("%s %s %s%s%s (run %s, %s)\n",
-		       dry_run   ? "would delete"
-		       : deleted ? "deleted"
-		                 : "failed to delete",
-		       kiln_json_str(it, "kind"), kiln_json_str(it, "id"), name ? " " : "",
-		       name ? name : "",
-		       kiln_json_str(it, "run_id") ? kiln_json_str(it, "run_id") : "?",
-		       kiln_json_str(it, "reason"));
+		       dry_run       ? "would delete"
+		       : it->deleted ? "deleted"
+		                     : "failed to delete",
+		       it->kind, it->id, it->name ? " " : "", it->name ? it->name : "",
+		       it->run_id ? it->run_id : "?", it->reason);
 	}
-	if (json_array_size(items) == 0)
+	if (n == 0)
 		fputs("kiln: nothing to collect\n", stderr);
+}
+
+static int print_json(const struct kiln_gc_report *r)
+{
+	json_t *items = json_array();
+	size_t i;
+	int error;
+
+	for (i = 0; i < kiln_gc_report_count(r); i++) {
+		const struct kiln_gc_item *it = kiln_gc_report_item(r, i);
+		json_array_append_new(items, json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:b}", "kind",
+		                                       it->kind, "id", it->id, "name", it->name,
+		                                       "run_id", it->run_id, "reason", it->reason,
+		                                       "deleted", it->deleted));
+	}
+	error = kiln_json_print(stdout, items);
+	json_decref(items);
+	return error;
 }
 
 int cmd_gc(struct kiln_cli *cli, int argc, char **argv)
 {
-	struct kiln_gc_opts o = {0};
-	const char *target = "aws";
-	struct kiln_aws *aws = NULL;
-	json_t *items = NULL;
-	int i, r, error;
+	struct kiln_gc_options o = KILN_GC_OPTIONS_INIT;
+	const struct cli_opt options[] = {
+	    {"--dry-run", NULL, CLI_FLAG, &o.dry_run, NULL},
+	    {"--run-id", NULL, CLI_VALUE, &o.run_id, NULL},
+	    {"--target", NULL, CLI_VALUE, &o.target, "aws|local"},
+	    {NULL, NULL, 0, NULL, NULL},
+	};
+	const struct cli_spec spec = {"gc", usage, options, NULL, 0, NULL};
+	struct kiln_gc_report *report = NULL;
+	size_t n;
+	int r, error;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (strcmp(argv[i], "--dry-run") == 0) {
-			o.dry_run = 1;
-			continue;
-		}
-		if ((r = cli_option_value(&o.run_id, "--run-id", argc, argv, &i)) != 0 ||
-		    (r = cli_option_value(&target, "--target", argc, argv, &i)) != 0) {
-			if (r < 0)
-				return cli_usage_error("option '%s' needs a value", argv[i]);
-			continue;
-		}
-		r = cli_global_option(cli, argc, argv, &i);
-		if (r < 0)
-			return 2;
-		if (r == 0)
-			return cli_usage_error("unknown argument '%s' for 'kiln gc'", argv[i]);
+	r = cli_parse(cli, &spec, argc, argv, 1, &n);
+	if (r != 0)
+		return r == 1 ? 0 : r;
+	o.on_event = cli_on_event;
+	error = kiln_gc(&report, &o);
+	if (report != NULL) {
+		if (!cli->json)
+			print_items(report, o.dry_run);
+		else if (print_json(report) < 0 && error >= 0)
+			error = KILN_ERROR;
 	}
-	if (strcmp(target, "aws") != 0 && strcmp(target, "local") != 0)
-		return cli_usage_error("invalid value '%s' for '--target': use aws or local",
-		                       target);
-	error = kiln_target_client(&aws, target, NULL);
-	if (error < 0)
-		goto done;
-	error = kiln_gc_run(&items, aws, &o);
-	if (items != NULL) {
-		if (cli->json) {
-			if (kiln_json_print(stdout, items) < 0 && error >= 0)
-				error = KILN_ERROR;
-		} else {
-			print_items(items, o.dry_run);
-		}
-	}
-done:
-	json_decref(items);
-	kiln_aws_free(aws);
+	kiln_gc_report_free(report);
 	return error < 0 ? cli_fail(error) : 0;
 }

@@ -6,8 +6,8 @@
 
 #include <string.h>
 
-#include "bake/layer.h"
-#include "profiles/profile.h"
+#include "core/json.h"
+#include "kiln.h"
 
 static const char usage[] =
     "usage: kiln layers PROFILE [--env E] [--out DIR] [--json]\n"
@@ -29,12 +29,12 @@ static const char usage[] =
     "The cache is $KILN_CACHE, else $XDG_CACHE_HOME/kiln, else "
     "~/.cache/kiln.\n";
 
-/* "--opt VALUE" or "--opt=VALUE"; returns 1 when argv[*i] was it. */
 static json_t *layer_json(const struct kiln_layer *l)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "name", l->name, "repo", l->repo,
-	                 "ref", l->ref, "commit", l->commit, "path", l->archive, "size",
-	                 (json_int_t)l->size, "sha256", l->sha256);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "name", kiln_layer_name(l), "repo",
+	                 kiln_layer_repo(l), "ref", kiln_layer_ref(l), "commit",
+	                 kiln_layer_commit(l), "path", kiln_layer_archive(l), "size",
+	                 (json_int_t)kiln_layer_size(l), "sha256", kiln_layer_sha256(l));
 }
 
 static void layer_print(const struct kiln_layer *l)
@@ -42,42 +42,28 @@ static void layer_print(const struct kiln_layer *l)
 	printf("%s\n  repo    %s\n  ref     %s\n  commit  %s\n  path    %s\n  size   "
 	       " %llu\n"
 	       "  sha256  %s\n",
-	       l->name, l->repo, l->ref, l->commit, l->archive, (unsigned long long)l->size,
-	       l->sha256);
+	       kiln_layer_name(l), kiln_layer_repo(l), kiln_layer_ref(l), kiln_layer_commit(l),
+	       kiln_layer_archive(l), (unsigned long long)kiln_layer_size(l), kiln_layer_sha256(l));
 }
 
 int cmd_layers(struct kiln_cli *cli, int argc, char **argv)
 {
 	const char *file = NULL, *env = NULL, *out_dir = NULL;
+	const struct cli_opt options[] = {
+	    {"--env", NULL, CLI_VALUE, &env, NULL},
+	    {"--out", NULL, CLI_VALUE, &out_dir, NULL},
+	    {NULL, NULL, 0, NULL, NULL},
+	};
+	const struct cli_spec spec = {"layers", usage, options, &file, 1, "one profile"};
 	struct kiln_profile *profile = NULL;
-	struct kiln_layer **layers = NULL;
+	struct kiln_layer_list *layers = NULL;
 	json_t *list = NULL;
-	size_t n;
-	int i, r, error = 0;
+	size_t i, n;
+	int r, error = 0;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if ((r = cli_option_value(&env, "--env", argc, argv, &i)) != 0 ||
-		    (r = cli_option_value(&out_dir, "--out", argc, argv, &i)) != 0) {
-			if (r < 0)
-				return cli_usage_error("option '%s' needs a value", argv[i]);
-			continue;
-		}
-		r = cli_global_option(cli, argc, argv, &i);
-		if (r < 0)
-			return 2;
-		if (r > 0)
-			continue;
-		if (argv[i][0] == '-' && argv[i][1] != '\0')
-			return cli_usage_error("unknown option '%s' for 'kiln layers'", argv[i]);
-		if (file != NULL)
-			return cli_usage_error("'kiln layers' takes one profile, not '%s'",
-			                       argv[i]);
-		file = argv[i];
-	}
+	r = cli_parse(cli, &spec, argc, argv, 1, &n);
+	if (r != 0)
+		return r == 1 ? 0 : r;
 	if (file == NULL)
 		return cli_usage_error("'kiln layers' needs a profile; see 'kiln layers --help'");
 
@@ -85,33 +71,26 @@ int cmd_layers(struct kiln_cli *cli, int argc, char **argv)
 	if (error < 0)
 		goto done;
 	/*
-	 * Resolve every layer before packing any: a bad ref anywhere fails the
-	 * command before it writes or prints anything.
+	 * Every layer is resolved before any is packed: a bad ref anywhere fails
+	 * the command before it writes or prints anything.
 	 */
-	layers = kiln_xcalloc(profile->nlayers, sizeof(*layers));
-	for (n = 0; n < profile->nlayers; n++) {
-		error = kiln_layer_resolve(&layers[n], &profile->layers[n], NULL);
-		if (error < 0)
-			goto done;
-	}
-	for (n = 0; n < profile->nlayers; n++) {
-		error = kiln_layer_pack(layers[n], out_dir);
-		if (error < 0)
-			goto done;
-	}
+	error = kiln_layer_list_resolve(&layers, profile, NULL);
+	if (error < 0)
+		goto done;
+	error = kiln_layer_list_pack(layers, out_dir);
+	if (error < 0)
+		goto done;
 	list = json_array();
-	for (n = 0; n < profile->nlayers; n++) {
+	for (i = 0; i < kiln_layer_list_count(layers); i++) {
 		if (cli->json)
-			json_array_append_new(list, layer_json(layers[n]));
+			json_array_append_new(list, layer_json(kiln_layer_list_get(layers, i)));
 		else
-			layer_print(layers[n]);
+			layer_print(kiln_layer_list_get(layers, i));
 	}
 	if (cli->json)
 		error = kiln_json_print(stdout, list);
 done:
-	for (n = 0; layers != NULL && n < profile->nlayers; n++)
-		kiln_layer_free(layers[n]);
-	free(layers);
+	kiln_layer_list_free(layers);
 	json_decref(list);
 	kiln_profile_free(profile);
 	return error < 0 ? cli_fail(error) : 0;

@@ -1,7 +1,9 @@
 #include "cli/cli.h"
-#include "profiles/profile.h"
 
 #include <string.h>
+
+#include "core/json.h"
+#include "profiles/profile.h"
 
 static const char usage[] =
     "usage: kiln profile check FILE [--env ENV]\n"
@@ -17,37 +19,22 @@ static const char usage[] =
 
 int cmd_profile(struct kiln_cli *cli, int argc, char **argv)
 {
+	const char *operands[2] = {NULL, NULL}, *env = NULL;
+	const struct cli_opt options[] = {
+	    {"--env", NULL, CLI_VALUE, &env, NULL},
+	    {NULL, NULL, 0, NULL, NULL},
+	};
+	const struct cli_spec spec = {"profile", usage, options, operands, 2, NULL};
+	const char *sub, *file;
 	struct kiln_profile *profile = NULL;
-	const char *sub = NULL, *file = NULL, *env = NULL;
-	int i, error;
+	size_t n;
+	int r, error;
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		int r;
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		r = cli_option_value(&env, "--env", argc, argv, &i);
-		if (r < 0)
-			return cli_usage_error("option '--env' needs a value");
-		if (r > 0)
-			continue;
-		r = cli_global_option(cli, argc, argv, &i);
-		if (r < 0)
-			return 2;
-		if (r > 0)
-			continue;
-		if (a[0] == '-' && a[1] != '\0')
-			return cli_usage_error("unknown option '%s' for 'kiln profile'", a);
-		if (sub == NULL)
-			sub = a;
-		else if (file == NULL)
-			file = a;
-		else
-			return cli_usage_error(
-			    "unexpected argument '%s'; see 'kiln profile --help'", a);
-	}
+	r = cli_parse(cli, &spec, argc, argv, 1, &n);
+	if (r != 0)
+		return r == 1 ? 0 : r;
+	sub = operands[0];
+	file = operands[1];
 	if (sub == NULL)
 		return cli_usage_error(
 		    "missing subcommand: check or show; see 'kiln profile --help'");

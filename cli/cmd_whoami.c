@@ -4,6 +4,7 @@
 
 #include "aws/client.h"
 #include "aws/sts.h"
+#include "core/json.h"
 
 static const char usage[] =
     "usage: kiln whoami [--json] [--profile NAME] [--region REGION] [--endpoint-url URL]\n"
@@ -19,51 +20,26 @@ static const char usage[] =
     "  --endpoint-url URL  send AWS calls to URL (default: AWS_ENDPOINT_URL[_STS], the\n"
     "                      profile's endpoint_url, the regional AWS endpoint)\n";
 
-static int option_value(const char **out, int argc, char **argv, int *i, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') {
-		*out = argv[*i] + n + 1;
-		return 1;
-	}
-	if (strcmp(argv[*i], name) != 0)
-		return 0;
-	if (*i + 1 >= argc) {
-		cli_usage_error("option '%s' needs a value", name);
-		return -1;
-	}
-	*out = argv[++*i];
-	return 1;
-}
-
 int cmd_whoami(struct kiln_cli *cli, int argc, char **argv)
 {
 	struct kiln_aws_config cfg = {0};
+	const struct cli_opt options[] = {
+	    {"--profile", NULL, CLI_VALUE, &cfg.profile, NULL},
+	    {"--region", NULL, CLI_VALUE, &cfg.region, NULL},
+	    {"--endpoint-url", NULL, CLI_VALUE, &cfg.endpoint_url, NULL},
+	    {NULL, NULL, 0, NULL, NULL},
+	};
+	const struct cli_spec spec = {"whoami", usage, options, NULL, 0, NULL};
 	struct kiln_sts_identity id = KILN_STS_IDENTITY_INIT;
 	struct kiln_aws *aws = NULL;
 	const char *source = NULL;
 	json_t *j = NULL;
-	int i, r, error, rc;
+	size_t n;
+	int r, error, rc;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if ((r = option_value(&cfg.profile, argc, argv, &i, "--profile")) != 0 ||
-		    (r = option_value(&cfg.region, argc, argv, &i, "--region")) != 0 ||
-		    (r = option_value(&cfg.endpoint_url, argc, argv, &i, "--endpoint-url")) != 0) {
-			if (r < 0)
-				return 2;
-			continue;
-		}
-		r = cli_global_option(cli, argc, argv, &i);
-		if (r < 0)
-			return 2;
-		if (r == 0)
-			return cli_usage_error("unknown option '%s' for 'kiln whoami'", argv[i]);
-	}
+	r = cli_parse(cli, &spec, argc, argv, 1, &n);
+	if (r != 0)
+		return r == 1 ? 0 : r;
 	error = kiln_aws_new(&aws, &cfg);
 	if (error < 0)
 		goto done;

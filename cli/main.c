@@ -1,6 +1,10 @@
 #include "cli/cli.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/log.h"
 
 static const struct kiln_cmd commands[] = {
     {"profile", cmd_profile, "check a profile, or show it with overrides and defaults"},
@@ -12,18 +16,6 @@ static const struct kiln_cmd commands[] = {
     {"whoami", cmd_whoami, "show the AWS account, identity and region kiln acts as"},
     {"help", cmd_help, "show the commands, or one command's help"},
 };
-
-int cli_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("kiln: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 2;
-}
 
 /* "FILE:LINE:COL: message" lines stand on their own, as compilers print them. */
 static int has_position(const char *msg)
@@ -55,74 +47,6 @@ int cli_fail(int error)
 		fputs("kiln: error: unknown failure\n", stderr);
 	}
 	return kiln_exit_code(error);
-}
-
-static int global_option(struct kiln_cli *cli, int argc, char **argv, int *i)
-{
-	const char *a = argv[*i];
-
-	if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-		cli->verbose++;
-		return 1;
-	}
-	if (a[0] == '-' && a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1)) {
-		cli->verbose += (int)strlen(a + 1);
-		return 1;
-	}
-	if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-		cli->quiet = 1;
-		return 1;
-	}
-	if (strcmp(a, "--json") == 0) {
-		cli->json = 1;
-		return 1;
-	}
-	if (strcmp(a, "--color") == 0 || strncmp(a, "--color=", 8) == 0) {
-		const char *v = a[7] == '=' ? a + 8 : (*i + 1 < argc ? argv[++*i] : NULL);
-		if (v == NULL) {
-			cli_usage_error("option '--color' needs a value: auto, never or always");
-			return -1;
-		}
-		if (strcmp(v, "auto") == 0)
-			cli->color = KILN_COLOR_AUTO;
-		else if (strcmp(v, "never") == 0)
-			cli->color = KILN_COLOR_NEVER;
-		else if (strcmp(v, "always") == 0)
-			cli->color = KILN_COLOR_ALWAYS;
-		else {
-			cli_usage_error(
-			    "invalid value '%s' for '--color': use auto, never or always", v);
-			return -1;
-		}
-		return 1;
-	}
-	return 0;
-}
-
-int cli_global_option(struct kiln_cli *cli, int argc, char **argv, int *i)
-{
-	int r = global_option(cli, argc, argv, i);
-
-	/* Logging follows the options wherever they appear on the line. */
-	if (r > 0)
-		kiln_log_setup(cli->verbose, cli->quiet, cli->color);
-	return r;
-}
-
-int cli_option_value(const char **out, const char *opt, int argc, char **argv, int *i)
-{
-	size_t len = strlen(opt);
-	const char *a = argv[*i];
-
-	if (strncmp(a, opt, len) != 0 || (a[len] != '\0' && a[len] != '='))
-		return 0;
-	if (a[len] == '=')
-		*out = a + len + 1;
-	else if (*i + 1 < argc)
-		*out = argv[++*i];
-	else
-		return -1;
-	return (*out)[0] != '\0' ? 1 : -1;
 }
 
 static void print_help(FILE *fp)
@@ -169,19 +93,15 @@ int cmd_help(struct kiln_cli *cli, int argc, char **argv)
 
 int cmd_version(struct kiln_cli *cli, int argc, char **argv)
 {
-	int i;
+	const struct cli_spec spec = {
+	    .command = "version",
+	    .usage = "usage: kiln version [--json]\n\nPrint the version of kiln.\n"};
+	size_t n;
+	int r;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			puts("usage: kiln version [--json]\n\nPrint the version of kiln.");
-			return 0;
-		}
-		int r = cli_global_option(cli, argc, argv, &i);
-		if (r < 0)
-			return 2;
-		if (r == 0)
-			return cli_usage_error("unknown option '%s' for 'kiln version'", argv[i]);
-	}
+	r = cli_parse(cli, &spec, argc, argv, 1, &n);
+	if (r != 0)
+		return r == 1 ? 0 : r;
 	if (cli->json)
 		printf("{\"version\": \"%s\"}\n", kiln_version());
 	else
@@ -194,6 +114,9 @@ int main(int argc, char **argv)
 	struct kiln_cli cli = {.color = KILN_COLOR_AUTO, .argv0 = argv[0]};
 	const struct kiln_cmd *cmd;
 	int i, rc;
+
+	/* The library logs nowhere unless told: the command line shows it on stderr. */
+	kiln_log_set_stream(stderr, -1);
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		int r;

@@ -13,11 +13,16 @@ static struct {
 	int quiet;
 	int color;
 	int timestamps;
-	FILE *stream;
+	FILE *stream;   /* the sink, or */
+	kiln_log_cb cb; /* this one; neither: lines go nowhere */
+	void *cb_payload;
 	char *secrets[MAX_SECRETS];
 	size_t nsecrets;
 	pthread_mutex_t lock;
 } L = {.verbose = 0, .timestamps = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
+
+static _Thread_local struct kiln_log_hook hook;
+static _Thread_local int depth; /* of callbacks running on this thread */
 
 void kiln_log_setup(int verbose, int quiet, enum kiln_color color)
 {
@@ -31,9 +36,29 @@ void kiln_log_setup(int verbose, int quiet, enum kiln_color color)
 
 void kiln_log_set_stream(FILE *fp, int timestamps)
 {
+	pthread_mutex_lock(&L.lock);
 	L.stream = fp;
+	L.cb = NULL;
 	L.timestamps = timestamps;
 	L.color = 0;
+	pthread_mutex_unlock(&L.lock);
+}
+
+void kiln_log_set_callback(kiln_log_cb cb, void *payload)
+{
+	pthread_mutex_lock(&L.lock);
+	L.stream = NULL;
+	L.cb = cb;
+	L.cb_payload = payload;
+	pthread_mutex_unlock(&L.lock);
+}
+
+struct kiln_log_hook kiln_log_hook_swap(struct kiln_log_hook h)
+{
+	struct kiln_log_hook old = hook;
+
+	hook = h;
+	return old;
 }
 
 int kiln_log_enabled(enum kiln_log_level level)
@@ -131,20 +156,14 @@ char *kiln_log_redact(const char *s)
 	return out;
 }
 
-static void emit(enum kiln_log_level level, const char *area, const char *fmt, va_list ap)
+static void write_stream(FILE *fp, enum kiln_log_level level, const char *area, const char *clean)
 {
 	static const char *names[] = {"error", "warning", "info", "debug"};
 	static const char *colors[] = {"\033[31m", "\033[33m", "", "\033[2m"};
-	FILE *fp = L.stream ? L.stream : stderr;
-	char *msg = NULL, *clean;
 	int ts = L.timestamps;
 
-	if (vasprintf(&msg, fmt, ap) < 0)
-		return;
 	if (ts < 0)
 		ts = !isatty(fileno(fp));
-	pthread_mutex_lock(&L.lock);
-	clean = redact_locked(msg);
 	if (ts) {
 		char stamp[32];
 		struct timespec now;
@@ -163,7 +182,34 @@ static void emit(enum kiln_log_level level, const char *area, const char *fmt, v
 	else
 		fprintf(fp, "kiln: %s: %s\n", names[level], clean);
 	fflush(fp);
+}
+
+static void emit(enum kiln_log_level level, const char *area, const char *fmt, va_list ap)
+{
+	struct kiln_log_hook to = {NULL, NULL};
+	char *msg = NULL, *clean;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return;
+	pthread_mutex_lock(&L.lock);
+	clean = redact_locked(msg);
+	/*
+	 * A line that a hook logs goes to the sink, and one that a sink callback
+	 * logs goes nowhere: no callback ever recurses into itself.
+	 */
+	if (depth == 0 && hook.fn != NULL && area == NULL && level <= KILN_LOG_WARN)
+		to = hook;
+	else if (depth < 2 && L.stream != NULL)
+		write_stream(L.stream, level, area, clean);
+	else if (depth < 2)
+		to = (struct kiln_log_hook){L.cb, L.cb_payload};
 	pthread_mutex_unlock(&L.lock);
+	/* Callbacks run unlocked: they may log, or take locks of their own. */
+	if (to.fn != NULL) {
+		depth++;
+		to.fn(level, clean, to.payload);
+		depth--;
+	}
 	explicit_bzero(msg, strlen(msg));
 	free(msg);
 	free(clean);

@@ -1,31 +1,30 @@
 /*
- * Logging to stderr for people; results go to stdout elsewhere. Quiet by
- * default: warnings and errors always show (unless --quiet), info with -v,
- * debug with -vv, and KILN_TRACE=aws,ssh,http,... turns on per-area detail.
- * Lines carry a UTC timestamp when stderr is not a terminal.
+ * Logging for people: detail (-v, -vv), warnings and errors; results go
+ * elsewhere. The sink is nothing until the program sets one
+ * (kiln_log_set_stream(), kiln_log_set_callback() in kiln/log.h): the
+ * command line sends lines to stderr, the local cloud's daemon to its log
+ * file, and a library user gets nothing unless they ask.
+ *
+ * Quiet by default: warnings and errors always show (unless --quiet), info
+ * with -v, debug with -vv, and KILN_TRACE=aws,ssh,http,... turns on
+ * per-area detail. Stream lines carry a UTC timestamp when the stream is
+ * not a terminal.
  *
  * Every value registered with kiln_log_add_secret() is replaced by "***" in
  * every line, whatever the level: a secret that slips into a format string
  * still never reaches the log.
+ *
+ * A stage that reports through events installs a hook on its thread
+ * (kiln_log_hook_swap()): warnings and errors logged on that thread while
+ * it runs, deep in aws/ or ssh/ as well, reach the hook instead of the sink,
+ * and the stage turns them into events for its caller.
  */
 #ifndef KILN_CORE_LOG_H
 #define KILN_CORE_LOG_H
 
 #include "core/common.h"
+#include "kiln/log.h"
 
-enum kiln_log_level {
-	KILN_LOG_ERROR = 0,
-	KILN_LOG_WARN = 1,
-	KILN_LOG_INFO = 2,
-	KILN_LOG_DEBUG = 3,
-};
-
-enum kiln_color { KILN_COLOR_AUTO, KILN_COLOR_NEVER, KILN_COLOR_ALWAYS };
-
-/* verbose: number of -v; quiet hides warnings too (errors still show). */
-void kiln_log_setup(int verbose, int quiet, enum kiln_color color);
-/* Send lines to `fp` instead of stderr (the local cloud logs to a file). */
-void kiln_log_set_stream(FILE *fp, int timestamps);
 int kiln_log_enabled(enum kiln_log_level level);
 /* Whether KILN_TRACE names `area` (or "all"). */
 int kiln_log_trace_enabled(const char *area);
@@ -43,5 +42,17 @@ void kiln_log_add_secret(const char *value);
 void kiln_log_clear_secrets(void);
 /* Replace every registered secret in `s` with "***"; returns a new string. */
 char *kiln_log_redact(const char *s);
+
+/*
+ * Where this thread's warnings and errors go instead of the sink (`fn` NULL:
+ * the sink). The line is redacted and borrowed for the call. While a hook
+ * runs, lines it logs itself go to the sink, so a hook may log.
+ */
+struct kiln_log_hook {
+	kiln_log_cb fn;
+	void *payload;
+};
+/* Install `hook` on the calling thread; returns the one it replaces. */
+struct kiln_log_hook kiln_log_hook_swap(struct kiln_log_hook hook);
 
 #endif

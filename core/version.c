@@ -1,4 +1,4 @@
-#include "kiln.h"
+#include "core/common.h"
 
 const char *kiln_version(void)
 {

@@ -1,23 +1,29 @@
 /*
  * libkiln: bake immutable machine images from tagged git layers and roll
- * them out blue-green. The kiln command line is a thin layer over this API.
+ * them out blue-green, from a program of your own. The kiln command line
+ * is a thin layer over this API.
  *
- * Conventions (after libgit2): functions return 0 or a negative KILN_E* code
- * with a message in a per-thread slot (kiln_error_last()); out-parameters
- * come first and are named `out`; what is returned through `**out` belongs to
- * the caller and has a matching _free(), which accepts NULL.
+ *   kiln/common.h   conventions, error codes, kiln_error_last(), version
+ *   kiln/log.h      where kiln's log goes (nowhere unless asked)
+ *   kiln/event.h    the progress callback every stage reports through
+ *   kiln/profile.h  load and check a profile
+ *   kiln/layer.h    resolve and pack a profile's layers
+ *   kiln/bake.h     bake an image; its manifest
+ *   kiln/gc.h       collect what crashed bakes left behind
+ *   kiln/cloud.h    kiln's local cloud: start, stop, endpoint, base images
+ *
+ * Build with `pkg-config --cflags --libs kiln`.
  */
 #ifndef KILN_H
 #define KILN_H
 
-#include "core/common.h"
-#include "core/buf.h"
-#include "core/log.h"
-#include "core/json.h"
-#include "core/util.h"
-#include "core/proc.h"
-
-/* "X.Y.Z" */
-const char *kiln_version(void);
+#include "kiln/common.h"
+#include "kiln/log.h"
+#include "kiln/event.h"
+#include "kiln/profile.h"
+#include "kiln/layer.h"
+#include "kiln/bake.h"
+#include "kiln/gc.h"
+#include "kiln/cloud.h"
 
 #endif

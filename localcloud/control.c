@@ -218,13 +218,13 @@ static int start_background(char **endpoint, const struct kiln_cloud_opts *o, co
 	return rc;
 }
 
-int kiln_cloud_up(const struct kiln_cloud_opts *o, char **endpoint)
+int kiln_cloud_up(char **out, const struct kiln_cloud_opts *o)
 {
 	char *abs = NULL, *logf;
 	int lock_fd = -1, rc;
 	FILE *log = NULL;
 
-	*endpoint = NULL;
+	*out = NULL;
 	rc = state_dir_ready(&abs, o);
 	if (rc < 0)
 		return rc;
@@ -241,11 +241,9 @@ int kiln_cloud_up(const struct kiln_cloud_opts *o, char **endpoint)
 	setvbuf(log, NULL, _IOLBF, 0);
 	if (o->foreground) {
 		kiln_log_set_stream(log, 1);
-		fprintf(stderr, "kiln cloud: http://127.0.0.1:%d, state %s (log in %s/cloud.log)\n",
-		        o->port ? o->port : KILN_CLOUD_DEFAULT_PORT, abs, abs);
 		rc = lc_daemon_run(o, abs, -1);
 	} else {
-		rc = start_background(endpoint, o, abs, log);
+		rc = start_background(out, o, abs, log);
 	}
 done:
 	if (log)
@@ -281,6 +279,11 @@ int kiln_cloud_endpoint(char **out, const char *state_dir)
 	return 0;
 }
 
+/*
+ * No daemon, but a crashed one may have left machines and its bridge: stop
+ * and unmount them, remove the bridge. The state stays; the next `up`
+ * starts the instances that were running. Returns 1 when something was left.
+ */
 /*
  * No daemon, but a crashed one may have left machines and its bridge: stop
  * and unmount them, remove the bridge. The state stays; the next `up`

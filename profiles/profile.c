@@ -352,3 +352,18 @@ const struct kiln_layer_spec *kiln_profile_layer(const struct kiln_profile *prof
 			return &profile->layers[i];
 	return NULL;
 }
+
+const char *kiln_profile_name(const struct kiln_profile *profile)
+{
+	return profile->name;
+}
+
+const char *kiln_profile_target(const struct kiln_profile *profile)
+{
+	return profile->target;
+}
+
+const char *kiln_profile_env(const struct kiln_profile *profile)
+{
+	return profile->env;
+}

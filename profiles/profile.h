@@ -15,6 +15,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "kiln/profile.h"
+
 /* One layer, in file order (the OS layer is conventionally first). */
 struct kiln_layer_spec {
 	char *name;     /* "os", "app" */
@@ -37,13 +39,7 @@ struct kiln_profile {
 	size_t nlayers;
 };
 
-/*
- * Load, check, merge `env` (may be NULL) and fill defaults. On bad input
- * returns KILN_EINVAL, and the error slot holds every problem, one
- * "FILE:LINE:COL: message" per line.
- */
-int kiln_profile_load(struct kiln_profile **out, const char *path, const char *env);
-void kiln_profile_free(struct kiln_profile *profile);
+/* kiln_profile_load() and the accessors are the public API: kiln/profile.h. */
 
 /* The layer called `name`, or NULL. */
 const struct kiln_layer_spec *kiln_profile_layer(const struct kiln_profile *profile,

@@ -15,7 +15,12 @@
 #include <unistd.h>
 
 #include "aws/http.h"
-#include "kiln.h"
+#include "core/common.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/proc.h"
 
 struct fixture {
 	struct kiln_proc proc;

@@ -13,7 +13,12 @@
 #include "aws/creds.h"
 #include "aws/metadata.h"
 #include "aws/sts.h"
-#include "kiln.h"
+#include "core/common.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/proc.h"
 
 #include "aws_fixture.h"
 

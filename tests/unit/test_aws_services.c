@@ -6,32 +6,15 @@
 #include <check.h>
 #include <string.h>
 
+#include "aws/autoscaling-int.h"
 #include "aws/autoscaling.h"
+#include "aws/ec2-int.h"
 #include "aws/ec2.h"
+#include "aws/elbv2-int.h"
 #include "aws/elbv2.h"
+#include "aws/ssm-int.h"
 #include "aws/ssm.h"
 #include "core/log.h"
-
-/* Module-internal parsers, reached through KILN_UNITTEST. */
-int ec2_parse_images(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int ec2_parse_snapshots(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int ec2_parse_instances(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int ec2_parse_instance_status(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int ec2_parse_state_changes(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int ec2_parse_console(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int ec2_parse_created_key(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int ec2_parse_security_groups(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int ec2_parse_subnets(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int ec2_parse_tag_descriptions(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int ec2_parse_launch_template_versions(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int elbv2_parse_load_balancers(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int elbv2_parse_target_groups(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int elbv2_parse_listeners(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int elbv2_parse_target_health(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int elbv2_parse_tag_descriptions(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int asg_parse_groups(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int asg_parse_activities(void *arg, const struct kiln_xml *x, xmlNodePtr result);
-int ssm_parse_parameters(struct kiln_ssm_parameter_list *l, json_t *reply);
 
 #define EC2NS "xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\""
 

@@ -10,8 +10,16 @@
 #include "bake/poll.h"
 #include "core/paths.h"
 #include "bake/pipeline-int.h"
-#include "kiln.h"
+#include "core/common.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/proc.h"
 #include "tests/fixtures/ssh_server.h"
+
+#include "aws_fixture.h"
+#include "bake/target.h"
 
 /* Derived independently: sha256 of json.dumps(doc, sort_keys=True, separators=(",", ":")). */
 #define PINNED_KEY "0f88cf89103172809a22587f9b544d85779ce15757ae222849834f7a74d33e60"
@@ -177,7 +185,8 @@ START_TEST(manifest_has_exactly_the_documented_keys)
 	kiln_manifest_add_step(&m, "layers", 0.25);
 	kiln_manifest_add_step(&m, "provision", 1.5);
 	kiln_manifest_add_step(&m, "layers", 0.25);
-	ck_assert_int_eq(kiln_manifest_write(&m, path, 4.0), 0);
+	m.total = 4.0;
+	ck_assert_int_eq(kiln_manifest_write(&m, path), 0);
 	ck_assert_int_eq(kiln_file_read(&text, path), 0);
 	ck_assert_int_eq(kiln_json_load_string(&j, text.ptr, path), 0);
 	ck_assert_uint_eq(json_object_size(j), KILN_ARRAY_SIZE(keys));
@@ -213,121 +222,6 @@ START_TEST(image_names_follow_ec2_rules)
 	ck_assert_uint_eq(strlen(n), 128);
 	ck_assert_str_eq(n + 128 - 13, "/0f88cf891031");
 	free(n);
-}
-END_TEST
-
-/* kiln bake's arguments. */
-
-struct args_case {
-	const char *argv[8];
-	int ok; /* 1: parsed; 0: KILN_EINVAL */
-	const char *profile, *env, *app_ref, *os_ref, *manifest;
-	int force, keep;
-	const char *error; /* a substring of the message */
-};
-
-static const struct args_case args_cases[] = {
-    {{"web.json"}, 1, "web.json", NULL, NULL, NULL, NULL, 0, 0, NULL},
-    {{"web.json", "--env", "prod", "--app-ref=v1.4.2", "--os-ref", "os-2"},
-     1,
-     "web.json",
-     "prod",
-     "v1.4.2",
-     "os-2",
-     NULL,
-     0,
-     0,
-     NULL},
-    {{"--force", "--manifest", "m.json", "web.json"},
-     1,
-     "web.json",
-     NULL,
-     NULL,
-     NULL,
-     "m.json",
-     1,
-     0,
-     NULL},
-    {{"web.json", "--on-error", "abort"}, 1, "web.json", NULL, NULL, NULL, NULL, 0, 1, NULL},
-    {{"web.json", "--on-error=abort", "--on-error=cleanup"},
-     1,
-     "web.json",
-     NULL,
-     NULL,
-     NULL,
-     NULL,
-     0,
-     0,
-     NULL},
-    {{"web.json", "--on-error", "ignore"},
-     0,
-     NULL,
-     NULL,
-     NULL,
-     NULL,
-     NULL,
-     0,
-     0,
-     "invalid value 'ignore' for '--on-error'"},
-    {{"web.json", "--app-ref"},
-     0,
-     NULL,
-     NULL,
-     NULL,
-     NULL,
-     NULL,
-     0,
-     0,
-     "option '--app-ref' needs a value"},
-    {{"web.json", "--env="}, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, "'--env' needs a value"},
-    {{"a.json", "b.json"}, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, "takes one profile"},
-};
-
-START_TEST(bake_arguments)
-{
-	const struct args_case *c = &args_cases[_i];
-	struct kiln_bake_args a = {0};
-	char *argv[10] = {"bake"};
-	int argc = 1, i, r = 0;
-
-	while (c->argv[argc - 1] != NULL)
-		argv[argc] = (char *)c->argv[argc - 1], argc++;
-	for (i = 1; i < argc; i++) {
-		r = kiln_bake_args_parse(&a, argc, argv, &i);
-		if (r <= 0)
-			break;
-	}
-	if (!c->ok) {
-		ck_assert_int_eq(r, KILN_EINVAL);
-		ck_assert_msg(strstr(kiln_error_last(), c->error) != NULL, "'%s' lacks '%s'",
-		              kiln_error_last(), c->error);
-		ck_assert_ptr_null(strchr(kiln_error_last(), '\n'));
-		return;
-	}
-	ck_assert_int_eq(r, 1);
-#define EQ(field) ck_assert_pstr_eq(a.field, c->field)
-	EQ(profile);
-	EQ(env);
-	EQ(app_ref);
-	EQ(os_ref);
-	EQ(manifest);
-#undef EQ
-	ck_assert_int_eq(a.force, c->force);
-	ck_assert_int_eq(a.keep_on_error, c->keep);
-}
-END_TEST
-
-START_TEST(unknown_options_are_left_to_the_caller)
-{
-	struct kiln_bake_args a = {0};
-	char *argv[] = {"bake", "--json", "-v"};
-	int i = 1;
-
-	ck_assert_int_eq(kiln_bake_args_parse(&a, 3, argv, &i), 0);
-	ck_assert_int_eq(i, 1);
-	i = 2;
-	ck_assert_int_eq(kiln_bake_args_parse(&a, 3, argv, &i), 0);
-	ck_assert_ptr_null(a.profile);
 }
 END_TEST
 
@@ -420,6 +314,122 @@ END_TEST
 
 /* The state directory. */
 
+/* Bug 5: `kiln gc --run-id` cleans the cloud the run baked in, as its journal says. */
+
+static void write_journal(const char *run_id, const char *note)
+{
+	char *dir = kiln_xasprintf("%s/runs", tmpdir);
+	char *path = kiln_xasprintf("%s/%s.jsonl", dir, run_id);
+	char *text = kiln_xasprintf("{\"time\": \"2026-11-23T05:21:50Z\", \"run_id\": \"%s\", "
+	                            "\"event\": \"note\", \"kind\": \"bake\", %s}\n"
+	                            "{\"event\": \"note\", \"target\": \"aws\"}\n",
+	                            run_id, note);
+
+	ck_assert_int_eq(kiln_mkdir_p(dir, 0700), 0);
+	ck_assert_int_eq(kiln_file_write_atomic(path, text, strlen(text), 0600), 0);
+	free(text);
+	free(path);
+	free(dir);
+}
+
+START_TEST(run_target_from_the_journal)
+{
+	struct kiln_run_target t = {0};
+
+	write_journal("bake-0123456789ab",
+	              "\"target\": \"local\", \"region\": \"us-east-1\", "
+	              "\"endpoint\": \"http://127.0.0.1:4612\", \"profile\": \"web\"");
+	ck_assert_int_eq(kiln_run_target_read(&t, tmpdir, "bake-0123456789ab"), 0);
+	ck_assert_str_eq(t.name, "local");
+	ck_assert_str_eq(t.region, "us-east-1");
+	ck_assert_str_eq(t.endpoint, "http://127.0.0.1:4612");
+	kiln_run_target_release(&t);
+	/* Journals of older kilns have no target; unknown runs and odd ids have no journal. */
+	write_journal("bake-old", "\"profile\": \"web\"");
+	ck_assert_int_eq(kiln_run_target_read(&t, tmpdir, "bake-old"), KILN_ENOTFOUND);
+	ck_assert_ptr_null(t.name);
+	ck_assert_int_eq(kiln_run_target_read(&t, tmpdir, "bake-none"), KILN_ENOTFOUND);
+	ck_assert_int_eq(kiln_run_target_read(&t, tmpdir, "../runs/bake-0123456789ab"),
+	                 KILN_ENOTFOUND);
+	write_journal("bake-odd", "\"target\": \"moon\"");
+	ck_assert_int_eq(kiln_run_target_read(&t, tmpdir, "bake-odd"), KILN_ENOTFOUND);
+}
+END_TEST
+
+static int collect_progress(const struct kiln_event *ev, void *payload)
+{
+	if (ev->kind == KILN_EVENT_PROGRESS)
+		kiln_buf_printf(payload, "%s\n", ev->message);
+	return 0;
+}
+
+/*
+ * gc against the AWS fixture, which answers DescribeInstances with
+ * InvalidAction: reaching it at all shows which cloud gc chose.
+ */
+static void gc_at(struct fixture *f, struct kiln_buf *said, const char *run_id, const char *target,
+                  const char *local_endpoint)
+{
+	struct kiln_gc_options o = KILN_GC_OPTIONS_INIT;
+	struct kiln_gc_report *r = NULL;
+	json_t *stats;
+	int rc;
+
+	o.run_id = run_id;
+	o.target = target;
+	o.local_endpoint = local_endpoint;
+	o.state_dir = tmpdir;
+	o.on_event = collect_progress;
+	o.payload = said;
+	kiln_buf_clear(said);
+	rc = kiln_gc(&r, &o);
+	ck_assert_int_eq(rc, KILN_ERROR);
+	ck_assert_msg(strstr(kiln_error_last(), "InvalidAction") != NULL, "%s", kiln_error_last());
+	ck_assert_ptr_null(r);
+	stats = fixture_stats(f);
+	ck_assert_str_eq(kiln_json_str(stats, "last_action"), "DescribeInstances");
+	json_decref(stats);
+	ck_assert_int_eq(fixture_stat(f, "unsigned"), 0);
+}
+
+START_TEST(gc_cleans_the_cloud_of_the_run)
+{
+	struct kiln_buf said = KILN_BUF_INIT;
+	struct fixture f;
+	char *note, *want;
+
+	aws_env_clean();
+	setenv("AWS_MAX_ATTEMPTS", "1", 1);
+	fixture_start(&f, NULL);
+	/* A run of a "target": "local" profile: the local cloud, where it was. */
+	note = kiln_xasprintf("\"target\": \"local\", \"endpoint\": \"%s\"", f.url);
+	write_journal("bake-0123456789ab", note);
+	gc_at(&f, &said, "bake-0123456789ab", NULL, NULL);
+	want = kiln_xasprintf("cleaning the local cloud at %s, where run bake-0123456789ab baked "
+	                      "(from its journal)\n",
+	                      f.url);
+	ck_assert_str_eq(said.ptr, want);
+	free(want);
+	/* An AWS run: AWS, in the run's region (the endpoint is the fixture's). */
+	setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", 1);
+	setenv("AWS_ENDPOINT_URL", f.url, 1);
+	write_journal("bake-aws", "\"target\": \"aws\", \"region\": \"eu-west-3\"");
+	gc_at(&f, &said, "bake-aws", NULL, NULL);
+	ck_assert_str_eq(
+	    said.ptr, "cleaning AWS in eu-west-3, where run bake-aws baked (from its journal)\n");
+	/* --target wins over the journal. */
+	gc_at(&f, &said, "bake-aws", "local", f.url);
+	want = kiln_xasprintf("cleaning the local cloud at %s\n", f.url);
+	ck_assert_str_eq(said.ptr, want);
+	free(want);
+	fixture_stop(&f);
+	free(note);
+	kiln_buf_release(&said);
+	aws_env_clean();
+}
+END_TEST
+
 START_TEST(state_dir_follows_the_environment)
 {
 	char *d = NULL;
@@ -459,7 +469,8 @@ START_TEST(cache_hit_manifest_and_timings)
 	kiln_manifest_add_step(&m, "layers", 0.5);
 	kiln_manifest_add_step(&m, "source", 0.125);
 	kiln_manifest_add_step(&m, "cache", 0.0625);
-	j = kiln_manifest_json(&m, 0.75);
+	m.total = 0.75;
+	j = kiln_manifest_json(&m);
 	ck_assert(json_is_true(json_object_get(j, "cache_hit")));
 	timings = json_object_get(j, "timings");
 	json_object_foreach(timings, k, v)
@@ -541,7 +552,7 @@ static struct kiln_layer *make_layer(const char *name, const char *const files[]
 
 struct remote {
 	struct kiln_profile *profile;
-	struct kiln_bake_opts opts;
+	struct kiln_bake_options opts;
 	struct bake b;
 };
 
@@ -569,6 +580,7 @@ static void remote_start(struct remote *r, const char *app_script, const char *w
 	ck_assert_msg(kiln_profile_load(&r->profile, path, NULL) == 0, "%s", kiln_error_last());
 	memset(&r->b, 0, sizeof(r->b));
 	memset(&r->opts, 0, sizeof(r->opts));
+	r->opts.version = KILN_BAKE_OPTIONS_VERSION;
 	r->b.profile = r->profile;
 	r->b.opts = &r->opts;
 	r->b.bake = json_object_get(r->profile->json, "bake");
@@ -668,8 +680,6 @@ START_TEST(builder_failures_carry_their_output)
 END_TEST
 
 /* bake/provision.c, for builders without zstd. */
-int unzstd_fd(const char *from, int fo, const char *to);
-
 START_TEST(layers_decompress_for_builders_without_zstd)
 {
 	static const char *const files[][2] = {{"a/b.txt", "bee\n"}, {NULL, NULL}};
@@ -724,9 +734,13 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, image_names_follow_ec2_rules);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("gc");
+	tcase_add_checked_fixture(tc, setup_dir, teardown_dir);
+	tcase_add_test(tc, run_target_from_the_journal);
+	tcase_add_test(tc, gc_cleans_the_cloud_of_the_run);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("pipeline");
-	tcase_add_loop_test(tc, bake_arguments, 0, (int)KILN_ARRAY_SIZE(args_cases));
-	tcase_add_test(tc, unknown_options_are_left_to_the_caller);
 	tcase_add_test(tc, poll_backoff_doubles_from_200ms_to_5s);
 	tcase_add_test(tc, poll_never_overshoots_its_deadline);
 	tcase_add_test(tc, poll_stops_at_once_on_the_stop_flag);

@@ -5,8 +5,14 @@
 #include <sys/stat.h>
 #include <signal.h>
 
+#include "core/common.h"
+#include "core/event.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/json.h"
 #include "core/utf8.h"
-#include "kiln.h"
+#include "core/util.h"
+#include "core/proc.h"
 #include "core/journal.h"
 #include "core/lock.h"
 
@@ -140,6 +146,98 @@ START_TEST(log_levels_follow_verbosity)
 	ck_assert(!kiln_log_enabled(KILN_LOG_WARN));
 	ck_assert(kiln_log_enabled(KILN_LOG_ERROR));
 	kiln_log_setup(0, 0, KILN_COLOR_NEVER);
+}
+END_TEST
+
+/* The log's sink: nothing by default, a callback, and a stage's hook for warnings. */
+
+struct lines {
+	struct kiln_buf text;
+};
+
+static void to_lines(enum kiln_log_level level, const char *line, void *payload)
+{
+	struct lines *l = payload;
+
+	kiln_buf_printf(&l->text, "%d %s\n", (int)level, line);
+}
+
+static void hook_logs_again(enum kiln_log_level level, const char *line, void *payload)
+{
+	to_lines(level, line, payload);
+	/* A hook may log (the command line renders its events that way). */
+	kiln_log_warn("again: %s", line);
+}
+
+START_TEST(log_sink_is_set_by_the_program)
+{
+	struct lines sink = {KILN_BUF_INIT}, hooked = {KILN_BUF_INIT};
+	struct kiln_log_hook h = {hook_logs_again, &hooked}, old;
+
+	kiln_log_setup(0, 0, KILN_COLOR_NEVER);
+	kiln_log_set_stream(NULL, 0);
+	kiln_log_warn("nobody hears this");
+	kiln_log_set_callback(to_lines, &sink);
+	kiln_log_add_secret("sink-s3cret");
+	kiln_log_warn("a warning with sink-s3cret");
+	kiln_log_info("info is off at verbosity 0");
+	ck_assert_str_eq(sink.text.ptr, "1 a warning with ***\n");
+	/* With a hook on this thread, warnings and errors go to it; other lines to the sink. */
+	kiln_buf_clear(&sink.text);
+	old = kiln_log_hook_swap(h);
+	ck_assert_ptr_null(old.fn);
+	kiln_log_error("failed");
+	kiln_log_setup(1, 0, KILN_COLOR_NEVER);
+	kiln_log_info("detail");
+	ck_assert_str_eq(hooked.text.ptr, "0 failed\n");
+	ck_assert_str_eq(sink.text.ptr, "1 again: failed\n2 detail\n");
+	kiln_log_hook_swap(old);
+	kiln_log_clear_secrets();
+	kiln_log_setup(0, 0, KILN_COLOR_NEVER);
+	kiln_log_set_stream(stderr, -1);
+	kiln_buf_release(&sink.text);
+	kiln_buf_release(&hooked.text);
+}
+END_TEST
+
+/* Events: the run's fields on every event, secrets redacted, and a refused stage. */
+
+static int record_event(const struct kiln_event *ev, void *payload)
+{
+	struct kiln_buf *b = payload;
+
+	kiln_buf_printf(b, "%d %s %s %s %s|", (int)ev->kind, ev->stage, ev->profile,
+	                ev->run_id ? ev->run_id : "-", ev->message);
+	return ev->kind == KILN_EVENT_STAGE_START && strcmp(ev->profile, "no") == 0
+	           ? kiln_error_set(KILN_EINVAL, "refused by a pre_bake hook")
+	           : 0;
+}
+
+START_TEST(events_carry_the_run_and_can_refuse_a_stage)
+{
+	struct kiln_buf got = KILN_BUF_INIT;
+	struct kiln_emitter e = {
+	    .cb = record_event, .payload = &got, .base = {.stage = "bake", .profile = "web"}};
+
+	kiln_log_add_secret("emit-s3cret");
+	ck_assert_int_eq(kiln_emitter_begin(&e), 0);
+	e.base.run_id = "bake-1";
+	kiln_emit(&e, KILN_EVENT_PROGRESS, NULL, "token %s", "emit-s3cret");
+	kiln_log_warn("from deep down");
+	kiln_error_set(KILN_ERROR, "it broke");
+	kiln_emitter_end(&e, KILN_ERROR);
+	ck_assert_str_eq(got.ptr,
+	                 "1 bake web - |3 bake web bake-1 token ***|7 bake web bake-1 from "
+	                 "deep down|2 bake web bake-1 it broke|");
+	/* The stage's error survives its end event. */
+	ck_assert_str_eq(kiln_error_last(), "it broke");
+	kiln_buf_clear(&got);
+	e.base.profile = "no";
+	ck_assert_int_eq(kiln_emitter_begin(&e), KILN_EINVAL);
+	ck_assert_str_eq(kiln_error_last(), "refused by a pre_bake hook");
+	kiln_emitter_end(&e, KILN_EINVAL);
+	kiln_log_clear_secrets();
+	kiln_buf_release(&got);
 }
 END_TEST
 
@@ -429,6 +527,8 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, log_redacts_secrets);
 	tcase_add_test(tc, log_trace_areas);
 	tcase_add_test(tc, log_levels_follow_verbosity);
+	tcase_add_test(tc, log_sink_is_set_by_the_program);
+	tcase_add_test(tc, events_carry_the_run_and_can_refuse_a_stage);
 	tcase_add_test(tc, json_load_reports_position);
 	tcase_add_test(tc, json_getters_and_dump);
 	tcase_add_test(tc, ids_and_time);

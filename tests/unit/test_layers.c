@@ -25,7 +25,12 @@
 #include <unistd.h>
 #include <utime.h>
 
-#include "kiln.h"
+#include "core/common.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/proc.h"
 #include "bake/layer.h"
 #include "core/paths.h"
 

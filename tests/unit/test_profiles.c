@@ -4,7 +4,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kiln.h"
+#include "core/common.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/proc.h"
 #include "profiles/profile.h"
 #include "profiles/schema.h"
 

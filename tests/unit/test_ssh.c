@@ -15,7 +15,12 @@
 
 #include "core/shell.h"
 #include "ssh/session-int.h"
-#include "kiln.h"
+#include "core/common.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/proc.h"
 #include "ssh/hostkey.h"
 #include "ssh/key.h"
 #include "ssh/session.h"

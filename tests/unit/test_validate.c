@@ -8,7 +8,12 @@
 #include <unistd.h>
 
 #include "core/shell.h"
-#include "kiln.h"
+#include "core/common.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "core/proc.h"
 #include "validate/checks.h"
 
 static char tmpdir[] = "/tmp/kiln-validate-XXXXXX";

@@ -1,0 +1,157 @@
+/*
+ * libkiln as a program of someone else's sees it: through kiln.h alone.
+ * The conventions (errors, _free(NULL), options versions), profiles, a
+ * stage that its event callback refuses before it touches any cloud, and
+ * the public header's struct kiln_cloud_opts laid out as the library's.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kiln.h"
+#include "tests/unit/public_layout.h"
+
+START_TEST(version_and_errors)
+{
+	const char *v = kiln_version();
+
+	ck_assert_uint_eq(strspn(v, "0123456789."), strlen(v));
+	ck_assert_int_eq(kiln_error_set(KILN_ENOTFOUND, "no '%s'", "x"), KILN_ENOTFOUND);
+	ck_assert_str_eq(kiln_error_last(), "no 'x'");
+	ck_assert_int_eq(kiln_error_last_code(), KILN_ENOTFOUND);
+	kiln_error_clear();
+	ck_assert_str_eq(kiln_error_last(), "");
+	ck_assert_int_eq(kiln_error_last_code(), KILN_OK);
+}
+END_TEST
+
+START_TEST(free_null_is_a_no_op)
+{
+	kiln_profile_free(NULL);
+	kiln_layer_list_free(NULL);
+	kiln_manifest_free(NULL);
+	kiln_gc_report_free(NULL);
+}
+END_TEST
+
+static char *example(void)
+{
+	const char *src = getenv("KILN_SOURCE_DIR");
+	size_t n = strlen(src ? src : ".") + 64;
+	char *path = malloc(n);
+
+	ck_assert_ptr_nonnull(path);
+	snprintf(path, n, "%s/profiles/examples/web.json", src ? src : ".");
+	return path;
+}
+
+START_TEST(profiles_load_and_tell)
+{
+	struct kiln_profile *p = NULL;
+	char *path = example();
+
+	ck_assert_int_eq(kiln_profile_load(&p, "/nonexistent/web.json", NULL), KILN_EINVAL);
+	ck_assert_ptr_null(p);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "/nonexistent/web.json"));
+	ck_assert_msg(kiln_profile_load(&p, path, "prod") == 0, "%s", kiln_error_last());
+	ck_assert_str_eq(kiln_profile_name(p), "web");
+	ck_assert_str_eq(kiln_profile_target(p), "local");
+	ck_assert_str_eq(kiln_profile_env(p), "prod");
+	kiln_profile_free(p);
+	free(path);
+}
+END_TEST
+
+struct seen {
+	int starts, ends, others, end_result;
+};
+
+/* A pre_* hook that says no. */
+static int refuse(const struct kiln_event *ev, void *payload)
+{
+	struct seen *s = payload;
+
+	if (ev->kind == KILN_EVENT_STAGE_START) {
+		s->starts++;
+		return kiln_error_set(KILN_EAUTH, "%s of %s refused by policy", ev->stage,
+		                      ev->profile ? ev->profile : "nothing");
+	}
+	if (ev->kind == KILN_EVENT_STAGE_END) {
+		s->ends++;
+		s->end_result = ev->result;
+	} else {
+		s->others++;
+	}
+	return 0;
+}
+
+START_TEST(a_refused_stage_does_nothing)
+{
+	struct kiln_bake_options bo = KILN_BAKE_OPTIONS_INIT;
+	struct kiln_gc_options go = KILN_GC_OPTIONS_INIT;
+	struct kiln_manifest *m = NULL;
+	struct kiln_gc_report *r = NULL;
+	struct kiln_profile *p = NULL;
+	struct seen s = {0};
+	char *path = example();
+
+	ck_assert_int_eq(kiln_profile_load(&p, path, NULL), 0);
+	bo.on_event = refuse;
+	bo.payload = &s;
+	/* Nothing answers here: a bake that went on would fail differently. */
+	bo.local_endpoint = "http://127.0.0.1:1";
+	ck_assert_int_eq(kiln_bake(&m, p, &bo), KILN_EAUTH);
+	ck_assert_str_eq(kiln_error_last(), "bake of web refused by policy");
+	ck_assert_ptr_null(m);
+	go.on_event = refuse;
+	go.payload = &s;
+	go.target = "local";
+	go.local_endpoint = "http://127.0.0.1:1";
+	ck_assert_int_eq(kiln_gc(&r, &go), KILN_EAUTH);
+	ck_assert_str_eq(kiln_error_last(), "gc of nothing refused by policy");
+	ck_assert_ptr_null(r);
+	ck_assert_int_eq(s.starts, 2);
+	ck_assert_int_eq(s.ends, 2);
+	ck_assert_int_eq(s.end_result, KILN_EAUTH);
+	ck_assert_int_eq(s.others, 0);
+	kiln_profile_free(p);
+	free(path);
+}
+END_TEST
+
+START_TEST(cloud_opts_as_the_library_lays_them_out)
+{
+	size_t lib[CLOUD_OPTS_LAYOUT_N];
+	const size_t pub[CLOUD_OPTS_LAYOUT_N] = {
+	    sizeof(struct kiln_cloud_opts),
+	    offsetof(struct kiln_cloud_opts, state_dir),
+	    offsetof(struct kiln_cloud_opts, port),
+	    offsetof(struct kiln_cloud_opts, cidr),
+	    offsetof(struct kiln_cloud_opts, foreground),
+	    offsetof(struct kiln_cloud_opts, init_exe),
+	    offsetof(struct kiln_cloud_opts, terminated_ttl),
+	};
+	size_t i;
+
+	cloud_opts_layout(lib);
+	for (i = 0; i < CLOUD_OPTS_LAYOUT_N; i++)
+		ck_assert_msg(lib[i] == pub[i], "layout item %zu: library %zu, kiln/cloud.h %zu", i,
+		              lib[i], pub[i]);
+}
+END_TEST
+
+Suite *kiln_test_suite(void)
+{
+	Suite *s = suite_create("public");
+	TCase *tc = tcase_create("api");
+
+	tcase_add_test(tc, version_and_errors);
+	tcase_add_test(tc, free_null_is_a_no_op);
+	tcase_add_test(tc, profiles_load_and_tell);
+	tcase_add_test(tc, a_refused_stage_does_nothing);
+	tcase_add_test(tc, cloud_opts_as_the_library_lays_them_out);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
