@@ -73,6 +73,8 @@ const char *lc_q(const struct lc_req *r, const char *key)
 }
 
 static const char *vlookup(const struct lc_req *r, int raw, const char *fmt, va_list ap)
+    KILN_PRINTF(3, 0);
+static const char *vlookup(const struct lc_req *r, int raw, const char *fmt, va_list ap)
 {
 	char key[256];
 	int n = vsnprintf(key, sizeof(key), fmt, ap);

@@ -275,25 +275,35 @@ struct http_reply {
 	double seconds;
 };
 
-/* One reply off `fd`, within `timeout` seconds; status 0 when none came. */
-static struct http_reply read_reply(int fd, double timeout)
+/*
+ * One reply off `fd`, within `timeout` seconds; status 0 when none came.
+ * Bytes past it (the next reply, pipelined) stay in `rest` when given.
+ */
+static struct http_reply read_reply_rest(int fd, double timeout, struct kiln_buf *rest)
 {
 	struct kiln_buf in = KILN_BUF_INIT;
 	struct http_reply r;
 	double t0 = kiln_time_mono();
-	char *end = NULL;
-	size_t want = 0;
+	size_t hlen = 0, want = 0; /* the head's length (0: not seen yet), the reply's */
 
 	memset(&r, 0, sizeof(r));
+	if (rest) {
+		kiln_buf_put(&in, rest->ptr, rest->size);
+		kiln_buf_clear(rest);
+	}
 	for (;;) {
 		struct pollfd p = {fd, POLLIN, 0};
 		char buf[65536];
+		const char *end;
 		ssize_t n;
-		if (end == NULL && (end = strstr(in.ptr, "\r\n\r\n")) != NULL) {
-			const char *cl = strcasestr(in.ptr, "\r\nContent-Length: ");
-			want = (size_t)(end - in.ptr) + 4 + (cl ? strtoul(cl + 18, NULL, 10) : 0);
+		if (hlen == 0 && (end = strstr(in.ptr, "\r\n\r\n")) != NULL) {
+			const char *cl;
+			hlen = (size_t)(end - in.ptr);
+			snprintf(r.head, sizeof(r.head), "%.*s", (int)hlen, in.ptr);
+			cl = strcasestr(r.head, "\r\nContent-Length: ");
+			want = hlen + 4 + (cl ? strtoul(cl + 18, NULL, 10) : 0);
 		}
-		if (end && in.size >= want)
+		if (hlen && in.size >= want)
 			break;
 		if (poll(&p, 1, (int)((timeout - (kiln_time_mono() - t0)) * 1000)) <= 0)
 			break;
@@ -303,14 +313,19 @@ static struct http_reply read_reply(int fd, double timeout)
 		kiln_buf_put(&in, buf, (size_t)n);
 	}
 	r.seconds = kiln_time_mono() - t0;
-	if (end) {
-		size_t hlen = (size_t)(end - in.ptr);
-		snprintf(r.head, sizeof(r.head), "%.*s", (int)hlen, in.ptr);
-		sscanf(in.ptr, "HTTP/1.1 %d", &r.status);
-		r.body = kiln_xstrdup(end + 4);
+	if (hlen) {
+		sscanf(r.head, "HTTP/1.1 %d", &r.status);
+		r.body = kiln_xstrndup(in.ptr + hlen + 4, want - hlen - 4);
+		if (rest && in.size > want)
+			kiln_buf_put(rest, in.ptr + want, in.size - want);
 	}
 	kiln_buf_release(&in);
 	return r;
+}
+
+static struct http_reply read_reply(int fd, double timeout)
+{
+	return read_reply_rest(fd, timeout, NULL);
 }
 
 /* The reply's body is the API's XML, with an error code when the status says so. */
@@ -446,18 +461,20 @@ START_TEST(pipelined_and_chunked)
 	const char *body = "Action=DescribeAvailabilityZones&Version=2016-11-15";
 	char *b = signed_request(body, "Transfer-Encoding: chunked");
 	char *both = kiln_xasprintf("%s%s%zx\r\n%s\r\n0\r\n\r\n", a, b, strlen(body), body);
+	struct kiln_buf rest = KILN_BUF_INIT;
 	int fd = dial();
 	struct http_reply r;
 
 	send_all(fd, both, strlen(both));
-	r = read_reply(fd, 5.0);
+	r = read_reply_rest(fd, 5.0, &rest);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_ptr_nonnull(strstr(r.body, "DescribeRegionsResponse"));
 	reply_release(&r);
-	r = read_reply(fd, 5.0);
+	r = read_reply_rest(fd, 5.0, &rest);
 	ck_assert_msg(r.status == 200, "%s", r.body ? r.body : "no reply");
 	ck_assert_ptr_nonnull(strstr(r.body, "DescribeAvailabilityZonesResponse"));
 	reply_release(&r);
+	kiln_buf_release(&rest);
 	close(fd);
 	free(both);
 	free(a);
