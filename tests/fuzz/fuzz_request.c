@@ -122,18 +122,11 @@ static void check_request_log(void)
 static void signed_call(const char *service, const char *body, const char *path, char *out,
                         size_t outlen)
 {
-	const char *sign_headers[] = {"Host: 127.0.0.1:4566",
-	                              "Content-Type: application/x-www-form-urlencoded", NULL};
-	struct kiln_sigv4_request sreq = {.method = "POST",
-	                                  .path = "/",
-	                                  .headers = sign_headers,
-	                                  .body = body,
-	                                  .body_len = strlen(body)};
-	struct kiln_sigv4_key key = {"test", "test", NULL, "us-east-1", service};
+	const char *sign_headers[] = {LC_FIXTURE_HOST, LC_FIXTURE_CTYPE, NULL};
 	struct kiln_sigv4_signed s;
 	struct lc_http_reply reply;
 
-	if (kiln_sigv4_sign(&s, &sreq, &key, time(NULL)) < 0)
+	if (lc_fixture_sign(&s, service, sign_headers, body) < 0)
 		FINDING("signing failed: %s", kiln_error_last());
 	{
 		const char *headers[] = {sign_headers[0], sign_headers[1], s.amz_date,

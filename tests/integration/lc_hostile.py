@@ -37,9 +37,15 @@ import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 
-if os.geteuid() != 0:
-    print("SKIP: the local cloud needs root")
-    sys.exit(77)
+
+def need(cond, why, tool=False):
+    """Skip (77) without what the test needs; in CI a missing tool is a failure."""
+    if not cond:
+        print(("FAIL: " if tool and os.environ.get("CI") else "SKIP: ") + why)
+        sys.exit(1 if tool and os.environ.get("CI") else 77)
+
+
+need(os.geteuid() == 0, "the local cloud needs root")
 try:
     import botocore.auth
     import botocore.awsrequest
@@ -47,8 +53,7 @@ try:
     import botocore.parsers
     import botocore.session
 except ImportError:
-    print("SKIP: botocore is not importable")
-    sys.exit(77 if not os.environ.get("CI") else 1)
+    need(False, "botocore is not importable", tool=True)
 
 BUILD = os.environ.get("KILN_BUILD_DIR") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "build")

@@ -80,21 +80,14 @@ static struct reply answer(const struct lc_http_request *in)
 static struct reply signed_call(const char *service, const char *const *extra,
                                 const char *signed_body, const char *sent_body)
 {
-	const char *headers[16] = {"Host: 127.0.0.1:4566",
-	                           "Content-Type: application/x-www-form-urlencoded"};
+	const char *headers[16] = {LC_FIXTURE_HOST, LC_FIXTURE_CTYPE};
 	size_t n = 2;
-	struct kiln_sigv4_request sreq = {.method = "POST",
-	                                  .path = "/",
-	                                  .headers = headers,
-	                                  .body = signed_body,
-	                                  .body_len = strlen(signed_body)};
-	struct kiln_sigv4_key key = {"test", "test", NULL, "us-east-1", service};
 	struct kiln_sigv4_signed s;
 	struct reply r;
 
 	for (; extra && *extra && n < 12; extra++)
 		headers[n++] = *extra;
-	ck_assert_int_eq(kiln_sigv4_sign(&s, &sreq, &key, time(NULL)), 0);
+	ck_assert_int_eq(lc_fixture_sign(&s, service, headers, signed_body), 0);
 	headers[n++] = s.amz_date;
 	headers[n++] = s.authorization;
 	{

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -347,18 +348,11 @@ static const char *xml_code(const struct http_reply *r, char out[96])
 /* A signed POST of `body`, as bytes for the wire; `framing` replaces Content-Length. */
 static char *signed_request(const char *body, const char *framing)
 {
-	const char *headers[] = {"Host: 127.0.0.1",
-	                         "Content-Type: application/x-www-form-urlencoded", NULL};
-	struct kiln_sigv4_request sreq = {.method = "POST",
-	                                  .path = "/",
-	                                  .headers = headers,
-	                                  .body = body,
-	                                  .body_len = strlen(body)};
-	struct kiln_sigv4_key key = {"test", "test", NULL, "us-east-1", "ec2"};
+	const char *headers[] = {LC_FIXTURE_HOST, LC_FIXTURE_CTYPE, NULL};
 	struct kiln_sigv4_signed s;
 	char *out, *len = kiln_xasprintf("Content-Length: %zu", strlen(body));
 
-	ck_assert_int_eq(kiln_sigv4_sign(&s, &sreq, &key, time(NULL)), 0);
+	ck_assert_int_eq(lc_fixture_sign(&s, "ec2", headers, body), 0);
 	out = kiln_xasprintf("POST / HTTP/1.1\r\n%s\r\n%s\r\n%s\r\n%s\r\n%s\r\n\r\n%s", headers[0],
 	                     headers[1], s.amz_date, s.authorization, framing ? framing : len,
 	                     framing ? "" : body);
@@ -506,6 +500,51 @@ START_TEST(expect_continue)
 }
 END_TEST
 
+/* Past the connections one address may hold, a client gets a 503 in XML, not a hang. */
+START_TEST(connections_over_the_limit_are_turned_away)
+{
+	/* 600 descriptors: the server keeps 344 connections, 172 from one address */
+	struct rlimit rl = {600, 600};
+	enum { PER_IP = (600 - 256) / 2 };
+	int fds[PER_IP], fd;
+	char code[96];
+	struct http_reply r;
+
+	lc_http_stop(server);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_msg(lc_http_start(&server, &cloud, 0) == 0, "%s", kiln_error_last());
+	for (int i = 0; i < PER_IP; i++)
+		fds[i] = dial();
+	fd = dial();
+	r = read_reply(fd, 5.0);
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_str_eq(xml_code(&r, code), "ServiceUnavailable");
+	reply_release(&r);
+	close(fd);
+	/* one closed, one more fits (once the server has seen the close) */
+	close(fds[0]);
+	{
+		char *req = signed_request("Action=DescribeRegions&Version=2016-11-15", NULL);
+		for (int tries = 0; tries < 50; tries++) {
+			fds[0] = dial();
+			/* a connection turned away may be closed before this is sent */
+			if (send(fds[0], req, strlen(req), MSG_NOSIGNAL) < 0)
+				r.status = 0;
+			r = read_reply(fds[0], 5.0);
+			reply_release(&r);
+			if (r.status == 200)
+				break;
+			close(fds[0]);
+			usleep(100 * 1000);
+		}
+		ck_assert_int_eq(r.status, 200);
+		free(req);
+	}
+	for (int i = 0; i < PER_IP; i++)
+		close(fds[i]);
+}
+END_TEST
+
 Suite *kiln_test_suite(void)
 {
 	Suite *s = suite_create("localcloud_http");
@@ -523,6 +562,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(srv, idle_connections_starve_nobody);
 	tcase_add_test(srv, pipelined_and_chunked);
 	tcase_add_test(srv, expect_continue);
+	tcase_add_test(srv, connections_over_the_limit_are_turned_away);
 	suite_add_tcase(s, srv);
 	return s;
 }
