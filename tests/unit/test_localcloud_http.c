@@ -527,10 +527,10 @@ START_TEST(connections_over_the_limit_are_turned_away)
 		char *req = signed_request("Action=DescribeRegions&Version=2016-11-15", NULL);
 		for (int tries = 0; tries < 50; tries++) {
 			fds[0] = dial();
-			/* a connection turned away may be closed before this is sent */
-			if (send(fds[0], req, strlen(req), MSG_NOSIGNAL) < 0)
-				r.status = 0;
-			r = read_reply(fds[0], 5.0);
+			/* a connection turned away may be closed before this is sent: then retry */
+			memset(&r, 0, sizeof(r));
+			if (send(fds[0], req, strlen(req), MSG_NOSIGNAL) > 0)
+				r = read_reply(fds[0], 5.0);
 			reply_release(&r);
 			if (r.status == 200)
 				break;
