@@ -21,7 +21,7 @@
  * input that breaks either, or crashes, is a finding (abort()).
  *
  * The cloud is in process with stand-in machines (tests/fixtures), on
- * /dev/shm when there is one, and starts afresh every 500 inputs so that
+ * /dev/shm when there is one, and starts afresh every 200 inputs so that
  * its state stays small. Actions that run ssh-keygen are left out: a
  * process per input would be most of the time spent.
  */
@@ -46,7 +46,7 @@
 #include "localcloud/request-int.h"
 #include "tests/fixtures/lc_cloud_fixture.h"
 
-#define RESET_EVERY 500
+#define RESET_EVERY 200
 
 static struct lc_cloud cloud;
 static char state_dir[128];
@@ -146,6 +146,41 @@ static void signed_call(const char *service, const char *body, const char *path,
 	kiln_sigv4_signed_release(&s);
 }
 
+/* Is any instance on its way from one state to another? (cloud.mu held) */
+static int in_transition(void)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(lc_instances(&cloud), k, v)
+	{
+		const char *state = lc_str(v, "state");
+		if (strcmp(state, "pending") == 0 || strcmp(state, "stopping") == 0 ||
+		    strcmp(state, "shutting-down") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Wait (a few seconds at most) until the threads an input set going are at
+ * rest: image captures done, every instance's runner past its transition.
+ * Work of theirs still in flight when the input ends would be seen by the
+ * leak check that follows it as memory that nothing points to.
+ */
+static void settle(void)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	pthread_mutex_lock(&cloud.mu);
+	while ((cloud.workers > 0 || in_transition()) &&
+	       pthread_cond_timedwait(&cloud.cond, &cloud.mu, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&cloud.mu);
+}
+
 /* A fresh cloud with an image, a group and an instance for inputs to name. */
 static void cloud_open(void)
 {
@@ -174,6 +209,7 @@ static void cloud_open(void)
 	free(layer);
 	if (!image_id[0] || !group_id[0] || !instance_id[0])
 		FINDING("the fixture's resources were not made");
+	settle();
 	check_request_log();
 	opened = 1;
 }
@@ -259,24 +295,6 @@ static void fuzz_http(const uint8_t *data, size_t len, size_t step)
 
 /* ---- 1: signed requests into the handlers --------------------------------- */
 
-/*
- * Wait (a few seconds at most) for image captures the input started: their
- * threads must not outlive the input, or the leak check that follows it would
- * see what they hold in flight.
- */
-static void settle(void)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 5;
-	pthread_mutex_lock(&cloud.mu);
-	while (cloud.workers > 0 &&
-	       pthread_cond_timedwait(&cloud.cond, &cloud.mu, &until) != ETIMEDOUT)
-		;
-	pthread_mutex_unlock(&cloud.mu);
-}
-
 /* `s` with every "ami-@", "sg-@" and "i-@" replaced by the fixture's ids. */
 static char *with_ids(const char *s, size_t len)
 {
@@ -328,10 +346,8 @@ static void fuzz_signed(const uint8_t *data, size_t len)
 		return;
 	service = text_of(data, (size_t)((const uint8_t *)nl - data));
 	body = with_ids(nl + 1, len - (size_t)(nl + 1 - (const char *)data));
-	if (strlen(service) < 64 && !spawns(body)) {
+	if (strlen(service) < 64 && !spawns(body))
 		signed_call(service, body, NULL, NULL, 0);
-		settle();
-	}
 	free(service);
 	free(body);
 }
@@ -490,6 +506,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_params(data + 1, size - 1);
 		break;
 	}
+	settle();
 	check_request_log();
 	kiln_error_clear();
 	return 0;
