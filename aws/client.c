@@ -367,6 +367,8 @@ static void free_headers(char **h)
 static int reject(const struct call *c, const struct kiln_http_response *r)
 {
 	struct kiln_aws_error *e = &last_error;
+	char *code, *msg;
+	int error;
 
 	if (kiln_aws_error_parse(e, r->body.ptr, r->body.size, (int)r->status) < 0) {
 		memset(e, 0, sizeof(*e));
@@ -376,11 +378,18 @@ static int reject(const struct call *c, const struct kiln_http_response *r)
 		         r->status);
 	}
 	kiln_error_clear();
+	/* The server's words, escaped: an error message is printed to a terminal. */
+	code = kiln_escape(e->code);
+	msg = kiln_escape(e->message);
 	if (error_code_is_auth(e->code))
-		return kiln_error_set(KILN_EAUTH, "%s: %s", e->code, e->message);
-	if (error_code_is_notfound(e->code))
-		return kiln_error_set(KILN_ENOTFOUND, "%s: %s", e->code, e->message);
-	return kiln_error_set(KILN_ERROR, "%s: %s", e->code, e->message);
+		error = kiln_error_set(KILN_EAUTH, "%s: %s", code, msg);
+	else if (error_code_is_notfound(e->code))
+		error = kiln_error_set(KILN_ENOTFOUND, "%s: %s", code, msg);
+	else
+		error = kiln_error_set(KILN_ERROR, "%s: %s", code, msg);
+	free(code);
+	free(msg);
+	return error;
 }
 
 /*
@@ -414,6 +423,27 @@ static int fix_clock_skew(struct kiln_aws *aws, const struct kiln_http_response 
 	return 0;
 }
 
+/* One attempt of a signed call, and what kind of retry its outcome calls for. */
+static enum kiln_retry_kind send_once(int *error, struct kiln_http_response *resp,
+                                      struct kiln_aws *aws, const struct call *c, char **headers)
+{
+	struct kiln_http_request req = {.method = "POST",
+	                                .url = aws->endpoints[c->svc],
+	                                .headers = (const char *const *)headers,
+	                                .body = c->body,
+	                                .body_len = c->body_len};
+
+	*error = kiln_http_send(resp, aws->http[c->svc], &req);
+	if (*error == 0 && (resp->status < 200 || resp->status >= 300)) {
+		/* An AWS rejection: the code decides, not the transport. */
+		*error = reject(c, resp);
+		return kiln_retry_classify(0, resp->status, last_error.code);
+	}
+	if (*error == 0)
+		memset(&last_error, 0, sizeof(last_error));
+	return kiln_retry_classify(*error, resp->status, "");
+}
+
 /* Send one call with retries; on success `out` holds the 2xx reply body. */
 static int aws_call(struct kiln_buf *out, struct kiln_aws *aws, const struct call *c)
 {
@@ -435,7 +465,6 @@ static int aws_call(struct kiln_buf *out, struct kiln_aws *aws, const struct cal
 	for (attempt = 1;; attempt++) {
 		int skew_retry = 0;
 		struct kiln_sigv4_signed sig = {0};
-		struct kiln_http_request req = {0};
 		enum kiln_retry_kind kind;
 		char **headers = NULL;
 		double delay;
@@ -449,22 +478,8 @@ static int aws_call(struct kiln_buf *out, struct kiln_aws *aws, const struct cal
 			free_headers(headers);
 			goto done;
 		}
-		req.method = "POST";
-		req.url = url;
-		req.headers = (const char *const *)headers;
-		req.body = c->body;
-		req.body_len = c->body_len;
-		error = kiln_http_send(&resp, aws->http[c->svc], &req);
+		kind = send_once(&error, &resp, aws, c, headers);
 		free_headers(headers);
-		if (error == 0 && (resp.status < 200 || resp.status >= 300)) {
-			/* An AWS rejection: the code decides, not the transport. */
-			error = reject(c, &resp);
-			kind = kiln_retry_classify(0, resp.status, last_error.code);
-		} else {
-			if (error == 0)
-				memset(&last_error, 0, sizeof(last_error));
-			kind = kiln_retry_classify(error, resp.status, "");
-		}
 		kiln_retry_after_reply(&aws->retry, kind, attempt);
 		kiln_log_trace(
 		    "aws", "%s %s attempt %d/%d: %s%s%s", services[c->svc].signing, c->op, attempt,

@@ -6,7 +6,6 @@
 #include "bake/gc.h"
 #include "bake/pipeline-int.h"
 #include "bake/poll.h"
-#include "core/json.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/common.h"
@@ -19,18 +18,21 @@
 #define EXPIRY_MARGIN   900
 #define CLEANUP_TIMEOUT 300
 
+/* The profile's own tags, which every resource carries. */
+static void profile_tags(struct kiln_aws_tags *t, const struct kiln_profile *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->ntags; i++)
+		kiln_aws_tags_add(t, p->tags[i].key, p->tags[i].value);
+}
+
 static void temp_tags(struct bake *b)
 {
-	const json_t *tags = json_object_get(b->profile->json, "tags");
 	char expires[32];
-	const char *k;
-	json_t *v;
 
 	kiln_time_iso8601(expires, kiln_time_now() + kiln_bake__left(b) + EXPIRY_MARGIN, 0);
-	json_object_foreach((json_t *)tags, k, v)
-	{
-		kiln_aws_tags_add(&b->temp_tags, k, json_string_value(v));
-	}
+	profile_tags(&b->temp_tags, b->profile);
 	kiln_aws_tags_add(&b->temp_tags, "kiln:run-id", b->run_id);
 	kiln_aws_tags_add(&b->temp_tags, "kiln:role", "builder");
 	kiln_aws_tags_add(&b->temp_tags, "kiln:profile", b->profile->name);
@@ -93,7 +95,7 @@ static int run_instance(struct bake *b)
 	const char *groups[] = {b->group_id};
 	struct kiln_ec2_run_instances o = {
 	    .image_id = b->source_image_id,
-	    .instance_type = kiln_json_str(b->bake, "instance_type"),
+	    .instance_type = b->bake->instance_type,
 	    .key_name = b->key_name,
 	    .security_group_ids = groups,
 	    .n_security_group_ids = 1,
@@ -207,15 +209,9 @@ static int wait_instance_state(struct bake *b, const char *want)
 
 static void image_tags(struct kiln_aws_tags *t, struct bake *b)
 {
-	const json_t *tags = json_object_get(b->profile->json, "tags");
-	const char *k;
-	json_t *v;
 	size_t i;
 
-	json_object_foreach((json_t *)tags, k, v)
-	{
-		kiln_aws_tags_add(t, k, json_string_value(v));
-	}
+	profile_tags(t, b->profile);
 	kiln_aws_tags_add(t, "kiln:profile", b->profile->name);
 	if (b->profile->env != NULL)
 		kiln_aws_tags_add(t, "kiln:env", b->profile->env);
@@ -329,9 +325,9 @@ int kiln_bake__image_create(struct bake *b)
 	desc = kiln_xasprintf("kiln bake of %s, key %s", b->profile->name, b->key);
 	o.description = desc;
 	/* Encrypted at creation: no unencrypted copy ever exists. */
-	if (kiln_json_bool(b->bake, "encrypted", 0)) {
+	if (b->bake->encrypted) {
 		dev.device_name = b->root_device;
-		dev.kms_key_id = kiln_json_str(b->bake, "kms_key_id");
+		dev.kms_key_id = b->bake->kms_key_id;
 		o.devices = &dev;
 		o.n_devices = 1;
 	}
@@ -432,9 +428,16 @@ void kiln_bake__cleanup(struct bake *b, int failed)
 	/* An image that never became available is no use to anyone. */
 	if (failed && b->image_id != NULL)
 		drop_image(b);
+	/*
+	 * Nothing waits for the builder to be terminated: a key pair can go at
+	 * once, and the security group's deletion is retried for as long as the
+	 * terminating instance still holds it (DependencyViolation), which is
+	 * the only thing that needs the instance gone.
+	 */
 	if (b->instance_id != NULL) {
 		const char *ids[] = {b->instance_id};
-		if (kiln_gc_terminate_instances(b->aws, ids, 1, CLEANUP_TIMEOUT) < 0)
+		int error = kiln_ec2_terminate_instances(NULL, b->aws, ids, 1);
+		if (error < 0 && error != KILN_ENOTFOUND)
 			cleanup_failed("instance", b->instance_id);
 		else
 			kiln_bake__journal(b, "deleted", "instance", NULL, b->instance_id);

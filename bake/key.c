@@ -1,34 +1,35 @@
 #include "bake/key.h"
 #include "core/buf.h"
 #include "core/common.h"
-#include "core/json.h"
 #include "core/util.h"
 
 #include <string.h>
 
-static json_t *variables_for_key(const json_t *vars)
+static json_t *variables_for_key(const struct kiln_bake_spec *bake)
 {
 	json_t *out = json_object();
-	const char *name;
-	json_t *v;
+	size_t i;
 
-	json_object_foreach((json_t *)vars, name, v)
-	{
-		if (json_is_string(v))
-			json_object_set_new(out, name, json_string(json_string_value(v)));
-		else if (kiln_json_bool(v, "secret", 0))
-			json_object_set_new(out, name, json_string("(secret)"));
-		else
-			json_object_set_new(out, name, json_string(kiln_json_str(v, "value")));
+	for (i = 0; i < bake->nvariables; i++) {
+		const struct kiln_variable_spec *v = &bake->variables[i];
+		json_object_set_new(out, v->name, json_string(v->secret ? "(secret)" : v->value));
 	}
+	return out;
+}
+
+static json_t *checks_for_key(const struct kiln_validate_spec *validate)
+{
+	json_t *out = json_array();
+	size_t i;
+
+	for (i = 0; i < validate->nchecks; i++)
+		json_array_append_new(out, kiln_check_spec_json(&validate->checks[i]));
 	return out;
 }
 
 json_t *kiln_bake_key_inputs(const struct kiln_profile *profile, const char *source_image_id,
                              const char *const commits[])
 {
-	const json_t *bake = json_object_get(profile->json, "bake");
-	const json_t *validate = json_object_get(profile->json, "validate");
 	json_t *doc = json_object(), *layers = json_array();
 	size_t i, k;
 
@@ -45,11 +46,10 @@ json_t *kiln_bake_key_inputs(const struct kiln_profile *profile, const char *sou
 	json_object_set_new(doc, "format", json_integer(KILN_BAKE_FORMAT));
 	json_object_set_new(doc, "source_image", json_string(source_image_id));
 	json_object_set_new(doc, "layers", layers);
-	json_object_set_new(doc, "ssh_user", json_string(kiln_json_str(bake, "ssh_user")));
-	json_object_set_new(doc, "layer_dir", json_string(kiln_json_str(bake, "layer_dir")));
-	json_object_set_new(doc, "variables",
-	                    variables_for_key(json_object_get(bake, "variables")));
-	json_object_set_new(doc, "checks", json_deep_copy(json_object_get(validate, "checks")));
+	json_object_set_new(doc, "ssh_user", json_string(profile->bake.ssh_user));
+	json_object_set_new(doc, "layer_dir", json_string(profile->bake.layer_dir));
+	json_object_set_new(doc, "variables", variables_for_key(&profile->bake));
+	json_object_set_new(doc, "checks", checks_for_key(&profile->validate));
 	return doc;
 }
 

@@ -46,7 +46,7 @@ void kiln_layer__git_setup(void)
 int kiln_layer__git_fail(int gerr, const char *fmt, ...)
 {
 	const git_error *e = git_error_last();
-	char *ctx;
+	char *ctx, *msg;
 	va_list ap;
 	int code = KILN_ERROR;
 
@@ -56,9 +56,11 @@ int kiln_layer__git_fail(int gerr, const char *fmt, ...)
 	if (vasprintf(&ctx, fmt, ap) < 0)
 		kiln_die("out of memory");
 	va_end(ap);
-	kiln_error_set(code, "%s: %s", ctx,
-	               e != NULL && e->message != NULL ? e->message : "unknown libgit2 error");
+	/* libgit2's message may quote a remote server (ERR packets, HTTP bodies). */
+	msg = kiln_escape(e != NULL && e->message != NULL ? e->message : "unknown libgit2 error");
+	kiln_error_set(code, "%s: %s", ctx, msg);
 	free(ctx);
+	free(msg);
 	return code;
 }
 
@@ -71,6 +73,12 @@ void kiln_layer_free(struct kiln_layer *layer)
 	free(layer->url);
 	free(layer->ref);
 	free(layer->subdir);
+	for (size_t i = 0; i < layer->nprovision; i++) {
+		free(layer->provision[i]);
+		free(layer->provision_at[i]);
+	}
+	free(layer->provision);
+	free(layer->provision_at);
 	free(layer->mirror);
 	free(layer->archive);
 	free(layer);
@@ -436,6 +444,14 @@ int kiln_layer_resolve(struct kiln_layer **out, const struct kiln_layer_spec *sp
 		layer->url = kiln_xstrdup(spec->repo_url != NULL ? spec->repo_url : spec->repo);
 	layer->ref = kiln_xstrdup(spec->ref);
 	layer->subdir = spec->path != NULL ? kiln_xstrdup(spec->path) : NULL;
+	layer->nprovision = spec->nprovision;
+	layer->provision = kiln_xcalloc(spec->nprovision + 1, sizeof(char *));
+	layer->provision_at = kiln_xcalloc(spec->nprovision + 1, sizeof(char *));
+	for (size_t i = 0; i < spec->nprovision; i++) {
+		layer->provision[i] = kiln_xstrdup(spec->provision[i]);
+		if (spec->provision_at != NULL && spec->provision_at[i] != NULL)
+			layer->provision_at[i] = kiln_xstrdup(spec->provision_at[i]);
+	}
 
 	if (cache_dir == NULL) {
 		error = kiln_paths_cache(&cache);
@@ -478,12 +494,128 @@ done:
 	return error;
 }
 
+/* ---- provisioners, checked against the tree ---- */
+
+/* `path` without empty and "." components, which name the same place for the shell. */
+static char *normalise(const char *path)
+{
+	struct kiln_buf out = KILN_BUF_INIT;
+	const char *p = path;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, "/");
+		if (n > 0 && !(n == 1 && p[0] == '.')) {
+			if (out.size > 0)
+				kiln_buf_putc(&out, '/');
+			kiln_buf_put(&out, p, n);
+		}
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return kiln_buf_detach(&out);
+}
+
+/*
+ * Why `path` is not a file of `root` that the builder can run, or NULL. Each
+ * component is looked up in turn, so that the message names the one that is
+ * wrong.
+ */
+static char *provision_problem(git_repository *repo, const git_tree *root, const char *path)
+{
+	char *norm = normalise(path), *name = norm, *slash, *why = NULL;
+	const git_tree *cur = root;
+	git_tree *owned = NULL;
+
+	if (norm[0] == '\0')
+		why = kiln_xasprintf("is the layer's own directory, not a file");
+	while (why == NULL) {
+		const git_tree_entry *te;
+		git_filemode_t mode;
+		git_tree *sub = NULL;
+
+		slash = strchr(name, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		te = git_tree_entry_byname(cur, name);
+		mode = te != NULL ? git_tree_entry_filemode(te) : GIT_FILEMODE_UNREADABLE;
+		if (te == NULL)
+			why = kiln_xasprintf("is not in the layer");
+		else if (slash == NULL && mode != GIT_FILEMODE_BLOB &&
+		         mode != GIT_FILEMODE_BLOB_EXECUTABLE)
+			why = kiln_xasprintf("is %s, not a file", kiln_layer__kind(mode));
+		else if (slash != NULL && mode != GIT_FILEMODE_TREE)
+			why = kiln_xasprintf("is not in the layer: '%s' is %s", norm,
+			                     kiln_layer__kind(mode));
+		else if (slash != NULL && git_tree_lookup(&sub, repo, git_tree_entry_id(te)) < 0)
+			why = kiln_xasprintf("cannot be read: %s", git_error_last()->message);
+		if (why != NULL || slash == NULL)
+			break;
+		git_tree_free(owned);
+		owned = sub;
+		cur = sub;
+		*slash = '/';
+		name = slash + 1;
+	}
+	git_tree_free(owned);
+	free(norm);
+	return why;
+}
+
+/* Every provisioner is a file in the layer's tree: found now, not on a builder. */
+static int check_provisioners(const struct kiln_layer *layer)
+{
+	git_repository *repo = NULL;
+	git_tree *tree = NULL;
+	int64_t mtime;
+	size_t i;
+	int error;
+
+	if (layer->nprovision == 0)
+		return 0;
+	error = git_repository_open_bare(&repo, layer->mirror);
+	if (error < 0)
+		return kiln_layer__git_fail(error, "layer '%s': cannot open '%s'", layer->name,
+		                            layer->mirror);
+	error = kiln_layer__open_tree(&tree, &mtime, repo, layer->commit, layer->subdir);
+	if (error < 0) {
+		kiln_error_prefix(error, "layer '%s'", layer->name);
+		goto done;
+	}
+	for (i = 0; i < layer->nprovision && error == 0; i++) {
+		char *why = provision_problem(repo, tree, layer->provision[i]);
+		char *shown;
+
+		if (why == NULL)
+			continue;
+		shown = kiln_escape(layer->provision[i]);
+		if (layer->provision_at[i] != NULL)
+			error = kiln_error_set(
+			    KILN_EINVAL, "%s: layers.%s.provision[%zu]: '%s' %s (%s at %.12s)",
+			    layer->provision_at[i], layer->name, i, shown, why, layer->ref,
+			    layer->commit);
+		else
+			error = kiln_error_set(KILN_EINVAL,
+			                       "layer '%s': provisioner '%s' %s (%s at %.12s)",
+			                       layer->name, shown, why, layer->ref, layer->commit);
+		free(shown);
+		free(why);
+	}
+done:
+	git_tree_free(tree);
+	git_repository_free(repo);
+	return error;
+}
+
 int kiln_layer_pack(struct kiln_layer *layer, const char *out_dir)
 {
 	char *cache = NULL, *dir = NULL, *file = NULL;
 	int error;
 
 	KILN_ASSERT_ARG(layer != NULL && layer->mirror != NULL && layer->commit[0] != '\0');
+	error = check_provisioners(layer);
+	if (error < 0)
+		return error;
 	if (out_dir == NULL) {
 		error = kiln_paths_cache(&cache);
 		if (error < 0)

@@ -30,6 +30,13 @@
  * the exception: libgit2 rebuilds them whole, and git does not deltify
  * files over core.bigFileThreshold). A gitlink (submodule) is an error
  * naming its path.
+ *
+ * A tree that would not extract as it reads is refused with KILN_EINVAL
+ * (exit 2) naming the path, escaped (names come from the repository): a
+ * '.git' path component in any of the forms git's checkout refuses (any
+ * case, trailing dots or spaces, "git~1", HFS+'s ignored code points), one
+ * name twice in a directory (a file and a directory, a symlink and a
+ * directory: crafted trees can hold both), and a name over 255 bytes.
  */
 #ifndef KILN_BAKE_LAYER_H
 #define KILN_BAKE_LAYER_H
@@ -45,6 +52,9 @@ struct kiln_layer {
 	char *url;           /* what was fetched (relative paths resolved) */
 	char *ref;           /* the tag or commit id asked for */
 	char *subdir;        /* the subtree to pack, or NULL */
+	char **provision;    /* the provisioners, inside the layer */
+	char **provision_at; /* where each is written ("FILE:LINE:COL"), or NULL */
+	size_t nprovision;
 	char *mirror;        /* the bare repository in the cache */
 	char commit[41];     /* the resolved commit */
 	int64_t commit_time; /* committer time: the mtime of every entry */
@@ -66,7 +76,10 @@ int kiln_layer_resolve(struct kiln_layer **out, const struct kiln_layer_spec *sp
 /*
  * Write the archive `<name>-<commit12>.tar.zst` into `out_dir` (created if
  * missing; NULL: "<cache>/layers") and fill archive, size and sha256. The
- * file appears atomically.
+ * file appears atomically. First, every provisioner of the layer must be a
+ * file in its tree: one that is missing, a directory, a symlink or under
+ * something that is not a directory is KILN_EINVAL, reported at its place in
+ * the profile ("FILE:LINE:COL: ..."), before anything is written.
  */
 int kiln_layer_pack(struct kiln_layer *layer, const char *out_dir);
 

@@ -29,6 +29,7 @@
 #define CHUNK          (64 * 1024)
 #define MAX_TREE_DEPTH 512
 #define MAX_LINK       4096
+#define MAX_NAME       255 /* NAME_MAX of every Linux file system */
 
 /* libarchive's output goes to the compressor. */
 static la_ssize_t archive_out(struct archive *a, void *arg, const void *buf, size_t len)
@@ -58,7 +59,8 @@ static la_ssize_t archive_out(struct archive *a, void *arg, const void *buf, siz
 #define FEED_ITEMS 1024
 
 struct item {
-	char *path; /* directories end in '/', as in the archive */
+	char *path;  /* directories end in '/', as in the archive */
+	char *shown; /* the path escaped, for messages */
 	git_filemode_t mode;
 	git_oid oid;
 	uint64_t size;
@@ -84,6 +86,7 @@ struct feed {
 static void item_release(struct item *it)
 {
 	free(it->path);
+	free(it->shown);
 	free(it->data);
 	memset(it, 0, sizeof(*it));
 }
@@ -94,12 +97,12 @@ static int read_whole(struct feed *f, struct item *it)
 	size_t len = 0, got;
 	int error;
 
-	error = kiln_blobreader_open(&f->r, &it->oid, it->path, &it->size);
+	error = kiln_blobreader_open(&f->r, &it->oid, it->shown, &it->size);
 	if (error < 0)
 		return error;
 	if (it->mode == GIT_FILEMODE_LINK && it->size > MAX_LINK) {
 		kiln_blobreader_close(&f->r);
-		return kiln_error_set(KILN_EINVAL, "symlink '%s' has a target too long", it->path);
+		return kiln_error_set(KILN_EINVAL, "symlink '%s' has a target too long", it->shown);
 	}
 	if (it->size > FEED_SMALL) {
 		kiln_blobreader_close(&f->r);
@@ -119,13 +122,13 @@ static int read_whole(struct feed *f, struct item *it)
 	it->data[len] = '\0';
 	if (it->mode == GIT_FILEMODE_LINK && strlen((char *)it->data) != len)
 		return kiln_error_set(KILN_EINVAL, "symlink '%s' has a NUL in its target",
-		                      it->path);
+		                      it->shown);
 	return 0;
 }
 
 static int feed_push(struct feed *f, const git_oid *oid, git_filemode_t mode)
 {
-	struct item it = {kiln_xstrdup(f->path.ptr), mode, *oid, 0, NULL};
+	struct item it = {kiln_xstrdup(f->path.ptr), kiln_escape(f->path.ptr), mode, *oid, 0, NULL};
 	int error = 0;
 
 	if (mode != GIT_FILEMODE_TREE)
@@ -152,45 +155,183 @@ static int feed_push(struct feed *f, const git_oid *oid, git_filemode_t mode)
 	return 0;
 }
 
+/* HFS+ ignores these code points in names (git's next_hfs_char): all 3 bytes in UTF-8. */
+static const unsigned char *skip_hfs_ignored(const unsigned char *p)
+{
+	for (;;) {
+		if (p[0] == 0xe2 && p[1] == 0x80 &&
+		    ((p[2] >= 0x8c && p[2] <= 0x8f) || (p[2] >= 0xaa && p[2] <= 0xae)))
+			p += 3;
+		else if (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xaa && p[2] <= 0xaf)
+			p += 3;
+		else if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
+			p += 3;
+		else
+			return p;
+	}
+}
+
+/* `p` starts with `word` (lowercase ASCII) in any case; *end is past it. */
+static int starts_with_folded(const unsigned char **end, const unsigned char *p, const char *word)
+{
+	for (; *word != '\0'; word++, p++) {
+		p = skip_hfs_ignored(p);
+		if ((*p >= 'A' && *p <= 'Z' ? *p + 32 : *p) != (unsigned char)*word)
+			return 0;
+	}
+	*end = p;
+	return 1;
+}
+
+/*
+ * Whether a checkout by git would refuse `name` as ".git" (read-cache.c's
+ * verify_path with core.protectNTFS and core.protectHFS): in any case, with
+ * trailing spaces or dots, as the 8.3 short name "git~1", as an NTFS stream
+ * (".git::$INDEX_ALLOCATION") or before a backslash, and with the code points
+ * HFS+ ignores anywhere in it. A layer is extracted where repositories may
+ * live and be used, so it is refused the same way.
+ */
+static int is_dotgit(const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name, *rest = NULL;
+
+	if (!starts_with_folded(&rest, p, ".git") && !starts_with_folded(&rest, p, "git~1"))
+		return 0;
+	for (;; rest++) {
+		rest = skip_hfs_ignored(rest);
+		if (*rest == '\0' || *rest == '\\' || *rest == ':')
+			return 1;
+		if (*rest != ' ' && *rest != '.')
+			return 0;
+	}
+}
+
+/* Why `name` cannot be a name in a layer, or NULL. */
+static const char *name_problem(const char *name)
+{
+	if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    strchr(name, '/') != NULL)
+		return "is not a valid name";
+	if (strlen(name) > MAX_NAME)
+		return "has a name longer than 255 bytes, which no Linux file system takes";
+	if (is_dotgit(name))
+		return "is a git directory ('.git'), which git itself refuses to check out";
+	return NULL;
+}
+
+/* One problem at `dir` + `name`, escaped: names come from the repository. */
+static int entry_fail(const struct feed *f, const char *name, const char *why)
+{
+	struct kiln_buf path = KILN_BUF_INIT;
+	int error;
+
+	kiln_buf_put_escaped(&path, f->path.ptr, f->path.size, 0);
+	kiln_buf_put_escaped(&path, name, strlen(name), 0);
+	error = kiln_error_set(KILN_EINVAL, "'%s' %s", path.ptr, why);
+	kiln_buf_release(&path);
+	return error;
+}
+
+const char *kiln_layer__kind(git_filemode_t mode)
+{
+	switch (mode) {
+	case GIT_FILEMODE_TREE:
+		return "a directory";
+	case GIT_FILEMODE_LINK:
+		return "a symlink";
+	case GIT_FILEMODE_COMMIT:
+		return "a submodule";
+	default:
+		return "a file";
+	}
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(git_tree_entry_name(*(const git_tree_entry *const *)a),
+	              git_tree_entry_name(*(const git_tree_entry *const *)b));
+}
+
+/*
+ * Every name of one directory is valid, and none is there twice. A crafted
+ * tree can hold one name twice (a file and a directory, a symlink and a
+ * directory): git sorts a directory as if its name ended in '/', so the two
+ * need not even be neighbours, and extracting both would keep whichever came
+ * last, or fail on the builder.
+ */
+static int check_directory(const struct feed *f, const git_tree *tree)
+{
+	size_t i, count = git_tree_entrycount(tree);
+	const git_tree_entry **v = kiln_xcalloc(count ? count : 1, sizeof(*v));
+	int error = 0;
+
+	for (i = 0; i < count && error == 0; i++) {
+		const char *why;
+
+		v[i] = git_tree_entry_byindex(tree, i);
+		why = name_problem(git_tree_entry_name(v[i]));
+		if (why != NULL)
+			error = entry_fail(f, git_tree_entry_name(v[i]), why);
+	}
+	if (error == 0)
+		qsort(v, count, sizeof(*v), by_name);
+	for (i = 1; i < count && error == 0; i++) {
+		git_filemode_t a = git_tree_entry_filemode(v[i - 1]);
+		git_filemode_t b = git_tree_entry_filemode(v[i]);
+		char *why;
+
+		if (strcmp(git_tree_entry_name(v[i - 1]), git_tree_entry_name(v[i])) != 0)
+			continue;
+		if (kiln_layer__kind(a) == kiln_layer__kind(b))
+			why = kiln_xasprintf("is in the tree twice: it would be ambiguous");
+		else
+			why = kiln_xasprintf("is both %s and %s in the tree: it would be ambiguous",
+			                     kiln_layer__kind(a), kiln_layer__kind(b));
+		error = entry_fail(f, git_tree_entry_name(v[i]), why);
+		free(why);
+	}
+	free(v);
+	return error;
+}
+
 static int walk_tree(struct feed *f, const git_tree *tree, int depth)
 {
 	size_t i, count = git_tree_entrycount(tree), base = f->path.size;
-	int error = 0;
+	int error;
 
 	if (depth > MAX_TREE_DEPTH)
-		return kiln_error_set(KILN_EINVAL, "directory '%s' is nested too deeply",
-		                      f->path.ptr);
+		return entry_fail(f, "", "is nested too deeply");
+	error = check_directory(f, tree);
 	for (i = 0; i < count && error == 0; i++) {
 		const git_tree_entry *te = git_tree_entry_byindex(tree, i);
 		const char *name = git_tree_entry_name(te);
 		git_filemode_t mode = git_tree_entry_filemode(te);
 
 		kiln_buf_truncate(&f->path, base);
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/') ||
-		    name[0] == '\0')
-			return kiln_error_set(KILN_EINVAL, "bad name '%s' in directory '%s'", name,
-			                      f->path.ptr);
+		if (mode == GIT_FILEMODE_COMMIT)
+			return entry_fail(f, name,
+			                  "is a submodule: layers do not follow submodules");
 		if (kiln_buf_puts(&f->path, name) < 0 ||
 		    (mode == GIT_FILEMODE_TREE && kiln_buf_putc(&f->path, '/') < 0))
 			return KILN_ETOOBIG;
-		if (mode == GIT_FILEMODE_COMMIT)
-			return kiln_error_set(
-			    KILN_EINVAL, "'%s' is a submodule: layers do not follow submodules",
-			    f->path.ptr);
-		if (f->prev.size > 0 && strcmp(f->prev.ptr, f->path.ptr) >= 0)
-			return kiln_error_set(KILN_EINVAL, "tree is not sorted at '%s'",
-			                      f->path.ptr);
+		if (f->prev.size > 0 && strcmp(f->prev.ptr, f->path.ptr) >= 0) {
+			kiln_buf_truncate(&f->path, base);
+			return entry_fail(f, name, "is out of order: the tree is not sorted");
+		}
 		kiln_buf_clear(&f->prev);
 		kiln_buf_put(&f->prev, f->path.ptr, f->path.size);
 		error = feed_push(f, git_tree_entry_id(te), mode);
 		if (error == 0 && mode == GIT_FILEMODE_TREE) {
 			git_tree *sub = NULL;
 			error = git_tree_lookup(&sub, f->repo, git_tree_entry_id(te));
-			if (error < 0)
+			if (error < 0) {
+				char *shown = kiln_escape(f->path.ptr);
 				error = kiln_layer__git_fail(error, "cannot read directory '%s'",
-				                             f->path.ptr);
-			else
+				                             shown);
+				free(shown);
+			} else {
 				error = walk_tree(f, sub, depth + 1);
+			}
 			git_tree_free(sub);
 		}
 	}
@@ -308,7 +449,7 @@ static int write_item(struct archive *a, struct archive_entry *ae, struct kiln_b
 		break;
 	default:
 		if (it->data == NULL) {
-			error = kiln_blobreader_open(r, &it->oid, it->path, &size);
+			error = kiln_blobreader_open(r, &it->oid, it->shown, &size);
 			if (error < 0)
 				return error;
 		}
@@ -319,13 +460,13 @@ static int write_item(struct archive *a, struct archive_entry *ae, struct kiln_b
 	}
 	/* A warning is a name that is not UTF-8, written as raw bytes. */
 	if (archive_write_header(a, ae) < ARCHIVE_WARN)
-		return kiln_error_set(KILN_ERROR, "cannot archive '%s': %s", it->path,
+		return kiln_error_set(KILN_ERROR, "cannot archive '%s': %s", it->shown,
 		                      archive_error_string(a));
 	if (archive_entry_filetype(ae) != AE_IFREG)
 		return 0;
 	if (it->data != NULL) {
 		if (size > 0 && archive_write_data(a, it->data, (size_t)size) != (la_ssize_t)size)
-			return kiln_error_set(KILN_ERROR, "cannot archive '%s': %s", it->path,
+			return kiln_error_set(KILN_ERROR, "cannot archive '%s': %s", it->shown,
 			                      archive_error_string(a));
 		return 0;
 	}
@@ -336,15 +477,15 @@ static int write_item(struct archive *a, struct archive_entry *ae, struct kiln_b
 		if (got == 0)
 			break;
 		if (archive_write_data(a, buf, got) != (la_ssize_t)got)
-			return kiln_error_set(KILN_ERROR, "cannot archive '%s': %s", it->path,
+			return kiln_error_set(KILN_ERROR, "cannot archive '%s': %s", it->shown,
 			                      archive_error_string(a));
 	}
 	kiln_blobreader_close(r);
 	return 0;
 }
 
-static int open_tree(git_tree **out, int64_t *mtime, git_repository *repo, const char *commit_hex,
-                     const char *subdir)
+int kiln_layer__open_tree(git_tree **out, int64_t *mtime, git_repository *repo,
+                          const char *commit_hex, const char *subdir)
 {
 	git_oid oid;
 	git_commit *commit = NULL;
@@ -398,6 +539,22 @@ done:
 	return error;
 }
 
+/*
+ * pax: plain ustar headers, plus an extended header only where ustar falls
+ * short (long or non-ASCII paths, big files), whose content depends on the
+ * entry alone; GNU tar and busybox read it. No 10240-byte blocking: frames
+ * are our blocks, tar needs only 512.
+ */
+static int start_archive(struct archive *a, struct kiln_zframes *z)
+{
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
+	    archive_write_open(a, z, NULL, archive_out, NULL) != ARCHIVE_OK)
+		return kiln_error_set(KILN_ERROR, "cannot start the archive: %s",
+		                      archive_error_string(a));
+	return 0;
+}
+
 static int write_archive(struct kiln_zframes *z, git_repository *repo, const char *repo_path,
                          const git_oid *tree, int64_t mtime)
 {
@@ -426,19 +583,9 @@ static int write_archive(struct kiln_zframes *z, git_repository *repo, const cha
 	error = kiln_blobreader_init(&r, repo);
 	if (error < 0)
 		goto done;
-	/*
-	 * pax: plain ustar headers, plus an extended header only where ustar
-	 * falls short (long or non-ASCII paths, big files), whose content
-	 * depends on the entry alone; GNU tar and busybox read it. No
-	 * 10240-byte blocking: frames are our blocks, tar needs only 512.
-	 */
-	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
-	    archive_write_open(a, z, NULL, archive_out, NULL) != ARCHIVE_OK) {
-		error = kiln_error_set(KILN_ERROR, "cannot start the archive: %s",
-		                       archive_error_string(a));
+	error = start_archive(a, z);
+	if (error < 0)
 		goto done;
-	}
 	f->repo_path = repo_path;
 	f->tree = *tree;
 	pthread_mutex_init(&f->mu, NULL);
@@ -512,7 +659,7 @@ int kiln_layer_pack_commit(uint64_t *size_out, char sha256_out[65], const char *
 		error = kiln_layer__git_fail(error, "cannot open '%s'", repo_path);
 		goto done;
 	}
-	error = open_tree(&tree, &mtime, repo, commit, subdir);
+	error = kiln_layer__open_tree(&tree, &mtime, repo, commit, subdir);
 	if (error < 0)
 		goto done;
 	tmp = kiln_xasprintf("%s.tmp-XXXXXX", archive_path);

@@ -18,7 +18,7 @@ struct bake {
 	const struct kiln_bake_options *opts;
 	struct kiln_emitter events; /* stage "bake": the caller's callback */
 	struct kiln_manifest *m;
-	const json_t *bake; /* the profile's "bake" section, borrowed */
+	const struct kiln_bake_spec *bake; /* the profile's, borrowed */
 	volatile int *stop;
 	double deadline; /* of the whole bake, kiln_time_mono() */
 	double step_start;
@@ -66,12 +66,22 @@ int kiln_bake__image_create(struct bake *b);
 void kiln_bake__cleanup(struct bake *b, int failed);
 
 /* provision.c */
+/*
+ * After a command failed: when the connection to the builder broke under it
+ * (sshd stopped or restarted), the error says so, with `what` was running and
+ * the last line of `tail` (its output, escaped); otherwise `error` as it is.
+ */
+int kiln_bake__lost_while(struct bake *b, int error, const char *what, const struct kiln_buf *tail);
 int kiln_bake__ssh_connect(struct bake *b);
 int kiln_bake__upload(struct bake *b);
 int kiln_bake__provision(struct bake *b);
+
+/* checks.c: the profile's checks on the builder, in one command. */
 int kiln_bake__checks(struct bake *b);
 /* Take the temporary key off the builder and close the session. */
 int kiln_bake__ssh_finish(struct bake *b);
+/* The last `n` lines of a console, escaped, for messages ("(console empty)"). */
+void kiln_bake__console_tail(struct kiln_buf *out, const char *text, int n);
 
 #ifdef KILN_UNITTEST
 /* Decompress the .tar.zst `from` into `fo` (named `to` in messages). */

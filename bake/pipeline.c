@@ -28,17 +28,20 @@ void kiln_bake__on_line(void *payload, enum kiln_ssh_stream stream, const char *
 {
 	const struct kiln_bake_line *l = payload;
 	struct kiln_event ev = {.kind = KILN_EVENT_OUTPUT, .label = l->label};
-	char *text, *clean;
+	struct kiln_buf text = KILN_BUF_INIT;
+	char *clean;
 
 	if (l->b->events.cb == NULL)
 		return;
-	text = kiln_xstrndup(line, len);
-	clean = kiln_log_redact(text);
+	/* Escaped: a NUL must not cut the line, nor ESC reach a terminal. */
+	kiln_buf_init(&text, SIZE_MAX / 8);
+	kiln_buf_put_escaped(&text, line, len, 0);
+	clean = kiln_log_redact(text.ptr);
 	ev.message = clean;
 	ev.stream = stream == KILN_SSH_STDERR ? KILN_EVENT_STDERR : KILN_EVENT_STDOUT;
 	kiln_emit_event(&l->b->events, &ev);
 	free(clean);
-	free(text);
+	kiln_buf_release(&text);
 }
 
 double kiln_bake__left(const struct bake *b)
@@ -145,41 +148,52 @@ static const struct kiln_ec2_image *newest(const struct kiln_ec2_image_list *l)
 }
 
 /* DescribeImages for the source: an id, or a filter of name, owners and tags. */
-static int find_source(struct kiln_ec2_image_list **out, struct bake *b, const json_t *src)
+static int find_source(struct kiln_ec2_image_list **out, struct bake *b,
+                       const struct kiln_source_image_spec *src)
 {
 	struct kiln_aws_filters f = KILN_AWS_LIST_INIT;
 	struct kiln_ec2_describe d = {0};
-	const char *id = json_string_value(src), *owners[16];
-	const json_t *v;
-	const char *k;
-	size_t i, n = 0;
+	const char *id = src->id;
+	size_t i;
 	int error;
 
 	if (id != NULL) {
 		d.ids = &id;
 		d.n_ids = 1;
 	} else {
-		if (kiln_json_str(src, "name") != NULL)
-			kiln_aws_filters_add(&f, "name", kiln_json_str(src, "name"));
-		json_object_foreach((json_t *)json_object_get(src, "tags"), k, v)
-		{
-			char *name = kiln_xasprintf("tag:%s", k);
-			kiln_aws_filters_add(&f, name, json_string_value(v));
+		if (src->name != NULL)
+			kiln_aws_filters_add(&f, "name", src->name);
+		for (i = 0; i < src->ntags; i++) {
+			char *name = kiln_xasprintf("tag:%s", src->tags[i].key);
+			kiln_aws_filters_add(&f, name, src->tags[i].value);
 			free(name);
 		}
-		json_array_foreach(json_object_get(src, "owners"), i, v)
-		{
-			if (n < KILN_ARRAY_SIZE(owners))
-				owners[n++] = json_string_value(v);
-		}
 		kiln_aws_filters_add(&f, "state", "available");
-		d.owners = owners;
-		d.n_owners = n;
+		d.owners = (const char **)src->owners;
+		d.n_owners = src->nowners;
 		d.filters = &f;
 	}
 	error = kiln_ec2_describe_images(out, b->aws, &d);
 	kiln_aws_filters_release(&f);
 	return error;
+}
+
+/* What the profile asks for, for messages: an id, or the filter. */
+static char *source_wanted(const struct kiln_source_image_spec *src)
+{
+	struct kiln_buf b = KILN_BUF_INIT;
+	size_t i;
+
+	if (src->id != NULL)
+		return kiln_xstrdup(src->id);
+	if (src->name != NULL)
+		kiln_buf_printf(&b, "name '%s'", src->name);
+	for (i = 0; i < src->ntags; i++)
+		kiln_buf_printf(&b, "%stag %s=%s", b.size ? ", " : "", src->tags[i].key,
+		                src->tags[i].value);
+	for (i = 0; i < src->nowners; i++)
+		kiln_buf_printf(&b, "%s%s", i ? ", " : " owned by ", src->owners[i]);
+	return kiln_buf_detach(&b);
 }
 
 static int local_base_image(struct bake *b)
@@ -196,10 +210,10 @@ static int local_base_image(struct bake *b)
 
 static int step_source(struct bake *b)
 {
-	const json_t *src = json_object_get(b->bake, "source_image");
-	const char *name = kiln_json_str(src, "name");
+	const struct kiln_source_image_spec *src = &b->bake->source_image;
 	struct kiln_ec2_image_list *l = NULL;
 	const struct kiln_ec2_image *im;
+	char *shown;
 	int error;
 
 	error = find_source(&l, b, src);
@@ -208,24 +222,23 @@ static int step_source(struct bake *b)
 	else if (error < 0)
 		goto done;
 	im = l != NULL ? newest(l) : NULL;
-	if (im == NULL && strcmp(b->profile->target, "local") == 0 && name != NULL &&
-	    strncmp(name, "debian-12", 9) == 0) {
+	if (im == NULL && strcmp(b->profile->target, "local") == 0 && src->name != NULL &&
+	    strncmp(src->name, "debian-12", 9) == 0) {
+		struct kiln_source_image_spec made = {0};
+
 		kiln_ec2_image_list_free(l);
 		l = NULL;
 		error = local_base_image(b);
 		if (error < 0)
 			goto done;
-		{
-			json_t *id = json_string(b->source_image_id);
-			error = find_source(&l, b, id);
-			json_decref(id);
-		}
+		made.id = b->source_image_id;
+		error = find_source(&l, b, &made);
 		if (error < 0)
 			goto done;
 		im = newest(l);
 	}
 	if (im == NULL) {
-		char *what = json_dumps(src, JSON_COMPACT | JSON_ENCODE_ANY);
+		char *what = source_wanted(src);
 		error =
 		    kiln_error_set(KILN_ENOTFOUND, "no available source image matches %s", what);
 		free(what);
@@ -234,7 +247,10 @@ static int step_source(struct bake *b)
 	free(b->source_image_id);
 	b->source_image_id = kiln_xstrdup(im->image_id);
 	b->root_device = kiln_xstrdup(im->root_device_name ? im->root_device_name : "/dev/xvda");
-	kiln_bake__say(b, "source image %s (%s)", im->image_id, im->name ? im->name : "no name");
+	/* The name comes from the cloud. */
+	shown = kiln_escape(im->name ? im->name : "no name");
+	kiln_bake__say(b, "source image %s (%s)", im->image_id, shown);
+	free(shown);
 	step_done(b, "source");
 done:
 	kiln_ec2_image_list_free(l);
@@ -271,7 +287,7 @@ static int cache_lookup(char **out, char **name, struct bake *b)
 
 static int cache_hit(struct bake *b, int *hit)
 {
-	char *id = NULL, *name = NULL;
+	char *id = NULL, *name = NULL, *shown;
 	int error;
 
 	*hit = 0;
@@ -280,7 +296,9 @@ static int cache_hit(struct bake *b, int *hit)
 	error = cache_lookup(&id, &name, b);
 	if (error < 0 || id == NULL)
 		return error;
-	kiln_bake__say(b, "cache hit: %s (%s) has bake key %.12s", id, name, b->key);
+	shown = kiln_escape(name); /* from the cloud */
+	kiln_bake__say(b, "cache hit: %s (%s) has bake key %.12s", id, shown, b->key);
+	free(shown);
 	b->m->image_id = id;
 	free(b->m->image_name);
 	b->m->image_name = name;
@@ -291,15 +309,11 @@ static int cache_hit(struct bake *b, int *hit)
 
 static void register_secrets(const struct kiln_profile *p)
 {
-	const json_t *vars = json_object_get(json_object_get(p->json, "bake"), "variables");
-	const char *name;
-	json_t *v;
+	size_t i;
 
-	json_object_foreach((json_t *)vars, name, v)
-	{
-		if (json_is_object(v) && kiln_json_bool(v, "secret", 0))
-			kiln_log_add_secret(kiln_json_str(v, "value"));
-	}
+	for (i = 0; i < p->bake.nvariables; i++)
+		if (p->bake.variables[i].secret)
+			kiln_log_add_secret(p->bake.variables[i].value);
 }
 
 static int state_dir(char **out, const struct bake *b)
@@ -430,8 +444,8 @@ static void bake_init(struct bake *b, struct kiln_manifest *m, struct kiln_profi
 	b->opts = opts;
 	b->m = m;
 	b->stop = opts->stop;
-	b->bake = json_object_get(profile->json, "bake");
-	b->deadline = kiln_time_mono() + (double)kiln_json_int(b->bake, "timeout_s", 3600);
+	b->bake = &profile->bake;
+	b->deadline = kiln_time_mono() + (double)b->bake->timeout_s;
 	b->step_start = m->started = kiln_time_mono();
 	b->run_id = kiln_id_random("bake-", 12);
 	m->run_id = b->run_id;
@@ -444,23 +458,32 @@ static void bake_init(struct bake *b, struct kiln_manifest *m, struct kiln_profi
 	register_secrets(profile);
 }
 
-/* Everything from the layers to the image, with `b->aws` ready. */
+/*
+ * The layers, resolved and packed: everything that can be wrong in the
+ * profile's repositories is found here, before any cloud is reached (or a
+ * local one started).
+ */
+static int bake_layers(struct bake *b)
+{
+	int error = apply_overrides(b);
+
+	return error < 0 ? error : step_layers(b);
+}
+
+/* Everything from the layers (unless done) to the image, with `b->aws` ready. */
 static int bake_steps(struct bake *b)
 {
 	struct kiln_profile *profile = b->profile;
 	const char **commits = NULL;
 	size_t i;
-	int hit = 0, error;
+	int hit = 0, error = 0;
 
 	free(b->m->region);
 	b->m->region = kiln_xstrdup(kiln_aws_region(b->aws));
-	error = apply_overrides(b);
-	if (error < 0)
-		goto done;
-	error = step_layers(b);
-	if (error < 0)
-		goto done;
-	error = step_source(b);
+	if (b->layers == NULL)
+		error = bake_layers(b);
+	if (error >= 0)
+		error = step_source(b);
 	if (error < 0)
 		goto done;
 	commits = kiln_xcalloc(profile->nlayers, sizeof(*commits));
@@ -515,12 +538,14 @@ int kiln_bake(struct kiln_manifest **out, struct kiln_profile *profile,
 	kiln_manifest_init(m);
 	bake_init(&b, m, profile, opts);
 	t.name = profile->target;
-	t.region = kiln_json_str(profile->json, "region");
+	t.region = profile->region;
 	t.local_endpoint = opts->local_endpoint;
 	t.local_cidr = opts->local_cidr;
 	t.local_init_exe = opts->local_init_exe;
 	t.start_local = 1;
 	error = kiln_emitter_begin(&b.events);
+	if (error >= 0)
+		error = bake_layers(&b);
 	if (error < 0)
 		goto done;
 	error = kiln_target_client(&b.aws, &endpoint, &t, &b.events);

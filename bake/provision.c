@@ -8,11 +8,9 @@
 #include "aws/http.h"
 #include "bake/pipeline-int.h"
 #include "bake/poll.h"
-#include "core/json.h"
 #include "core/log.h"
 #include "core/shell.h"
 #include "core/util.h"
-#include "validate/checks.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,7 +24,6 @@
 #include <zstd.h>
 
 #define CONSOLE_TAIL_LINES 20
-#define CHECK_TIMEOUT      60
 /* With accept-new, how long to wait for fingerprints once SSH answers. */
 #define ACCEPT_NEW_GRACE 10
 
@@ -114,21 +111,6 @@ static int open_ssh(struct bake *b, int port)
 	return error;
 }
 
-/* The last `n` lines of `text`, for error messages. */
-static const char *tail_lines(const char *text, int n)
-{
-	const char *p = text + strlen(text);
-
-	while (p > text && (p[-1] == '\n' || p[-1] == '\r'))
-		p--;
-	while (p > text && n > 0) {
-		p--;
-		if (*p == '\n')
-			n--;
-	}
-	return p == text ? p : p + 1;
-}
-
 struct wait_ssh {
 	int banner;                       /* SSH answered */
 	double banner_at;                 /* when */
@@ -165,13 +147,68 @@ static int look(struct wait_ssh *w, struct bake *b, int port)
 	return 0;
 }
 
+/*
+ * The last `n` lines of a console, escaped: it is the machine's output, and
+ * may hold anything a booting system or an image's scripts print.
+ */
+void kiln_bake__console_tail(struct kiln_buf *out, const char *text, int n)
+{
+	const char *p = text + strlen(text);
+
+	while (p > text && (p[-1] == '\n' || p[-1] == '\r'))
+		p--;
+	while (p > text && n > 0) {
+		p--;
+		if (*p == '\n')
+			n--;
+	}
+	if (p != text)
+		p++;
+	kiln_buf_put_escaped(out, p, strlen(p), KILN_ESCAPE_LINES);
+	kiln_buf_rtrim(out);
+	if (out->size == 0)
+		kiln_buf_puts(out, "(console empty)");
+}
+
+/*
+ * SSH never answered, or answered without its fingerprints on the console.
+ * The console is read once more: what the machine printed last is the best
+ * clue, and the copy kept may be older (it is not read again once it holds
+ * fingerprints).
+ */
+static int ssh_wait_failed(struct bake *b, struct wait_ssh *w, const char *where, double timeout)
+{
+	struct kiln_buf console = KILN_BUF_INIT;
+	char *latest = NULL;
+	int error;
+
+	if (kiln_ec2_get_console_output(&latest, b->aws, b->instance_id, 1) == 0) {
+		free(w->console);
+		w->console = latest;
+	}
+	kiln_error_clear();
+	kiln_bake__console_tail(&console, w->console ? w->console : "", CONSOLE_TAIL_LINES);
+	if (!w->banner)
+		error = kiln_error_set(KILN_ETIMEOUT,
+		                       "SSH on %s did not answer within %.0f s; last console "
+		                       "lines:\n%s",
+		                       where, timeout, console.ptr);
+	else
+		error =
+		    kiln_error_set(KILN_EAUTH,
+		                   "refusing builder %s: no host key fingerprints on its console "
+		                   "within %.0f s (set bake.ssh.host_key_check to \"accept-new\" "
+		                   "to trust the first key); last console lines:\n%s",
+		                   where, timeout, console.ptr);
+	kiln_buf_release(&console);
+	return error;
+}
+
 int kiln_bake__ssh_connect(struct bake *b)
 {
-	const json_t *ssh = json_object_get(b->bake, "ssh");
-	const char *policy_s = kiln_json_str(ssh, "host_key_check");
-	int accept_new = policy_s != NULL && strcmp(policy_s, "accept-new") == 0;
-	int port = (int)kiln_json_int(ssh, "port", 22);
-	double timeout = (double)kiln_json_int(ssh, "timeout_s", 300);
+	int accept_new = b->bake->host_key_check == KILN_HOST_KEY_ACCEPT_NEW;
+	int port = b->bake->ssh_port;
+	double timeout = (double)b->bake->ssh_timeout_s;
 	struct wait_ssh w = {0, 0, NULL, KILN_SSH_FINGERPRINTS_INIT, NULL};
 	struct kiln_ssh_connect_opts o = {0};
 	struct kiln_poll poll;
@@ -196,22 +233,7 @@ int kiln_bake__ssh_connect(struct bake *b)
 		if (error == KILN_EINTR)
 			goto done;
 		if (error < 0) {
-			const char *console =
-			    w.console ? tail_lines(w.console, CONSOLE_TAIL_LINES) : "";
-			if (!w.banner)
-				error = kiln_error_set(KILN_ETIMEOUT,
-				                       "SSH on %s did not answer within %.0f s; "
-				                       "last console lines:\n%s",
-				                       where, poll.timeout,
-				                       console[0] ? console : "(console empty)");
-			else
-				error = kiln_error_set(
-				    KILN_EAUTH,
-				    "refusing builder %s: no host key fingerprints on its console "
-				    "within %.0f s (set bake.ssh.host_key_check to \"accept-new\" "
-				    "to "
-				    "trust the first key); last console lines:\n%s",
-				    where, poll.timeout, console[0] ? console : "(console empty)");
+			error = ssh_wait_failed(b, &w, where, poll.timeout);
 			goto done;
 		}
 	}
@@ -221,7 +243,7 @@ int kiln_bake__ssh_connect(struct bake *b)
 		              b->instance_id);
 	o.host = b->host;
 	o.port = port;
-	o.user = kiln_json_str(b->bake, "ssh_user");
+	o.user = b->bake->ssh_user;
 	o.key = b->sshkey;
 	o.fingerprints = &w.fps;
 	o.hostkey_policy = accept_new ? KILN_SSH_HOSTKEY_ACCEPT_NEW : KILN_SSH_HOSTKEY_STRICT;
@@ -343,7 +365,26 @@ static void progress(void *payload, uint64_t sent, uint64_t total)
 
 static char *layer_dir(const struct bake *b, const char *name)
 {
-	return kiln_xasprintf("%s/%s", kiln_json_str(b->bake, "layer_dir"), name);
+	return kiln_xasprintf("%s/%s", b->bake->layer_dir, name);
+}
+
+/* libssh2 says "transport read": the operator needs the builder, what ran, its last line. */
+int kiln_bake__lost_while(struct bake *b, int error, const char *what, const struct kiln_buf *tail)
+{
+	const char *last = tail != NULL ? strrchr(tail->ptr, '\n') : NULL;
+	char *why;
+
+	if (error >= 0 || b->ssh == NULL || !kiln_ssh_session_lost(b->ssh))
+		return error;
+	last = last != NULL ? last + 1 : tail != NULL ? tail->ptr : "";
+	/* Copied first: the new message is formatted into the same slot. */
+	why = kiln_xstrdup(kiln_error_last());
+	error = kiln_error_set(KILN_ERROR,
+	                       "lost the builder%s%s while %s ran: %s; its last output line: %s",
+	                       b->instance_id ? " " : "", b->instance_id ? b->instance_id : "",
+	                       what, why, last[0] != '\0' ? last : "(none)");
+	free(why);
+	return error;
 }
 
 static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
@@ -379,11 +420,18 @@ static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
 		plain = kiln_xasprintf("/proc/self/fd/%d", readfd);
 	}
 	o.stdin_path = plain ? plain : l->archive;
+	/* The plain tar is bigger than the archive; near enough to pick a transport. */
+	o.size_hint = l->size;
 	o.on_progress = progress;
 	o.payload = &who;
 	o.timeout = kiln_bake__left(b);
 	kiln_bake__say(b, "uploading layer %s to %s", l->name, dir);
 	error = kiln_ssh_upload(&status, b->ssh, o.stdin_path, cmd.ptr, &o);
+	if (error < 0) {
+		char *what = kiln_xasprintf("the upload of layer %s", l->name);
+		error = kiln_bake__lost_while(b, error, what, &tail);
+		free(what);
+	}
 	if (started) {
 		/* Closing our end unblocks the thread if the upload stopped reading. */
 		close(readfd);
@@ -426,32 +474,70 @@ int kiln_bake__upload(struct bake *b)
 static void provision_env(struct kiln_ssh_env **out, size_t *n, const struct bake *b,
                           const char *layer, const char *dir)
 {
-	const json_t *vars = json_object_get(b->bake, "variables");
-	struct kiln_ssh_env *env = kiln_xcalloc(5 + json_object_size(vars), sizeof(*env));
-	const char *name;
-	json_t *v;
-	size_t k = 0;
+	struct kiln_ssh_env *env = kiln_xcalloc(5 + b->bake->nvariables, sizeof(*env));
+	size_t i, k = 0;
 
 	env[k++] = (struct kiln_ssh_env){"KILN_LAYER", layer, 0};
 	env[k++] = (struct kiln_ssh_env){"KILN_LAYER_DIR", dir, 0};
 	env[k++] = (struct kiln_ssh_env){"KILN_PROFILE", b->profile->name, 0};
 	env[k++] = (struct kiln_ssh_env){"KILN_APP_REF", b->app_ref ? b->app_ref : "", 0};
 	env[k++] = (struct kiln_ssh_env){"KILN_OS_REF", b->os_ref ? b->os_ref : "", 0};
-	json_object_foreach((json_t *)vars, name, v)
-	{
-		if (json_is_string(v))
-			env[k++] = (struct kiln_ssh_env){name, json_string_value(v), 0};
-		else
-			env[k++] = (struct kiln_ssh_env){name, kiln_json_str(v, "value"),
-			                                 kiln_json_bool(v, "secret", 0)};
+	for (i = 0; i < b->bake->nvariables; i++) {
+		const struct kiln_variable_spec *v = &b->bake->variables[i];
+		env[k++] = (struct kiln_ssh_env){v->name, v->value, v->secret};
 	}
 	*out = env;
 	*n = k;
 }
 
+static int run_provisioner(struct bake *b, const struct kiln_layer_spec *spec, size_t k,
+                           const struct kiln_ssh_env *env, size_t nenv, const char *dir)
+{
+	struct kiln_buf cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT, script = KILN_BUF_INIT;
+	struct kiln_bake_line who = {b, spec->name};
+	struct kiln_ssh_exec_opts o = {.label = spec->name,
+	                               .on_line = kiln_bake__on_line,
+	                               .payload = &who,
+	                               .env = env,
+	                               .nenv = nenv,
+	                               .tail = &tail,
+	                               .tail_lines = 20,
+	                               .stop = b->stop};
+	double limit = (double)b->bake->provision_timeout_s, left = kiln_bake__left(b);
+	char *what = kiln_xasprintf("provisioner %s/%s", spec->name, spec->provision[k]);
+	int status = 0, error;
+
+	o.timeout = limit < left ? limit : left;
+	kiln_buf_puts(&script, "./");
+	kiln_buf_puts(&script, spec->provision[k]);
+	kiln_buf_puts(&cmd, "cd ");
+	kiln_sh_quote(&cmd, dir);
+	kiln_buf_puts(&cmd, " && if [ -x ");
+	kiln_sh_quote(&cmd, script.ptr);
+	kiln_buf_puts(&cmd, " ]; then exec ");
+	kiln_sh_quote(&cmd, script.ptr);
+	kiln_buf_puts(&cmd, "; else exec sh ");
+	kiln_sh_quote(&cmd, script.ptr);
+	kiln_buf_puts(&cmd, "; fi");
+	kiln_bake__say(b, "provisioning: %s/%s", spec->name, spec->provision[k]);
+	error = kiln_ssh_exec(&status, b->ssh, cmd.ptr, &o);
+	if (error == KILN_ETIMEOUT)
+		error = kiln_error_set(KILN_ETIMEOUT, "%s ran past %.0f s; last lines:\n%s", what,
+		                       o.timeout, tail.ptr);
+	else if (error >= 0 && status != 0)
+		error = kiln_error_set(KILN_ERROR, "%s exited with status %d; last lines:\n%s",
+		                       what, status, tail.ptr);
+	else
+		error = kiln_bake__lost_while(b, error, what, &tail);
+	free(what);
+	kiln_buf_release(&cmd);
+	kiln_buf_release(&script);
+	kiln_buf_release(&tail);
+	return error;
+}
+
 int kiln_bake__provision(struct bake *b)
 {
-	double limit = (double)kiln_json_int(b->bake, "provision_timeout_s", 1800);
 	size_t i, k;
 	int error = 0;
 
@@ -462,113 +548,11 @@ int kiln_bake__provision(struct bake *b)
 		size_t nenv = 0;
 
 		provision_env(&env, &nenv, b, spec->name, dir);
-		for (k = 0; k < spec->nprovision && error >= 0; k++) {
-			struct kiln_buf cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT,
-			                script = KILN_BUF_INIT;
-			struct kiln_bake_line who = {b, spec->name};
-			struct kiln_ssh_exec_opts o = {.label = spec->name,
-			                               .on_line = kiln_bake__on_line,
-			                               .payload = &who,
-			                               .env = env,
-			                               .nenv = nenv,
-			                               .tail = &tail,
-			                               .tail_lines = 20,
-			                               .stop = b->stop};
-			int status = 0;
-			double left = kiln_bake__left(b);
-
-			o.timeout = limit < left ? limit : left;
-			kiln_buf_puts(&script, "./");
-			kiln_buf_puts(&script, spec->provision[k]);
-			kiln_buf_puts(&cmd, "cd ");
-			kiln_sh_quote(&cmd, dir);
-			kiln_buf_puts(&cmd, " && if [ -x ");
-			kiln_sh_quote(&cmd, script.ptr);
-			kiln_buf_puts(&cmd, " ]; then exec ");
-			kiln_sh_quote(&cmd, script.ptr);
-			kiln_buf_puts(&cmd, "; else exec sh ");
-			kiln_sh_quote(&cmd, script.ptr);
-			kiln_buf_puts(&cmd, "; fi");
-			kiln_bake__say(b, "provisioning: %s/%s", spec->name, spec->provision[k]);
-			error = kiln_ssh_exec(&status, b->ssh, cmd.ptr, &o);
-			if (error == KILN_ETIMEOUT)
-				error = kiln_error_set(
-				    KILN_ETIMEOUT,
-				    "provisioner %s/%s ran past %.0f s; last lines:\n%s",
-				    spec->name, spec->provision[k], o.timeout, tail.ptr);
-			else if (error >= 0 && status != 0)
-				error = kiln_error_set(
-				    KILN_ERROR,
-				    "provisioner %s/%s exited with status %d; last "
-				    "lines:\n%s",
-				    spec->name, spec->provision[k], status, tail.ptr);
-			kiln_buf_release(&cmd);
-			kiln_buf_release(&script);
-			kiln_buf_release(&tail);
-		}
+		for (k = 0; k < spec->nprovision && error >= 0; k++)
+			error = run_provisioner(b, spec, k, env, nenv, dir);
 		free(env);
 		free(dir);
 	}
-	return error;
-}
-
-int kiln_bake__checks(struct bake *b)
-{
-	const json_t *checks =
-	    json_object_get(json_object_get(b->profile->json, "validate"), "checks");
-	struct kiln_buf failures = KILN_BUF_INIT;
-	/* What a check may compare with: the release being baked (no secrets). */
-	const struct kiln_ssh_env env[] = {
-	    {"KILN_PROFILE", b->profile->name, 0},
-	    {"KILN_APP_REF", b->app_ref ? b->app_ref : "", 0},
-	    {"KILN_OS_REF", b->os_ref ? b->os_ref : "", 0},
-	};
-	const json_t *c;
-	size_t i, nfailed = 0;
-	int error = 0;
-
-	json_array_foreach(checks, i, c)
-	{
-		struct kiln_buf script = KILN_BUF_INIT, cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT;
-		struct kiln_bake_line who = {b, "check"};
-		struct kiln_ssh_exec_opts o = {.label = "check",
-		                               .on_line = kiln_bake__on_line,
-		                               .payload = &who,
-		                               .env = env,
-		                               .nenv = KILN_ARRAY_SIZE(env),
-		                               .tail = &tail,
-		                               .tail_lines = 5,
-		                               .stop = b->stop};
-		char *label = kiln_check_label(c);
-		long long t = kiln_json_int(c, "timeout_s", CHECK_TIMEOUT);
-		int status = 0;
-
-		o.timeout = (double)t + 5;
-		error = kiln_check_script(&script, c);
-		if (error >= 0) {
-			kiln_buf_puts(&cmd, "sh -c ");
-			kiln_sh_quote(&cmd, script.ptr);
-			error = kiln_ssh_exec(&status, b->ssh, cmd.ptr, &o);
-		}
-		if (error >= 0 && status != 0) {
-			kiln_buf_rtrim(&tail);
-			kiln_buf_printf(&failures, "\n  %s: %s", label,
-			                tail.size ? tail.ptr : "failed");
-			nfailed++;
-		} else if (error >= 0) {
-			kiln_bake__say(b, "check ok: %s", label);
-		}
-		free(label);
-		kiln_buf_release(&script);
-		kiln_buf_release(&cmd);
-		kiln_buf_release(&tail);
-		if (error < 0)
-			break;
-	}
-	if (error >= 0 && nfailed > 0)
-		error = kiln_error_set(KILN_ERROR, "%zu of %zu checks failed on the builder:%s",
-		                       nfailed, json_array_size(checks), failures.ptr);
-	kiln_buf_release(&failures);
 	return error;
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 
 static const struct kiln_cmd commands[] = {
@@ -41,7 +42,12 @@ int cli_fail(int error)
 		return 0;
 	if (msg[0] != '\0') {
 		char *clean = kiln_log_redact(msg);
-		fprintf(stderr, "%s%s\n", has_position(clean) ? "" : "kiln: error: ", clean);
+		struct kiln_buf safe = KILN_BUF_INIT;
+
+		/* The message may quote a server or a repository: no raw control bytes. */
+		kiln_buf_put_escaped(&safe, clean, strlen(clean), KILN_ESCAPE_LINES);
+		fprintf(stderr, "%s%s\n", has_position(safe.ptr) ? "" : "kiln: error: ", safe.ptr);
+		kiln_buf_release(&safe);
 		free(clean);
 	} else {
 		fputs("kiln: error: unknown failure\n", stderr);

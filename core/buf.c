@@ -1,4 +1,5 @@
 #include "core/buf.h"
+#include "core/utf8.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -145,4 +146,94 @@ void kiln_buf_rtrim(struct kiln_buf *buf)
 		buf->size--;
 	if (buf->asize > 0)
 		buf->ptr[buf->size] = '\0';
+}
+
+/* Code points a terminal may act on, or that reorder the text around them. */
+static int unsafe_code_point(uint32_t c)
+{
+	return (c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f ||
+	       (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+static int put_hex(struct kiln_buf *buf, const unsigned char *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char esc[4] = {'\\', 'x', 0, 0};
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < n && error == 0; i++) {
+		esc[2] = hex[p[i] >> 4];
+		esc[3] = hex[p[i] & 0xf];
+		error = kiln_buf_put(buf, esc, sizeof(esc));
+	}
+	return error;
+}
+
+/* Append what starts at `p` up to the next byte to escape; returns how far it went. */
+static size_t put_plain(struct kiln_buf *buf, const unsigned char *p, const unsigned char *end,
+                        int backslash, int *error)
+{
+	const unsigned char *q = p;
+	uint32_t cp = 0;
+	int n;
+
+	while (q < end) {
+		if (((*q >= 0x20 && *q < 0x7f) || *q == '\t') && !(*q == '\\' && backslash)) {
+			q++;
+			continue;
+		}
+		n = *q < 0x80 ? -1 : kiln_utf8_decode(&cp, (const char *)q, (size_t)(end - q));
+		if (n < 0 || unsafe_code_point(cp) || (*q == '\\' && backslash))
+			break;
+		q += n;
+	}
+	*error = kiln_buf_put(buf, p, (size_t)(q - p));
+	return (size_t)(q - p);
+}
+
+int kiln_buf_put_escaped(struct kiln_buf *buf, const void *data, size_t len, unsigned flags)
+{
+	const unsigned char *p = data, *end = p + len;
+	size_t start = buf->size;
+	uint32_t cp = 0;
+	int n, error = 0;
+
+	KILN_ASSERT_ARG(buf != NULL && (data != NULL || len == 0));
+	while (p < end && error == 0) {
+		p += put_plain(buf, p, end, (flags & KILN_ESCAPE_BACKSLASH) != 0, &error);
+		if (p == end || error < 0)
+			break;
+		if (*p == '\\') {
+			error = kiln_buf_puts(buf, "\\\\");
+			p++;
+		} else if ((flags & KILN_ESCAPE_LINES) && *p == '\n') {
+			error = kiln_buf_putc(buf, '\n');
+			p++;
+		} else if ((flags & KILN_ESCAPE_LINES) && *p == '\r' && end - p > 1 &&
+		           p[1] == '\n') {
+			error = kiln_buf_putc(buf, '\n');
+			p += 2;
+		} else {
+			/* One byte, or the whole of an unsafe but well-formed character. */
+			n = *p < 0x80 ? 1
+			              : kiln_utf8_decode(&cp, (const char *)p, (size_t)(end - p));
+			n = n > 0 ? n : 1;
+			error = put_hex(buf, p, (size_t)n);
+			p += n;
+		}
+	}
+	/* All or nothing, as every other append. */
+	if (error < 0)
+		kiln_buf_truncate(buf, start);
+	return error;
+}
+
+char *kiln_escape(const char *s)
+{
+	struct kiln_buf out;
+
+	kiln_buf_init(&out, SIZE_MAX / 8);
+	kiln_buf_put_escaped(&out, s, strlen(s), 0);
+	return kiln_buf_detach(&out);
 }

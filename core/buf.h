@@ -49,4 +49,24 @@ void kiln_buf_truncate(struct kiln_buf *buf, size_t len);
 /* Remove trailing whitespace. */
 void kiln_buf_rtrim(struct kiln_buf *buf);
 
+/*
+ * Bytes from outside (a file name from a repository, a line a remote command
+ * printed, a server's message) made safe to show on a terminal: printable
+ * ASCII, tabs and valid UTF-8 text are kept; every other byte becomes
+ * "\xNN" (lowercase hex): control bytes (ESC, BEL, CR, NUL...), DEL, bytes
+ * that are not valid UTF-8, and the UTF-8 encodings of C1 controls
+ * (U+0080-U+009F, which some terminals obey like ESC) and of bidirectional
+ * overrides (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C), which can
+ * make text read otherwise than it is. A backslash is kept as it is: the
+ * result is for people to read, and escaping escaped text changes nothing.
+ * With KILN_ESCAPE_LINES, "\n" and "\r\n" are kept as line ends ("\n"),
+ * for multi-line excerpts; with KILN_ESCAPE_BACKSLASH a backslash becomes
+ * "\\", so that records can be read back unambiguously.
+ */
+#define KILN_ESCAPE_LINES     1u
+#define KILN_ESCAPE_BACKSLASH 2u
+int kiln_buf_put_escaped(struct kiln_buf *buf, const void *data, size_t len, unsigned flags);
+/* The escaped copy of a C string, as above without flags; free() it. */
+char *kiln_escape(const char *s);
+
 #endif

@@ -187,6 +187,7 @@ static void write_stream(FILE *fp, enum kiln_log_level level, const char *area, 
 static void emit(enum kiln_log_level level, const char *area, const char *fmt, va_list ap)
 {
 	struct kiln_log_hook to = {NULL, NULL};
+	struct kiln_buf safe = KILN_BUF_INIT;
 	char *msg = NULL, *clean;
 
 	if (vasprintf(&msg, fmt, ap) < 0)
@@ -194,25 +195,34 @@ static void emit(enum kiln_log_level level, const char *area, const char *fmt, v
 	pthread_mutex_lock(&L.lock);
 	clean = redact_locked(msg);
 	/*
+	 * Messages carry bytes from outside (remote output, names from
+	 * repositories, servers' errors), escaped where they were formatted;
+	 * escaping the whole line again is free for those and covers the rest,
+	 * for the stream and for every callback.
+	 */
+	kiln_buf_init(&safe, SIZE_MAX / 8);
+	kiln_buf_put_escaped(&safe, clean, strlen(clean), KILN_ESCAPE_LINES);
+	/*
 	 * A line that a hook logs goes to the sink, and one that a sink callback
 	 * logs goes nowhere: no callback ever recurses into itself.
 	 */
 	if (depth == 0 && hook.fn != NULL && area == NULL && level <= KILN_LOG_WARN)
 		to = hook;
 	else if (depth < 2 && L.stream != NULL)
-		write_stream(L.stream, level, area, clean);
+		write_stream(L.stream, level, area, safe.ptr);
 	else if (depth < 2)
 		to = (struct kiln_log_hook){L.cb, L.cb_payload};
 	pthread_mutex_unlock(&L.lock);
 	/* Callbacks run unlocked: they may log, or take locks of their own. */
 	if (to.fn != NULL) {
 		depth++;
-		to.fn(level, clean, to.payload);
+		to.fn(level, safe.ptr, to.payload);
 		depth--;
 	}
 	explicit_bzero(msg, strlen(msg));
 	free(msg);
 	free(clean);
+	kiln_buf_release(&safe);
 }
 
 void kiln_log(enum kiln_log_level level, const char *fmt, ...)

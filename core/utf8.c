@@ -65,23 +65,5 @@ int kiln_utf8_valid(const char *s, size_t len)
 
 int kiln_utf8_escape(struct kiln_buf *out, const char *s, size_t len)
 {
-	size_t i = 0;
-	int error = 0;
-
-	while (i < len && error == 0) {
-		uint32_t cp;
-		int n = kiln_utf8_decode(&cp, s + i, len - i);
-
-		if (n < 0 || s[i] == '\0') {
-			error = kiln_buf_printf(out, "\\x%02x", (unsigned char)s[i]);
-			i++;
-		} else if (s[i] == '\\') {
-			error = kiln_buf_puts(out, "\\\\");
-			i++;
-		} else {
-			error = kiln_buf_put(out, s + i, (size_t)n);
-			i += (size_t)n;
-		}
-	}
-	return error;
+	return kiln_buf_put_escaped(out, s, len, KILN_ESCAPE_BACKSLASH);
 }

@@ -20,10 +20,9 @@ int kiln_utf8_valid(const char *s, size_t len);
 
 struct kiln_buf;
 /*
- * Append s[0..len) to `out` as valid UTF-8: valid characters as they are,
- * every byte that is not part of one as the four characters \xNN (and a
- * backslash as \\, so that the escaping can be read back unambiguously).
- * For logs and records that must hold whatever a client sent.
+ * Append s[0..len) to `out` as valid, printable UTF-8: kiln_buf_put_escaped()
+ * with a backslash as \\, so that the escaping can be read back
+ * unambiguously. For logs and records that must hold whatever a client sent.
  */
 int kiln_utf8_escape(struct kiln_buf *out, const char *s, size_t len);
 

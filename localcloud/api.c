@@ -17,6 +17,7 @@
 #include "localcloud/api-int.h"
 #include "localcloud/cloud-int.h"
 #include "localcloud/ec2-int.h"
+#include "localcloud/elbv2-int.h"
 #include "localcloud/request-int.h"
 #include "localcloud/sts-int.h"
 #include "localcloud/xml-int.h"
@@ -42,6 +43,7 @@ static const struct lc_service services[] = {
     {"ec2", "2016-11-15", LC_EC2_XMLNS, lc_ec2_action, 1, "AmazonEC2"},
     {"sts", "2011-06-15", "https://sts.amazonaws.com/doc/2011-06-15/", lc_sts_action, 0,
      "AWSSecurityTokenService"},
+    {"elasticloadbalancing", "2015-12-01", LC_ELBV2_XMLNS, lc_elbv2_action, 0, NULL},
 };
 
 static const struct lc_service *service_named(const char *name)
@@ -269,6 +271,8 @@ static void run_action(struct lc_req *r, const struct lc_action *a)
 		lc_err(r, 500, "InternalError", "saving the state failed: %s", kiln_error_last());
 	pthread_mutex_unlock(&c->mu);
 	pthread_cond_broadcast(&c->cond);
+	if (a->after && !r->code[0])
+		a->after(r);
 }
 
 /* The Version parameter is required, and names the one API version each service speaks. */

@@ -26,6 +26,7 @@
 #define LC_NZONES 3
 
 struct lc_runner;
+struct lc_lb_runtime;
 
 struct lc_cloud {
 	char *state_dir;
@@ -54,6 +55,10 @@ struct lc_cloud {
 	volatile int stopping;
 	double started;
 	int reqlog_fd;
+	/* load balancers: what each HAProxy was last given, and their targets' health */
+	pthread_mutex_t lbs_mu;
+	struct lc_lb_runtime *lbs_rt;
+	json_t *lb_health;     /* "tg_<id>/t_<target>" -> what HAProxy said last (cloud->mu) */
 	double terminated_ttl; /* seconds a terminated instance stays visible */
 };
 

@@ -9,6 +9,7 @@
 #include "localcloud/cloud-int.h"
 #include "localcloud/cloud.h"
 #include "localcloud/ec2-int.h"
+#include "localcloud/elbv2-int.h"
 
 int lc_cloud_open(struct lc_cloud *c, const struct kiln_cloud_opts *o, const char *state_dir)
 {
@@ -28,6 +29,8 @@ int lc_cloud_open(struct lc_cloud *c, const struct kiln_cloud_opts *o, const cha
 	c->reqlog_fd = -1;
 	c->started = kiln_time_now();
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->lbs_mu, NULL);
+	c->lb_health = json_object();
 	pthread_cond_init(&c->cond, NULL);
 	if (kiln_mkdir_p(c->layers_dir, 0700) < 0 || kiln_mkdir_p(c->instances_dir, 0700) < 0)
 		return -1;
@@ -38,6 +41,9 @@ int lc_cloud_open(struct lc_cloud *c, const struct kiln_cloud_opts *o, const cha
 
 void lc_cloud_close(struct lc_cloud *c)
 {
+	lc_lbs_release(c);
+	json_decref(c->lb_health);
+	pthread_mutex_destroy(&c->lbs_mu);
 	json_decref(c->st);
 	free(c->state_dir);
 	free(c->layers_dir);

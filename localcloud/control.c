@@ -25,6 +25,7 @@
 #include "localcloud/cloud-int.h"
 #include "localcloud/cloud.h"
 #include "localcloud/daemon-int.h"
+#include "localcloud/haproxy-int.h"
 #include "localcloud/net-int.h"
 
 static int read_pid(const char *state_dir)
@@ -284,35 +285,52 @@ int kiln_cloud_endpoint(char **out, const char *state_dir)
  * and unmount them, remove the bridge. The state stays; the next `up`
  * starts the instances that were running. Returns 1 when something was left.
  */
-/*
- * No daemon, but a crashed one may have left machines and its bridge: stop
- * and unmount them, remove the bridge. The state stays; the next `up`
- * starts the instances that were running. Returns 1 when something was left.
- */
-static int clean_after_crash(const char *state_dir)
+/* Apply `fn` to each directory below STATE/`sub` (instances, load balancers). */
+static int each_dir(const char *abs, const char *sub, int (*fn)(const char *dir))
 {
-	char *abs = realpath(state_dir, NULL), *idir, bridge[16], *sys;
+	char *parent = kiln_path_join(abs, sub);
+	DIR *d = opendir(parent);
 	struct dirent *e;
-	DIR *d;
-	int found = 0;
+	int n = 0;
 
-	if (abs == NULL)
-		return 0;
-	idir = kiln_path_join(abs, "instances");
-	d = opendir(idir);
 	while (d && (e = readdir(d)) != NULL) {
 		char *dir;
 		if (e->d_name[0] == '.')
 			continue;
-		dir = kiln_path_join(idir, e->d_name);
-		/* kills what is left of a machine and unmounts it; nothing if none */
-		if (lc_machine_reap(dir) < 0)
+		dir = kiln_path_join(parent, e->d_name);
+		if (fn(dir) < 0)
 			kiln_log_warn("%s", kiln_error_last());
 		kiln_error_clear();
 		free(dir);
+		n++;
 	}
 	if (d)
 		closedir(d);
+	free(parent);
+	return n;
+}
+
+static int stop_haproxy(const char *dir)
+{
+	return lc_haproxy_stop(dir, 1);
+}
+
+/*
+ * No daemon, but a crashed one may have left machines, load balancers (their
+ * HAProxy serves on) and its bridge: stop and unmount the machines, stop
+ * every HAProxy, remove the bridge. The state stays; the next `up` starts
+ * what was running. Returns 1 when something was left.
+ */
+static int clean_after_crash(const char *state_dir)
+{
+	char *abs = realpath(state_dir, NULL), bridge[16], *sys;
+	int found = 0;
+
+	if (abs == NULL)
+		return 0;
+	/* kills what is left of a machine and unmounts it; nothing if none */
+	each_dir(abs, "instances", lc_machine_reap);
+	each_dir(abs, "lbs", stop_haproxy);
 	lc_bridge_name(bridge, abs);
 	sys = kiln_xasprintf("/sys/class/net/%s", bridge);
 	if (access(sys, F_OK) == 0) {
@@ -324,7 +342,6 @@ static int clean_after_crash(const char *state_dir)
 			kiln_log_warn("%s", kiln_error_last());
 	}
 	free(sys);
-	free(idir);
 	free(abs);
 	return found;
 }

@@ -18,6 +18,7 @@
 #include "localcloud/cloud.h"
 #include "localcloud/daemon-int.h"
 #include "localcloud/ec2-int.h"
+#include "localcloud/elbv2-int.h"
 #include "localcloud/http-int.h"
 
 void lc_bridge_name(char out[16], const char *state_dir)
@@ -28,14 +29,20 @@ void lc_bridge_name(char out[16], const char *state_dir)
 	snprintf(out, 16, "kc%.8s", hex);
 }
 
-/* Once a second: forget old terminated instances, delete layers set aside. */
+/*
+ * Four times a second: the load balancers' watcher (health, drains, dead
+ * HAProxy processes); once a second: old terminated instances forgotten,
+ * layers set aside deleted.
+ */
 static void *reaper_main(void *arg)
 {
 	struct lc_cloud *c = arg;
 
-	while (!c->stopping) {
-		lc_instances_expire(c);
-		kiln_sleep(1.0, &c->stopping);
+	for (unsigned round = 0; !c->stopping; round++) {
+		lc_lbs_watch(c);
+		if (round % 4 == 0)
+			lc_instances_expire(c);
+		kiln_sleep(0.25, &c->stopping);
 	}
 	return NULL;
 }
@@ -127,6 +134,8 @@ static int serve(struct lc_cloud *c, sigset_t *sigs, int *ready_fd)
 		rc = lc_instances_resume(c);
 		pthread_mutex_unlock(&c->mu);
 	}
+	if (rc == 0)
+		lc_lbs_resume(c);
 	if (rc == 0 && pthread_create(&c->reaper, NULL, reaper_main, c) == 0)
 		c->reaper_started = 1;
 	if (rc == 0)
@@ -141,6 +150,7 @@ static int serve(struct lc_cloud *c, sigset_t *sigs, int *ready_fd)
 	lc_http_stop(http);
 	if (c->reaper_started)
 		pthread_join(c->reaper, NULL);
+	lc_lbs_shutdown(c);
 	lc_instances_shutdown(c);
 	pthread_mutex_lock(&c->mu);
 	lc_state_save(c);

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "core/buf.h"
 #include "localcloud/cloud-int.h"
 #include "localcloud/request-int.h"
 
@@ -32,8 +33,12 @@ int lc_vpc_setup(struct lc_cloud *c);
 void lc_zone_name(const struct lc_cloud *c, int i, char out[40]);
 const char *lc_default_vpc(struct lc_cloud *c);
 json_t *lc_subnet(struct lc_cloud *c, const char *id);
-/* Addresses held by live instances in a subnet. */
+/* Addresses held by live instances and load balancers in a subnet. */
 long long lc_subnet_used(struct lc_cloud *c, const char *subnet_id);
+/* Every address in use on the bridge, as an object address -> owner (instance or LB). */
+json_t *lc_addresses_used(struct lc_cloud *c);
+/* The first address of `subnet` not in `used`; -1 when it is full. */
+int lc_address_next(json_t *subnet, json_t *used, uint32_t *out);
 
 /* groups.c: security groups. */
 int lc_ec2_create_security_group(struct lc_req *r);
@@ -43,6 +48,8 @@ int lc_ec2_authorize_security_group_egress(struct lc_req *r);
 int lc_ec2_revoke_security_group_ingress(struct lc_req *r);
 int lc_ec2_describe_security_groups(struct lc_req *r);
 json_t *lc_group_by_name(struct lc_cloud *c, const char *name);
+/* The addresses of a group's members (live instances, load balancers), a line each, into `out`. */
+void lc_group_members(struct lc_cloud *c, const char *group_id, struct kiln_buf *out);
 void lc_ensure_default_group(struct lc_cloud *c);
 
 /* keypairs.c */

@@ -49,18 +49,47 @@ static json_t *group_new(const char *id, const char *name, const char *desc, con
 void lc_ensure_default_group(struct lc_cloud *c)
 {
 	const char *vpc = lc_default_vpc(c);
-	json_t *tags;
+	json_t *tags, *g;
 	char *id;
 
 	if (vpc == NULL || lc_group_by_name(c, "default") != NULL)
 		return;
 	id = lc_new_id("sg-");
 	tags = json_object();
-	json_object_set_new(groups(c), id,
-	                    group_new(id, "default", "default VPC security group", vpc,
-	                              "sgr-00000000000000001", tags));
+	g = group_new(id, "default", "default VPC security group", vpc, "sgr-00000000000000001",
+	              tags);
+	/* as on AWS, the default group lets its own members in */
+	json_array_append_new(json_object_get(g, "rules"),
+	                      json_pack("{s:s, s:b, s:s, s:i, s:i, s:s}", "id",
+	                                "sgr-00000000000000002", "egress", 0, "proto", "-1", "from",
+	                                -1, "to", -1, "group", id));
+	json_object_set_new(groups(c), id, g);
 	json_decref(tags);
 	free(id);
+}
+
+void lc_group_members(struct lc_cloud *c, const char *group_id, struct kiln_buf *out)
+{
+	static const char *const tables[] = {"instances", "load_balancers"};
+	const char *k;
+	json_t *v, *g;
+	size_t i;
+
+	for (size_t t = 0; t < KILN_ARRAY_SIZE(tables); t++) {
+		json_object_foreach(lc_table(c, tables[t]), k, v)
+		{
+			if (lc_str(v, "ip") == NULL ||
+			    (lc_str(v, "state") && strcmp(lc_str(v, "state"), "terminated") == 0))
+				continue;
+			json_array_foreach(json_object_get(v, "groups"), i, g)
+			{
+				if (strcmp(json_string_value(g), group_id) == 0) {
+					kiln_buf_printf(out, "%s\n", lc_str(v, "ip"));
+					break;
+				}
+			}
+		}
+	}
 }
 
 /* EC2 (VPC) group names: 1 to 255 ASCII characters, not starting with sg-. */

@@ -263,20 +263,6 @@ static int check_groups(struct lc_req *r, struct launch *l)
 	return 0;
 }
 
-/* Live instances' addresses, as an object address -> instance id. */
-static json_t *used_addresses(struct lc_cloud *c)
-{
-	json_t *used = json_object(), *v;
-	const char *k;
-
-	json_object_foreach(lc_instances(c), k, v)
-	{
-		if (strcmp(lc_str(v, "state"), "terminated") != 0 && lc_str(v, "ip"))
-			json_object_set_new(used, lc_str(v, "ip"), json_string(k));
-	}
-	return used;
-}
-
 /* PrivateIpAddress: an address instances may use in the subnet, and free. */
 static int check_private_ip(struct lc_req *r, struct launch *l)
 {
@@ -297,7 +283,7 @@ static int check_private_ip(struct lc_req *r, struct launch *l)
 		              "Address %s does not fall within the subnet's address range (%s/%d, "
 		              "less the five addresses EC2 keeps)",
 		              l->private_ip, lc_str(l->subnet, "cidr_base"), prefix);
-	used = used_addresses(r->c);
+	used = lc_addresses_used(r->c);
 	if (json_object_get(used, l->private_ip))
 		rc = lc_err(r, 400, "InvalidIPAddress.InUse", "Address %s is in use.",
 		            l->private_ip);
@@ -338,25 +324,6 @@ static int launch_check(struct lc_req *r, struct launch *l)
 	if (l->max > free_ips)
 		l->max = free_ips;
 	return 0;
-}
-
-/* The next free address of the subnet, or -1. */
-static int allocate_ip(json_t *subnet, json_t *used, uint32_t *out)
-{
-	uint32_t base, first, last;
-
-	lc_ip_parse(&base, lc_str(subnet, "cidr_base"));
-	lc_subnet_range(base, (int)json_integer_value(json_object_get(subnet, "prefix")), &first,
-	                &last);
-	for (uint32_t ip = first; ip <= last; ip++) {
-		char s[16];
-		lc_ip_format(s, ip);
-		if (json_object_get(used, s) == NULL) {
-			*out = ip;
-			return 0;
-		}
-	}
-	return -1;
 }
 
 /* One new instance; each gets its own copies of the launch's tags and groups. */
@@ -418,7 +385,7 @@ static void instances_forget(struct lc_req *r, json_t *created)
 static int instances_create(struct lc_req *r, const struct launch *l, const char *reservation,
                             json_t *created)
 {
-	json_t *used = used_addresses(r->c);
+	json_t *used = lc_addresses_used(r->c);
 	char now[32];
 
 	lc_now_iso(now);
@@ -427,7 +394,7 @@ static int instances_create(struct lc_req *r, const struct launch *l, const char
 		uint32_t ip = l->ip;
 		json_t *inst;
 
-		if (ip == 0 && allocate_ip(l->subnet, used, &ip) < 0)
+		if (ip == 0 && lc_address_next(l->subnet, used, &ip) < 0)
 			break;
 		id = lc_new_id("i-");
 		dir = lc_instance_dir(r->c, id);

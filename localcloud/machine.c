@@ -293,6 +293,14 @@ int lc_machine_exited(struct lc_machine *m, int *status)
 	pid_t r;
 
 	KILN_ASSERT_ARG(m != NULL);
+	if (!m->reaped && m->adopted) {
+		char state = 0;
+		/* not our child: gone (or a zombie of its new parent) is exited, how is unknown */
+		if (proc_starttime(m->pid, &state) == m->start && state != 'Z')
+			return 0;
+		m->reaped = 1;
+		m->status = 0;
+	}
 	if (!m->reaped) {
 		do
 			r = waitpid(m->pid, &st, WNOHANG);
@@ -307,6 +315,8 @@ int lc_machine_exited(struct lc_machine *m, int *status)
 		*status = m->status;
 	return 1;
 }
+
+static int wait_gone(pid_t pid, unsigned long long start, double timeout);
 
 static void remove_pidfile(const char *dir)
 {
@@ -331,8 +341,11 @@ int lc_machine_stop(struct lc_machine *m, double timeout)
 			kiln_log_warn("instance '%s' did not stop within %.1f s; killing it", m->id,
 			              timeout);
 			kill(m->pid, SIGKILL);
-			while (waitpid(m->pid, &st, 0) < 0 && errno == EINTR)
-				;
+			if (m->adopted)
+				wait_gone(m->pid, m->start, 10);
+			else
+				while (waitpid(m->pid, &st, 0) < 0 && errno == EINTR)
+					;
 			m->reaped = 1;
 			m->status = 128 + SIGKILL;
 		}
@@ -438,5 +451,38 @@ done:
 	return error;
 }
 
-const struct lc_machines lc_machines_linux = {lc_machine_start, lc_machine_exited, lc_machine_stop,
-                                              lc_machine_free, lc_machine_reap};
+int lc_machine_adopt(struct lc_machine **out, const char *dir, const char *id)
+{
+	struct kiln_buf pidfile = KILN_BUF_INIT;
+	char resolved[PATH_MAX], state = 0, *path;
+	unsigned long long start = 0;
+	struct lc_machine *m;
+	int pid = 0, found;
+
+	*out = NULL;
+	if (realpath(dir, resolved) == NULL)
+		return 0;
+	path = kiln_xasprintf("%s/init.pid", resolved);
+	found = kiln_file_read(&pidfile, path) == 0 &&
+	        sscanf(pidfile.ptr, "%d %llu", &pid, &start) == 2 && pid > 1 &&
+	        proc_starttime(pid, &state) == start && state != 'Z';
+	kiln_error_clear();
+	kiln_buf_release(&pidfile);
+	free(path);
+	if (!found)
+		return 0;
+	m = kiln_xcalloc(1, sizeof(*m));
+	m->pid = pid;
+	m->start = start;
+	m->adopted = 1;
+	m->dir = kiln_xstrdup(resolved);
+	m->id = kiln_xstrdup(id);
+	m->console = kiln_xasprintf("%s/console.log", resolved);
+	*out = m;
+	kiln_log_info("instance '%s' adopted: its init (pid %d) kept running", id, pid);
+	return 1;
+}
+
+const struct lc_machines lc_machines_linux = {lc_machine_start, lc_machine_exited,
+                                              lc_machine_stop,  lc_machine_free,
+                                              lc_machine_reap,  lc_machine_adopt};

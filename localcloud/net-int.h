@@ -38,6 +38,9 @@ int lc_net_run_batch(const char *what, const char *netns_pid, const char *batch_
  */
 int lc_net_attach(const struct lc_net *net, const char *host_if, const char *peer_if, pid_t pid,
                   uint32_t ip, const char *dir);
+/* An address of the host's own on the bridge (a load balancer's), and its removal. */
+int lc_net_addr_add(const struct lc_net *net, const char *ip);
+int lc_net_addr_del(const struct lc_net *net, const char *ip);
 /* Remove interface `name` from the host when it exists. */
 int lc_net_link_del(const char *name);
 

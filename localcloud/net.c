@@ -293,3 +293,25 @@ done:
 	free(pidstr);
 	return error;
 }
+
+/* "ip addr add|del IP/32 dev BRIDGE"; adding one that is there, or removing one that is not, is
+ * fine. */
+static int bridge_addr(const struct lc_net *net, const char *verb, const char *ip)
+{
+	char *addr = kiln_xasprintf("%s/32", ip);
+	char *const argv[] = {"ip", "addr", (char *)verb, addr, "dev", (char *)net->bridge, NULL};
+	int status = 0, error = ip_run("bridge address", argv, &status);
+
+	free(addr);
+	return error;
+}
+
+int lc_net_addr_add(const struct lc_net *net, const char *ip)
+{
+	return bridge_addr(net, "add", ip);
+}
+
+int lc_net_addr_del(const struct lc_net *net, const char *ip)
+{
+	return bridge_addr(net, "del", ip);
+}

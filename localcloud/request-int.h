@@ -54,12 +54,16 @@ typedef int (*lc_handler_fn)(struct lc_req *r);
  * An action of a service: `fn` runs with the cloud's lock held; `prepare`,
  * when there is one, runs before it without the lock, for slow work that
  * needs no state (making a key, reading a console), and leaves its result
- * in r->prep. Tables end with {NULL}.
+ * in r->prep; `after`, when there is one, runs once `fn` succeeded and the
+ * lock is released, before the reply leaves, to make real what `fn`
+ * decided (a load balancer's HAProxy updated): a reply means it is done.
+ * Tables end with {NULL}.
  */
 struct lc_action {
 	const char *name;
 	lc_handler_fn fn;
 	lc_handler_fn prepare;
+	lc_handler_fn after;
 };
 
 /* Sort `q`'s parameters into `out` (which borrows them). */

@@ -269,19 +269,28 @@ static void *runner_main(void *arg)
 	return NULL;
 }
 
-int lc_runner_start(struct lc_cloud *c, const char *id)
+/* A runner for `id`, watching `m` when its machine runs already (adopted). */
+static int runner_start_with(struct lc_cloud *c, const char *id, struct lc_machine *m)
 {
 	struct lc_runner *run = kiln_xcalloc(1, sizeof(*run));
 
 	run->c = c;
+	run->m = m;
 	snprintf(run->id, sizeof(run->id), "%s", id);
 	if (pthread_create(&run->thread, NULL, runner_main, run) != 0) {
 		free(run);
+		if (m)
+			c->machines->free(m);
 		return kiln_error_set(KILN_ERROR, "cannot start a thread for %s", id);
 	}
 	run->next = c->runners;
 	c->runners = run;
 	return 0;
+}
+
+int lc_runner_start(struct lc_cloud *c, const char *id)
+{
+	return runner_start_with(c, id, NULL);
 }
 
 /* Join runners that have finished (cloud->mu held; they do not take it after finishing). */
@@ -328,13 +337,21 @@ int lc_instances_resume(struct lc_cloud *c)
 	json_object_foreach(lc_instances(c), k, v)
 	{
 		char *dir = lc_instance_dir(c, k);
+		struct lc_machine *m = NULL;
 
-		/* whatever a crashed daemon left of the machine goes first */
-		if (access(dir, F_OK) == 0 && c->machines->reap(dir) < 0)
+		/*
+		 * A machine that ran through the daemon's crash serves on: adopt it,
+		 * no reboot. Whatever else a crashed daemon left of one goes first.
+		 */
+		if (strcmp(lc_str(v, "state"), "running") == 0 && access(dir, F_OK) == 0 &&
+		    c->machines->adopt(&m, dir, k) < 0)
+			kiln_log_warn("%s: %s", k, kiln_error_last());
+		if (m == NULL && access(dir, F_OK) == 0 && c->machines->reap(dir) < 0)
 			kiln_log_warn("%s: %s", k, kiln_error_last());
 		free(dir);
-		resume_one(c, k, v);
-		if (strcmp(lc_str(v, "state"), "terminated") != 0 && lc_runner_start(c, k) < 0)
+		if (m == NULL)
+			resume_one(c, k, v);
+		if (strcmp(lc_str(v, "state"), "terminated") != 0 && runner_start_with(c, k, m) < 0)
 			return -1;
 	}
 	/* images a crash left pending never finish: mark them failed */

@@ -56,6 +56,9 @@ struct lc_machine {
 	char *console; /* path of the console log (appended across boots) */
 	int reaped;    /* init has exited and was waited for; `status` holds how */
 	int status;    /* exit code, or 128+signal, as kiln_proc */
+	/* adopted from a daemon that died: not our child, watched through /proc */
+	int adopted;
+	unsigned long long start; /* its start time (a recycled pid is not it) */
 };
 
 /*
@@ -77,6 +80,13 @@ int lc_machine_stop(struct lc_machine *m, double timeout);
 void lc_machine_free(struct lc_machine *m);
 /* After a daemon crash: kill what is left of the machine in `dir` and unmount it. */
 int lc_machine_reap(const char *dir);
+/*
+ * After a daemon crash: take over the machine still running in `dir` (its
+ * init survived the daemon and serves on), so that the restarted daemon
+ * watches and stops it without a reboot. 1 when adopted, 0 when nothing
+ * runs there.
+ */
+int lc_machine_adopt(struct lc_machine **out, const char *dir, const char *id);
 
 /*
  * The operations above as the cloud's runners call them: Linux machines
@@ -89,6 +99,7 @@ struct lc_machines {
 	int (*stop)(struct lc_machine *m, double timeout);
 	void (*free)(struct lc_machine *m);
 	int (*reap)(const char *dir);
+	int (*adopt)(struct lc_machine **out, const char *dir, const char *id);
 };
 extern const struct lc_machines lc_machines_linux;
 

@@ -12,8 +12,8 @@ static int get_caller_identity(struct lc_req *r)
 	return 0;
 }
 
-static const struct lc_action actions[] = {{"GetCallerIdentity", get_caller_identity, NULL},
-                                           {NULL, NULL, NULL}};
+static const struct lc_action actions[] = {{"GetCallerIdentity", get_caller_identity, NULL, NULL},
+                                           {NULL, NULL, NULL, NULL}};
 
 const struct lc_action *lc_sts_action(const char *name)
 {

@@ -63,7 +63,49 @@ long long lc_subnet_used(struct lc_cloud *c, const char *subnet_id)
 		    strcmp(lc_str(v, "subnet"), subnet_id) == 0)
 			n++;
 	}
+	json_object_foreach(lc_table(c, "load_balancers"), k, v)
+	{
+		if (lc_str(v, "subnet") && strcmp(lc_str(v, "subnet"), subnet_id) == 0)
+			n++;
+	}
 	return n;
+}
+
+json_t *lc_addresses_used(struct lc_cloud *c)
+{
+	json_t *used = json_object(), *v;
+	const char *k;
+
+	json_object_foreach(lc_instances(c), k, v)
+	{
+		if (strcmp(lc_str(v, "state"), "terminated") != 0 && lc_str(v, "ip"))
+			json_object_set_new(used, lc_str(v, "ip"), json_string(k));
+	}
+	/* load balancers hold an address of their own on the bridge */
+	json_object_foreach(lc_table(c, "load_balancers"), k, v)
+	{
+		if (lc_str(v, "ip"))
+			json_object_set_new(used, lc_str(v, "ip"), json_string(k));
+	}
+	return used;
+}
+
+int lc_address_next(json_t *subnet, json_t *used, uint32_t *out)
+{
+	uint32_t base, first, last;
+
+	lc_ip_parse(&base, lc_str(subnet, "cidr_base"));
+	lc_subnet_range(base, (int)json_integer_value(json_object_get(subnet, "prefix")), &first,
+	                &last);
+	for (uint32_t ip = first; ip <= last; ip++) {
+		char s[16];
+		lc_ip_format(s, ip);
+		if (json_object_get(used, s) == NULL) {
+			*out = ip;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 /*

@@ -107,22 +107,54 @@ static char *resolve_repo(const char *repo, const char *dir)
 	return joined;
 }
 
+/*
+ * The position of the value at `ptr` (a JSON pointer into the base profile),
+ * where the environment's override sets it if it does.
+ */
+static const struct kiln_json_pos *value_pos(const struct kiln_json_posmap *pos, const char *env,
+                                             const char *ptr)
+{
+	const struct kiln_json_pos *p = NULL;
+
+	if (env != NULL) {
+		char *envptr = kiln_json_ptr_child("/environments", env);
+		char *full = kiln_xasprintf("%s%s", envptr, ptr);
+		p = kiln_json_posmap_get(pos, full);
+		free(envptr);
+		free(full);
+	}
+	return p != NULL ? p : kiln_json_posmap_get(pos, ptr);
+}
+
 static size_t layer_order(const struct kiln_json_posmap *pos, const char *env, const char *name)
 {
 	char *ptr = kiln_json_ptr_child("/layers", name);
 	const struct kiln_json_pos *p = kiln_json_posmap_get(pos, ptr);
 
+	/* A layer in the base keeps its place even when the override changes it. */
+	if (p == NULL)
+		p = value_pos(pos, env, ptr);
 	free(ptr);
-	if (p == NULL && env != NULL) {
-		char *envptr = kiln_json_ptr_child("/environments", env);
-		char *lp = kiln_json_ptr_child(envptr, "layers");
-		ptr = kiln_json_ptr_child(lp, name);
-		p = kiln_json_posmap_get(pos, ptr);
-		free(envptr);
-		free(lp);
-		free(ptr);
-	}
 	return p != NULL ? p->order : SIZE_MAX;
+}
+
+/* "FILE:LINE:COL" of provisioner `k` of layer `name`. */
+static char *provision_at(const struct kiln_profile *profile, const struct kiln_json_posmap *pos,
+                          const char *name, size_t k)
+{
+	char *lptr = kiln_json_ptr_child("/layers", name), *prov, *ptr, idx[32];
+	const struct kiln_json_pos *p;
+	char *at;
+
+	snprintf(idx, sizeof(idx), "%zu", k);
+	prov = kiln_json_ptr_child(lptr, "provision");
+	ptr = kiln_json_ptr_child(prov, idx);
+	p = value_pos(pos, profile->env, ptr);
+	at = kiln_xasprintf("%s:%d:%d", profile->file, p ? p->line : 1, p ? p->col : 1);
+	free(lptr);
+	free(prov);
+	free(ptr);
+	return at;
 }
 
 static void fill_layers(struct kiln_profile *profile, const struct kiln_json_posmap *pos)
@@ -153,8 +185,11 @@ static void fill_layers(struct kiln_profile *profile, const struct kiln_json_pos
 		l->path = kiln_json_str(v, "path") ? kiln_xstrdup(kiln_json_str(v, "path")) : NULL;
 		l->nprovision = json_array_size(prov);
 		l->provision = kiln_xcalloc(l->nprovision + 1, sizeof(char *));
-		for (k = 0; k < l->nprovision; k++)
+		l->provision_at = kiln_xcalloc(l->nprovision + 1, sizeof(char *));
+		for (k = 0; k < l->nprovision; k++) {
 			l->provision[k] = kiln_xstrdup(json_string_value(json_array_get(prov, k)));
+			l->provision_at[k] = provision_at(profile, pos, key, k);
+		}
 		order[n] = layer_order(pos, profile->env, key);
 		n++;
 	}
@@ -172,16 +207,28 @@ static void fill_layers(struct kiln_profile *profile, const struct kiln_json_pos
 	free(order);
 }
 
-static void known_envs(struct kiln_buf *out, const json_t *envs)
+/* The override of environment `env`, or NULL with a problem naming the known ones. */
+static const json_t *environment(struct kiln_schema_ctx *ctx, const json_t *envs, const char *env)
 {
+	const json_t *over = json_is_object(envs) ? json_object_get(envs, env) : NULL;
+	struct kiln_buf names = KILN_BUF_INIT;
 	const char *key;
 	json_t *v;
 
+	if (over != NULL)
+		return over;
 	json_object_foreach((json_t *)envs, key, v)
 	{
 		(void)v;
-		kiln_buf_printf(out, "%s'%s'", out->size ? ", " : "", key);
+		kiln_buf_printf(&names, "%s'%s'", names.size ? ", " : "", key);
 	}
+	if (ctx->count > 0)
+		kiln_buf_putc(&ctx->problems, '\n');
+	kiln_buf_printf(&ctx->problems, "%s: unknown environment '%s' (%s%s)", ctx->file, env,
+	                names.size ? "known: " : "the profile defines none", names.ptr);
+	ctx->count++;
+	kiln_buf_release(&names);
+	return NULL;
 }
 
 /* Each override is checked on its own, as a partial profile, at its own position. */
@@ -236,13 +283,34 @@ static json_t *effective(const json_t *root, const json_t *over)
 	return merged;
 }
 
+/* The profile of the checked, effective `merged` (taken over), its specs filled. */
+static struct kiln_profile *typed_profile(const char *path, const char *env, json_t *merged,
+                                          const struct kiln_json_posmap *pos)
+{
+	struct kiln_profile *profile = kiln_xcalloc(1, sizeof(*profile));
+	const char *region = kiln_json_str(merged, "region");
+
+	profile->file = kiln_xstrdup(path);
+	profile->dir = kiln_path_dirname(path);
+	profile->name = kiln_xstrdup(kiln_json_str(merged, "name"));
+	profile->target = kiln_xstrdup(kiln_json_str(merged, "target"));
+	profile->env = env != NULL ? kiln_xstrdup(env) : NULL;
+	profile->region = region != NULL ? kiln_xstrdup(region) : NULL;
+	profile->json = merged;
+	fill_layers(profile, pos);
+	kiln_bake_spec_fill(&profile->bake, json_object_get(merged, "bake"));
+	kiln_validate_spec_fill(&profile->validate, json_object_get(merged, "validate"));
+	kiln_tag_specs_fill(&profile->tags, &profile->ntags, json_object_get(merged, "tags"));
+	return profile;
+}
+
 int kiln_profile_load(struct kiln_profile **out, const char *path, const char *env)
 {
 	struct kiln_json_posmap pos = KILN_JSON_POSMAP_INIT;
 	struct kiln_schema_ctx ctx = {0};
 	struct kiln_buf text = KILN_BUF_INIT;
-	struct kiln_profile *profile = NULL;
-	json_t *root = NULL, *merged = NULL, *envs, *over = NULL;
+	json_t *root = NULL, *merged = NULL, *envs;
+	const json_t *over = NULL;
 	int error = 0;
 
 	KILN_ASSERT_ARG(out != NULL && path != NULL);
@@ -270,20 +338,8 @@ int kiln_profile_load(struct kiln_profile **out, const char *path, const char *e
 	kiln_schema_check_profile(&ctx, root);
 	envs = json_object_get(root, "environments");
 	check_environments(&ctx, envs);
-	if (env != NULL) {
-		over = json_is_object(envs) ? json_object_get(envs, env) : NULL;
-		if (over == NULL) {
-			struct kiln_buf names = KILN_BUF_INIT;
-			known_envs(&names, envs);
-			if (ctx.count > 0)
-				kiln_buf_putc(&ctx.problems, '\n');
-			kiln_buf_printf(&ctx.problems, "%s: unknown environment '%s' (%s%s)", path,
-			                env, names.size ? "known: " : "the profile defines none",
-			                names.ptr);
-			ctx.count++;
-			kiln_buf_release(&names);
-		}
-	}
+	if (env != NULL)
+		over = environment(&ctx, envs, env);
 	if (ctx.count > 0) {
 		error = kiln_error_set(KILN_EINVAL, "%s", ctx.problems.ptr);
 		goto done;
@@ -296,16 +352,8 @@ int kiln_profile_load(struct kiln_profile **out, const char *path, const char *e
 		goto done;
 	}
 
-	profile = kiln_xcalloc(1, sizeof(*profile));
-	profile->file = kiln_xstrdup(path);
-	profile->dir = kiln_path_dirname(path);
-	profile->name = kiln_xstrdup(kiln_json_str(merged, "name"));
-	profile->target = kiln_xstrdup(kiln_json_str(merged, "target"));
-	profile->env = env != NULL ? kiln_xstrdup(env) : NULL;
-	profile->json = merged;
+	*out = typed_profile(path, env, merged, &pos);
 	merged = NULL;
-	fill_layers(profile, &pos);
-	*out = profile;
 done:
 	json_decref(root);
 	json_decref(merged);
@@ -328,10 +376,17 @@ void kiln_profile_free(struct kiln_profile *profile)
 		free(l->repo_url);
 		free(l->ref);
 		free(l->path);
-		for (k = 0; k < l->nprovision; k++)
+		for (k = 0; k < l->nprovision; k++) {
 			free(l->provision[k]);
+			free(l->provision_at[k]);
+		}
 		free(l->provision);
+		free(l->provision_at);
 	}
+	kiln_bake_spec_release(&profile->bake);
+	kiln_validate_spec_release(&profile->validate);
+	kiln_tag_specs_free(profile->tags, profile->ntags);
+	free(profile->region);
 	free(profile->layers);
 	free(profile->file);
 	free(profile->dir);

@@ -6,8 +6,10 @@
  * reported, each as "FILE:LINE:COL: message". Then `environments.<env>` is
  * deep-merged over the base and defaults are filled in.
  *
- * The effective profile is kept as JSON (`json`) for the stages that read
- * their own section, with typed fields for what every stage needs.
+ * Stages read typed, checked specs (profiles/spec.h): the layers, the bake
+ * and validate sections, the tags. The effective profile is also kept as JSON
+ * (`json`) for `kiln profile show` and the sections not typed yet (deploy,
+ * hooks, policy).
  */
 #ifndef KILN_PROFILES_PROFILE_H
 #define KILN_PROFILES_PROFILE_H
@@ -16,6 +18,7 @@
 #include <stddef.h>
 
 #include "kiln/profile.h"
+#include "profiles/spec.h"
 
 /* One layer, in file order (the OS layer is conventionally first). */
 struct kiln_layer_spec {
@@ -26,6 +29,8 @@ struct kiln_layer_spec {
 	char *path;     /* subtree to pack, or NULL for the whole tree */
 	char **provision; /* provisioner paths inside the layer, in order */
 	size_t nprovision;
+	/* Where each provisioner is written, "FILE:LINE:COL" (for messages). */
+	char **provision_at;
 };
 
 struct kiln_profile {
@@ -34,9 +39,14 @@ struct kiln_profile {
 	char *name;
 	char *target; /* "local" or "aws" */
 	char *env;    /* the environment applied, or NULL */
+	char *region; /* or NULL: the environment's */
 	json_t *json; /* the effective profile: overrides applied, defaults filled */
 	struct kiln_layer_spec *layers;
 	size_t nlayers;
+	struct kiln_bake_spec bake;
+	struct kiln_validate_spec validate;
+	struct kiln_tag_spec *tags; /* on every resource kiln creates */
+	size_t ntags;
 };
 
 /* kiln_profile_load() and the accessors are the public API: kiln/profile.h. */

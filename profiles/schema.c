@@ -1,301 +1,14 @@
-#include "profiles/schema.h"
+/*
+ * The schema of a profile, the one validator of profiles (profiles/README.md
+ * is its prose): the rules of single values, a table for every section, and
+ * the rules that involve several fields of the effective profile. The tables
+ * are walked by profiles/checker.c.
+ */
+#include "profiles/checker.h"
 #include "core/common.h"
 
 #include <ctype.h>
 #include <string.h>
-
-enum stype { S_STRING, S_INT, S_NUMBER, S_BOOL, S_OBJECT, S_MAP, S_ARRAY, S_CUSTOM };
-
-struct schema;
-typedef void (*check_fn)(struct kiln_schema_ctx *ctx, const json_t *v, const char *ptr,
-                         const char *disp);
-
-struct field {
-	const char *name;
-	const struct schema *schema;
-	int required;
-};
-
-struct schema {
-	enum stype type;
-	const struct field *fields; /* S_OBJECT */
-	const struct schema *item;  /* S_MAP values, S_ARRAY items */
-	check_fn check;             /* extra rules once the type is right; S_CUSTOM: all rules */
-	int ranged;                 /* S_INT: min..max; S_STRING: non-empty when min > 0 */
-	long long min, max;
-	const char *const *choices; /* S_STRING */
-	size_t min_items;           /* S_MAP, S_ARRAY (not enforced for overrides) */
-	int (*key_ok)(const char *key);
-	const char *key_rule;
-};
-
-/* Where problems are reported, and how. */
-
-static const struct kiln_json_pos *locate(const struct kiln_schema_ctx *ctx, const char *full)
-{
-	char *p = kiln_xstrdup(full);
-	const struct kiln_json_pos *pos = NULL;
-
-	/* A value that is absent (a missing key) is reported at its parent. */
-	for (;;) {
-		pos = kiln_json_posmap_get(ctx->pos, p);
-		if (pos != NULL || p[0] == '\0')
-			break;
-		*strrchr(p, '/') = '\0';
-	}
-	free(p);
-	return pos;
-}
-
-static void vproblem(struct kiln_schema_ctx *ctx, const char *full_ptr, int at_key, const char *fmt,
-                     va_list ap)
-{
-	const struct kiln_json_pos *pos = locate(ctx, full_ptr);
-	int line = 1, col = 1;
-
-	if (pos != NULL) {
-		line = pos->line;
-		col = pos->col;
-		if (at_key && pos->key_line > 0) {
-			line = pos->key_line;
-			col = pos->key_col;
-		}
-	}
-	if (ctx->count > 0)
-		kiln_buf_putc(&ctx->problems, '\n');
-	kiln_buf_printf(&ctx->problems, "%s:%d:%d: ", ctx->file, line, col);
-	kiln_buf_vprintf(&ctx->problems, fmt, ap);
-	ctx->count++;
-}
-
-void kiln_schema_problem(struct kiln_schema_ctx *ctx, const char *ptr, int at_key, const char *fmt,
-                         ...)
-{
-	char *full = kiln_xasprintf("%s%s", ctx->base_ptr, ptr);
-	va_list ap;
-
-	va_start(ap, fmt);
-	vproblem(ctx, full, at_key, fmt, ap);
-	va_end(ap);
-	free(full);
-}
-
-size_t kiln_schema_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j;
-	size_t row[65], prev, tmp;
-
-	if (la > 64 || lb > 64)
-		return (size_t)-1;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-			tmp = row[j];
-			row[j] = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
-			if (prev + cost < row[j])
-				row[j] = prev + cost;
-			prev = tmp;
-		}
-	}
-	return row[lb];
-}
-
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "object";
-	case JSON_ARRAY:
-		return "array";
-	case JSON_STRING:
-		return "string";
-	case JSON_INTEGER:
-		return "integer";
-	case JSON_REAL:
-		return "number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "boolean";
-	default:
-		return "null";
-	}
-}
-
-static char *disp_child(const char *disp, const char *key)
-{
-	return disp[0] != '\0' ? kiln_xasprintf("%s.%s", disp, key) : kiln_xstrdup(key);
-}
-
-static const char *label(const char *disp)
-{
-	return disp[0] != '\0' ? disp : "profile";
-}
-
-static void check_value(struct kiln_schema_ctx *ctx, const struct schema *s, const json_t *v,
-                        const char *ptr, const char *disp);
-
-static void unknown_key(struct kiln_schema_ctx *ctx, const struct field *fields, const char *key,
-                        const char *ptr, const char *disp)
-{
-	const struct field *f, *best = NULL;
-	size_t best_d = (size_t)-1;
-
-	for (f = fields; f->name != NULL; f++) {
-		size_t d = kiln_schema_distance(key, f->name);
-		if (d < best_d) {
-			best_d = d;
-			best = f;
-		}
-	}
-	/* Close enough to be a slip of the keyboard, not another word. */
-	if (best != NULL && best_d <= 2 && best_d < strlen(key))
-		kiln_schema_problem(ctx, ptr, 1, "%s: unknown key '%s'; did you mean '%s'?",
-		                    label(disp), key, best->name);
-	else
-		kiln_schema_problem(ctx, ptr, 1, "%s: unknown key '%s'", label(disp), key);
-}
-
-static void check_object(struct kiln_schema_ctx *ctx, const struct field *fields, const json_t *v,
-                         const char *ptr, const char *disp)
-{
-	const struct field *f;
-	const char *key;
-	json_t *child;
-
-	json_object_foreach((json_t *)v, key, child)
-	{
-		char *cptr = kiln_json_ptr_child(ptr, key);
-		char *cdisp = disp_child(disp, key);
-		for (f = fields; f->name != NULL; f++)
-			if (strcmp(f->name, key) == 0)
-				break;
-		if (f->name == NULL)
-			unknown_key(ctx, fields, key, cptr, disp);
-		else
-			check_value(ctx, f->schema, child, cptr, cdisp);
-		free(cptr);
-		free(cdisp);
-	}
-	if (ctx->partial)
-		return;
-	for (f = fields; f->name != NULL; f++)
-		if (f->required && json_object_get(v, f->name) == NULL)
-			kiln_schema_problem(ctx, ptr, 0, "%s: missing required key '%s'",
-			                    label(disp), f->name);
-}
-
-static void check_value(struct kiln_schema_ctx *ctx, const struct schema *s, const json_t *v,
-                        const char *ptr, const char *disp)
-{
-	static const char *const want[] = {"string", "integer", "number", "boolean",
-	                                   "object", "object",  "array"};
-	int ok = 1;
-
-	switch (s->type) {
-	case S_STRING:
-		ok = json_is_string(v);
-		break;
-	case S_INT:
-		ok = json_is_integer(v);
-		break;
-	case S_NUMBER:
-		ok = json_is_number(v);
-		break;
-	case S_BOOL:
-		ok = json_is_boolean(v);
-		break;
-	case S_OBJECT:
-	case S_MAP:
-		ok = json_is_object(v);
-		break;
-	case S_ARRAY:
-		ok = json_is_array(v);
-		break;
-	case S_CUSTOM:
-		s->check(ctx, v, ptr, disp);
-		return;
-	}
-	if (!ok) {
-		kiln_schema_problem(ctx, ptr, 0, "%s: expected %s, got %s", disp, want[s->type],
-		                    type_name(v));
-		return;
-	}
-	if (s->type == S_STRING) {
-		const char *str = json_string_value(v);
-		if (s->ranged && s->min > 0 && str[0] == '\0') {
-			kiln_schema_problem(ctx, ptr, 0, "%s: must not be empty", disp);
-			return;
-		}
-		if (s->choices != NULL) {
-			const char *const *c;
-			struct kiln_buf list = KILN_BUF_INIT;
-			for (c = s->choices; *c != NULL; c++)
-				if (strcmp(*c, str) == 0)
-					break;
-			if (*c == NULL) {
-				for (c = s->choices; *c != NULL; c++)
-					kiln_buf_printf(&list, "%s'%s'",
-					                c == s->choices ? "" : ", ", *c);
-				kiln_schema_problem(ctx, ptr, 0, "%s: must be one of %s, got '%s'",
-				                    disp, list.ptr, str);
-				kiln_buf_release(&list);
-				return;
-			}
-		}
-	} else if (s->type == S_INT && s->ranged) {
-		long long n = (long long)json_integer_value(v);
-		if (n < s->min) {
-			kiln_schema_problem(ctx, ptr, 0, "%s: must be at least %lld, got %lld",
-			                    disp, s->min, n);
-			return;
-		}
-		if (n > s->max) {
-			kiln_schema_problem(ctx, ptr, 0, "%s: must be at most %lld, got %lld", disp,
-			                    s->max, n);
-			return;
-		}
-	} else if (s->type == S_OBJECT) {
-		check_object(ctx, s->fields, v, ptr, disp);
-	} else if (s->type == S_MAP) {
-		const char *key;
-		json_t *child;
-		if (!ctx->partial && json_object_size(v) < s->min_items)
-			kiln_schema_problem(ctx, ptr, 0, "%s: must have at least %zu entr%s", disp,
-			                    s->min_items, s->min_items == 1 ? "y" : "ies");
-		json_object_foreach((json_t *)v, key, child)
-		{
-			char *cptr = kiln_json_ptr_child(ptr, key);
-			char *cdisp = disp_child(disp, key);
-			if (s->key_ok != NULL && !s->key_ok(key))
-				kiln_schema_problem(ctx, cptr, 1, "%s: invalid name '%s': %s", disp,
-				                    key, s->key_rule);
-			else if (s->item != NULL)
-				check_value(ctx, s->item, child, cptr, cdisp);
-			free(cptr);
-			free(cdisp);
-		}
-	} else if (s->type == S_ARRAY) {
-		size_t i;
-		if (!ctx->partial && json_array_size(v) < s->min_items)
-			kiln_schema_problem(ctx, ptr, 0, "%s: must have at least %zu item%s", disp,
-			                    s->min_items, s->min_items == 1 ? "" : "s");
-		for (i = 0; i < json_array_size(v); i++) {
-			char idx[32], *cptr, *cdisp;
-			snprintf(idx, sizeof(idx), "%zu", i);
-			cptr = kiln_json_ptr_child(ptr, idx);
-			cdisp = kiln_xasprintf("%s[%zu]", disp, i);
-			check_value(ctx, s->item, json_array_get(v, i), cptr, cdisp);
-			free(cptr);
-			free(cdisp);
-		}
-	}
-	if (s->check != NULL)
-		s->check(ctx, v, ptr, disp);
-}
 
 /* Value rules. */
 
@@ -514,10 +227,10 @@ static void check_source_image(struct kiln_schema_ctx *ctx, const json_t *v, con
 	}
 	if (!json_is_object(v)) {
 		kiln_schema_problem(ctx, ptr, 0, "%s: expected string or object, got %s", disp,
-		                    type_name(v));
+		                    kiln_checker_type_name(v));
 		return;
 	}
-	check_value(ctx, &s_image_filter, v, ptr, disp);
+	kiln_checker_value(ctx, &s_image_filter, v, ptr, disp);
 	if (!ctx->partial && json_object_get(v, "name") == NULL &&
 	    json_object_get(v, "tags") == NULL)
 		kiln_schema_problem(ctx, ptr, 0, "%s: needs 'name' or 'tags' to select an image",
@@ -539,13 +252,13 @@ static void check_variable(struct kiln_schema_ctx *ctx, const json_t *v, const c
 		return;
 	if (!json_is_object(v)) {
 		kiln_schema_problem(ctx, ptr, 0, "%s: expected string or object, got %s", disp,
-		                    type_name(v));
+		                    kiln_checker_type_name(v));
 		return;
 	}
 	/* A variable object is whole even inside an override. */
 	int partial = ctx->partial;
 	ctx->partial = 0;
-	check_value(ctx, &s_variable_obj, v, ptr, disp);
+	kiln_checker_value(ctx, &s_variable_obj, v, ptr, disp);
 	ctx->partial = partial;
 }
 static const struct schema s_variable = {.type = S_CUSTOM, .check = check_variable};
@@ -618,7 +331,8 @@ static void check_check(struct kiln_schema_ctx *ctx, const json_t *v, const char
 	size_t i, n = 0;
 
 	if (!json_is_object(v)) {
-		kiln_schema_problem(ctx, ptr, 0, "%s: expected object, got %s", disp, type_name(v));
+		kiln_schema_problem(ctx, ptr, 0, "%s: expected object, got %s", disp,
+		                    kiln_checker_type_name(v));
 		return;
 	}
 	for (i = 0; i < KILN_ARRAY_SIZE(check_kinds); i++) {
@@ -650,7 +364,7 @@ static void check_check(struct kiln_schema_ctx *ctx, const json_t *v, const char
 	allowed[n] = (struct field){NULL, NULL, 0};
 	int partial = ctx->partial;
 	ctx->partial = 0;
-	check_object(ctx, allowed, v, ptr, disp);
+	kiln_checker_object(ctx, allowed, v, ptr, disp);
 	ctx->partial = partial;
 }
 static const struct schema s_check = {.type = S_CUSTOM, .check = check_check};
@@ -732,7 +446,8 @@ static void check_environment(struct kiln_schema_ctx *ctx, const json_t *v, cons
 	size_t i;
 
 	if (!json_is_object(v)) {
-		kiln_schema_problem(ctx, ptr, 0, "%s: expected object, got %s", disp, type_name(v));
+		kiln_schema_problem(ctx, ptr, 0, "%s: expected object, got %s", disp,
+		                    kiln_checker_type_name(v));
 		return;
 	}
 	/* The rest of an override is checked on its own, as a partial profile. */
@@ -771,10 +486,10 @@ void kiln_schema_check_profile(struct kiln_schema_ctx *ctx, const json_t *profil
 	if (!json_is_object(profile)) {
 		kiln_schema_problem(ctx, "", 0, "%s: expected object, got %s",
 		                    ctx->base_disp[0] ? ctx->base_disp : "profile",
-		                    type_name(profile));
+		                    kiln_checker_type_name(profile));
 		return;
 	}
-	check_object(ctx, profile_fields, profile, "", ctx->base_disp);
+	kiln_checker_object(ctx, profile_fields, profile, "", ctx->base_disp);
 }
 
 /*
@@ -806,7 +521,7 @@ static void effective_problem(struct kiln_schema_ctx *ctx, const char *env, cons
 	if (full == NULL)
 		full = kiln_xstrdup(ptrs[0]);
 	va_start(ap, fmt);
-	vproblem(ctx, full, 0, fmt, ap);
+	kiln_checker_vproblem(ctx, full, 0, fmt, ap);
 	va_end(ap);
 	free(full);
 }

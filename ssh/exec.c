@@ -19,23 +19,18 @@
 #include "core/shell.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "ssh/lines.h"
 
-#define READ_CHUNK    (64 * 1024)
-#define UPLOAD_CHUNK  (256 * 1024) /* the only buffer an upload needs */
-#define MAX_LINE      (64 * 1024)  /* a longer line is passed on in pieces */
-#define TAIL_LINE_MAX 1024
-#define DEFAULT_TAIL  20
-#define KILL_GRACE    5   /* seconds between TERM and KILL on the remote side */
-#define CLOSE_GRACE   2.0 /* seconds to close a channel we give up on */
+#define READ_CHUNK   (64 * 1024)
+#define UPLOAD_CHUNK (256 * 1024) /* the only buffer an upload needs */
+#define KILL_GRACE   5            /* seconds between TERM and KILL on the remote side */
+#define CLOSE_GRACE  2.0          /* seconds to close a channel we give up on */
 
 struct exec_state {
 	struct kiln_ssh_session *s;
 	const struct kiln_ssh_exec_opts *opts;
-	const char *label;
 	LIBSSH2_CHANNEL *ch;
-	struct kiln_buf partial[2];
-	char **tail;
-	size_t tail_max, tail_count, tail_next;
+	struct kiln_ssh_lines lines;
 	double deadline; /* kiln_time_mono(); 0: none */
 
 	int in_fd;
@@ -123,63 +118,6 @@ static int build_command(struct kiln_buf *cmd, struct kiln_buf *shown,
 	return error;
 }
 
-static void add_tail(struct exec_state *st, const char *line, size_t len)
-{
-	char *copy;
-
-	if (st->tail_max == 0)
-		return;
-	copy = kiln_xstrndup(line, len > TAIL_LINE_MAX ? TAIL_LINE_MAX : len);
-	if (st->tail_count == st->tail_max) {
-		free(st->tail[st->tail_next]);
-	} else {
-		st->tail_count++;
-	}
-	st->tail[st->tail_next] = copy;
-	st->tail_next = (st->tail_next + 1) % st->tail_max;
-}
-
-static void flush_line(struct exec_state *st, enum kiln_ssh_stream stream)
-{
-	struct kiln_buf *b = &st->partial[stream];
-	size_t len = b->size;
-
-	if (len > 0 && b->ptr[len - 1] == '\r')
-		len--;
-	if (st->opts->on_line != NULL)
-		st->opts->on_line(st->opts->payload, stream, b->ptr, len);
-	else
-		kiln_log_info("[%s] %.*s", st->label, (int)len, b->ptr);
-	add_tail(st, b->ptr, len);
-	kiln_buf_clear(b);
-}
-
-static void feed(struct exec_state *st, enum kiln_ssh_stream stream, const char *p, size_t n)
-{
-	struct kiln_buf *b = &st->partial[stream];
-
-	while (n > 0) {
-		const char *nl = memchr(p, '\n', n);
-		size_t seg = nl ? (size_t)(nl - p) : n, room = MAX_LINE - b->size;
-
-		if (seg > room) {
-			kiln_buf_put(b, p, room);
-			flush_line(st, stream);
-			p += room;
-			n -= room;
-			continue;
-		}
-		kiln_buf_put(b, p, seg);
-		p += seg;
-		n -= seg;
-		if (nl != NULL) {
-			flush_line(st, stream);
-			p++;
-			n--;
-		}
-	}
-}
-
 /* Read what is there on both streams; *progress is set when bytes came. */
 static int drain(struct exec_state *st, int *progress)
 {
@@ -196,7 +134,8 @@ static int drain(struct exec_state *st, int *progress)
 			if (n < 0)
 				return kiln_ssh__error(st->s, KILN_ERROR,
 				                       "cannot read command output");
-			feed(st, (enum kiln_ssh_stream)stream, buf, (size_t)n);
+			kiln_ssh_lines_feed(&st->lines, (enum kiln_ssh_stream)stream, buf,
+			                    (size_t)n);
 			*progress = 1;
 		}
 	}
@@ -431,19 +370,6 @@ static void release_channel(struct exec_state *st)
 	st->ch = NULL;
 }
 
-static void join_tail(struct exec_state *st)
-{
-	size_t i, idx;
-
-	if (st->opts->tail == NULL)
-		return;
-	kiln_buf_clear(st->opts->tail);
-	for (i = 0; i < st->tail_count; i++) {
-		idx = (st->tail_next + st->tail_max - st->tail_count + i) % st->tail_max;
-		kiln_buf_printf(st->opts->tail, "%s%s", i ? "\n" : "", st->tail[idx]);
-	}
-}
-
 static int open_input(struct exec_state *st)
 {
 	struct stat sb;
@@ -459,6 +385,12 @@ static int open_input(struct exec_state *st)
 	return 0;
 }
 
+/* A session whose connection broke is not tried again. */
+static int lost_earlier(const struct kiln_ssh_session *s)
+{
+	return kiln_error_set(KILN_ERROR, "the SSH connection to '%s' was lost earlier", s->where);
+}
+
 int kiln_ssh_exec(int *exit_status, struct kiln_ssh_session *s, const char *cmd,
                   const struct kiln_ssh_exec_opts *opts)
 {
@@ -466,24 +398,21 @@ int kiln_ssh_exec(int *exit_status, struct kiln_ssh_session *s, const char *cmd,
 	struct kiln_buf line = KILN_BUF_INIT, shown = KILN_BUF_INIT;
 	struct exec_state st;
 	double started;
-	int error, status = -1, i;
+	int error, status = -1;
 
 	KILN_ASSERT_ARG(exit_status != NULL && s != NULL && cmd != NULL);
 	if (opts == NULL)
 		opts = &defaults;
 	KILN_ASSERT_ARG(opts->timeout >= 0 && (opts->nenv == 0 || opts->env != NULL));
 	*exit_status = -1;
+	if (s->lost)
+		return lost_earlier(s);
 
 	memset(&st, 0, sizeof(st));
 	st.s = s;
 	st.opts = opts;
-	st.label = opts->label ? opts->label : "remote";
 	st.in_fd = -1;
-	for (i = 0; i < 2; i++)
-		kiln_buf_init(&st.partial[i], MAX_LINE + 1);
-	st.tail_max = opts->tail == NULL ? 0 : opts->tail_lines ? opts->tail_lines : DEFAULT_TAIL;
-	if (st.tail_max > 0)
-		st.tail = kiln_xcalloc(st.tail_max, sizeof(char *));
+	kiln_ssh_lines_init(&st.lines, opts);
 
 	error = build_command(&line, &shown, opts, cmd);
 	if (error < 0)
@@ -502,9 +431,6 @@ int kiln_ssh_exec(int *exit_status, struct kiln_ssh_session *s, const char *cmd,
 	error = start_command(&st, line.ptr);
 	if (error == 0)
 		error = run(&st, &status);
-	for (i = 0; i < 2; i++)
-		if (st.partial[i].size > 0)
-			flush_line(&st, (enum kiln_ssh_stream)i);
 	if (error == 0 && st.in_fd >= 0 && st.sent < st.total && status == 0)
 		error = kiln_error_set(
 		    KILN_ERROR,
@@ -521,12 +447,8 @@ done:
 	release_channel(&st);
 	if (s->ssh != NULL)
 		libssh2_session_set_blocking(s->ssh, 1);
-	join_tail(&st);
-	for (i = 0; i < 2; i++)
-		kiln_buf_release(&st.partial[i]);
-	for (i = 0; i < (int)st.tail_count; i++)
-		free(st.tail[i]);
-	free(st.tail);
+	kiln_ssh_lines_finish(&st.lines);
+	kiln_ssh_lines_release(&st.lines);
 	free(st.chunk);
 	if (st.in_fd >= 0)
 		close(st.in_fd);
@@ -546,7 +468,9 @@ int kiln_ssh_upload(int *exit_status, struct kiln_ssh_session *s, const char *lo
 	else
 		memset(&o, 0, sizeof(o));
 	o.stdin_path = local_path;
-	if (kiln_ssh__openssh_usable(s)) {
+	if (s->lost)
+		return lost_earlier(s);
+	if (kiln_ssh__openssh_wanted(s, local_path, o.size_hint)) {
 		struct kiln_buf cmd = KILN_BUF_INIT, shown = KILN_BUF_INIT;
 		int error = build_command(&cmd, &shown, &o, remote_cmd);
 		if (error == 0)

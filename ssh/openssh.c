@@ -2,8 +2,10 @@
  * Bulk uploads through the OpenSSH client. libssh2 1.10 (Debian 12) encrypts
  * one cipher block per call into libcrypto, which caps an upload at about
  * three quarters of scp's speed; OpenSSH's ssh(1) does not. So when ssh(1)
- * is installed, kiln_ssh_upload() runs it for the bytes, while everything
- * else (the host key check, commands, their output) stays on libssh2.
+ * is installed, kiln_ssh_upload() runs it for the bytes of big files (small
+ * ones are faster over the session already open than through a second
+ * handshake), while everything else (the host key check, commands, their
+ * output) stays on libssh2.
  *
  * ssh(1) is pinned to exactly what this session verified: the host key the
  * libssh2 session accepted (against the instance's console fingerprints) is
@@ -27,11 +29,10 @@
 #include "core/log.h"
 #include "core/proc.h"
 #include "core/util.h"
+#include "ssh/lines.h"
 #include "ssh/session-int.h"
-#include "ssh/session.h"
 
-#define PUMP_CHUNK   (256 * 1024)
-#define LINE_MAX_LEN 4096
+#define PUMP_CHUNK (256 * 1024)
 
 static const char *ssh_binary(void)
 {
@@ -52,58 +53,35 @@ int kiln_ssh__openssh_usable(const struct kiln_ssh_session *s)
 	       ssh_binary() != NULL;
 }
 
-struct pump {
+int kiln_ssh__openssh_wanted(const struct kiln_ssh_session *s, const char *local_path,
+                             uint64_t size_hint)
+{
+	const char *t = getenv("KILN_SSH_TRANSPORT");
+	struct stat st;
+	uint64_t size = size_hint;
+
+	if (!kiln_ssh__openssh_usable(s))
+		return 0;
+	if (t != NULL && strcmp(t, "openssh") == 0)
+		return 1;
+	if (stat(local_path, &st) == 0 && S_ISREG(st.st_mode))
+		size = (uint64_t)st.st_size;
+	/* A pipe of unknown length may carry anything: bulk, as a big file. */
+	return size == 0 || size >= KILN_SSH_OPENSSH_MIN;
+}
+
+/* One upload through ssh(1): what it needs, and what it has done so far. */
+struct upload {
+	struct kiln_ssh_session *s;
 	const struct kiln_ssh_exec_opts *o;
-	const char *label;
-	struct kiln_buf line[2];
-	char **tail;
-	size_t tail_max, tail_count, tail_next;
+	struct kiln_ssh_lines lines;
+	struct kiln_proc proc;
+	int in;                      /* the file; ssh(1) reads it through its stdin */
+	uint64_t sent, total;        /* total: 0 when not a regular file */
+	char tmpl[32];               /* the private directory for the key and known_hosts */
+	char *dir;                   /* tmpl once created */
+	char *idopt, *khopt, *ctopt; /* -o values */
 };
-
-static void emit(struct pump *p, int stream)
-{
-	struct kiln_buf *b = &p->line[stream];
-	size_t len = b->size;
-
-	if (len > 0 && b->ptr[len - 1] == '\r')
-		len--;
-	if (p->o->on_line)
-		p->o->on_line(p->o->payload, (enum kiln_ssh_stream)stream, b->ptr, len);
-	else
-		kiln_log_info("[%s] %.*s", p->label, (int)len, b->ptr);
-	if (p->tail_max) {
-		if (p->tail_count == p->tail_max)
-			free(p->tail[p->tail_next]);
-		else
-			p->tail_count++;
-		p->tail[p->tail_next] = kiln_xstrndup(b->ptr, len);
-		p->tail_next = (p->tail_next + 1) % p->tail_max;
-	}
-	kiln_buf_clear(b);
-}
-
-static void feed(struct pump *p, int stream, const char *d, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (d[i] == '\n' || p->line[stream].size >= LINE_MAX_LEN) {
-			emit(p, stream);
-			if (d[i] == '\n')
-				continue;
-		}
-		kiln_buf_putc(&p->line[stream], d[i]);
-	}
-}
-
-static void join_tail(struct pump *p)
-{
-	if (p->o->tail == NULL)
-		return;
-	kiln_buf_clear(p->o->tail);
-	for (size_t i = 0; i < p->tail_count; i++) {
-		size_t at = (p->tail_next + p->tail_max - p->tail_count + i) % p->tail_max;
-		kiln_buf_printf(p->o->tail, "%s%s", i ? "\n" : "", p->tail[at]);
-	}
-}
 
 static int write_files(const struct kiln_ssh_session *s, const char *dir, char **key_path,
                        char **known_hosts)
@@ -125,190 +103,211 @@ static int write_files(const struct kiln_ssh_session *s, const char *dir, char *
 	return error;
 }
 
-int kiln_ssh__upload_openssh(int *exit_status, struct kiln_ssh_session *s, const char *local_path,
-                             const char *remote_cmd, const struct kiln_ssh_exec_opts *o)
+/* The input file, and the key and known_hosts files that pin ssh(1) to this session. */
+static int prepare(struct upload *u, const char *local_path)
 {
-	char tmpl[] = "/tmp/kiln-ssh-XXXXXX", port[16], timeout[32];
-	char *dir = NULL, *key_path = NULL, *known_hosts = NULL, *idopt = NULL, *khopt = NULL;
-	char *ctopt = NULL, *chunk = NULL;
-	struct kiln_proc proc = KILN_PROC_INIT;
-	struct kiln_proc_opts po = {
-	    .in = KILN_PROC_FD, .out = KILN_PROC_PIPE, .err = KILN_PROC_PIPE, .new_session = 1};
-	struct pump p = {.o = o, .label = o->label ? o->label : "remote"};
+	char *key_path = NULL, *known_hosts = NULL;
 	struct stat st;
-	uint64_t sent = 0, total = 0;
-	int in = -1, error = 0, status = -1, open_fds[2] = {1, 1};
-	double deadline = o->timeout > 0 ? kiln_time_mono() + o->timeout : 0;
+	int error;
 
-	struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
+	u->in = open(local_path, O_RDONLY | O_CLOEXEC);
+	if (u->in < 0)
+		return kiln_error_set(errno == ENOENT ? KILN_ENOTFOUND : KILN_ERROR,
+		                      "cannot open '%s': %s", local_path, strerror(errno));
+	if (fstat(u->in, &st) == 0 && S_ISREG(st.st_mode))
+		u->total = (uint64_t)st.st_size;
+	snprintf(u->tmpl, sizeof(u->tmpl), "/tmp/kiln-ssh-XXXXXX");
+	u->dir = mkdtemp(u->tmpl);
+	if (u->dir == NULL)
+		return kiln_error_set(KILN_ERROR, "cannot create a directory for ssh: %s",
+		                      strerror(errno));
+	error = write_files(u->s, u->dir, &key_path, &known_hosts);
+	if (error == 0) {
+		u->idopt = kiln_xasprintf("IdentityFile=%s", key_path);
+		u->khopt = kiln_xasprintf("UserKnownHostsFile=%s", known_hosts);
+		u->ctopt = kiln_xasprintf("ConnectTimeout=%.0f",
+		                          u->s->io_timeout > 0 ? u->s->io_timeout : 10);
+	}
+	free(key_path);
+	free(known_hosts);
+	return error;
+}
 
-	/* a command that stops reading must not kill kiln with SIGPIPE */
-	sigaction(SIGPIPE, &ign, &old_pipe);
-	*exit_status = -1;
-	kiln_buf_init(&p.line[0], LINE_MAX_LEN + 16);
-	kiln_buf_init(&p.line[1], LINE_MAX_LEN + 16);
-	p.tail_max = o->tail ? (o->tail_lines ? o->tail_lines : 20) : 0;
-	p.tail = p.tail_max ? kiln_xcalloc(p.tail_max, sizeof(*p.tail)) : NULL;
-	in = open(local_path, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		error = kiln_error_set(errno == ENOENT ? KILN_ENOTFOUND : KILN_ERROR,
-		                       "cannot open '%s': %s", local_path, strerror(errno));
-		goto done;
+/* ssh(1) with no configuration of the user's, pinned to the verified host key. */
+static int start(struct upload *u, const char *remote_cmd)
+{
+	struct kiln_proc_opts po = {.in = KILN_PROC_FD,
+	                            .out = KILN_PROC_PIPE,
+	                            .err = KILN_PROC_PIPE,
+	                            .new_session = 1,
+	                            /* ssh(1) reads the file itself: no copy through kiln */
+	                            .in_fd = u->in};
+	char port[16];
+	char *argv[] = {(char *)ssh_binary(),
+	                "-F",
+	                "/dev/null",
+	                "-T",
+	                "-x",
+	                "-a",
+	                "-o",
+	                "BatchMode=yes",
+	                "-o",
+	                "IdentitiesOnly=yes",
+	                "-o",
+	                u->idopt,
+	                "-o",
+	                u->khopt,
+	                "-o",
+	                "GlobalKnownHostsFile=/dev/null",
+	                "-o",
+	                "StrictHostKeyChecking=yes",
+	                "-o",
+	                "HostKeyAlias=kiln-pinned",
+	                "-o",
+	                "CheckHostIP=no",
+	                "-o",
+	                u->ctopt,
+	                "-o",
+	                "ServerAliveInterval=15",
+	                "-o",
+	                "ServerAliveCountMax=4",
+	                "-o",
+	                "LogLevel=ERROR",
+	                "-p",
+	                port,
+	                "-l",
+	                u->s->user,
+	                "--",
+	                u->s->host,
+	                (char *)remote_cmd,
+	                NULL};
+
+	snprintf(port, sizeof(port), "%d", u->s->port);
+	kiln_log_debug("upload to %s through OpenSSH (%s)", u->s->where, ssh_binary());
+	return kiln_proc_start(&u->proc, argv, &po);
+}
+
+static int check_limits(struct upload *u, double deadline)
+{
+	if (u->o->stop != NULL && *u->o->stop) {
+		kiln_proc_kill(&u->proc, SIGTERM);
+		return kiln_error_set(KILN_EINTR, "upload to '%s' interrupted", u->s->where);
 	}
-	if (fstat(in, &st) == 0 && S_ISREG(st.st_mode))
-		total = (uint64_t)st.st_size;
-	dir = mkdtemp(tmpl);
-	if (dir == NULL) {
-		error = kiln_error_set(KILN_ERROR, "cannot create a directory for ssh: %s",
-		                       strerror(errno));
-		goto done;
+	if (deadline > 0 && kiln_time_mono() >= deadline) {
+		kiln_proc_kill(&u->proc, SIGTERM);
+		return kiln_error_set(KILN_ETIMEOUT, "upload to '%s' timed out after %.0f s",
+		                      u->s->where, u->o->timeout);
 	}
-	error = write_files(s, dir, &key_path, &known_hosts);
-	if (error < 0)
-		goto done;
-	snprintf(port, sizeof(port), "%d", s->port);
-	snprintf(timeout, sizeof(timeout), "ConnectTimeout=%.0f",
-	         s->io_timeout > 0 ? s->io_timeout : 10);
-	idopt = kiln_xasprintf("IdentityFile=%s", key_path);
-	khopt = kiln_xasprintf("UserKnownHostsFile=%s", known_hosts);
-	ctopt = kiln_xstrdup(timeout);
-	{
-		char *argv[] = {(char *)ssh_binary(),
-		                "-F",
-		                "/dev/null",
-		                "-T",
-		                "-x",
-		                "-a",
-		                "-o",
-		                "BatchMode=yes",
-		                "-o",
-		                "IdentitiesOnly=yes",
-		                "-o",
-		                idopt,
-		                "-o",
-		                khopt,
-		                "-o",
-		                "GlobalKnownHostsFile=/dev/null",
-		                "-o",
-		                "StrictHostKeyChecking=yes",
-		                "-o",
-		                "HostKeyAlias=kiln-pinned",
-		                "-o",
-		                "CheckHostIP=no",
-		                "-o",
-		                ctopt,
-		                "-o",
-		                "ServerAliveInterval=15",
-		                "-o",
-		                "ServerAliveCountMax=4",
-		                "-o",
-		                "LogLevel=ERROR",
-		                "-p",
-		                port,
-		                "-l",
-		                s->user,
-		                "--",
-		                s->host,
-		                (char *)remote_cmd,
-		                NULL};
-		/* ssh(1) reads the file itself: no copy through kiln */
-		po.in_fd = in;
-		error = kiln_proc_start(&proc, argv, &po);
-		if (error < 0)
-			goto done;
-	}
-	open_fds[0] = proc.out_fd >= 0;
-	open_fds[1] = proc.err_fd >= 0;
-	chunk = kiln_xmalloc(PUMP_CHUNK);
-	kiln_log_debug("upload to %s through OpenSSH (%s)", s->where, ssh_binary());
-	while (open_fds[0] || open_fds[1]) {
+	return 0;
+}
+
+/* ssh(1) shares the file's offset with us: that is the progress. */
+static void report_progress(struct upload *u)
+{
+	off_t at = u->total ? lseek(u->in, 0, SEEK_CUR) : -1;
+
+	if (at < 0 || (uint64_t)at == u->sent)
+		return;
+	u->sent = (uint64_t)at;
+	if (u->o->on_progress)
+		u->o->on_progress(u->o->payload, u->sent, u->total);
+}
+
+/* Read ssh(1)'s stdout and stderr into lines until both close. */
+static int pump(struct upload *u)
+{
+	double deadline = u->o->timeout > 0 ? kiln_time_mono() + u->o->timeout : 0;
+	int fds_of[2] = {u->proc.out_fd, u->proc.err_fd};
+	int open_fds[2] = {u->proc.out_fd >= 0, u->proc.err_fd >= 0};
+	char *chunk = kiln_xmalloc(PUMP_CHUNK);
+	int error = 0;
+
+	while ((open_fds[0] || open_fds[1]) && error == 0) {
 		struct pollfd fds[2];
-		int nfds = 0, ri[2] = {-1, -1}, rc;
-		off_t at;
+		int nfds = 0, ri[2] = {-1, -1}, rc, k;
 
-		if ((o->stop && *o->stop) || (deadline > 0 && kiln_time_mono() >= deadline)) {
-			kiln_proc_kill(&proc, SIGTERM);
-			error =
-			    o->stop && *o->stop
-			        ? kiln_error_set(KILN_EINTR, "upload to '%s' interrupted", s->where)
-			        : kiln_error_set(KILN_ETIMEOUT,
-			                         "upload to '%s' timed out after %.0f s", s->where,
-			                         o->timeout);
+		error = check_limits(u, deadline);
+		if (error < 0)
 			break;
-		}
-		for (int k = 0; k < 2; k++) {
+		for (k = 0; k < 2; k++) {
 			if (!open_fds[k])
 				continue;
-			fds[nfds].fd = k == 0 ? proc.out_fd : proc.err_fd;
-			fds[nfds].events = POLLIN;
+			fds[nfds] = (struct pollfd){.fd = fds_of[k], .events = POLLIN};
 			ri[k] = nfds++;
 		}
 		rc = poll(fds, (nfds_t)nfds, 100);
-		if (rc < 0 && errno != EINTR) {
+		if (rc < 0 && errno != EINTR)
 			error = kiln_error_set(KILN_ERROR, "poll: %s", strerror(errno));
-			break;
-		}
-		/* ssh(1) shares the file's offset with us: that is the progress */
-		at = total ? lseek(in, 0, SEEK_CUR) : -1;
-		if (at >= 0 && (uint64_t)at != sent) {
-			sent = (uint64_t)at;
-			if (o->on_progress)
-				o->on_progress(o->payload, sent, total);
-		}
-		if (rc <= 0)
-			continue;
-		for (int k = 0; k < 2; k++) {
-			if (ri[k] >= 0 && fds[ri[k]].revents) {
-				ssize_t n = read(fds[ri[k]].fd, chunk, PUMP_CHUNK);
-				if (n > 0)
-					feed(&p, k, chunk, (size_t)n);
-				else if (n == 0 || (errno != EINTR && errno != EAGAIN))
-					open_fds[k] = 0;
-			}
+		report_progress(u);
+		for (k = 0; k < 2 && rc > 0; k++) {
+			ssize_t n;
+
+			if (ri[k] < 0 || fds[ri[k]].revents == 0)
+				continue;
+			n = read(fds_of[k], chunk, PUMP_CHUNK);
+			if (n > 0)
+				kiln_ssh_lines_feed(&u->lines, (enum kiln_ssh_stream)k, chunk,
+				                    (size_t)n);
+			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+				open_fds[k] = 0;
 		}
 	}
-	for (int k = 0; k < 2; k++)
-		if (p.line[k].size)
-			emit(&p, k);
-	kiln_proc_finish(&proc, &status);
-	if (error < 0)
-		goto done;
+	free(chunk);
+	return error;
+}
+
+/* ssh(1)'s own failures exit 255; anything else is the remote command's status. */
+static int result(struct upload *u, int status, int *exit_status)
+{
 	if (status == 255) {
 		struct kiln_buf t = KILN_BUF_INIT;
-		for (size_t i = 0; i < p.tail_count; i++) {
-			size_t at = (p.tail_next + p.tail_max - p.tail_count + i) % p.tail_max;
-			kiln_buf_printf(&t, "%s%s", i ? "; " : "", p.tail[at]);
-		}
-		error = kiln_error_set(KILN_ERROR, "ssh to '%s' failed%s%s", s->where,
+		int error;
+
+		kiln_ssh_lines_tail(&u->lines, &t, "; ");
+		error = kiln_error_set(KILN_ERROR, "ssh to '%s' failed%s%s", u->s->where,
 		                       t.size ? ": " : "", t.ptr);
 		kiln_buf_release(&t);
-		goto done;
+		return error;
 	}
 	*exit_status = status;
-	if (total && (uint64_t)lseek(in, 0, SEEK_CUR) < total && status == 0)
-		error = kiln_error_set(
-		    KILN_ERROR, "the command on '%s' exited before reading its input", s->where);
-done:
-	join_tail(&p);
-	if (proc.pid > 0) {
-		kiln_proc_kill(&proc, SIGKILL);
-		kiln_proc_finish(&proc, &status);
-	}
-	if (in >= 0)
-		close(in);
-	if (dir)
-		kiln_rm_rf(dir);
-	for (size_t i = 0; i < p.tail_count; i++)
-		free(p.tail[i]);
-	free(p.tail);
-	kiln_buf_release(&p.line[0]);
-	kiln_buf_release(&p.line[1]);
-	free(chunk);
-	free(key_path);
-	free(known_hosts);
-	free(idopt);
-	free(khopt);
-	free(ctopt);
+	if (u->total && (uint64_t)lseek(u->in, 0, SEEK_CUR) < u->total && status == 0)
+		return kiln_error_set(
+		    KILN_ERROR, "the command on '%s' exited before reading its input", u->s->where);
+	return 0;
+}
+
+int kiln_ssh__upload_openssh(int *exit_status, struct kiln_ssh_session *s, const char *local_path,
+                             const char *remote_cmd, const struct kiln_ssh_exec_opts *o)
+{
+	struct upload u = {.s = s, .o = o, .proc = KILN_PROC_INIT, .in = -1};
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
+	int error, status = -1;
+
+	/* A command that stops reading must not kill kiln with SIGPIPE. */
+	sigaction(SIGPIPE, &ign, &old_pipe);
+	*exit_status = -1;
+	kiln_ssh_lines_init(&u.lines, o);
+	error = prepare(&u, local_path);
+	if (error == 0)
+		error = start(&u, remote_cmd);
+	if (error == 0)
+		error = pump(&u);
+	kiln_ssh_lines_finish(&u.lines);
+	/* Given up on (stopped, timed out): do not wait for the rest of the upload. */
+	if (error < 0)
+		kiln_proc_kill(&u.proc, SIGKILL);
+	if (u.proc.pid > 0)
+		kiln_proc_finish(&u.proc, &status);
+	if (error == 0)
+		error = result(&u, status, exit_status);
+	if (u.in >= 0)
+		close(u.in);
+	if (u.dir != NULL)
+		kiln_rm_rf(u.dir);
+	kiln_ssh_lines_release(&u.lines);
+	free(u.idopt);
+	free(u.khopt);
+	free(u.ctopt);
 	sigaction(SIGPIPE, &old_pipe, NULL);
 	return error;
 }

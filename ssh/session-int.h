@@ -18,6 +18,7 @@ struct kiln_ssh_session {
 	double io_timeout;
 	int keepalive_interval;
 	int handshaken; /* a disconnect message is due at the end */
+	int lost;       /* the connection broke: no further call is tried */
 	/* After login, for ssh(1) uploads (openssh.c). */
 	char *host, *user;
 	int port;
@@ -25,8 +26,23 @@ struct kiln_ssh_session {
 	char *hostkey_b64; /* the verified host key blob, base64 */
 };
 
+/*
+ * ssh(1) costs a process and a second SSH handshake (about a quarter of a
+ * second to a local builder, more across the internet), while libssh2 1.10
+ * moves bytes at about three quarters of its speed: below this size the
+ * session already open is faster, above it ssh(1) is.
+ */
+#define KILN_SSH_OPENSSH_MIN ((uint64_t)64 << 20)
+
 /* Can ssh(1) carry an upload for this session (installed, not disabled)? */
 int kiln_ssh__openssh_usable(const struct kiln_ssh_session *s);
+/*
+ * Should it carry the upload of `local_path`: usable, and the file (else
+ * `size_hint`, for a pipe) is at least KILN_SSH_OPENSSH_MIN bytes or of
+ * unknown size. KILN_SSH_TRANSPORT=openssh or =libssh2 decides instead.
+ */
+int kiln_ssh__openssh_wanted(const struct kiln_ssh_session *s, const char *local_path,
+                             uint64_t size_hint);
 /* kiln_ssh_upload() through ssh(1); same contract. */
 int kiln_ssh__upload_openssh(int *exit_status, struct kiln_ssh_session *s, const char *local_path,
                              const char *remote_cmd, const struct kiln_ssh_exec_opts *o);

@@ -32,11 +32,28 @@ static void init_libssh2(void)
 	init_result = libssh2_init(0);
 }
 
+/* libssh2's ways of saying that the socket under the session is gone. */
+static int connection_broke(int rc)
+{
+	return rc == LIBSSH2_ERROR_SOCKET_RECV || rc == LIBSSH2_ERROR_SOCKET_SEND ||
+	       rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_TIMEOUT ||
+	       rc == LIBSSH2_ERROR_BAD_SOCKET;
+}
+
 int kiln_ssh__error(struct kiln_ssh_session *s, int code, const char *what)
 {
 	char *msg = NULL;
 	int rc = libssh2_session_last_error(s->ssh, &msg, NULL, 0);
 
+	/*
+	 * libssh2 says "transport read": what the operator needs to hear is
+	 * that the machine's end went away (sshd stopped, the machine rebooted).
+	 */
+	if (s->handshaken && connection_broke(rc)) {
+		s->lost = 1;
+		return kiln_error_set(KILN_ERROR, "the SSH connection to '%s' was lost (%s: %s)",
+		                      s->where, what, msg && *msg ? msg : "socket closed");
+	}
 	return kiln_error_set(code, "%s on '%s': %s", what, s->where,
 	                      msg && *msg ? msg
 	                      : rc        ? "libssh2 error"
@@ -373,6 +390,11 @@ done:
 const char *kiln_ssh_session_fingerprint(const struct kiln_ssh_session *s)
 {
 	return s->fingerprint;
+}
+
+int kiln_ssh_session_lost(const struct kiln_ssh_session *s)
+{
+	return s->lost;
 }
 
 const char *kiln_ssh_session_hostkey_type(const struct kiln_ssh_session *s)

@@ -58,6 +58,13 @@ int kiln_ssh_connect(struct kiln_ssh_session **out, const struct kiln_ssh_connec
 const char *kiln_ssh_session_fingerprint(const struct kiln_ssh_session *s);
 const char *kiln_ssh_session_hostkey_type(const struct kiln_ssh_session *s);
 
+/*
+ * Whether the connection broke under a call (the peer closed it, a reset, a
+ * timeout on the socket): then every later call fails at once, and the error
+ * of the call that saw it says "the SSH connection to 'host:port' was lost".
+ */
+int kiln_ssh_session_lost(const struct kiln_ssh_session *s);
+
 /* Disconnect and free; NULL is a no-op. */
 void kiln_ssh_session_free(struct kiln_ssh_session *s);
 
@@ -70,7 +77,11 @@ struct kiln_ssh_env {
 
 enum kiln_ssh_stream { KILN_SSH_STDOUT = 0, KILN_SSH_STDERR = 1 };
 
-/* One line of output, without its newline (a last line may lack one). */
+/*
+ * One line of output, without its newline (a last line may lack one), as the
+ * bytes came: it may hold NUL and control bytes, so escape it
+ * (kiln_buf_put_escaped) before it goes anywhere a person reads.
+ */
 typedef void (*kiln_ssh_line_cb)(void *payload, enum kiln_ssh_stream stream, const char *line,
                                  size_t len);
 /* Bytes of standard input sent so far, of `total`. */
@@ -78,7 +89,7 @@ typedef void (*kiln_ssh_progress_cb)(void *payload, uint64_t sent, uint64_t tota
 
 struct kiln_ssh_exec_opts {
 	/* Output lines go to on_line, or else to kiln's log at info level as
-	 * "[label] line" (stderr lines too: scripts chat on stderr). */
+	 * "[label] line", escaped (stderr lines too: scripts chat on stderr). */
 	kiln_ssh_line_cb on_line;
 	void *payload;
 	const char *label; /* NULL: "remote" */
@@ -92,12 +103,15 @@ struct kiln_ssh_exec_opts {
 	double timeout;
 
 	/* Keep the last `tail_lines` lines (default 20) of output in `tail`,
-	 * for error messages; NULL: not kept. */
+	 * escaped, for error messages; NULL: not kept. */
 	struct kiln_buf *tail;
 	size_t tail_lines;
 
 	/* Stream this local file into the command's standard input. */
 	const char *stdin_path;
+	/* When stdin_path is not a regular file (a pipe), about how many bytes
+	 * it carries, for the choice of transport (kiln_ssh_upload); 0: unknown. */
+	uint64_t size_hint;
 	kiln_ssh_progress_cb on_progress;
 
 	/* When it becomes non-zero (a signal handler), the command is stopped
@@ -118,6 +132,9 @@ int kiln_ssh_exec(int *exit_status, struct kiln_ssh_session *s, const char *cmd,
  * Stream `local_path` into the standard input of `remote_cmd` (for example
  * "mkdir -p /opt/kiln/stage && tar --zstd -x -C /opt/kiln/stage"), with
  * bounded memory and progress through opts->on_progress; as kiln_ssh_exec().
+ * Files of 64 MiB and more (and pipes) go through OpenSSH's ssh(1) when it is
+ * installed, pinned to this session's host key (ssh/openssh.c); smaller ones
+ * through this session. KILN_SSH_TRANSPORT=libssh2 or =openssh picks one.
  */
 int kiln_ssh_upload(int *exit_status, struct kiln_ssh_session *s, const char *local_path,
                     const char *remote_cmd, const struct kiln_ssh_exec_opts *opts);

@@ -6,18 +6,17 @@
  * sh, test, stat, grep, awk, sha256sum, id, /proc/net. Values from the
  * profile are always single-quoted, never expanded.
  *
- * The profile module has already checked the shape of every check.
+ * The checks come typed and checked from profiles/ (struct kiln_check_spec).
  */
 #ifndef KILN_VALIDATE_CHECKS_H
 #define KILN_VALIDATE_CHECKS_H
 
-#include <jansson.h>
-
 #include "core/buf.h"
+#include "profiles/spec.h"
 
-/* A short description: "file /opt/web/VERSION contains 'v1.0.0'". */
-char *kiln_check_label(const json_t *check);
+/* A short description: "file /opt/web/VERSION contains 'v1.0.0'"; free() it. */
+char *kiln_check_label(const struct kiln_check_spec *check);
 /* The shell script for `check`, appended to `out`. */
-int kiln_check_script(struct kiln_buf *out, const json_t *check);
+int kiln_check_script(struct kiln_buf *out, const struct kiln_check_spec *check);
 
 #endif

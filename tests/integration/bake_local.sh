@@ -146,6 +146,9 @@ ok "base image $base"
 	echo v-slow >VERSION
 	git commit -qam "slow" && git tag v-slow
 	printf '#!/bin/sh\necho "token is $DEPLOY_TOKEN"\necho "title is $SITE_TITLE"\n' >deploy/install.sh
+	# Output that would retitle and clear the operator's terminal, and a NUL.
+	printf "printf '\\\\033]0;pwned\\\\007 hostile title\\\\n'\n" >>deploy/install.sh
+	printf "printf 'before\\\\000after NUL\\\\n'; printf '\\\\033[2J'\n" >>deploy/install.sh
 	cat install.good >>deploy/install.sh
 	echo v-echo >VERSION
 	git commit -qam "echo the secret" && git tag v-echo
@@ -168,6 +171,21 @@ ok "base image $base"
 	export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
 	git init -q
 	printf '#!/bin/sh\nset -e\nrm -f /usr/sbin/sshd\n' >nosshd.sh
+	# ...and its boot prints an escape sequence on the console kiln quotes.
+	cat >>nosshd.sh <<'SH'
+mkdir -p /etc/kiln/boot.d
+printf '#!/bin/sh\nprintf "\\033]0;pwned\\007 console title\\n"\n' >/etc/kiln/boot.d/10-hostile
+chmod 0755 /etc/kiln/boot.d/10-hostile
+SH
+	# A provisioner that takes sshd down (every sshd process, ours too).
+	cat >killsshd.sh <<'SH'
+#!/bin/sh
+echo "stopping sshd"
+for p in /proc/[0-9]*; do
+	[ "$(cat "$p/comm" 2>/dev/null)" = sshd ] && kill -KILL "${p#/proc/}"
+done
+sleep 10
+SH
 	# ssh-keygen -l (what prints the console's fingerprints) lies; sshd's keys are real.
 	cat >fakefp.sh <<'SH'
 #!/bin/sh
@@ -185,13 +203,13 @@ chmod 0755 /usr/bin/ssh-keygen
 SH
 	# ssh-keygen -l prints nothing: a console block without fingerprints.
 	sed -e 's|echo "256 SHA256:.*|:|' fakefp.sh >nofp.sh
-	chmod 0755 nosshd.sh fakefp.sh nofp.sh
+	chmod 0755 nosshd.sh fakefp.sh nofp.sh killsshd.sh
 	git add -A && git commit -qm sabotage && git tag s-1
 ) || { fail "sabotage repo"; exit 1; }
 python3 - "$tmp" <<'PY'
 import json, sys
 tmp = sys.argv[1]
-for what in ("nosshd", "fakefp", "nofp"):
+for what in ("nosshd", "fakefp", "nofp", "killsshd"):
     p = {"name": what, "target": "local",
          "layers": {"os": {"repo": tmp + "/repos/sabotage", "ref": "s-1",
                            "provision": [what + ".sh"]}}}
@@ -305,6 +323,11 @@ if KILN_TRACE=all "$KILN" -vv bake "$profile" --app-ref v-echo >"$tmp/b4.out" 2>
 		fail "no provisioner output at -vv"
 	grep -q 'token is \*\*\*' "$tmp/b4.err" && ok "the echoed secret is redacted" ||
 		fail "no redacted token line"
+	grep -qF '[app] \x1b]0;pwned\x07 hostile title' "$tmp/b4.err" &&
+		grep -qF '[app] before\x00after NUL' "$tmp/b4.err" && grep -qF '[app] \x1b[2J' "$tmp/b4.err" &&
+		ok "provisioner output reaches the terminal escaped (ESC, BEL, NUL)" ||
+		fail "provisioner output not escaped: $(grep -a 'hostile\|NUL' "$tmp/b4.err" | cat -v)"
+	if grep -q "$(printf '\033')" "$tmp/b4.err"; then fail "a raw ESC reached stderr"; fi
 	if grep -q "$SECRET" "$tmp/b4.out" "$tmp/b4.err" "$KILN_STATE_DIR"/runs/*; then
 		fail "the secret appears at -vv with KILN_TRACE=all"
 	else
@@ -382,7 +405,21 @@ if [ "$rc" = 1 ] && grep -q "did not answer within 8 s" "$tmp/s3.err" &&
 else
 	fail "no sshd: rc $rc: $(tail -n 8 "$tmp/s3.err")"
 fi
+grep -qF '\x1b]0;pwned\x07 console title' "$tmp/s3.err" && ! grep -q "$(printf '\033')" "$tmp/s3.err" &&
+	ok "the console's last lines are quoted escaped" ||
+	fail "console lines not escaped: $(cat -v "$tmp/s3.err" | tail -n 5)"
 no_leftovers "SSH timeout"
+
+# A provisioner that kills sshd: the connection's loss is named, with what ran last.
+"$KILN" bake "$tmp/killsshd.json" >"$tmp/s8.out" 2>"$tmp/s8.err"
+rc=$?
+if [ "$rc" = 1 ] && grep -q "while provisioner os/killsshd.sh ran: the SSH connection to '[0-9.]*:22' was lost" "$tmp/s8.err" &&
+	grep -q "its last output line: stopping sshd" "$tmp/s8.err"; then
+	ok "a provisioner that kills sshd: $(grep -o 'lost the builder.*' "$tmp/s8.err" | cut -c1-140)"
+else
+	fail "sshd killed: rc $rc: $(tail -n 5 "$tmp/s8.err")"
+fi
+no_leftovers "sshd killed by a provisioner"
 "$KILN" bake "$tmp/web-fakefp.json" >"$tmp/s4.out" 2>"$tmp/s4.err"
 rc=$?
 if [ "$rc" = 1 ] && grep -q "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" "$tmp/s4.err" &&

@@ -5,7 +5,8 @@
 set -u
 : "${KILN_BIN:?KILN_BIN is not set}"
 tmp=$(mktemp -d /tmp/kiln-layers-cli-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT INT TERM
+# A local cloud that a regression might start is stopped before the directory goes.
+trap '"$KILN_BIN" cloud down --state-dir "$tmp/nocloud" >/dev/null 2>&1; rm -rf "$tmp"' EXIT INT TERM
 export KILN_CACHE="$tmp/cache" HOME="$tmp" GIT_CONFIG_NOSYSTEM=1
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@kiln.invalid GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@kiln.invalid
 fail() { echo "layers_cli: $*" >&2; exit 1; }
@@ -84,6 +85,43 @@ tar --zstd -xf "$tmp/ex/out/app-$(echo "$web" | cut -c1-12).tar.zst" -C "$tmp/ex
 	fail "cannot extract the app layer"
 [ "$(cat "$tmp/ex/x/VERSION")" = v1.0.0 ] || fail "app layer: wrong VERSION"
 [ -x "$tmp/ex/x/deploy/install.sh" ] || fail "app layer: install.sh lost its x bit"
+
+# A provisioner missing from the tree: exit 2 at its place in the profile.
+write_profile v1.0
+sed -e 's|"ref": "v1.0", "provision": \["bin/run"\]|"ref": "v1.0", "provision": ["bin/run", "bin"]|' \
+	"$tmp/web.json" >"$tmp/noprov.json"
+"$KILN_BIN" layers "$tmp/noprov.json" --out "$tmp/noprov" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 2 ] || fail "a directory as provisioner gave exit $rc, not 2"
+grep -q "^$tmp/noprov.json:6:70: layers.app.provision\[1\]: 'bin' is a directory, not a file" "$tmp/err" ||
+	fail "provisioner message: $(cat "$tmp/err")"
+
+# kiln bake finds it too, before it reaches a cloud: none is started.
+KILN_LOCAL_ENDPOINT=http://127.0.0.1:9 KILN_CLOUD_STATE_DIR="$tmp/nocloud" KILN_STATE_DIR="$tmp/state" \
+	"$KILN_BIN" bake "$tmp/noprov.json" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 2 ] || fail "kiln bake with a directory as provisioner gave exit $rc, not 2"
+grep -q "^$tmp/noprov.json:6:70: layers.app.provision\[1\]: 'bin' is a directory" "$tmp/err" ||
+	fail "kiln bake's provisioner message: $(cat "$tmp/err")"
+[ ! -e "$tmp/nocloud" ] || fail "kiln bake started a local cloud for a profile it refuses"
+
+# A crafted tree (git mktree checks nothing): '.git' under a name holding an
+# escape sequence. Refused with exit 2; the terminal never sees the ESC.
+blob=$(git -C "$tmp/app" rev-parse HEAD:bin/run)
+hooks=$(printf '100755 blob %s\tpost-checkout\n' "$blob" | git -C "$tmp/app" mktree)
+dotgit=$(printf '040000 tree %s\thooks\n' "$hooks" | git -C "$tmp/app" mktree)
+evil=$(printf '040000 tree %s\t.GIT\n' "$dotgit" | git -C "$tmp/app" mktree)
+bin=$(git -C "$tmp/app" rev-parse HEAD:bin)
+top=$(printf '040000 tree %s\tbin\n040000 tree %s\tx\033]0;pwned\007\n' "$bin" "$evil" |
+	git -C "$tmp/app" mktree)
+git -C "$tmp/app" tag evil "$(git -C "$tmp/app" commit-tree "$top" -m evil)"
+write_profile evil
+"$KILN_BIN" layers "$tmp/web.json" --out "$tmp/evil" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 2 ] || fail "a tree with .GIT gave exit $rc, not 2"
+grep -qF "kiln: error: layer 'app': 'x\x1b]0;pwned\x07/.GIT' is a git directory" "$tmp/err" ||
+	fail "crafted tree message: $(cat -v "$tmp/err")"
+if grep -q "$(printf '\033')" "$tmp/err"; then fail "a raw ESC reached stderr"; fi
 
 "$KILN_BIN" layers "$tmp/web.json" --bogus >/dev/null 2>&1
 [ $? -eq 2 ] || fail "an unknown option is not exit 2"

@@ -195,6 +195,25 @@ START_TEST(notfound_codes_map_to_enotfound)
 }
 END_TEST
 
+/* What a server says reaches the error slot escaped: no ESC sequence for the terminal. */
+START_TEST(server_messages_are_escaped)
+{
+	const char *args[] = {"--fail", "Bad\\u001b]0;pwned\\u0007Code:400:1", NULL};
+	struct kiln_aws *aws;
+	json_t *out = NULL, *body = json_pack("{s:s}", "Name", "/x");
+
+	start(args);
+	aws = client(SECRET, 0);
+	ck_assert_int_eq(kiln_aws_json(&out, aws, KILN_AWS_SSM, "GetParameter", body), KILN_ERROR);
+	ck_assert_msg(strcmp(kiln_error_last(),
+	                     "ssm GetParameter: Bad\\x1b]0;pwned\\x07Code: scripted failure") == 0,
+	              "%s", kiln_error_last());
+	json_decref(body);
+	kiln_aws_free(aws);
+	fixture_stop(&F);
+}
+END_TEST
+
 START_TEST(json_call_is_signed_and_targeted)
 {
 	const char *args[] = {"--access-key", AKID, "--secret", SECRET, NULL};
@@ -564,6 +583,7 @@ Suite *kiln_test_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, throttling_then_success);
+	tcase_add_test(tc, server_messages_are_escaped);
 	tcase_add_loop_test(tc, retried_codes_then_success, 0, KILN_ARRAY_SIZE(retried_codes));
 	tcase_add_test(tc, attempts_exhausted_keeps_last_error);
 	tcase_add_test(tc, default_max_attempts_is_five);

@@ -227,9 +227,9 @@ END_TEST
 
 /* Polling. */
 
-START_TEST(poll_backoff_doubles_from_200ms_to_5s)
+START_TEST(poll_backoff_doubles_from_20ms_to_5s)
 {
-	static const double want[] = {0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0};
+	static const double want[] = {0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.0, 5.0};
 	double d = 0;
 	size_t i;
 
@@ -252,8 +252,8 @@ START_TEST(poll_never_overshoots_its_deadline)
 		n++;
 	t = kiln_time_mono() - t0;
 	ck_assert_int_eq(error, KILN_ETIMEOUT);
-	/* 0.2 + 0.3 (cut short): two looks, then the timeout. */
-	ck_assert_int_eq(n, 2);
+	/* 0.02 + 0.04 + 0.08 + 0.16 + 0.2 (cut short): five looks, then the timeout. */
+	ck_assert_int_eq(n, 5);
 	ck_assert_msg(t >= 0.49 && t < 0.7, "waited %g s", t);
 	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "waiting for a test"));
 }
@@ -451,6 +451,20 @@ START_TEST(state_dir_follows_the_environment)
 }
 END_TEST
 
+/* A console is the machine's output: its lines reach messages escaped. */
+START_TEST(console_tail_is_escaped)
+{
+	struct kiln_buf b = KILN_BUF_INIT;
+
+	kiln_bake__console_tail(&b, "one\r\ntwo\r\n\x1b]0;pwned\a three\r\n\x1b[2Jfour\r\n\r\n", 3);
+	ck_assert_str_eq(b.ptr, "two\n\\x1b]0;pwned\\x07 three\n\\x1b[2Jfour");
+	kiln_buf_clear(&b);
+	kiln_bake__console_tail(&b, "", 3);
+	ck_assert_str_eq(b.ptr, "(console empty)");
+	kiln_buf_release(&b);
+}
+END_TEST
+
 START_TEST(cache_hit_manifest_and_timings)
 {
 	struct kiln_manifest m;
@@ -568,6 +582,11 @@ static void remote_start(struct remote *r, const char *app_script, const char *w
 	    {"bin/ok.sh", "#!/bin/sh\necho \"$KILN_APP_REF $MODE $TOKEN $(pwd)\" > "
 	                  "\"$KILN_LAYER_DIR/../../out-app\"\n"},
 	    {"bin/fail.sh", "#!/bin/sh\necho line one\necho the reason >&2\nexit 3\n"},
+	    /* Kills the sshd process of its own session, as "systemctl restart ssh" might. */
+	    {"bin/killssh.sh",
+	     "#!/bin/sh\necho stopping sshd\np=$$\n"
+	     "while [ \"$p\" -gt 1 ]; do p=$(awk '{print $4}' /proc/$p/stat)\n"
+	     "  [ \"$(cat /proc/$p/comm)\" = sshd ] && break; done\nkill -KILL \"$p\"\nsleep 5\n"},
 	    {NULL, NULL}};
 	char *path = kiln_xasprintf("%s/web.json", rdir);
 	char *text = kiln_xasprintf(REMOTE_PROFILE, app_script, rdir, rdir, want, rdir);
@@ -583,7 +602,7 @@ static void remote_start(struct remote *r, const char *app_script, const char *w
 	r->opts.version = KILN_BAKE_OPTIONS_VERSION;
 	r->b.profile = r->profile;
 	r->b.opts = &r->opts;
-	r->b.bake = json_object_get(r->profile->json, "bake");
+	r->b.bake = &r->profile->bake;
 	r->b.deadline = kiln_time_mono() + 60;
 	r->b.os_ref = "os-1";
 	r->b.app_ref = "v1";
@@ -679,6 +698,107 @@ START_TEST(builder_failures_carry_their_output)
 }
 END_TEST
 
+/* A provisioner that takes sshd down: the error says so, and what ran last. */
+START_TEST(builder_lost_connection_names_the_provisioner)
+{
+	struct remote r;
+
+	remote_start(&r, "killssh.sh", "x");
+	ck_assert_int_eq(kiln_bake__upload(&r.b), 0);
+	ck_assert_int_eq(kiln_bake__provision(&r.b), KILN_ERROR);
+	ck_assert_msg(strstr(kiln_error_last(), "while provisioner app/bin/killssh.sh ran") != NULL,
+	              "%s", kiln_error_last());
+	ck_assert_msg(strstr(kiln_error_last(), "the SSH connection to '127.0.0.1:") != NULL, "%s",
+	              kiln_error_last());
+	ck_assert_msg(strstr(kiln_error_last(), "its last output line: stopping sshd") != NULL,
+	              "%s", kiln_error_last());
+	ck_assert_ptr_null(strstr(kiln_error_last(), "transport read\n"));
+	/* What comes next does not try the dead connection. */
+	ck_assert_int_eq(kiln_bake__checks(&r.b), KILN_ERROR);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "was lost earlier"));
+	remote_end(&r);
+}
+END_TEST
+
+static int collect_events(const struct kiln_event *ev, void *payload)
+{
+	if (ev->kind == KILN_EVENT_PROGRESS)
+		kiln_buf_printf(payload, "%s\n", ev->message);
+	else if (ev->kind == KILN_EVENT_OUTPUT)
+		kiln_buf_printf(payload, "[%s] %s\n", ev->label, ev->message);
+	return 0;
+}
+
+/*
+ * Every check runs in one remote command (one SSH session on the builder, not
+ * one per check); each fails alone, with its own lines, escaped; a line that
+ * looks like the end of a check does not end it.
+ */
+START_TEST(builder_checks_run_in_one_command)
+{
+	static const char checks[] =
+	    "{\"checks\": ["
+	    "{\"file\": \"/nonexistent\\nkiln-check-0123456789abcdef 0 0\", \"name\": \"forger\"},"
+	    "{\"command\": \"sleep 30\", \"timeout_s\": 1, \"name\": \"sleeper\"},"
+	    "{\"file\": \"/nonexistent/\\u001b]0;pwned\\u0007\", \"name\": \"hostile\"},"
+	    "{\"command\": \"test \\\"$KILN_APP_REF\\\" = v1\", \"name\": \"fine\"}]}";
+	struct remote r;
+	struct kiln_validate_spec saved;
+	struct kiln_buf log = KILN_BUF_INIT, said = KILN_BUF_INIT;
+	char logname[] = "/tmp/kiln-bake-checks-XXXXXX";
+	FILE *fp = fdopen(mkstemp(logname), "w");
+	json_t *v = NULL;
+	const char *p;
+	double t0;
+	int execs = 0;
+
+	remote_start(&r, "ok.sh", "x");
+	ck_assert_int_eq(kiln_json_load_string(&v, checks, "checks"), 0);
+	saved = r.profile->validate;
+	kiln_validate_spec_fill(&r.profile->validate, v);
+	setenv("KILN_TRACE", "ssh", 1);
+	kiln_log_setup(1, 0, KILN_COLOR_NEVER);
+	kiln_log_set_stream(fp, 0);
+	r.b.events.cb = collect_events;
+	r.b.events.payload = &said;
+	t0 = kiln_time_mono();
+	ck_assert_int_eq(kiln_bake__checks(&r.b), KILN_ERROR);
+	ck_assert_double_lt(kiln_time_mono() - t0, 5.0);
+	ck_assert_msg(strstr(kiln_error_last(), "3 of 4 checks failed on the builder") != NULL,
+	              "%s", kiln_error_last());
+	ck_assert_msg(strstr(kiln_error_last(),
+	                     "forger: /nonexistent\n    kiln-check-0123456789abcdef"
+	                     " 0 0 does not exist") != NULL,
+	              "%s", kiln_error_last());
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "sleeper: exited with 124, expected 0"));
+	ck_assert_ptr_nonnull(
+	    strstr(kiln_error_last(), "hostile: /nonexistent/\\x1b]0;pwned\\x07"));
+	ck_assert_ptr_null(strchr(kiln_error_last(), '\033'));
+	ck_assert_ptr_null(strstr(kiln_error_last(), "fine"));
+	fflush(fp);
+	ck_assert_int_eq(kiln_file_read(&log, logname), 0);
+	for (p = log.ptr; (p = strstr(p, "trace ssh: exec on")) != NULL; p++)
+		execs++;
+	ck_assert_int_eq(execs, 1);
+	/* Its output and its verdicts go out as the bake's events, escaped. */
+	ck_assert_msg(strstr(said.ptr, "[check] /nonexistent/\\x1b]0;pwned\\x07") != NULL, "%s",
+	              said.ptr);
+	ck_assert_ptr_nonnull(strstr(said.ptr, "check ok: fine\n"));
+	ck_assert_ptr_null(strchr(said.ptr, '\033'));
+	unsetenv("KILN_TRACE");
+	kiln_log_set_stream(NULL, -1);
+	kiln_log_setup(0, 0, KILN_COLOR_NEVER);
+	fclose(fp);
+	unlink(logname);
+	kiln_buf_release(&log);
+	kiln_buf_release(&said);
+	kiln_validate_spec_release(&r.profile->validate);
+	r.profile->validate = saved;
+	json_decref(v);
+	remote_end(&r);
+}
+END_TEST
+
 /* bake/provision.c, for builders without zstd. */
 START_TEST(layers_decompress_for_builders_without_zstd)
 {
@@ -741,12 +861,13 @@ Suite *kiln_test_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pipeline");
-	tcase_add_test(tc, poll_backoff_doubles_from_200ms_to_5s);
+	tcase_add_test(tc, poll_backoff_doubles_from_20ms_to_5s);
 	tcase_add_test(tc, poll_never_overshoots_its_deadline);
 	tcase_add_test(tc, poll_stops_at_once_on_the_stop_flag);
 	tcase_add_loop_test(tc, gc_selects_from_tags, 0, (int)KILN_ARRAY_SIZE(gc_cases));
 	tcase_add_test(tc, state_dir_follows_the_environment);
 	tcase_add_test(tc, cache_hit_manifest_and_timings);
+	tcase_add_test(tc, console_tail_is_escaped);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("remote");
@@ -754,6 +875,8 @@ Suite *kiln_test_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, builder_upload_provision_checks);
 	tcase_add_test(tc, builder_failures_carry_their_output);
+	tcase_add_test(tc, builder_lost_connection_names_the_provisioner);
+	tcase_add_test(tc, builder_checks_run_in_one_command);
 	tcase_add_test(tc, builder_stop_flag_interrupts_a_provisioner);
 	tcase_add_test(tc, layers_decompress_for_builders_without_zstd);
 	suite_add_tcase(s, tc);

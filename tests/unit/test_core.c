@@ -78,6 +78,79 @@ START_TEST(buf_rtrim)
 }
 END_TEST
 
+/* What reaches a terminal from outside: the attacks of issue 9 and UTF-8's edges. */
+static const struct {
+	const char *in;
+	size_t len; /* 0: strlen(in) */
+	unsigned flags;
+	const char *out;
+} escapes[] = {
+    {"plain text, tabs\tand \\backslashes\\", 0, 0, "plain text, tabs\tand \\backslashes\\"},
+    {"\x1b]0;pwned\a title", 0, 0, "\\x1b]0;pwned\\x07 title"},
+    {"\x1b[2J\x1b[H", 0, 0, "\\x1b[2J\\x1b[H"},
+    {"a\0b", 3, 0, "a\\x00b"},
+    {"over\rwrite", 0, 0, "over\\x0dwrite"},
+    {"del\x7f", 0, 0, "del\\x7f"},
+    {"two\nlines\r\n", 0, 0, "two\\x0alines\\x0d\\x0a"},
+    {"two\nlines\r\nand\rcr", 0, KILN_ESCAPE_LINES, "two\nlines\nand\\x0dcr"},
+    {"ünïcødé ✓ 日本 \xf0\x9f\x94\xa5", 0, 0, "ünïcødé ✓ 日本 \xf0\x9f\x94\xa5"},
+    /* C1 CSI, and a right-to-left override */
+    {"\xc2\x9b"
+     "2J",
+     0, 0, "\\xc2\\x9b2J"},
+    {"abc\xe2\x80\xae"
+     "txt.exe",
+     0, 0, "abc\\xe2\\x80\\xaetxt.exe"},
+    /* not UTF-8: a lone byte, an overlong '/', a surrogate, past U+10FFFF, cut short */
+    {"n\xff\xfe", 0, 0, "n\\xff\\xfe"},
+    {"\xc0\xaf", 0, 0, "\\xc0\\xaf"},
+    {"\xed\xa0\x80", 0, 0, "\\xed\\xa0\\x80"},
+    {"\xf4\x90\x80\x80", 0, 0, "\\xf4\\x90\\x80\\x80"},
+    {"\xe2\x9c", 0, 0, "\\xe2\\x9c"},
+    {"", 0, 0, ""},
+    /* records that must read back: a backslash doubled, the rest as always */
+    {"a\\x1b\x1b\xff", 0, KILN_ESCAPE_BACKSLASH, "a\\\\x1b\\x1b\\xff"},
+};
+
+START_TEST(buf_escapes_what_comes_from_outside)
+{
+	struct kiln_buf b = KILN_BUF_INIT, again = KILN_BUF_INIT;
+	size_t len = escapes[_i].len ? escapes[_i].len : strlen(escapes[_i].in);
+	char *copy;
+
+	ck_assert_int_eq(kiln_buf_put_escaped(&b, escapes[_i].in, len, escapes[_i].flags), 0);
+	ck_assert_uint_eq(b.size, strlen(escapes[_i].out));
+	ck_assert_str_eq(b.ptr, escapes[_i].out);
+	/* Escaped text is printable: escaping it again changes nothing (but doubled backslashes).
+	 */
+	if (!(escapes[_i].flags & KILN_ESCAPE_BACKSLASH)) {
+		ck_assert_int_eq(kiln_buf_put_escaped(&again, b.ptr, b.size, escapes[_i].flags), 0);
+		ck_assert_str_eq(again.ptr, b.ptr);
+	}
+	if (escapes[_i].flags == 0 && escapes[_i].len == 0) {
+		copy = kiln_escape(escapes[_i].in);
+		ck_assert_str_eq(copy, b.ptr);
+		free(copy);
+	}
+	kiln_buf_release(&again);
+	kiln_buf_release(&b);
+}
+END_TEST
+
+START_TEST(buf_escape_respects_the_cap)
+{
+	struct kiln_buf b;
+
+	kiln_buf_init(&b, 8);
+	ck_assert_int_eq(kiln_buf_puts(&b, "ok:"), 0);
+	ck_assert_int_eq(kiln_buf_put_escaped(&b, "\x1b\x1b", 2, 0), KILN_ETOOBIG);
+	ck_assert_str_eq(b.ptr, "ok:");
+	ck_assert_int_eq(kiln_buf_put_escaped(&b, "\x1b", 1, 0), 0);
+	ck_assert_str_eq(b.ptr, "ok:\\x1b");
+	kiln_buf_release(&b);
+}
+END_TEST
+
 START_TEST(error_slot_set_prefix_clear)
 {
 	kiln_error_clear();
@@ -115,6 +188,27 @@ START_TEST(log_redacts_secrets)
 	r = kiln_log_redact("key=wJalrXUtnFEMI/K7MDENG");
 	ck_assert_str_eq(r, "key=wJalrXUtnFEMI/K7MDENG");
 	free(r);
+}
+END_TEST
+
+/* Whatever a message holds, a log line reaches the terminal escaped. */
+START_TEST(log_lines_are_escaped)
+{
+	struct kiln_buf log = KILN_BUF_INIT;
+	char name[] = "/tmp/kiln-core-log-XXXXXX";
+	FILE *fp = fdopen(mkstemp(name), "w");
+
+	ck_assert_ptr_nonnull(fp);
+	kiln_log_set_stream(fp, 0);
+	kiln_log_warn("tag '%s' moved\nsecond line", "v1\x1b]0;pwned\a\x1b[2J");
+	fflush(fp);
+	ck_assert_int_eq(kiln_file_read(&log, name), 0);
+	ck_assert_str_eq(log.ptr, "kiln: warning: tag 'v1\\x1b]0;pwned\\x07\\x1b[2J' moved\n"
+	                          "second line\n");
+	kiln_log_set_stream(NULL, -1);
+	fclose(fp);
+	unlink(name);
+	kiln_buf_release(&log);
 }
 END_TEST
 
@@ -522,9 +616,13 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, buf_cap_refuses_and_keeps_contents);
 	tcase_add_test(tc, buf_grows_large);
 	tcase_add_test(tc, buf_rtrim);
+	tcase_add_loop_test(tc, buf_escapes_what_comes_from_outside, 0,
+	                    (int)KILN_ARRAY_SIZE(escapes));
+	tcase_add_test(tc, buf_escape_respects_the_cap);
 	tcase_add_test(tc, error_slot_set_prefix_clear);
 	tcase_add_test(tc, exit_codes);
 	tcase_add_test(tc, log_redacts_secrets);
+	tcase_add_test(tc, log_lines_are_escaped);
 	tcase_add_test(tc, log_trace_areas);
 	tcase_add_test(tc, log_levels_follow_verbosity);
 	tcase_add_test(tc, log_sink_is_set_by_the_program);

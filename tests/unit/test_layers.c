@@ -1211,6 +1211,188 @@ START_TEST(https_checks_certificates)
 }
 END_TEST
 
+/* ---- hostile trees --------------------------------------------------------- */
+
+/*
+ * Trees that `git add` would never make, written with `git mktree` (which
+ * checks nothing): in a listing, %B is a blob, %L a symlink's target, %T a
+ * tree holding one file, %S the tree of the case's `sub` listing, %N a name
+ * of 256 bytes and %M one of 255.
+ */
+static const struct {
+	const char *root, *sub;
+	const char *refused; /* NULL: packed */
+} crafted[] = {
+    {"040000 tree %T\t.git\n100644 blob %B\tREADME\n", NULL,
+     "'.git' is a git directory ('.git'), which git itself refuses to check out"},
+    {"040000 tree %S\tsub\n", "100644 blob %B\t.GIT\n", "'sub/.GIT' is a git directory"},
+    {"040000 tree %T\t.Git \n", NULL, "'.Git ' is a git directory"},
+    {"040000 tree %T\t.git..\n", NULL, "'.git..' is a git directory"},
+    {"040000 tree %T\tGIT~1\n", NULL, "'GIT~1' is a git directory"},
+    {"100644 blob %B\t.git::$INDEX_ALLOCATION\n", NULL, "is a git directory"},
+    {"040000 tree %T\t.g\xe2\x80\x8cit\n", NULL, "'.g\xe2\x80\x8cit' is a git directory"},
+    {"040000 tree %S\tevil\x1b]0;pwned\a\n", "040000 tree %T\t.git\n",
+     "'evil\\x1b]0;pwned\\x07/.git' is a git directory"},
+    /* one name twice: file and directory, symlink and directory, two files */
+    {"100644 blob %B\ta\n100644 blob %B\ta-b\n040000 tree %T\ta\n", NULL,
+     "'a' is both a file and a directory in the tree: it would be ambiguous"},
+    {"120000 blob %L\tetc\n040000 tree %T\tetc\n", NULL,
+     "'etc' is both a symlink and a directory in the tree"},
+    {"040000 tree %S\tdir\n", "100644 blob %B\tx\n100755 blob %B\tx\n",
+     "'dir/x' is in the tree twice"},
+    {"100644 blob %B\t%N\n", NULL,
+     "has a name longer than 255 bytes, which no Linux file system takes"},
+    /* close to .git, but not it */
+    {"040000 tree %T\t.github\n100644 blob %B\t.gitignore\n100644 blob %B\t.git-x\n"
+     "100644 blob %B\tgit~2\n100644 blob %B\tx.git\n100644 blob %B\t%M\n",
+     NULL, NULL},
+};
+
+static char *mktree(const char *repo, const char *listing, const char *blob, const char *link,
+                    const char *tree, const char *sub)
+{
+	struct kiln_buf text = KILN_BUF_INIT, out = KILN_BUF_INIT;
+	char *file = path("listing"), *cmd;
+	char *argv[] = {"sh", "-c", NULL, NULL};
+	const char *p;
+	int status = -1;
+
+	for (p = listing; *p != '\0'; p++) {
+		if (*p != '%') {
+			kiln_buf_putc(&text, *p);
+			continue;
+		}
+		p++;
+		if (*p == 'B')
+			kiln_buf_puts(&text, blob);
+		else if (*p == 'L')
+			kiln_buf_puts(&text, link);
+		else if (*p == 'T')
+			kiln_buf_puts(&text, tree);
+		else if (*p == 'S')
+			kiln_buf_puts(&text, sub);
+		else
+			for (int i = 0; i < (*p == 'N' ? 256 : 255); i++)
+				kiln_buf_putc(&text, 'n');
+	}
+	ck_assert_int_eq(kiln_file_write_atomic(file, text.ptr, text.size, 0644), 0);
+	cmd = kiln_xasprintf("git -C '%s' mktree < '%s'", repo, file);
+	argv[2] = cmd;
+	ck_assert_int_eq(kiln_proc_run(&status, &out, NULL, argv), 0);
+	ck_assert_int_eq(status, 0);
+	kiln_buf_rtrim(&out);
+	kiln_buf_release(&text);
+	free(cmd);
+	free(file);
+	return kiln_buf_detach(&out);
+}
+
+START_TEST(hostile_trees_are_refused_at_pack_time)
+{
+	char *repo = make_repo("repo"), *cache = path("cache"), *out = path("out");
+	char *blob = git(repo, "rev-parse", "HEAD:README", NULL);
+	char *link = git(repo, "rev-parse", "HEAD:link", NULL);
+	char *tree = git(repo, "rev-parse", "HEAD:etc", NULL);
+	char *sub = NULL, *top, *commit;
+	struct kiln_layer *l = NULL;
+	int error;
+
+	if (crafted[_i].sub != NULL)
+		sub = mktree(repo, crafted[_i].sub, blob, link, tree, "");
+	top = mktree(repo, crafted[_i].root, blob, link, tree, sub ? sub : "");
+	commit = git(repo, "commit-tree", top, "-m", "crafted", NULL);
+	free(git(repo, "tag", "crafted", commit, NULL));
+	error = resolve_pack(&l, "app", repo, "crafted", NULL, cache, out);
+	if (crafted[_i].refused == NULL) {
+		ck_assert_msg(error == 0, "%s", kiln_error_last());
+		kiln_layer_free(l);
+	} else {
+		/* Bad input: exit code 2, one line naming the path, escaped. */
+		ck_assert_int_eq(error, KILN_EINVAL);
+		ck_assert_int_eq(kiln_exit_code(error), 2);
+		ck_assert_msg(strstr(kiln_error_last(), crafted[_i].refused) != NULL, "case %d: %s",
+		              _i, kiln_error_last());
+		ck_assert_msg(strncmp(kiln_error_last(), "layer 'app': '", 14) == 0, "%s",
+		              kiln_error_last());
+		ck_assert_ptr_null(strchr(kiln_error_last(), '\033'));
+		ck_assert_ptr_null(strchr(kiln_error_last(), '\n'));
+	}
+	free(blob);
+	free(link);
+	free(tree);
+	free(sub);
+	free(top);
+	free(commit);
+	free(repo);
+	free(cache);
+	free(out);
+}
+END_TEST
+
+/*
+ * A provisioner is looked up in the tree when the layer is packed, not found
+ * missing on a launched builder: the error points at the profile.
+ */
+static const struct {
+	const char *subdir, *provision, *problem; /* problem NULL: packs */
+} provisioners[] = {
+    {NULL, "bin/run.sh", NULL},
+    {NULL, "README", NULL},
+    {NULL, "./bin//run.sh", NULL},
+    {"etc", "app.conf", NULL},
+    {NULL, "missing.sh", "'missing.sh' is not in the layer (v1 at "},
+    {NULL, "etc", "'etc' is a directory, not a file"},
+    {NULL, "link", "'link' is a symlink, not a file"},
+    {NULL, "README/x.sh", "'README/x.sh' is not in the layer: 'README' is a file"},
+    {NULL, "link/app.conf", "is not in the layer: 'link' is a symlink"},
+    {NULL, "etc/sub dir/nope.sh", "'etc/sub dir/nope.sh' is not in the layer"},
+    {"etc", "README", "'README' is not in the layer"},
+    {NULL, "./", "is the layer's own directory, not a file"},
+};
+
+START_TEST(provisioners_are_checked_against_the_tree)
+{
+	char *repo = make_repo("repo"), *cache = path("cache"), *out = path("out");
+	struct kiln_layer_spec s = spec_for("app", repo, "v1");
+	char *prov[] = {(char *)"README", (char *)provisioners[_i].provision, NULL};
+	char *at[] = {(char *)"web.json:3:20", (char *)"web.json:4:7", NULL};
+	struct kiln_layer *l = NULL;
+	int error;
+
+	s.path = (char *)provisioners[_i].subdir;
+	s.provision = prov;
+	s.nprovision = 2;
+	s.provision_at = at;
+	if (provisioners[_i].subdir != NULL) {
+		prov[0] = prov[1];
+		s.nprovision = 1;
+		at[0] = at[1];
+	}
+	ck_assert_msg(kiln_layer_resolve(&l, &s, cache) == 0, "%s", kiln_error_last());
+	error = kiln_layer_pack(l, out);
+	if (provisioners[_i].problem == NULL) {
+		ck_assert_msg(error == 0, "%s", kiln_error_last());
+	} else {
+		struct kiln_buf want = KILN_BUF_INIT;
+
+		ck_assert_int_eq(error, KILN_EINVAL);
+		kiln_buf_printf(&want, "web.json:4:7: layers.app.provision[%d]: ",
+		                provisioners[_i].subdir ? 0 : 1);
+		ck_assert_msg(strncmp(kiln_error_last(), want.ptr, want.size) == 0, "%s",
+		              kiln_error_last());
+		ck_assert_msg(strstr(kiln_error_last(), provisioners[_i].problem) != NULL, "%s",
+		              kiln_error_last());
+		/* Found before anything was written. */
+		ck_assert_int_ne(access(out, F_OK), 0);
+		kiln_buf_release(&want);
+	}
+	kiln_layer_free(l);
+	free(repo);
+	free(cache);
+	free(out);
+}
+END_TEST
+
 START_TEST(cache_dir_follows_the_environment)
 {
 	char *d = NULL;
@@ -1241,6 +1423,10 @@ Suite *kiln_test_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, cache_dir_follows_the_environment);
+	tcase_add_loop_test(tc, provisioners_are_checked_against_the_tree, 0,
+	                    (int)KILN_ARRAY_SIZE(provisioners));
+	tcase_add_loop_test(tc, hostile_trees_are_refused_at_pack_time, 0,
+	                    (int)KILN_ARRAY_SIZE(crafted));
 	tcase_add_test(tc, annotated_and_lightweight_tags);
 	tcase_add_test(tc, branch_is_refused);
 	tcase_add_test(tc, missing_tag_is_clear);

@@ -396,7 +396,7 @@ START_TEST(paging_walks_every_item_once)
 		char *arg = token ? kiln_xasprintf("NextToken=%s", token) : kiln_xstrdup("X=1");
 		struct reply r = call("DescribeSecurityGroups", "MaxResults=5", arg, NULL);
 		ck_assert_msg(r.status == 200, "%s", r.body);
-		seen += count(r.body, "<groupId>");
+		seen += count(r.body, "<groupName>");
 		free(token);
 		token = text(&r, "nextToken")[0] ? kiln_xstrdup(text(&r, "nextToken")) : NULL;
 		pages++;

@@ -532,6 +532,141 @@ START_TEST(examples_are_valid)
 }
 END_TEST
 
+/* Stages read typed specs: every value of bake and validate, defaults included. */
+static const char typed[] =
+    "{\n"
+    "  \"name\": \"web\",\n"
+    "  \"region\": \"eu-west-1\",\n"
+    "  \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\",\n"
+    "                      \"provision\": [\"a.sh\", \"deploy/b.sh\"]}},\n"
+    "  \"bake\": {\"source_image\": {\"name\": \"debian-12-*\", \"owners\": [\"self\", "
+    "\"amazon\"],\n"
+    "                             \"tags\": {\"os\": \"debian\"}},\n"
+    "           \"ssh\": {\"host_key_check\": \"accept-new\", \"port\": 2222},\n"
+    "           \"encrypted\": true, \"kms_key_id\": \"alias/kiln\",\n"
+    "           \"variables\": {\"ZED\": \"last\", \"TOKEN\": {\"value\": \"s3cret\", \"secret\": "
+    "true},\n"
+    "                         \"PLAIN\": {\"value\": \"p\"}}},\n"
+    "  \"validate\": {\"checks\": [\n"
+    "    {\"file\": \"/opt/x\", \"group\": \"adm\", \"mode\": \"0644\", \"exists\": true},\n"
+    "    {\"group\": \"adm\", \"exists\": false},\n"
+    "    {\"port\": 8080},\n"
+    "    {\"command\": \"true\", \"exit_code\": 0, \"stdout\": \"ok\", \"name\": \"works\"},\n"
+    "    {\"service\": \"web\", \"enabled\": true}]},\n"
+    "  \"tags\": {\"team\": \"data\", \"cost\": \"42\"},\n"
+    "  \"environments\": {\"prod\": {\"bake\": {\"instance_type\": \"m5.large\"},\n"
+    "    \"layers\": {\"os\": {\"provision\": [\"prod.sh\"]}},\n"
+    "    \"validate\": {\"checks\": [{\"user\": \"web\"}]}}}\n"
+    "}\n";
+
+START_TEST(bake_and_validate_are_typed)
+{
+	struct kiln_profile *p = NULL;
+	char *path = write_profile("typed.json", typed), *at;
+	const struct kiln_bake_spec *b;
+	const struct kiln_check_spec *c;
+
+	ck_assert_msg(kiln_profile_load(&p, path, NULL) == 0, "%s", kiln_error_last());
+	b = &p->bake;
+	ck_assert_str_eq(p->region, "eu-west-1");
+	ck_assert_ptr_null(b->source_image.id);
+	ck_assert_str_eq(b->source_image.name, "debian-12-*");
+	ck_assert_uint_eq(b->source_image.nowners, 2);
+	ck_assert_str_eq(b->source_image.owners[1], "amazon");
+	ck_assert_uint_eq(b->source_image.ntags, 1);
+	ck_assert_str_eq(b->source_image.tags[0].value, "debian");
+	/* Defaults, where the profile says nothing. */
+	ck_assert_str_eq(b->instance_type, "t3.small");
+	ck_assert_str_eq(b->ssh_user, "root");
+	ck_assert_str_eq(b->layer_dir, "/opt/kiln/layers");
+	ck_assert_int_eq(b->timeout_s, 3600);
+	ck_assert_int_eq(b->provision_timeout_s, 1800);
+	ck_assert_int_eq(b->ssh_timeout_s, 300);
+	/* Set values, an object merged over its defaults. */
+	ck_assert_int_eq(b->ssh_port, 2222);
+	ck_assert_int_eq(b->host_key_check, KILN_HOST_KEY_ACCEPT_NEW);
+	ck_assert_int_eq(b->encrypted, 1);
+	ck_assert_str_eq(b->kms_key_id, "alias/kiln");
+	/* Variables in file order, both forms. */
+	ck_assert_uint_eq(b->nvariables, 3);
+	ck_assert_str_eq(b->variables[0].name, "ZED");
+	ck_assert_str_eq(b->variables[0].value, "last");
+	ck_assert_int_eq(b->variables[0].secret, 0);
+	ck_assert_str_eq(b->variables[1].name, "TOKEN");
+	ck_assert_int_eq(b->variables[1].secret, 1);
+	ck_assert_str_eq(b->variables[2].value, "p");
+	ck_assert_int_eq(b->variables[2].secret, 0);
+	ck_assert_uint_eq(p->ntags, 2);
+	ck_assert_str_eq(p->tags[1].key, "cost");
+
+	ck_assert_uint_eq(p->validate.nchecks, 5);
+	c = &p->validate.checks[0];
+	/* "group" beside "file" is the file's group, not a group check. */
+	ck_assert_int_eq(c->kind, KILN_CHECK_FILE);
+	ck_assert_str_eq(c->subject, "/opt/x");
+	ck_assert_str_eq(c->group, "adm");
+	ck_assert_str_eq(c->mode, "0644");
+	ck_assert_int_eq(c->exists, 1);
+	ck_assert_int_eq(c->running, KILN_UNSET);
+	c = &p->validate.checks[1];
+	ck_assert_int_eq(c->kind, KILN_CHECK_GROUP);
+	ck_assert_str_eq(c->subject, "adm");
+	ck_assert_ptr_null(c->group);
+	ck_assert_int_eq(c->exists, 0);
+	c = &p->validate.checks[2];
+	ck_assert_int_eq(c->kind, KILN_CHECK_PORT);
+	ck_assert_int_eq(c->port, 8080);
+	ck_assert_ptr_null(c->subject);
+	ck_assert_int_eq(c->listening, KILN_UNSET);
+	c = &p->validate.checks[3];
+	ck_assert_int_eq(c->kind, KILN_CHECK_COMMAND);
+	ck_assert_int_eq(c->exit_code, 0);
+	ck_assert_int_eq(c->timeout_s, KILN_UNSET);
+	ck_assert_str_eq(c->stdout_contains, "ok");
+	ck_assert_str_eq(c->name, "works");
+	ck_assert_int_eq(p->validate.checks[4].kind, KILN_CHECK_SERVICE);
+	ck_assert_int_eq(p->validate.checks[4].enabled, 1);
+
+	/* Where each provisioner is written, for messages about it. */
+	at = kiln_xasprintf("%s:5:45", path);
+	ck_assert_str_eq(p->layers[0].provision_at[1], at);
+	free(at);
+	kiln_profile_free(p);
+
+	/* An environment's values, and positions in its override. */
+	ck_assert_msg(kiln_profile_load(&p, path, "prod") == 0, "%s", kiln_error_last());
+	ck_assert_str_eq(p->bake.instance_type, "m5.large");
+	ck_assert_int_eq(p->bake.ssh_port, 2222);
+	ck_assert_uint_eq(p->validate.nchecks, 1);
+	ck_assert_int_eq(p->validate.checks[0].kind, KILN_CHECK_USER);
+	ck_assert_str_eq(p->layers[0].provision[0], "prod.sh");
+	at = kiln_xasprintf("%s:20:37", path);
+	ck_assert_str_eq(p->layers[0].provision_at[0], at);
+	free(at);
+	kiln_profile_free(p);
+	free(path);
+}
+END_TEST
+
+START_TEST(source_image_by_id)
+{
+	struct kiln_profile *p = NULL;
+	char *path = write_profile(
+	    "id.json",
+	    "{\"name\": \"web\", \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n"
+	    " \"bake\": {\"source_image\": \"ami-0123456789abcdef0\"}}\n");
+
+	ck_assert_msg(kiln_profile_load(&p, path, NULL) == 0, "%s", kiln_error_last());
+	ck_assert_str_eq(p->bake.source_image.id, "ami-0123456789abcdef0");
+	ck_assert_ptr_null(p->bake.source_image.name);
+	ck_assert_uint_eq(p->bake.source_image.nowners, 0);
+	ck_assert_uint_eq(p->validate.nchecks, 0);
+	ck_assert_ptr_null(p->region);
+	kiln_profile_free(p);
+	free(path);
+}
+END_TEST
+
 START_TEST(distance_for_hints)
 {
 	ck_assert_uint_eq(kiln_schema_distance("layres", "layers"), 2);
@@ -558,6 +693,8 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, missing_file_is_bad_input);
 	tcase_add_test(tc, examples_are_valid);
 	tcase_add_test(tc, distance_for_hints);
+	tcase_add_test(tc, bake_and_validate_are_typed);
+	tcase_add_test(tc, source_image_by_id);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -717,8 +717,8 @@ static void progress_only(void *payload, enum kiln_ssh_stream stream, const char
 }
 
 /*
- * Uploads go through ssh(1) when it is installed; the libssh2 path stays
- * (KILN_SSH_TRANSPORT=libssh2, or no ssh(1)) and gives the same bytes.
+ * Big uploads go through ssh(1) when it is installed, small ones through
+ * libssh2 (KILN_SSH_TRANSPORT forces either): both give the same bytes.
  */
 START_TEST(upload_both_transports_same_bytes)
 {
@@ -730,8 +730,7 @@ START_TEST(upload_both_transports_same_bytes)
 	for (int pass = 0; pass < 2; pass++) {
 		struct lines l = {KILN_BUF_INIT, KILN_BUF_INIT, 0, 0, 0};
 		int status = -1;
-		if (pass == 1)
-			setenv("KILN_SSH_TRANSPORT", "libssh2", 1);
+		setenv("KILN_SSH_TRANSPORT", pass == 0 ? "openssh" : "libssh2", 1);
 		ck_assert_int_eq(kiln_ssh__openssh_usable(s), pass == 0);
 		memset(&eo, 0, sizeof(eo));
 		eo.on_line = collect;
@@ -768,9 +767,18 @@ START_TEST(upload_openssh_pinned_to_verified_host_key)
 	s->hostkey_type = "ssh-ed25519";
 	memset(&eo, 0, sizeof(eo));
 	eo.timeout = 30;
+	setenv("KILN_SSH_TRANSPORT", "openssh", 1);
 	ck_assert_int_eq(kiln_ssh_upload(&status, s, path, "cat > /dev/null", &eo), KILN_ERROR);
 	ck_assert_msg(strstr(kiln_error_last(), "failed") != NULL, "%s", kiln_error_last());
 	ck_assert_ptr_null(strstr(kiln_error_last(), "PRIVATE KEY"));
+	/*
+	 * Left to choose, a file under 64 MiB goes through the session already
+	 * open (no second handshake, so the bogus pin is never consulted).
+	 */
+	unsetenv("KILN_SSH_TRANSPORT");
+	ck_assert_msg(kiln_ssh_upload(&status, s, path, "cat > /dev/null", &eo) == 0, "%s",
+	              kiln_error_last());
+	ck_assert_int_eq(status, 0);
 	kiln_ssh_key_free(other);
 	kiln_ssh_session_free(s);
 	free(path);
@@ -810,6 +818,113 @@ START_TEST(upload_progress_and_early_exit)
 	ck_assert_int_eq(status, 0);
 	kiln_ssh_session_free(s);
 	free(path);
+}
+END_TEST
+
+/*
+ * What a remote command prints reaches the log and error excerpts escaped,
+ * through either transport: terminal control sequences never come out raw,
+ * and a NUL no longer cuts the rest of its line. Lines are cut the same way
+ * by both (one splitter, pieces of 64 KiB).
+ */
+START_TEST(output_is_escaped_on_both_transports)
+{
+	struct kiln_ssh_session *s = connect_ok();
+	struct kiln_ssh_exec_opts eo;
+	struct kiln_buf log = KILN_BUF_INIT, tail = KILN_BUF_INIT;
+	char logname[] = "/tmp/kiln-ssh-esc-XXXXXX";
+	FILE *fp = fdopen(mkstemp(logname), "w");
+	char hex[65], *path = make_file(srv.dir, 1 << 16, hex);
+	const char *cmd = "cat >/dev/null; printf '\\033]0;pwned\\007 title\\n'; "
+	                  "printf 'before\\000after\\n' >&2; printf '\\033[2Jcleared'; exit 3";
+
+	kiln_log_setup(1, 0, KILN_COLOR_NEVER);
+	kiln_log_set_stream(fp, 0);
+	for (int pass = 0; pass < 2; pass++) {
+		int status = -1;
+
+		memset(&eo, 0, sizeof(eo));
+		eo.label = pass == 0 ? "ssh1" : "lib";
+		eo.tail = &tail;
+		eo.timeout = 30;
+		setenv("KILN_SSH_TRANSPORT", pass == 0 ? "openssh" : "libssh2", 1);
+		ck_assert_int_eq(kiln_ssh_upload(&status, s, path, cmd, &eo), 0);
+		ck_assert_int_eq(status, 3);
+		ck_assert_ptr_nonnull(strstr(tail.ptr, "\\x1b]0;pwned\\x07 title"));
+		ck_assert_ptr_nonnull(strstr(tail.ptr, "before\\x00after"));
+		ck_assert_ptr_nonnull(strstr(tail.ptr, "\\x1b[2Jcleared"));
+		ck_assert_ptr_null(strchr(tail.ptr, '\033'));
+	}
+	unsetenv("KILN_SSH_TRANSPORT");
+	fflush(fp);
+	ck_assert_int_eq(kiln_file_read(&log, logname), 0);
+	ck_assert_msg(strstr(log.ptr, "[ssh1] \\x1b]0;pwned\\x07 title\n") != NULL, "%s", log.ptr);
+	ck_assert_msg(strstr(log.ptr, "[lib] before\\x00after\n") != NULL, "%s", log.ptr);
+	ck_assert_msg(strstr(log.ptr, "[ssh1] before\\x00after\n") != NULL, "%s", log.ptr);
+	ck_assert_ptr_nonnull(strstr(log.ptr, "[lib] \\x1b[2Jcleared\n"));
+	ck_assert_ptr_null(strchr(log.ptr, '\033'));
+	ck_assert_ptr_null(strchr(log.ptr, '\a'));
+
+	/* A long line comes in the same pieces through ssh(1) as through libssh2. */
+	for (int pass = 0; pass < 2; pass++) {
+		struct lines l = {KILN_BUF_INIT, KILN_BUF_INIT, 0, 0, 0};
+		int status = -1;
+
+		memset(&eo, 0, sizeof(eo));
+		eo.on_line = collect;
+		eo.payload = &l;
+		eo.timeout = 30;
+		setenv("KILN_SSH_TRANSPORT", pass == 0 ? "openssh" : "libssh2", 1);
+		ck_assert_int_eq(kiln_ssh_upload(&status, s, path,
+		                                 "cat >/dev/null; head -c 100000 /dev/zero | "
+		                                 "tr '\\0' x; echo",
+		                                 &eo),
+		                 0);
+		ck_assert_int_eq(l.nout, 2);
+		ck_assert_uint_eq(l.longest, 64 * 1024);
+		lines_release(&l);
+	}
+	unsetenv("KILN_SSH_TRANSPORT");
+	kiln_log_set_stream(NULL, -1);
+	kiln_log_setup(0, 0, KILN_COLOR_NEVER);
+	fclose(fp);
+	unlink(logname);
+	kiln_buf_release(&log);
+	kiln_buf_release(&tail);
+	kiln_ssh_session_free(s);
+	free(path);
+}
+END_TEST
+
+/*
+ * A command that takes sshd down with it (a provisioner that restarts or kills
+ * sshd): the error says the connection was lost, not libssh2's words.
+ */
+START_TEST(lost_connection_is_named)
+{
+	struct kiln_ssh_session *s = connect_ok();
+	struct kiln_ssh_exec_opts eo;
+	struct kiln_buf tail = KILN_BUF_INIT;
+	int status = -1;
+
+	memset(&eo, 0, sizeof(eo));
+	eo.tail = &tail;
+	/* Without a time limit (no timeout(1) in between), the command's parent is
+	 * the session's own sshd process. */
+	ck_assert_int_eq(kiln_ssh_exec(&status, s,
+	                               "echo stopping sshd; sleep 0.2; kill -KILL $PPID; sleep 5",
+	                               &eo),
+	                 KILN_ERROR);
+	ck_assert_msg(strstr(kiln_error_last(), "the SSH connection to '127.0.0.1:") != NULL, "%s",
+	              kiln_error_last());
+	ck_assert_msg(strstr(kiln_error_last(), "was lost") != NULL, "%s", kiln_error_last());
+	ck_assert(kiln_ssh_session_lost(s));
+	ck_assert_str_eq(tail.ptr, "stopping sshd");
+	/* The session is not used again: later calls fail at once, saying why. */
+	ck_assert_int_eq(kiln_ssh_exec(&status, s, "true", &eo), KILN_ERROR);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "was lost"));
+	kiln_buf_release(&tail);
+	kiln_ssh_session_free(s);
 }
 END_TEST
 
@@ -905,6 +1020,8 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(live, upload_progress_and_early_exit);
 	tcase_add_test(live, upload_both_transports_same_bytes);
 	tcase_add_test(live, upload_openssh_pinned_to_verified_host_key);
+	tcase_add_test(live, output_is_escaped_on_both_transports);
+	tcase_add_test(live, lost_connection_is_named);
 	tcase_set_timeout(live, 120);
 	suite_add_tcase(s, live);
 	return s;

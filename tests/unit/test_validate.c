@@ -37,7 +37,8 @@ static void teardown_dir(void)
 static int run_check(const char *json, struct kiln_buf *msg)
 {
 	struct kiln_buf script = KILN_BUF_INIT, text = KILN_BUF_INIT;
-	json_t *check = NULL;
+	struct kiln_validate_spec spec;
+	json_t *check = NULL, *validate;
 	char *argv[] = {"sh", "-c", NULL, NULL};
 	int status = -1;
 
@@ -52,7 +53,11 @@ static int run_check(const char *json, struct kiln_buf *msg)
 	}
 	ck_assert_msg(kiln_json_load_string(&check, text.ptr, "check") == 0, "%s",
 	              kiln_error_last());
-	ck_assert_int_eq(kiln_check_script(&script, check), 0);
+	validate = json_pack("{s:[O]}", "checks", check);
+	kiln_validate_spec_fill(&spec, validate);
+	ck_assert_int_eq(kiln_check_script(&script, &spec.checks[0]), 0);
+	kiln_validate_spec_release(&spec);
+	json_decref(validate);
 	argv[2] = script.ptr;
 	kiln_buf_clear(msg);
 	ck_assert_int_eq(kiln_proc_run(&status, msg, NULL, argv), 0);
@@ -197,24 +202,61 @@ START_TEST(shell_quote)
 }
 END_TEST
 
+/* The label of the one check in `json`. */
+static char *label_of(const char *json)
+{
+	struct kiln_validate_spec spec;
+	json_t *check = NULL, *validate;
+	char *label;
+
+	ck_assert_int_eq(kiln_json_load_string(&check, json, "check"), 0);
+	validate = json_pack("{s:[o]}", "checks", check);
+	kiln_validate_spec_fill(&spec, validate);
+	label = kiln_check_label(&spec.checks[0]);
+	kiln_validate_spec_release(&spec);
+	json_decref(validate);
+	return label;
+}
+
 START_TEST(labels)
 {
-	json_t *c = json_pack("{s:s, s:s}", "file", "/opt/web/VERSION", "contains", "v1.0.0");
-	char *l = kiln_check_label(c);
+	static const char *const labelled[][2] = {
+	    {"{\"file\": \"/opt/web/VERSION\", \"contains\": \"v1.0.0\"}",
+	     "file /opt/web/VERSION contains 'v1.0.0'"},
+	    {"{\"port\": 8080, \"listening\": true}", "port 8080 listening"},
+	    {"{\"name\": \"web answers\", \"command\": \"curl -s localhost\"}", "web answers"},
+	    {"{\"file\": \"/etc/x\", \"group\": \"adm\", \"exists\": true}",
+	     "file /etc/x exists group 'adm'"},
+	    {"{\"group\": \"adm\", \"exists\": false}", "group adm not exists"},
+	    {"{\"command\": \"true\", \"exit_code\": 0, \"timeout_s\": 5}",
+	     "command true exit_code 0 timeout_s 5"},
+	};
 
-	ck_assert_str_eq(l, "file /opt/web/VERSION contains 'v1.0.0'");
-	free(l);
-	json_decref(c);
-	c = json_pack("{s:i, s:b}", "port", 8080, "listening", 1);
-	l = kiln_check_label(c);
-	ck_assert_str_eq(l, "port 8080 listening");
-	free(l);
-	json_decref(c);
-	c = json_pack("{s:s, s:s}", "name", "web answers", "command", "curl -s localhost");
-	l = kiln_check_label(c);
-	ck_assert_str_eq(l, "web answers");
-	free(l);
-	json_decref(c);
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(labelled); i++) {
+		char *l = label_of(labelled[i][0]);
+		ck_assert_str_eq(l, labelled[i][1]);
+		free(l);
+	}
+}
+END_TEST
+
+/* A typed check turns back into what the profile wrote, key for key (the bake key hashes it). */
+START_TEST(check_specs_round_trip)
+{
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(cases); i++) {
+		struct kiln_validate_spec spec;
+		json_t *check = NULL, *validate, *back;
+
+		ck_assert_int_eq(kiln_json_load_string(&check, cases[i].check, "check"), 0);
+		validate = json_pack("{s:[O]}", "checks", check);
+		kiln_validate_spec_fill(&spec, validate);
+		back = kiln_check_spec_json(&spec.checks[0]);
+		ck_assert_msg(json_equal(back, check), "%s", cases[i].check);
+		json_decref(back);
+		kiln_validate_spec_release(&spec);
+		json_decref(validate);
+		json_decref(check);
+	}
 }
 END_TEST
 
@@ -231,6 +273,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, profile_values_are_never_expanded);
 	tcase_add_test(tc, shell_quote);
 	tcase_add_test(tc, labels);
+	tcase_add_test(tc, check_specs_round_trip);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,288 @@
+#include "profiles/spec.h"
+#include "core/common.h"
+#include "core/json.h"
+
+#include <stddef.h>
+#include <string.h>
+
+/*
+ * Every value read here was checked by profiles/schema.c and every default
+ * filled in: a missing or mistyped value at this point is a bug in kiln, not
+ * in the profile.
+ */
+static char *str_or_null(const json_t *obj, const char *key)
+{
+	const char *s = kiln_json_str(obj, key);
+
+	return s != NULL ? kiln_xstrdup(s) : NULL;
+}
+
+static char *str_required(const json_t *obj, const char *key)
+{
+	const char *s = kiln_json_str(obj, key);
+
+	if (s == NULL)
+		kiln_die("profile: '%s' missing after the schema check", key);
+	return kiln_xstrdup(s);
+}
+
+void kiln_tag_specs_fill(struct kiln_tag_spec **out, size_t *n, const json_t *tags)
+{
+	const char *key;
+	json_t *v;
+	size_t i = 0;
+
+	*n = json_object_size(tags);
+	*out = kiln_xcalloc(*n ? *n : 1, sizeof(**out));
+	json_object_foreach((json_t *)tags, key, v)
+	{
+		(*out)[i].key = kiln_xstrdup(key);
+		(*out)[i].value = kiln_xstrdup(json_string_value(v));
+		i++;
+	}
+}
+
+void kiln_tag_specs_free(struct kiln_tag_spec *tags, size_t n)
+{
+	size_t i;
+
+	for (i = 0; tags != NULL && i < n; i++) {
+		free(tags[i].key);
+		free(tags[i].value);
+	}
+	free(tags);
+}
+
+/* A variable is "value" or {"value": ..., "secret": bool}. */
+static void fill_variables(struct kiln_bake_spec *out, const json_t *vars)
+{
+	const char *name;
+	json_t *v;
+	size_t i = 0;
+
+	out->nvariables = json_object_size(vars);
+	out->variables =
+	    kiln_xcalloc(out->nvariables ? out->nvariables : 1, sizeof(*out->variables));
+	json_object_foreach((json_t *)vars, name, v)
+	{
+		struct kiln_variable_spec *var = &out->variables[i++];
+
+		var->name = kiln_xstrdup(name);
+		if (json_is_string(v)) {
+			var->value = kiln_xstrdup(json_string_value(v));
+		} else {
+			var->value = str_required(v, "value");
+			var->secret = kiln_json_bool(v, "secret", 0);
+		}
+	}
+}
+
+static void fill_source_image(struct kiln_source_image_spec *out, const json_t *src)
+{
+	const json_t *owners = json_object_get(src, "owners");
+	size_t i;
+
+	if (json_is_string(src)) {
+		out->id = kiln_xstrdup(json_string_value(src));
+		return;
+	}
+	out->name = str_or_null(src, "name");
+	out->nowners = json_array_size(owners);
+	out->owners = kiln_xcalloc(out->nowners + 1, sizeof(*out->owners));
+	for (i = 0; i < out->nowners; i++)
+		out->owners[i] = kiln_xstrdup(json_string_value(json_array_get(owners, i)));
+	kiln_tag_specs_fill(&out->tags, &out->ntags, json_object_get(src, "tags"));
+}
+
+void kiln_bake_spec_fill(struct kiln_bake_spec *out, const json_t *bake)
+{
+	const json_t *ssh = json_object_get(bake, "ssh");
+	const char *check = kiln_json_str(ssh, "host_key_check");
+
+	memset(out, 0, sizeof(*out));
+	fill_source_image(&out->source_image, json_object_get(bake, "source_image"));
+	out->instance_type = str_required(bake, "instance_type");
+	out->ssh_user = str_required(bake, "ssh_user");
+	out->encrypted = kiln_json_bool(bake, "encrypted", 0);
+	out->kms_key_id = str_or_null(bake, "kms_key_id");
+	out->host_key_check = check != NULL && strcmp(check, "accept-new") == 0
+	                          ? KILN_HOST_KEY_ACCEPT_NEW
+	                          : KILN_HOST_KEY_STRICT;
+	out->ssh_timeout_s = (int)kiln_json_int(ssh, "timeout_s", 300);
+	out->ssh_port = (int)kiln_json_int(ssh, "port", 22);
+	out->timeout_s = (int)kiln_json_int(bake, "timeout_s", 3600);
+	out->provision_timeout_s = (int)kiln_json_int(bake, "provision_timeout_s", 1800);
+	out->layer_dir = str_required(bake, "layer_dir");
+	fill_variables(out, json_object_get(bake, "variables"));
+}
+
+void kiln_bake_spec_release(struct kiln_bake_spec *spec)
+{
+	size_t i;
+
+	if (spec == NULL)
+		return;
+	free(spec->source_image.id);
+	free(spec->source_image.name);
+	for (i = 0; i < spec->source_image.nowners; i++)
+		free(spec->source_image.owners[i]);
+	free(spec->source_image.owners);
+	kiln_tag_specs_free(spec->source_image.tags, spec->source_image.ntags);
+	free(spec->instance_type);
+	free(spec->ssh_user);
+	free(spec->kms_key_id);
+	free(spec->layer_dir);
+	for (i = 0; i < spec->nvariables; i++) {
+		free(spec->variables[i].name);
+		kiln_free_secret(spec->variables[i].value);
+	}
+	free(spec->variables);
+	memset(spec, 0, sizeof(*spec));
+}
+
+/* Checks: the kind's key holds the subject; the other keys are modifiers. */
+
+static const struct {
+	const char *key;
+	enum kiln_check_kind kind;
+} kinds[] = {
+    {"file", KILN_CHECK_FILE},   {"package", KILN_CHECK_PACKAGE}, {"service", KILN_CHECK_SERVICE},
+    {"port", KILN_CHECK_PORT},   {"command", KILN_CHECK_COMMAND}, {"user", KILN_CHECK_USER},
+    {"group", KILN_CHECK_GROUP},
+};
+
+enum ftype { F_STR, F_INT, F_BOOL };
+
+#define FIELD(key, type, member)                                                                   \
+	{                                                                                          \
+		key, type, offsetof(struct kiln_check_spec, member)                                \
+	}
+
+static const struct {
+	const char *key;
+	enum ftype type;
+	size_t off;
+} modifiers[] = {
+    FIELD("name", F_STR, name),
+    FIELD("exists", F_BOOL, exists),
+    FIELD("installed", F_BOOL, installed),
+    FIELD("running", F_BOOL, running),
+    FIELD("enabled", F_BOOL, enabled),
+    FIELD("listening", F_BOOL, listening),
+    FIELD("mode", F_STR, mode),
+    FIELD("owner", F_STR, owner),
+    FIELD("group", F_STR, group),
+    FIELD("contains", F_STR, contains),
+    FIELD("sha256", F_STR, sha256),
+    FIELD("exit_code", F_INT, exit_code),
+    FIELD("stdout", F_STR, stdout_contains),
+    FIELD("timeout_s", F_INT, timeout_s),
+};
+
+const char *kiln_check_kind_name(enum kiln_check_kind kind)
+{
+	size_t i;
+
+	for (i = 0; i < KILN_ARRAY_SIZE(kinds); i++)
+		if (kinds[i].kind == kind)
+			return kinds[i].key;
+	return "check";
+}
+
+/* "group" is a file's modifier too: it names the kind only without "file". */
+static int is_subject_key(const struct kiln_check_spec *c, const char *key)
+{
+	return strcmp(key, kiln_check_kind_name(c->kind)) == 0;
+}
+
+static void fill_check(struct kiln_check_spec *c, const json_t *j)
+{
+	size_t i;
+
+	for (i = 0; i < KILN_ARRAY_SIZE(modifiers); i++) {
+		char *field = (char *)c + modifiers[i].off;
+
+		if (modifiers[i].type == F_STR)
+			*(char **)field = NULL;
+		else
+			*(int *)field = KILN_UNSET;
+	}
+	c->port = KILN_UNSET;
+	for (i = 0; i < KILN_ARRAY_SIZE(kinds); i++)
+		if (json_object_get(j, kinds[i].key) != NULL)
+			break;
+	if (i == KILN_ARRAY_SIZE(kinds))
+		kiln_die("profile: a check without a kind after the schema check");
+	c->kind = kinds[i].kind;
+	if (c->kind == KILN_CHECK_PORT)
+		c->port = (int)kiln_json_int(j, "port", 0);
+	else
+		c->subject = str_required(j, kinds[i].key);
+	for (i = 0; i < KILN_ARRAY_SIZE(modifiers); i++) {
+		const json_t *v = json_object_get(j, modifiers[i].key);
+		char *field = (char *)c + modifiers[i].off;
+
+		if (v == NULL || is_subject_key(c, modifiers[i].key))
+			continue;
+		if (modifiers[i].type == F_STR)
+			*(char **)field = kiln_xstrdup(json_string_value(v));
+		else if (modifiers[i].type == F_INT)
+			*(int *)field = (int)json_integer_value(v);
+		else
+			*(int *)field = json_is_true(v);
+	}
+}
+
+json_t *kiln_check_spec_json(const struct kiln_check_spec *c)
+{
+	json_t *j = json_object();
+	size_t i;
+
+	if (c->kind == KILN_CHECK_PORT)
+		json_object_set_new(j, "port", json_integer(c->port));
+	else
+		json_object_set_new(j, kiln_check_kind_name(c->kind), json_string(c->subject));
+	for (i = 0; i < KILN_ARRAY_SIZE(modifiers); i++) {
+		const char *field = (const char *)c + modifiers[i].off;
+
+		if (is_subject_key(c, modifiers[i].key))
+			continue;
+		if (modifiers[i].type == F_STR && *(char *const *)field != NULL)
+			json_object_set_new(j, modifiers[i].key,
+			                    json_string(*(char *const *)field));
+		else if (modifiers[i].type == F_INT && *(const int *)field != KILN_UNSET)
+			json_object_set_new(j, modifiers[i].key, json_integer(*(const int *)field));
+		else if (modifiers[i].type == F_BOOL && *(const int *)field != KILN_UNSET)
+			json_object_set_new(j, modifiers[i].key, json_boolean(*(const int *)field));
+	}
+	return j;
+}
+
+void kiln_validate_spec_fill(struct kiln_validate_spec *out, const json_t *validate)
+{
+	const json_t *checks = json_object_get(validate, "checks");
+	size_t i;
+
+	out->nchecks = json_array_size(checks);
+	out->checks = kiln_xcalloc(out->nchecks ? out->nchecks : 1, sizeof(*out->checks));
+	for (i = 0; i < out->nchecks; i++)
+		fill_check(&out->checks[i], json_array_get(checks, i));
+}
+
+void kiln_validate_spec_release(struct kiln_validate_spec *spec)
+{
+	size_t i, k;
+
+	if (spec == NULL)
+		return;
+	for (i = 0; i < spec->nchecks; i++) {
+		struct kiln_check_spec *c = &spec->checks[i];
+
+		free(c->subject);
+		for (k = 0; k < KILN_ARRAY_SIZE(modifiers); k++)
+			if (modifiers[k].type == F_STR)
+				free(*(char **)((char *)c + modifiers[k].off));
+	}
+	free(spec->checks);
+	memset(spec, 0, sizeof(*spec));
+}
