@@ -20,54 +20,42 @@ on /tmp/kiln-test-net-10.214.7.lock); exits 77 otherwise. Bounded: a fixed
 list of cases, each with a timeout, and the whole run with a deadline.
 """
 import base64
-import fcntl
-import hashlib
 import json
 import os
 import re
 import resource
-import shutil
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 
-
-def need(cond, why, tool=False):
-    """Skip (77) without what the test needs; in CI a missing tool is a failure."""
-    if not cond:
-        print(("FAIL: " if tool and os.environ.get("CI") else "SKIP: ") + why)
-        sys.exit(1 if tool and os.environ.get("CI") else 77)
-
-
-need(os.geteuid() == 0, "the local cloud needs root")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+if os.geteuid() != 0:
+    print("skipped: the local cloud needs root")
+    sys.exit(77)
 try:
     import botocore.auth
     import botocore.awsrequest
     import botocore.credentials
     import botocore.parsers
     import botocore.session
+    import lctest
 except ImportError:
-    need(False, "botocore is not importable", tool=True)
+    print("skipped: no botocore")
+    sys.exit(77)
 
-BUILD = os.environ.get("KILN_BUILD_DIR") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build")
-KILN = os.environ.get("KILN_BIN") or os.path.join(BUILD, "kiln")
 PORT = 4617
 CIDR = "10.214.7.0/24"
-LOCK = "/tmp/kiln-test-net-10.214.7.lock"
 HOST = "127.0.0.1:%d" % PORT
-DEADLINE = time.monotonic() + 600  # the whole run, with the cloud's start and stop
+DEADLINE = time.monotonic() + 600  # the cases, once the cloud is up
 
-failures = []
+R = lctest.Results()
+cloud = lctest.Cloud(R, PORT, CIDR)
+state = cloud.state
 ran = 0
-tmp = tempfile.mkdtemp(prefix="kiln-lc-hostile-")
-state = os.path.join(tmp, "state")
 session = botocore.session.get_session()
 MODELS = {"ec2": session.get_service_model("ec2"), "sts": session.get_service_model("sts")}
 PARSERS = {"ec2": botocore.parsers.create_parser("ec2"), "sts": botocore.parsers.create_parser("query")}
@@ -75,15 +63,10 @@ VERSIONS = {"ec2": "2016-11-15", "sts": "2011-06-15"}
 
 
 def check(cond, what):
+    """A check of one case: only its failure is printed (there are hundreds)."""
     if not cond:
-        print("FAIL " + what, flush=True)
-        failures.append(what)
+        R.bad(what, "")
     return cond
-
-
-def kiln(*args, timeout=300):
-    env = dict(os.environ, KILN_CLOUD_TERMINATED_TTL="2")
-    return subprocess.run([KILN, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 # ---- the wire --------------------------------------------------------------
@@ -270,7 +253,7 @@ def api(action, params=(), service="ec2", status=200, codes=None, name=None, ver
 # ---- the model: what the successful calls made --------------------------------
 
 model = {"groups": {}, "keys": set(), "templates": set(), "images": set(), "instances": set(),
-         "group_tags": {}, "rules": {"default": 0}}
+         "group_tags": {}, "rules": {}}
 
 
 def ec2_ok(action, params=(), **kw):
@@ -817,12 +800,13 @@ def wait_image(image_id, timeout=180):
 
 
 def build_state():
-    img = kiln("cloud", "image", "debootstrap", "base", "--state-dir", state, timeout=900)
-    base = img.stdout.strip().splitlines()[-1].strip() if img.stdout.strip() else ""
-    if not check(img.returncode == 0 and base.startswith("ami-"), "base image: " + img.stderr[-300:]):
+    base = cloud.base_image()
+    if base is None:
         return False
     model["images"].add(base)
     refs["@image"] = base
+    # the default group's own rules, whatever they are, are the model's start
+    model["rules"]["default"] = dict(describe_state()["rules"]).get("default", 0)
     refs["@layer"] = os.listdir(os.path.join(state, "layers"))[0]
     for name, desc in (("hostile-a", "first"), ("hostile-b", "with U+FFFE \ufffe and <xml> & 'quotes'"),
                        ("hostile-c", "third")):
@@ -866,27 +850,11 @@ def build_state():
     return True
 
 
-def leftovers():
-    out = []
-    with open("/proc/mounts") as f:
-        out += [l.split()[1] for l in f if tmp in l]
-    procs = subprocess.run(["pgrep", "-af", tmp], capture_output=True, text=True).stdout.strip()
-    if procs:
-        out.append("processes: " + procs[:300])
-    bridge = "kc" + hashlib.sha256(os.path.realpath(state).encode()).hexdigest()[:8]
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    out += [l.split(":")[1].strip() for l in links.splitlines() if bridge in l]
-    return out
-
-
 def main():
     t0 = time.monotonic()
-    up = kiln("cloud", "up", "--port", str(PORT), "--state-dir", state, "--cidr", CIDR)
-    if not check(up.returncode == 0, "kiln cloud up: " + up.stderr[-400:]):
+    if not cloud.up() or not build_state():
         return
-    if not build_state():
-        return
-    print("state built in %.1f s" % (time.monotonic() - t0), flush=True)
+    R.ok("a state to attack, built in %.1f s" % (time.monotonic() - t0))
     # opened now, checked at the end: an idle connection is closed, a partial request refused
     idle = socket.create_connection(("127.0.0.1", PORT), timeout=5)
     partial = socket.create_connection(("127.0.0.1", PORT), timeout=5)
@@ -898,48 +866,53 @@ def main():
                 ("limits", limit_cases), ("http", http_cases), ("connections", connection_cases),
                 ("quadratic", quadratic_case)]
     for name, fn in sections:
-        before, t = ran, time.monotonic()
+        before, failed, t = ran, len(R.failures), time.monotonic()
         fn()
-        print("%-22s %4d cases in %5.1f s" % (name, ran - before, time.monotonic() - t), flush=True)
+        if len(R.failures) == failed:
+            R.ok("%s: %d cases in %.1f s" % (name, ran - before, time.monotonic() - t))
 
     # the daemon is alive and the state is what the successful calls made
     with open(os.path.join(state, "cloud.pid")) as f:
         pid = int(f.read().strip())
-    check(os.path.exists("/proc/%d" % pid), "the daemon is alive")
+    R.check("the daemon is alive after %d cases" % ran, os.path.exists("/proc/%d" % pid))
     got = describe_state()
     want = expected_state()
     for k in want:
-        check(got.get(k) == want[k], "state %s: got %r, want %r" % (k, got.get(k), want[k]))
+        R.check("the state's %s are what the successful calls made" % k, got.get(k) == want[k],
+                "got %r, want %r" % (got.get(k), want[k]))
     time.sleep(1.5)  # the reaper deletes layers set aside once a second
     orphans = disk_orphans()
-    check(not orphans, "nothing orphaned on disk: %s" % orphans)
+    R.check("nothing on disk the state does not name (layers/, instances/, tmp/)", not orphans, orphans)
     with open(os.path.join(state, "requests.jsonl"), "rb") as f:
         lines = f.read().splitlines()
     bad = [l[:200] for l in lines if not _is_json(l)]
-    check(not bad, "every request log line is JSON: %s" % bad[:3])
-    check(len(lines) >= ran * 0.9, "the request log has a line per request (%d lines, %d cases)" % (len(lines), ran))
+    R.check("every request log line is JSON", not bad, bad[:3])
+    R.check("the request log has a line per request", len(lines) >= ran * 0.9,
+            "%d lines, %d cases" % (len(lines), ran))
 
     # the timeouts: the idle connection was closed, the partial request refused in XML
     wait = max(0.0, 17.0 - (time.monotonic() - opened))
     time.sleep(wait)
     idle.settimeout(2)
     try:
-        check(idle.recv(1) == b"", "an idle connection is closed after its timeout")
-    except (socket.timeout, ConnectionResetError) as e:
-        check(isinstance(e, ConnectionResetError), "an idle connection is closed after its timeout")
+        closed = idle.recv(1) == b""
+    except socket.timeout:
+        closed = False
+    except ConnectionResetError:
+        closed = True
+    R.check("an idle connection is closed after its timeout", closed)
     r = read_reply(partial, 2)
-    check(r.status == 408 and b"RequestTimeoutException" in r.body,
-          "a request that never completes gets 408 in XML (got %d)" % r.status)
+    R.check("a request that never completes gets 408 in XML",
+            r.status == 408 and b"RequestTimeoutException" in r.body, "got %d" % r.status)
     idle.close()
     partial.close()
 
     # down and up: the same state
-    down = kiln("cloud", "down", "--state-dir", state)
-    check(down.returncode == 0, "kiln cloud down: " + down.stderr[-300:])
-    up = kiln("cloud", "up", "--port", str(PORT), "--state-dir", state, "--cidr", CIDR)
-    check(up.returncode == 0, "kiln cloud up again: " + up.stderr[-300:])
-    again = describe_state()
-    check(again == got, "down and up restore the state: %r != %r" % (again, got))
+    down = cloud.kiln_run("cloud", "down", "--state-dir", state)
+    R.check("kiln cloud down", down.returncode == 0, down.stderr[-300:])
+    if cloud.up():
+        again = describe_state()
+        R.check("down and up restore the state", again == got, "%r != %r" % (again, got))
 
 
 def _is_json(line):
@@ -950,18 +923,20 @@ def _is_json(line):
         return False
 
 
+def sanitizer_reports():
+    """What the sanitizer build wrote into the daemon's log (leaks when it exits)."""
+    path = os.path.join(state, "cloud.log")
+    if not os.path.exists(path):
+        return []
+    with open(path, errors="replace") as f:
+        log = f.read()
+    return re.findall(r"(ERROR: \w+Sanitizer[^\n]*|runtime error:[^\n]*|SUMMARY: \w+Sanitizer[^\n]*)", log)
+
+
 def run():
-    lock = open(LOCK, "w")
-    deadline = time.monotonic() + 900
-    while True:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                print("FAIL: %s stayed busy" % CIDR)
-                return 1
-            time.sleep(1)
+    if not cloud.take_range():
+        print("FAIL: %s stayed busy" % CIDR)
+        return 1
     global DEADLINE
     DEADLINE = time.monotonic() + 600
     t0 = time.monotonic()
@@ -971,25 +946,14 @@ def run():
     except Exception as e:  # noqa: BLE001 -- any exception is a finding, and the cloud must still go down
         import traceback
         traceback.print_exc()
-        check(False, "unexpected exception: %s: %s" % (type(e).__name__, e))
+        R.bad("unexpected exception", "%s: %s" % (type(e).__name__, e))
     finally:
-        kiln("cloud", "down", "--state-dir", state)
-        # the sanitizer build reports into the daemon's log, leaks when it exits
-        if os.path.exists(os.path.join(state, "cloud.log")):
-            with open(os.path.join(state, "cloud.log"), errors="replace") as f:
-                log = f.read()
-            found = re.findall(r"(ERROR: \w+Sanitizer[^\n]*|runtime error:[^\n]*|SUMMARY: \w+Sanitizer[^\n]*)", log)
-            check(not found, "the daemon's log has no sanitizer report: %s" % found[:5])
-        if failures and os.path.exists(os.path.join(state, "cloud.log")):
-            with open(os.path.join(state, "cloud.log"), errors="replace") as f:
-                print("--- tail of cloud.log\n" + "".join(f.readlines()[-30:]))
-        left = leftovers()
-        check(not left, "nothing left behind: %s" % left)
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("%d hostile cases, %d failures, %.1f s" % (ran, len(failures), time.monotonic() - t0))
-    for f in failures[:50]:
-        print("failed: " + f)
-    return 1 if failures else 0
+        cloud.kiln_run("cloud", "down", "--state-dir", state, timeout=300)
+        found = sanitizer_reports()
+        R.check("the daemon's log has no sanitizer report", not found, found[:5])
+        cloud.down_and_check()
+    print("%d hostile cases in %.1f s" % (ran, time.monotonic() - t0))
+    return R.finish()
 
 
 if __name__ == "__main__":
