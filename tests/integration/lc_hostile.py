@@ -57,9 +57,12 @@ cloud = lctest.Cloud(R, PORT, CIDR)
 state = cloud.state
 ran = 0
 session = botocore.session.get_session()
-MODELS = {"ec2": session.get_service_model("ec2"), "sts": session.get_service_model("sts")}
-PARSERS = {"ec2": botocore.parsers.create_parser("ec2"), "sts": botocore.parsers.create_parser("query")}
-VERSIONS = {"ec2": "2016-11-15", "sts": "2011-06-15"}
+ELB = "elasticloadbalancing"
+MODELS = {"ec2": session.get_service_model("ec2"), "sts": session.get_service_model("sts"),
+          ELB: session.get_service_model("elbv2")}
+PARSERS = {"ec2": botocore.parsers.create_parser("ec2"), "sts": botocore.parsers.create_parser("query"),
+           ELB: botocore.parsers.create_parser("query")}
+VERSIONS = {"ec2": "2016-11-15", "sts": "2011-06-15", ELB: "2015-12-01"}
 
 
 def check(cond, what):
@@ -253,7 +256,7 @@ def api(action, params=(), service="ec2", status=200, codes=None, name=None, ver
 # ---- the model: what the successful calls made --------------------------------
 
 model = {"groups": {}, "keys": set(), "templates": set(), "images": set(), "instances": set(),
-         "group_tags": {}, "rules": {}}
+         "group_tags": {}, "rules": {}, "target_groups": set()}
 
 
 def ec2_ok(action, params=(), **kw):
@@ -281,6 +284,8 @@ def describe_state():
     p = ec2_ok("DescribeInstances", name="state: DescribeInstances")
     out["instances"] = sorted(i["InstanceId"] for r in (p or {}).get("Reservations", [])
                               for i in r["Instances"] if i["State"]["Name"] != "terminated")
+    r, p = api("DescribeTargetGroups", service=ELB, name="state: DescribeTargetGroups")
+    out["target_groups"] = sorted(t["TargetGroupName"] for t in (p or {}).get("TargetGroups", []))
     return out
 
 
@@ -296,6 +301,7 @@ def expected_state():
         "images": sorted(model["images"]),
         "snapshots": len(model["images"]),
         "instances": sorted(model["instances"]),
+        "target_groups": sorted(model["target_groups"]),
     }
 
 
@@ -412,6 +418,38 @@ TARGETS = [
 ]
 
 
+# the same for Elastic Load Balancing v2 (its lists are Name.member.N)
+ELB_TARGETS = [
+    ("CreateTargetGroup", [("Protocol", "HTTP"), ("Port", "80"), ("VpcId", "@vpc")], "Name"),
+    ("CreateTargetGroup", [("Name", "u8-tg1"), ("Port", "80"), ("VpcId", "@vpc")], "Protocol"),
+    ("CreateTargetGroup", [("Name", "u8-tg2"), ("Protocol", "HTTP"), ("VpcId", "@vpc")], "Port"),
+    ("CreateTargetGroup", [("Name", "u8-tg3"), ("Protocol", "HTTP"), ("Port", "80")], "VpcId"),
+    ("CreateTargetGroup", [("Name", "u8-tg4"), ("Protocol", "HTTP"), ("Port", "80"), ("VpcId", "@vpc")],
+     "HealthCheckPath"),
+    ("CreateTargetGroup", [("Name", "u8-tg5"), ("Protocol", "HTTP"), ("Port", "80"), ("VpcId", "@vpc"),
+                           ("Tags.member.1.Key", "k")], "Tags.member.1.Value"),
+    ("AddTags", [("ResourceArns.member.1", "@tg"), ("Tags.member.1.Value", "v")], "Tags.member.1.Key"),
+    ("AddTags", [("Tags.member.1.Key", "k"), ("Tags.member.1.Value", "v")], "ResourceArns.member.1"),
+    ("RemoveTags", [("ResourceArns.member.1", "@tg")], "TagKeys.member.1"),
+    ("DescribeTargetGroups", [], "Names.member.1"),
+    ("DescribeTargetGroups", [], "TargetGroupArns.member.1"),
+    ("DescribeTargetGroups", [], "Marker"),
+    ("DescribeTargetGroups", [], "PageSize"),
+    ("DescribeLoadBalancers", [], "Names.member.1"),
+    ("DescribeLoadBalancers", [], "LoadBalancerArns.member.1"),
+    ("CreateLoadBalancer", [("Subnets.member.1", "@subnet")], "Name"),
+    ("CreateLoadBalancer", [("Name", "u8-lb")], "Subnets.member.1"),
+    ("CreateLoadBalancer", [("Name", "u8-lb2"), ("Subnets.member.1", "@subnet")], "Scheme"),
+    ("DescribeTargetHealth", [], "TargetGroupArn"),
+    ("ModifyTargetGroupAttributes", [("TargetGroupArn", "@tg"),
+                                     ("Attributes.member.1.Key", "deregistration_delay.timeout_seconds")],
+     "Attributes.member.1.Value"),
+    ("RegisterTargets", [("TargetGroupArn", "@tg")], "Targets.member.1.Id"),
+    ("DeleteTargetGroup", [], "TargetGroupArn"),
+    ("DescribeListeners", [], "LoadBalancerArn"),
+]
+
+
 def resolve(params, refs):
     return [(k, refs.get(v, v) if isinstance(v, str) else v) for k, v in params]
 
@@ -423,6 +461,11 @@ def utf8_cases(refs):
             items = [("Action", action), ("Version", "2016-11-15")] + resolve(params, refs) + [(poisoned, bad)]
             body = encode_params(items)
             api_case("%s %s=%s" % (action, poisoned, label), body, action,
+                     codes={"InvalidParameterValue", "MalformedQueryString"})
+    for action, params, poisoned in ELB_TARGETS:
+        for label, bad in BAD_BYTES:
+            items = [("Action", action), ("Version", VERSIONS[ELB])] + resolve(params, refs) + [(poisoned, bad)]
+            api_case("elbv2 %s %s=%s" % (action, poisoned, label), encode_params(items), action, service=ELB,
                      codes={"InvalidParameterValue", "MalformedQueryString"})
     # the bytes as they are, not percent-encoded, and in parameter names, Action and Version
     for label, bad in BAD_BYTES[:3]:
@@ -699,6 +742,38 @@ def http_cases():
              action="DescribeRegions")
 
 
+def elbv2_cases():
+    api("DescribeTargetGroups", service=ELB, name="elbv2: no Version", version=False, status=400,
+        codes={"MissingParameter"})
+    api("DescribeTargetGroups", [("Version", "2012-06-01")], service=ELB, version=False,
+        name="elbv2: the ELB v1 Version", status=400, codes={"NoSuchVersion"})
+    for name in ("../x", "a" * 33, "-x", "x-", "a/b", "a b", "tg_1"):
+        api("CreateTargetGroup", [("Name", name), ("Protocol", "HTTP"), ("Port", "80"), ("VpcId", refs["@vpc"])],
+            service=ELB, name="elbv2: target group named %r" % name, status=400, codes={"ValidationError"})
+        api("CreateLoadBalancer", [("Name", name), ("Subnets.member.1", refs["@subnet"])], service=ELB,
+            name="elbv2: load balancer named %r" % name, status=400, codes={"ValidationError"})
+    for port in ("0", "65536", "-1", "http", " 80"):
+        api("CreateTargetGroup", [("Name", "port-tg"), ("Protocol", "HTTP"), ("Port", port),
+                                  ("VpcId", refs["@vpc"])], service=ELB, name="elbv2: Port %r" % port,
+            status=400, codes={"ValidationError", "InvalidParameterValue"})
+    for marker in ("0", "00", "garbage", "99999999999", "-1"):
+        api("DescribeTargetGroups", [("Marker", marker)], service=ELB, name="elbv2: Marker %r" % marker,
+            status=400, codes={"ValidationError"})
+    for size in ("0", "401", "x", " 5"):
+        api("DescribeTargetGroups", [("PageSize", size)], service=ELB, name="elbv2: PageSize %r" % size,
+            status=400, codes={"ValidationError", "InvalidParameterValue"})
+    arns = [("ResourceArns.member.%d" % i, refs["@tg"]) for i in range(1, 22)]
+    api("AddTags", arns + [("Tags.member.1.Key", "k"), ("Tags.member.1.Value", "v")], service=ELB,
+        name="elbv2: 21 resources to tag", status=400, codes={"ValidationError"})
+    api("DescribeTargetHealth", [("TargetGroupArn", "arn:aws:elasticloadbalancing:us-east-1:000000000000:"
+                                                    "targetgroup/../../etc")], service=ELB,
+        name="elbv2: a target group ARN like a path", status=400,
+        codes={"TargetGroupNotFound", "ValidationError"})
+    api("RegisterTargets", [("TargetGroupArn", refs["@tg"]), ("Targets.member.1.Id", "i-../../etc")],
+        service=ELB, name="elbv2: a target id like a path", status=400,
+        codes={"InvalidTarget", "ValidationError"})
+
+
 # ---- connections: idle, slow, silent, and the quadratic request ---------------
 
 def signed_regions():
@@ -827,6 +902,13 @@ def build_state():
         model["templates"].add("hostile-lt")
     p = ec2_ok("DescribeSubnets", name="subnets")
     refs["@subnet"] = p["Subnets"][0]["SubnetId"] if p else "subnet-x"
+    refs["@vpc"] = p["Subnets"][0]["VpcId"] if p else "vpc-x"
+    r, p = api("CreateTargetGroup", [("Name", "hostile-tg"), ("Protocol", "HTTP"), ("Port", "8080"),
+                                     ("VpcId", refs["@vpc"]), ("Tags.member.1.Key", "team"),
+                                     ("Tags.member.1.Value", "red")], service=ELB, name="create target group")
+    if p:
+        refs["@tg"] = p["TargetGroups"][0]["TargetGroupArn"]
+        model["target_groups"].add("hostile-tg")
     p = ec2_ok("RunInstances", [("ImageId", base), ("MinCount", "1"), ("MaxCount", "1"),
                                 ("InstanceType", "t3.micro"), ("KeyName", "hostile-key"),
                                 ("TagSpecification.1.ResourceType", "instance"),
@@ -863,7 +945,7 @@ def main():
 
     sections = [("sigv4", sigv4_cases), ("utf-8 and NUL", lambda: utf8_cases(refs)),
                 ("version and booleans", version_and_boolean_cases), ("paths", path_cases),
-                ("limits", limit_cases), ("http", http_cases), ("connections", connection_cases),
+                ("limits", limit_cases), ("elbv2", elbv2_cases), ("http", http_cases), ("connections", connection_cases),
                 ("quadratic", quadratic_case)]
     for name, fn in sections:
         before, failed, t = ran, len(R.failures), time.monotonic()

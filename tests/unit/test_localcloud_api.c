@@ -369,6 +369,16 @@ START_TEST(garbage_next_tokens_are_refused_everywhere)
 			reply_free(&r);
 		}
 	}
+	for (size_t j = 0; j < KILN_ARRAY_SIZE(garbage); j++) {
+		char *body =
+		    kiln_xasprintf("Action=DescribeTargetGroups&Version=2015-12-01&Marker=%s",
+		                   strchr(garbage[j], '=') + 1);
+		struct reply r = raw_call("elasticloadbalancing", body);
+		ck_assert_msg(r.status == 400, "DescribeTargetGroups accepted %s", garbage[j]);
+		ck_assert_str_eq(text(&r, "Error/Code"), "ValidationError");
+		reply_free(&r);
+		free(body);
+	}
 	for (size_t j = 0; j < 3; j++) {
 		static const char *const ints[] = {"MaxResults= 5", "MaxResults=+5",
 		                                   "MaxResults=5 "};
