@@ -8,9 +8,9 @@
  *   0  bytes off a socket: parsed whole and in pieces of a size the second
  *      byte gives (the two must agree), then answered by lc_api_handle();
  *   1  "SERVICE\nBODY": the body signed with the cloud's key, so that it
- *      gets past the signature into the handlers ("ami-@", "sg-@" and
- *      "i-@" in it become the ids of an image, a group and an instance
- *      that exist);
+ *      gets past the signature into the handlers ("ami-@", "sg-@",
+ *      "i-@", "vpc-@" and "tg-@" in it become the ids of an image, a
+ *      group, an instance, the VPC and a target group that exist);
  *   2  header lines, an empty line, a body: verified as SigV4 with the
  *      clock check off (so the signature is computed), and answered;
  *   3  text for the XML writer: the element it writes must parse and give
@@ -42,6 +42,7 @@
 #include "core/utf8.h"
 #include "core/util.h"
 #include "localcloud/api-int.h"
+#include "localcloud/elbv2-int.h"
 #include "localcloud/httpreq-int.h"
 #include "localcloud/request-int.h"
 #include "tests/fixtures/lc_cloud_fixture.h"
@@ -52,7 +53,7 @@ static struct lc_cloud cloud;
 static char state_dir[128];
 static int opened;
 static unsigned long inputs;
-static char image_id[32], group_id[32], instance_id[32];
+static char image_id[32], group_id[32], instance_id[32], vpc_id[32], tg_arn[256];
 
 #define FINDING(...)                                                                               \
 	do {                                                                                       \
@@ -205,9 +206,18 @@ static void cloud_open(void)
 	                      image_id);
 	signed_call("ec2", body, "instancesSet/item/instanceId", instance_id, sizeof(instance_id));
 	free(body);
+	signed_call("ec2", "Action=DescribeVpcs&Version=2016-11-15", "vpcSet/item/vpcId", vpc_id,
+	            sizeof(vpc_id));
+	body = kiln_xasprintf("Action=CreateTargetGroup&Version=2015-12-01&Name=tg&Protocol=HTTP&"
+	                      "Port=80&VpcId=%s",
+	                      vpc_id);
+	signed_call("elasticloadbalancing", body,
+	            "CreateTargetGroupResult/TargetGroups/member/TargetGroupArn", tg_arn,
+	            sizeof(tg_arn));
+	free(body);
 	free(dir);
 	free(layer);
-	if (!image_id[0] || !group_id[0] || !instance_id[0])
+	if (!image_id[0] || !group_id[0] || !instance_id[0] || !vpc_id[0] || !tg_arn[0])
 		FINDING("the fixture's resources were not made");
 	settle();
 	check_request_log();
@@ -295,13 +305,17 @@ static void fuzz_http(const uint8_t *data, size_t len, size_t step)
 
 /* ---- 1: signed requests into the handlers --------------------------------- */
 
-/* `s` with every "ami-@", "sg-@" and "i-@" replaced by the fixture's ids. */
+/* `s` with every "ami-@", "sg-@", "i-@", "vpc-@" and "tg-@" replaced by the fixture's ids. */
 static char *with_ids(const char *s, size_t len)
 {
 	static const struct {
 		const char *mark;
 		const char *id;
-	} marks[] = {{"ami-@", image_id}, {"sg-@", group_id}, {"i-@", instance_id}};
+	} marks[] = {{"ami-@", image_id},
+	             {"sg-@", group_id},
+	             {"i-@", instance_id},
+	             {"vpc-@", vpc_id},
+	             {"tg-@", tg_arn}};
 	struct kiln_buf out;
 
 	kiln_buf_init(&out, LC_BODY_MAX * 2);
@@ -321,17 +335,23 @@ static char *with_ids(const char *s, size_t len)
 	return kiln_buf_detach(&out);
 }
 
-/* Actions whose prepare step runs ssh-keygen: a process per input. */
-static int spawns(const char *body)
+/*
+ * Actions that start processes: ssh-keygen in a prepare step, HAProxy in a
+ * load balancer's sync after the reply. A process per input would be most of
+ * the time spent (and HAProxy wants the daemon's network).
+ */
+static int spawns(const char *service, const char *body)
 {
 	struct kiln_query q = KILN_QUERY_INIT;
 	const char *action;
 	int yes = 0;
 
-	if (kiln_query_parse(&q, body, strlen(body)) == 0) {
-		action = kiln_query_get(&q, "Action");
-		yes = action && (strcmp(action, "CreateKeyPair") == 0 ||
-		                 strcmp(action, "ImportKeyPair") == 0);
+	if (kiln_query_parse(&q, body, strlen(body)) == 0 &&
+	    (action = kiln_query_get(&q, "Action")) != NULL) {
+		const struct lc_action *a =
+		    strcmp(service, "elasticloadbalancing") == 0 ? lc_elbv2_action(action) : NULL;
+		yes = strcmp(action, "CreateKeyPair") == 0 ||
+		      strcmp(action, "ImportKeyPair") == 0 || (a != NULL && a->after != NULL);
 	}
 	kiln_query_release(&q);
 	return yes;
@@ -346,7 +366,7 @@ static void fuzz_signed(const uint8_t *data, size_t len)
 		return;
 	service = text_of(data, (size_t)((const uint8_t *)nl - data));
 	body = with_ids(nl + 1, len - (size_t)(nl + 1 - (const char *)data));
-	if (strlen(service) < 64 && !spawns(body))
+	if (strlen(service) < 64 && !spawns(service, body))
 		signed_call(service, body, NULL, NULL, 0);
 	free(service);
 	free(body);
