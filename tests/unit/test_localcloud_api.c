@@ -729,6 +729,48 @@ START_TEST(booleans_are_true_or_false)
 }
 END_TEST
 
+/* Auto Scaling reads integers, booleans and tokens as strictly (ValidationError, InvalidNextToken).
+ */
+START_TEST(autoscaling_spellings_are_strict)
+{
+	static const char *const bad[] = {
+	    "Action=DescribeAutoScalingGroups&Version=2011-01-01&MaxRecords=%205",
+	    "Action=DescribeAutoScalingGroups&Version=2011-01-01&MaxRecords=%2B5",
+	    "Action=DescribeAutoScalingGroups&Version=2011-01-01&NextToken=kiln-0",
+	    "Action=DescribeAutoScalingGroups&Version=2011-01-01&NextToken=kiln-007",
+	    "Action=SetDesiredCapacity&Version=2011-01-01&AutoScalingGroupName=g&"
+	    "DesiredCapacity=0&HonorCooldown=TRUE",
+	    "Action=SetDesiredCapacity&Version=2011-01-01&AutoScalingGroupName=g&"
+	    "DesiredCapacity=%2B0",
+	    "Action=DescribeAutoScalingGroups&Version=2011-01-02"};
+	char *image = base_image(), *arg = kiln_xasprintf("LaunchTemplateData.ImageId=%s", image);
+	char *body;
+	struct reply r = call("CreateLaunchTemplate", "LaunchTemplateName=web", arg, NULL);
+
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	body = kiln_xasprintf("Action=CreateAutoScalingGroup&Version=2011-01-01&"
+	                      "AutoScalingGroupName=g&LaunchTemplate.LaunchTemplateId=%s&MinSize=0&"
+	                      "MaxSize=1&DesiredCapacity=0&AvailabilityZones.member.1=us-east-1a",
+	                      text(&r, "launchTemplate/launchTemplateId"));
+	reply_free(&r);
+	r = raw_call("autoscaling", body);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	reply_free(&r);
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
+		r = raw_call("autoscaling", bad[i]);
+		ck_assert_msg(r.status == 400, "accepted: %s", bad[i]);
+		reply_free(&r);
+	}
+	r = raw_call("autoscaling", "Action=SetDesiredCapacity&Version=2011-01-01&"
+	                            "AutoScalingGroupName=g&DesiredCapacity=0&HonorCooldown=false");
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	reply_free(&r);
+	free(body);
+	free(arg);
+	free(image);
+}
+END_TEST
+
 /* Millions of one-byte parameters are refused by their count, before any parsing. */
 START_TEST(parameter_counts_are_refused_before_parsing)
 {
@@ -777,6 +819,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, unsigned_payloads_are_refused);
 	tcase_add_test(tc, versions_are_checked);
 	tcase_add_test(tc, booleans_are_true_or_false);
+	tcase_add_test(tc, autoscaling_spellings_are_strict);
 	tcase_add_test(tc, parameter_counts_are_refused_before_parsing);
 	suite_add_tcase(s, tc);
 	return s;
