@@ -59,11 +59,12 @@ state = cloud.state
 ran = 0
 session = botocore.session.get_session()
 ELB = "elasticloadbalancing"
+AS = "autoscaling"
 MODELS = {"ec2": session.get_service_model("ec2"), "sts": session.get_service_model("sts"),
-          ELB: session.get_service_model("elbv2")}
+          ELB: session.get_service_model("elbv2"), AS: session.get_service_model("autoscaling")}
 PARSERS = {"ec2": botocore.parsers.create_parser("ec2"), "sts": botocore.parsers.create_parser("query"),
-           ELB: botocore.parsers.create_parser("query")}
-VERSIONS = {"ec2": "2016-11-15", "sts": "2011-06-15", ELB: "2015-12-01"}
+           ELB: botocore.parsers.create_parser("query"), AS: botocore.parsers.create_parser("query")}
+VERSIONS = {"ec2": "2016-11-15", "sts": "2011-06-15", ELB: "2015-12-01", AS: "2011-01-01"}
 
 
 def check(cond, what):
@@ -257,7 +258,7 @@ def api(action, params=(), service="ec2", status=200, codes=None, name=None, ver
 # ---- the model: what the successful calls made --------------------------------
 
 model = {"groups": {}, "keys": set(), "templates": set(), "images": set(), "instances": set(),
-         "group_tags": {}, "rules": {}, "target_groups": set()}
+         "group_tags": {}, "rules": {}, "target_groups": set(), "asgs": set()}
 
 
 def ec2_ok(action, params=(), **kw):
@@ -287,6 +288,8 @@ def describe_state():
                               for i in r["Instances"] if i["State"]["Name"] != "terminated")
     r, p = api("DescribeTargetGroups", service=ELB, name="state: DescribeTargetGroups")
     out["target_groups"] = sorted(t["TargetGroupName"] for t in (p or {}).get("TargetGroups", []))
+    r, p = api("DescribeAutoScalingGroups", service=AS, name="state: DescribeAutoScalingGroups")
+    out["asgs"] = sorted(g["AutoScalingGroupName"] for g in (p or {}).get("AutoScalingGroups", []))
     return out
 
 
@@ -303,6 +306,7 @@ def expected_state():
         "snapshots": len(model["images"]),
         "instances": sorted(model["instances"]),
         "target_groups": sorted(model["target_groups"]),
+        "asgs": sorted(model["asgs"]),
     }
 
 
@@ -451,6 +455,43 @@ ELB_TARGETS = [
 ]
 
 
+# and for Auto Scaling
+AS_TARGETS = [
+    ("CreateAutoScalingGroup", [("LaunchTemplate.LaunchTemplateName", "hostile-lt"), ("MinSize", "0"),
+                                ("MaxSize", "1"), ("AvailabilityZones.member.1", "us-east-1a")],
+     "AutoScalingGroupName"),
+    ("CreateAutoScalingGroup", [("AutoScalingGroupName", "u8-asg1"), ("MinSize", "0"), ("MaxSize", "1"),
+                                ("AvailabilityZones.member.1", "us-east-1a")], "LaunchTemplate.LaunchTemplateName"),
+    ("CreateAutoScalingGroup", [("AutoScalingGroupName", "u8-asg2"), ("LaunchTemplate.LaunchTemplateName",
+                                                                      "hostile-lt"), ("MaxSize", "1"),
+                                ("AvailabilityZones.member.1", "us-east-1a")], "MinSize"),
+    ("CreateAutoScalingGroup", [("AutoScalingGroupName", "u8-asg3"), ("LaunchTemplate.LaunchTemplateName",
+                                                                      "hostile-lt"), ("MinSize", "0"),
+                                ("MaxSize", "1")], "AvailabilityZones.member.1"),
+    ("CreateAutoScalingGroup", [("AutoScalingGroupName", "u8-asg4"), ("LaunchTemplate.LaunchTemplateName",
+                                                                      "hostile-lt"), ("MinSize", "0"),
+                                ("MaxSize", "1")], "VPCZoneIdentifier"),
+    ("CreateAutoScalingGroup", [("AutoScalingGroupName", "u8-asg5"), ("LaunchTemplate.LaunchTemplateName",
+                                                                      "hostile-lt"), ("MinSize", "0"),
+                                ("MaxSize", "1"), ("AvailabilityZones.member.1", "us-east-1a"),
+                                ("Tags.member.1.Key", "k")], "Tags.member.1.Value"),
+    ("UpdateAutoScalingGroup", [("AutoScalingGroupName", "hostile-asg")], "HealthCheckType"),
+    ("UpdateAutoScalingGroup", [("AutoScalingGroupName", "hostile-asg")], "TerminationPolicies.member.1"),
+    ("SetDesiredCapacity", [("AutoScalingGroupName", "hostile-asg")], "DesiredCapacity"),
+    ("SetDesiredCapacity", [("DesiredCapacity", "0")], "AutoScalingGroupName"),
+    ("DescribeAutoScalingGroups", [], "AutoScalingGroupNames.member.1"),
+    ("DescribeAutoScalingGroups", [], "NextToken"),
+    ("DescribeAutoScalingGroups", [], "MaxRecords"),
+    ("CreateOrUpdateTags", [("Tags.member.1.ResourceId", "hostile-asg"),
+                            ("Tags.member.1.ResourceType", "auto-scaling-group"),
+                            ("Tags.member.1.Value", "v")], "Tags.member.1.Key"),
+    ("AttachLoadBalancerTargetGroups", [("AutoScalingGroupName", "hostile-asg")], "TargetGroupARNs.member.1"),
+    ("SuspendProcesses", [("AutoScalingGroupName", "hostile-asg")], "ScalingProcesses.member.1"),
+    ("SetInstanceHealth", [("HealthStatus", "Unhealthy")], "InstanceId"),
+    ("DeleteAutoScalingGroup", [], "AutoScalingGroupName"),
+]
+
+
 def resolve(params, refs):
     return [(k, refs.get(v, v) if isinstance(v, str) else v) for k, v in params]
 
@@ -468,6 +509,11 @@ def utf8_cases(refs):
             items = [("Action", action), ("Version", VERSIONS[ELB])] + resolve(params, refs) + [(poisoned, bad)]
             api_case("elbv2 %s %s=%s" % (action, poisoned, label), encode_params(items), action, service=ELB,
                      codes={"InvalidParameterValue", "MalformedQueryString"})
+    for action, params, poisoned in AS_TARGETS:
+        for label, bad in BAD_BYTES:
+            items = [("Action", action), ("Version", VERSIONS[AS])] + resolve(params, refs) + [(poisoned, bad)]
+            api_case("autoscaling %s %s=%s" % (action, poisoned, label), encode_params(items), action,
+                     service=AS, codes={"InvalidParameterValue", "MalformedQueryString"})
     # the bytes as they are, not percent-encoded, and in parameter names, Action and Version
     for label, bad in BAD_BYTES[:3]:
         api_case("raw bytes in a value (%s)" % label,
@@ -775,6 +821,36 @@ def elbv2_cases():
         codes={"InvalidTarget", "ValidationError"})
 
 
+def autoscaling_cases():
+    api("DescribeAutoScalingGroups", service=AS, name="autoscaling: no Version", version=False,
+        status=400, codes={"MissingParameter"})
+    api("DescribeAutoScalingGroups", [("Version", "2010-08-01")], service=AS, version=False,
+        name="autoscaling: an old Version", status=400, codes={"NoSuchVersion"})
+    create = [("LaunchTemplate.LaunchTemplateName", "hostile-lt"), ("AvailabilityZones.member.1", "us-east-1a")]
+    for name in ("", "a" * 256, "x\x01y", "a" * 255 + "é"):
+        api("CreateAutoScalingGroup", [("AutoScalingGroupName", name), ("MinSize", "0"), ("MaxSize", "1")] + create,
+            service=AS, name="autoscaling: group named %r" % name[:20], status=400,
+            codes={"ValidationError", "MissingParameter"})
+    for mn, mx, want in (("2", "1", None), ("-1", "1", None), ("0", "100000", None), ("0", " 1", None),
+                         ("0", "+1", None), ("0x1", "1", None)):
+        api("CreateAutoScalingGroup", [("AutoScalingGroupName", "size-asg"), ("MinSize", mn), ("MaxSize", mx)]
+            + create, service=AS, name="autoscaling: sizes %r..%r" % (mn, mx), status=400,
+            codes={"ValidationError"})
+    for v in ("TRUE", "1", "yes"):
+        api("SetDesiredCapacity", [("AutoScalingGroupName", "hostile-asg"), ("DesiredCapacity", "0"),
+                                   ("HonorCooldown", v)], service=AS, name="autoscaling: HonorCooldown=%r" % v,
+            status=400, codes={"ValidationError"})
+    for t in ("kiln-0", "kiln-007", "garbage", "kiln-99999999999"):
+        api("DescribeAutoScalingGroups", [("NextToken", t)], service=AS, name="autoscaling: NextToken %r" % t,
+            status=400, codes={"InvalidNextToken"})
+    api("SetDesiredCapacity", [("AutoScalingGroupName", "hostile-asg"), ("DesiredCapacity", "2")], service=AS,
+        name="autoscaling: desired over max", status=400, codes={"ValidationError"})
+    api("CreateAutoScalingGroup", [("AutoScalingGroupName", "hostile-asg"), ("MinSize", "0"), ("MaxSize", "1")]
+        + create, service=AS, name="autoscaling: the same name again", status=400, codes={"AlreadyExists"})
+    api("SetDesiredCapacity", [("AutoScalingGroupName", "../../etc"), ("DesiredCapacity", "0")], service=AS,
+        name="autoscaling: a group named like a path", status=400, codes={"ValidationError"})
+
+
 # ---- connections: idle, slow, silent, and the quadratic request ---------------
 
 def signed_regions():
@@ -910,6 +986,14 @@ def build_state():
     if p:
         refs["@tg"] = p["TargetGroups"][0]["TargetGroupArn"]
         model["target_groups"].add("hostile-tg")
+    # a group of no instances: the reconciler has nothing to launch
+    r, p = api("CreateAutoScalingGroup", [("AutoScalingGroupName", "hostile-asg"),
+                                          ("LaunchTemplate.LaunchTemplateName", "hostile-lt"),
+                                          ("MinSize", "0"), ("MaxSize", "1"), ("DesiredCapacity", "0"),
+                                          ("AvailabilityZones.member.1", "us-east-1a")],
+               service=AS, name="create auto scaling group")
+    if r is not None and r.status == 200:
+        model["asgs"].add("hostile-asg")
     p = ec2_ok("RunInstances", [("ImageId", base), ("MinCount", "1"), ("MaxCount", "1"),
                                 ("InstanceType", "t3.micro"), ("KeyName", "hostile-key"),
                                 ("TagSpecification.1.ResourceType", "instance"),
@@ -946,7 +1030,8 @@ def main():
 
     sections = [("sigv4", sigv4_cases), ("utf-8 and NUL", lambda: utf8_cases(refs)),
                 ("version and booleans", version_and_boolean_cases), ("paths", path_cases),
-                ("limits", limit_cases), ("elbv2", elbv2_cases), ("http", http_cases), ("connections", connection_cases),
+                ("limits", limit_cases), ("elbv2", elbv2_cases),
+                ("autoscaling", autoscaling_cases), ("http", http_cases), ("connections", connection_cases),
                 ("quadratic", quadratic_case)]
     for name, fn in sections:
         before, failed, t = ran, len(R.failures), time.monotonic()
