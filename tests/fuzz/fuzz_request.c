@@ -9,8 +9,9 @@
  *      byte gives (the two must agree), then answered by lc_api_handle();
  *   1  "SERVICE\nBODY": the body signed with the cloud's key, so that it
  *      gets past the signature into the handlers ("ami-@", "sg-@",
- *      "i-@", "vpc-@" and "tg-@" in it become the ids of an image, a
- *      group, an instance, the VPC and a target group that exist);
+ *      "i-@", "vpc-@", "tg-@" and "lt-@" in it become the ids of an
+ *      image, a group, an instance, the VPC, a target group and a launch
+ *      template that exist);
  *   2  header lines, an empty line, a body: verified as SigV4 with the
  *      clock check off (so the signature is computed), and answered;
  *   3  text for the XML writer: the element it writes must parse and give
@@ -53,7 +54,7 @@ static struct lc_cloud cloud;
 static char state_dir[128];
 static int opened;
 static unsigned long inputs;
-static char image_id[32], group_id[32], instance_id[32], vpc_id[32], tg_arn[256];
+static char image_id[32], group_id[32], instance_id[32], vpc_id[32], tg_arn[256], lt_id[32];
 
 #define FINDING(...)                                                                               \
 	do {                                                                                       \
@@ -215,9 +216,16 @@ static void cloud_open(void)
 	            "CreateTargetGroupResult/TargetGroups/member/TargetGroupArn", tg_arn,
 	            sizeof(tg_arn));
 	free(body);
+	body =
+	    kiln_xasprintf("Action=CreateLaunchTemplate&Version=2016-11-15&LaunchTemplateName=fixture&"
+	                   "LaunchTemplateData.ImageId=%s",
+	                   image_id);
+	signed_call("ec2", body, "launchTemplate/launchTemplateId", lt_id, sizeof(lt_id));
+	free(body);
 	free(dir);
 	free(layer);
-	if (!image_id[0] || !group_id[0] || !instance_id[0] || !vpc_id[0] || !tg_arn[0])
+	if (!image_id[0] || !group_id[0] || !instance_id[0] || !vpc_id[0] || !tg_arn[0] ||
+	    !lt_id[0])
 		FINDING("the fixture's resources were not made");
 	settle();
 	check_request_log();
@@ -305,17 +313,15 @@ static void fuzz_http(const uint8_t *data, size_t len, size_t step)
 
 /* ---- 1: signed requests into the handlers --------------------------------- */
 
-/* `s` with every "ami-@", "sg-@", "i-@", "vpc-@" and "tg-@" replaced by the fixture's ids. */
+/* `s` with every "ami-@", "sg-@", "i-@", "vpc-@", "tg-@" and "lt-@" replaced by the fixture's ids.
+ */
 static char *with_ids(const char *s, size_t len)
 {
 	static const struct {
 		const char *mark;
 		const char *id;
-	} marks[] = {{"ami-@", image_id},
-	             {"sg-@", group_id},
-	             {"i-@", instance_id},
-	             {"vpc-@", vpc_id},
-	             {"tg-@", tg_arn}};
+	} marks[] = {{"ami-@", image_id}, {"sg-@", group_id}, {"i-@", instance_id},
+	             {"vpc-@", vpc_id},   {"tg-@", tg_arn},   {"lt-@", lt_id}};
 	struct kiln_buf out;
 
 	kiln_buf_init(&out, LC_BODY_MAX * 2);
