@@ -216,10 +216,10 @@ static void cloud_open(void)
 	            "CreateTargetGroupResult/TargetGroups/member/TargetGroupArn", tg_arn,
 	            sizeof(tg_arn));
 	free(body);
-	body =
-	    kiln_xasprintf("Action=CreateLaunchTemplate&Version=2016-11-15&LaunchTemplateName=fixture&"
-	                   "LaunchTemplateData.ImageId=%s",
-	                   image_id);
+	body = kiln_xasprintf(
+	    "Action=CreateLaunchTemplate&Version=2016-11-15&LaunchTemplateName=fixture&"
+	    "LaunchTemplateData.ImageId=%s",
+	    image_id);
 	signed_call("ec2", body, "launchTemplate/launchTemplateId", lt_id, sizeof(lt_id));
 	free(body);
 	free(dir);

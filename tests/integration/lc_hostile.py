@@ -33,20 +33,25 @@ import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 
+
+
+def skip(why):
+    print("skipped: " + why)
+    sys.exit(77)
+
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 if os.geteuid() != 0:
-    print("skipped: the local cloud needs root")
-    sys.exit(77)
+    skip("the local cloud needs root")
 try:
+    import lctest
     import botocore.auth
     import botocore.awsrequest
     import botocore.credentials
     import botocore.parsers
     import botocore.session
-    import lctest
 except ImportError:
-    print("skipped: no botocore")
-    sys.exit(77)
+    skip("no botocore")
 
 PORT = 4617
 CIDR = "10.214.7.0/24"
