@@ -149,7 +149,8 @@ int lc_elb_page(struct lc_req *r, size_t total, size_t *first, size_t *count)
 		return -1;
 	if (marker != NULL) {
 		start = strtoull(marker, &end, 10);
-		if (*end != '\0' || marker[0] < '0' || marker[0] > '9' || start > total)
+		/* an offset this cloud handed out: digits without a leading zero, never 0 */
+		if (*end != '\0' || marker[0] < '1' || marker[0] > '9' || start > total)
 			return lc_validation(r, "Invalid value for Marker: %s", marker);
 	}
 	*first = (size_t)start;
