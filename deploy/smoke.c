@@ -104,7 +104,8 @@ int kiln_deploy__smoke(struct deploy *d, const char *base_url, const char *where
 	error = kiln_http_new(&h, &hopts);
 	if (error < 0)
 		return error;
-	kiln_deploy__say(d, "%zu smoke checks through %s (%s)", n, where, base_url);
+	kiln_deploy__say(d, "%zu smoke check%s through %s (%s)", n, n == 1 ? "" : "s", where,
+	                 base_url);
 	for (size_t i = 0; i < n && error != KILN_EINTR; i++) {
 		const json_t *check = json_array_get(smoke, i);
 
