@@ -22,8 +22,9 @@ through every scenario, and every scenario asserts that no request failed:
   2) for an environment whose bake inputs differ;
 - no security group of a fleet allows port 22;
 - destroy leaves nothing: no group, load balancer, target group, launch
-  template or security group of the profile in the cloud's listings, and
-  `kiln cloud down` leaves no machine, mount or HAProxy;
+  template or security group of the profile in the cloud's listings,
+  scripts/leftovers shows no instance, mount or HAProxy of the cloud but
+  its daemon, and `kiln cloud down` leaves nothing;
 - smoke checks failing through the test listener (a page that is not the
   expected one): exit 1 naming the check, status and body, the group
   removed, live untouched;
@@ -525,6 +526,18 @@ def scenario_destroy(w, profile):
     running = [i["InstanceId"] for res in ec2.describe_instances()["Reservations"]
                for i in res["Instances"] if i["State"]["Name"] != "terminated"]
     R.check("no instance left running", running == [], running)
+    # scripts/leftovers, this cloud's lines: once its instances and load balancers are
+    # gone only the daemon itself may remain (no instance init, HAProxy or mount).
+    left = []
+    for _ in range(120):
+        out = subprocess.run([os.path.join(SOURCE, "scripts", "leftovers")], capture_output=True,
+                             text=True, timeout=60).stdout
+        left = [line for line in out.splitlines()
+                if w.tmp in line and " cloud up " not in line]
+        if not left:
+            break
+        time.sleep(0.5)
+    R.check("scripts/leftovers: nothing of the deploy left on the machine", left == [], left[:5])
 
 
 def body(cloud):
