@@ -2,10 +2,10 @@
  * The profile's smoke checks (deploy.smoke) against a listener's URL, from
  * this host: a GET of each check's path (aws/http.c's transport: bounded
  * connect and total timeouts, a capped body), its status, a substring of
- * its body and its latency compared. A failing check is tried again twice
- * (0.25 s, then 0.5 s later: a listener just swapped may need a moment),
- * then the deploy's error names it with what was found, the status and an
- * escaped excerpt of the body. Every check runs whatever the others gave.
+ * its body, its headers (exact values) and its latency compared. A failing check is tried again
+ * twice (0.25 s, then 0.5 s later: a listener just swapped may need a moment), then the deploy's
+ * error names it with what was found, the status and an escaped excerpt of the body. Every check
+ * runs whatever the others gave.
  */
 #include <string.h>
 
@@ -19,6 +19,37 @@
 #define SMOKE_TIMEOUT_MS 10000
 #define SMOKE_MAX_BODY   ((size_t)1 << 20)
 #define SMOKE_EXCERPT    120
+
+/* 1 when a header of `want` ({name: value}) is not in the reply as it says; `why` says which. */
+static int header_mismatch(struct kiln_buf *why, struct kiln_http *h, const json_t *want)
+{
+	const char *name;
+	const json_t *value;
+
+	json_object_foreach((json_t *)want, name, value)
+	{
+		const char *got = kiln_http_reply_header(h, name);
+		const char *expected = json_string_value(value);
+
+		if (got != NULL && expected != NULL && strcmp(got, expected) == 0)
+			continue;
+		kiln_buf_puts(why, "header ");
+		kiln_buf_put_escaped(why, name, strlen(name), 0);
+		if (got == NULL) {
+			kiln_buf_puts(why, " missing");
+		} else {
+			kiln_buf_puts(why, " is '");
+			kiln_buf_put_escaped(why, got, strlen(got), 0);
+			kiln_buf_puts(why, "'");
+		}
+		kiln_buf_puts(why, ", expected '");
+		kiln_buf_put_escaped(why, expected ? expected : "", expected ? strlen(expected) : 0,
+		                     0);
+		kiln_buf_puts(why, "'");
+		return 1;
+	}
+	return 0;
+}
 
 /* One attempt of `check` at `url`; 0 when it held, else what was found is in `why`. */
 static int smoke_once(struct kiln_buf *why, struct kiln_http *h, const char *url,
@@ -44,6 +75,8 @@ static int smoke_once(struct kiln_buf *why, struct kiln_http *h, const char *url
 		kiln_buf_puts(why, "the body does not contain '");
 		kiln_buf_put_escaped(why, contains, strlen(contains), 0);
 		kiln_buf_printf(why, "' (status %ld)", r.status);
+		error = KILN_ERROR;
+	} else if (header_mismatch(why, h, json_object_get(check, "header"))) {
 		error = KILN_ERROR;
 	} else if (max_ms >= 0 && ms > (double)max_ms) {
 		kiln_buf_printf(why, "took %.0f ms, at most %ld allowed", ms, max_ms);
@@ -109,10 +142,6 @@ int kiln_deploy__smoke(struct deploy *d, const char *base_url, const char *where
 	for (size_t i = 0; i < n && error != KILN_EINTR; i++) {
 		const json_t *check = json_array_get(smoke, i);
 
-		if (json_object_get(check, "header") != NULL)
-			kiln_deploy__warn(
-			    d, "smoke GET %s: its header checks are not run by this build",
-			    kiln_json_str(check, "path"));
 		error = smoke_check(&failed, d, h, base_url, check);
 		nfailed += error < 0 && error != KILN_EINTR;
 	}

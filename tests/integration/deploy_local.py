@@ -34,7 +34,7 @@ through every scenario, and every scenario asserts that no request failed:
   live before live again.
 
 Every deploy runs the profile's smoke checks (GET / contains "Hello from
-web") through the test listener and production.
+web", Content-Type text/html) through the test listener and production.
 
 Only loopback and the cloud's own addresses are used; every loop is bounded.
 Exit 1 on any failure, 77 to skip (not root, no botocore).
@@ -191,7 +191,8 @@ def make_repos(w):
     return repos
 
 
-SMOKE = [{"path": "/", "status": 200, "contains": "Hello from web"}]
+SMOKE = [{"path": "/", "status": 200, "contains": "Hello from web",
+          "header": {"Content-Type": "text/html"}}]
 
 
 def make_profile(w, repos, image_name, timeout_s=180, name="web.json", smoke=SMOKE):

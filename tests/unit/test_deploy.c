@@ -230,8 +230,8 @@ static int smoke_against(const struct replier *r, const char *checks)
 	return error;
 }
 
-static const char page_ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 19\r\nConnection: close\r\n"
-                              "\r\nHello from web v1.0";
+static const char page_ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 19\r\nX-App: web\r\n"
+                              "Connection: close\r\n\r\nHello from web v1.0";
 
 START_TEST(smoke_passes)
 {
@@ -287,6 +287,30 @@ START_TEST(smoke_body_and_latency)
 }
 END_TEST
 
+/* Headers by name in any case, values exactly; a missing one is named. */
+START_TEST(smoke_headers)
+{
+	struct replier r;
+
+	replier_start(&r, page_ok, sizeof page_ok - 1);
+	ck_assert_int_eq(smoke_against(&r, "[{\"path\": \"/\", \"header\": {\"x-app\": \"web\"}}]"),
+	                 0);
+	replier_stop(&r);
+	replier_start(&r, page_ok, sizeof page_ok - 1);
+	ck_assert_int_eq(smoke_against(&r,
+	                               "[{\"path\": \"/\", \"header\": {\"X-App\": \"api\"}}, "
+	                               "{\"path\": \"/v\", \"header\": {\"X-Version\": \"1\"}}]"),
+	                 KILN_ERROR);
+	replier_stop(&r);
+	ck_assert_int_eq(r.served, 6);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "2 of 2 smoke checks failed"));
+	ck_assert_ptr_nonnull(
+	    strstr(kiln_error_last(), "GET /: header X-App is 'web', expected 'api'"));
+	ck_assert_ptr_nonnull(
+	    strstr(kiln_error_last(), "GET /v: header X-Version missing, expected '1'"));
+}
+END_TEST
+
 Suite *kiln_test_suite(void)
 {
 	Suite *s = suite_create("deploy");
@@ -307,6 +331,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, smoke_passes);
 	tcase_add_test(tc, smoke_failure_names_what_was_found_escaped);
 	tcase_add_test(tc, smoke_body_and_latency);
+	tcase_add_test(tc, smoke_headers);
 	suite_add_tcase(s, tc);
 	return s;
 }
