@@ -134,6 +134,8 @@ int kiln_deploy__smoke(struct deploy *d, const char *base_url, const char *where
 
 	if (n == 0 || d->opts->skip_smoke)
 		return 0;
+	/* The local cloud's load balancers are on this machine: no proxy reaches them. */
+	hopts.no_proxy = d->profile->target != NULL && strcmp(d->profile->target, "local") == 0;
 	error = kiln_http_new(&h, &hopts);
 	if (error < 0)
 		return error;

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -220,6 +221,7 @@ static int smoke_against(const struct replier *r, const char *checks)
 	int error;
 
 	snprintf(json, sizeof json, "{\"deploy\": {\"smoke\": %s}}", checks);
+	profile.target = "local";
 	profile.json = json_loads(json, 0, NULL);
 	ck_assert_ptr_nonnull(profile.json);
 	d.profile = &profile;
@@ -237,11 +239,14 @@ START_TEST(smoke_passes)
 {
 	struct replier r;
 
+	/* A proxy in the environment is not used for the local cloud (nothing listens on 9). */
+	setenv("http_proxy", "http://127.0.0.1:9", 1);
 	replier_start(&r, page_ok, sizeof page_ok - 1);
 	ck_assert_int_eq(smoke_against(&r, "[{\"path\": \"/\", \"contains\": \"Hello from web\"}, "
 	                                   "{\"path\": \"/health\", \"status\": 200}]"),
 	                 0);
 	replier_stop(&r);
+	unsetenv("http_proxy");
 	ck_assert_int_eq(r.served, 2);
 }
 END_TEST
