@@ -39,6 +39,8 @@ int lc_state_save(struct lc_cloud *c)
 	char *text = json_dumps(c->st, JSON_COMPACT);
 	int rc;
 
+	/* whatever changed, the security groups' tables are rendered again (firewall.c) */
+	c->gen++;
 	rc = kiln_file_write_atomic(path, text, strlen(text), 0600);
 	if (rc < 0)
 		kiln_log_error("saving state: %s", kiln_error_last());
