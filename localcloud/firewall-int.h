@@ -26,11 +26,16 @@
  * watcher syncs whenever the state changed and every few seconds anyway,
  * and after a restart re-applies every table (the tables themselves live
  * on in the namespaces through a crash of the daemon, and die with them).
+ * The periodic sync also compares each namespace's ruleset generation
+ * with the one its last replacement left: a table changed from inside the
+ * instance (its root has CAP_NET_ADMIN; an OS layer's nftables.service
+ * flushes the ruleset at boot) is replaced again.
  */
 #ifndef KILN_LOCALCLOUD_FIREWALL_INT_H
 #define KILN_LOCALCLOUD_FIREWALL_INT_H
 
 #include <jansson.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "core/buf.h"
@@ -70,20 +75,23 @@ void lc_fw_init(struct lc_cloud *c);
 /*
  * How a sync applies a script to the machine of an instance directory:
  * lc_machine_firewall() (runtime-int.h), or a stand-in in tests. It
- * returns 0, KILN_ENOTFOUND when no machine runs there, or an error.
+ * returns 0, KILN_ENOTFOUND when no machine runs there, or an error; *gen
+ * is the namespace's ruleset generation afterwards. A NULL script only
+ * reads the generation.
  */
-typedef int (*lc_fw_apply_fn)(const char *dir, const char *script);
+typedef int (*lc_fw_apply_fn)(const char *dir, const char *script, uint32_t *gen);
 void lc_fw_set_apply(struct lc_cloud *c, lc_fw_apply_fn apply);
 void lc_fw_release(struct lc_cloud *c);
 
 /*
  * nft.c: run an nftables script in the network namespace `netns_fd` refers
  * to (one transaction: all or nothing), with nftables' own message on
- * failure. Runs on a thread of its own, so that no thread of the daemon
- * ever changes namespace; one script at a time.
+ * failure; the namespace's ruleset generation afterwards into *gen when
+ * not NULL (a NULL script only reads it). Runs on a thread of its own, so
+ * that no thread of the daemon ever changes namespace; one at a time.
  */
-int lc_nft_apply(int netns_fd, const char *script);
-/* The same in the network namespace of process `pid`. */
+int lc_nft_apply(int netns_fd, const char *script, uint32_t *gen);
+/* A script in the network namespace of process `pid`. */
 int lc_nft_apply_pid(pid_t pid, const char *script);
 
 #endif

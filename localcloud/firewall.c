@@ -24,8 +24,10 @@
 /* What the sync keeps: what each machine's table is, and what state it was rendered from. */
 struct lc_fw {
 	pthread_mutex_t mu;
-	lc_fw_apply_fn apply;   /* lc_machine_firewall but in tests */
-	json_t *applied;        /* instance id -> sha256 of the script its machine has */
+	lc_fw_apply_fn apply; /* lc_machine_firewall but in tests */
+	/* instance id -> {"hash": sha256 of the script its machine has, "gen": the ruleset
+	 * generation that left in its namespace} */
+	json_t *applied;
 	unsigned long long gen; /* cloud->gen at the last sync */
 	int synced;             /* the last sync applied everything it rendered */
 };
@@ -339,24 +341,55 @@ static json_t *render_all(struct lc_cloud *c)
 	return todo;
 }
 
-/* Apply what changed (fw->mu held, cloud->mu not); 0 when everything applied. */
-static int apply_all(struct lc_cloud *c, json_t *todo)
+/*
+ * Is the table `rec` records still in the machine's namespace? Only a
+ * `verify`ing sync looks (a generation read); 0 also when the machine is
+ * gone (KILN_ENOTFOUND in *error).
+ */
+static int still_there(struct lc_cloud *c, json_t *t, json_t *rec, int verify, int *error)
 {
-	json_t *applied = c->fw->applied, *keep = json_object(), *t;
+	uint32_t gen = 0;
+
+	*error = 0;
+	if (!verify)
+		return 1;
+	*error = c->fw->apply(lc_str(t, "dir"), NULL, &gen);
+	if (*error == 0 && gen == (uint32_t)json_integer_value(json_object_get(rec, "gen")))
+		return 1;
+	if (*error == 0)
+		kiln_log_info("%s: its security groups' table was changed inside the instance: "
+		              "replaced",
+		              lc_str(t, "id"));
+	kiln_error_clear();
+	return 0;
+}
+
+/* Apply what changed (fw->mu held, cloud->mu not); 0 when everything applied. */
+static int apply_all(struct lc_cloud *c, json_t *todo, int verify)
+{
+	json_t *applied = c->fw->applied, *keep = json_object(), *t, *rec;
 	int failed = 0, error;
+	uint32_t gen;
 	size_t i;
 
 	json_array_foreach(todo, i, t)
 	{
 		const char *id = lc_str(t, "id"), *hash = lc_str(t, "hash");
-		const char *had = json_string_value(json_object_get(applied, id));
-		if (had != NULL && strcmp(had, hash) == 0) {
-			json_object_set_new(keep, id, json_string(hash));
+		error = 0;
+		rec = json_object_get(applied, id);
+		if (rec != NULL &&
+		    strcmp(lc_str(rec, "hash") ? lc_str(rec, "hash") : "", hash) == 0 &&
+		    still_there(c, t, rec, verify, &error)) {
+			json_object_set(keep, id, rec);
 			continue;
 		}
-		error = c->fw->apply(lc_str(t, "dir"), lc_str(t, "script"));
+		if (error == KILN_ENOTFOUND)
+			continue;
+		error = c->fw->apply(lc_str(t, "dir"), lc_str(t, "script"), &gen);
 		if (error == 0) {
-			json_object_set_new(keep, id, json_string(hash));
+			json_object_set_new(
+			    keep, id,
+			    json_pack("{s:s, s:I}", "hash", hash, "gen", (json_int_t)gen));
 		} else if (error != KILN_ENOTFOUND) {
 			/* the machine keeps the table it had; the next sync tries again */
 			kiln_log_warn("%s: security groups not applied: %s", id, kiln_error_last());
@@ -387,7 +420,8 @@ int lc_fw_sync(struct lc_cloud *c, int force)
 	}
 	todo = render_all(c);
 	pthread_mutex_unlock(&c->mu);
-	error = apply_all(c, todo);
+	/* a forced sync also finds tables changed behind its back */
+	error = apply_all(c, todo, force);
 	fw->gen = gen;
 	fw->synced = error == 0;
 	pthread_mutex_unlock(&fw->mu);

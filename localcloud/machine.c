@@ -492,14 +492,14 @@ int lc_machine_adopt(struct lc_machine **out, const char *dir, const char *id)
 	return 1;
 }
 
-int lc_machine_firewall(const char *dir, const char *script)
+int lc_machine_firewall(const char *dir, const char *script, uint32_t *gen)
 {
 	struct kiln_buf pidfile = KILN_BUF_INIT;
 	char resolved[PATH_MAX], *path, state = 0, nspath[64];
 	unsigned long long start = 0;
 	int pid = 0, fd = -1, error;
 
-	KILN_ASSERT_ARG(dir != NULL && script != NULL);
+	KILN_ASSERT_ARG(dir != NULL && gen != NULL);
 	if (realpath(dir, resolved) == NULL)
 		return kiln_error_set(KILN_ENOTFOUND, "no machine in '%s'", dir);
 	path = kiln_xasprintf("%s/init.pid", resolved);
@@ -517,7 +517,7 @@ int lc_machine_firewall(const char *dir, const char *script)
 			close(fd);
 		return kiln_error_set(KILN_ENOTFOUND, "no machine runs in '%s'", dir);
 	}
-	error = lc_nft_apply(fd, script);
+	error = lc_nft_apply(fd, script, gen);
 	close(fd);
 	return error;
 }

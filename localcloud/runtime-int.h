@@ -96,9 +96,11 @@ int lc_machine_reap(const char *dir);
 int lc_machine_adopt(struct lc_machine **out, const char *dir, const char *id);
 /*
  * Run an nftables script in the network namespace of the machine running
- * in `dir` (booted or adopted); KILN_ENOTFOUND when none runs there.
+ * in `dir` (booted or adopted); KILN_ENOTFOUND when none runs there. *gen
+ * gets the namespace's ruleset generation afterwards; a NULL script only
+ * reads it.
  */
-int lc_machine_firewall(const char *dir, const char *script);
+int lc_machine_firewall(const char *dir, const char *script, uint32_t *gen);
 
 /*
  * The operations above as the cloud's runners call them: Linux machines

@@ -13,6 +13,7 @@
   leaves the rule;
 - a load balancer's traffic and health checks reach a target only once the
   target's group allows the load balancer's group;
+- a table deleted from inside the instance is put back within seconds;
 - kill -9 of the daemon: the filters stay (they live in the instances'
   namespaces); a table lost meanwhile is back once the daemon is up again;
 - nothing is left behind: no process, namespace or nftables table.
@@ -205,17 +206,29 @@ def lb_checks(ec2, elb, lbsg, web, subnets, vpc, w_id, w_ip):
     return lb["DNSName"]
 
 
+def delete_table(cloud, instance_id):
+    """What a root process inside could do (or an OS layer's nftables.service at boot)."""
+    with open(os.path.join(cloud.state, "instances", instance_id, "init.pid")) as f:
+        pid = f.read().split()[0]
+    subprocess.run(["nsenter", "--net=/proc/%s/ns/net" % pid, "nft", "delete", "table", "inet", "kiln"],
+                   check=False, timeout=30)
+
+
+def tamper_checks(cloud, w_id, w_ip):
+    delete_table(cloud, w_id)
+    R.check("(a table deleted inside the instance lets everything in)", reach(w_ip, 7001) == "open")
+    R.check("the daemon puts it back within 10 s", wait(lambda: "table inet kiln" in table_of(cloud, w_id), 10, 0.5))
+    R.check("... and it filters again", reach(w_ip, 7001) == "timeout")
+
+
 def crash_checks(cloud, w_id, w_ip, lb_ip):
     with open(os.path.join(cloud.state, "cloud.pid")) as f:
         os.kill(int(f.read()), signal.SIGKILL)
     time.sleep(0.5)
     got = (reach(w_ip, 7001), reach(w_ip, 7002))
     R.check("daemon killed: the filter stays", got == ("timeout", "open"), got)
-    # a table lost while the daemon is away (a flush inside the instance, say)
-    with open(os.path.join(cloud.state, "instances", w_id, "init.pid")) as f:
-        pid = f.read().split()[0]
-    subprocess.run(["nsenter", "--net=/proc/%s/ns/net" % pid, "nft", "delete", "table", "inet", "kiln"],
-                   check=False, timeout=30)
+    # a table lost while the daemon is away
+    delete_table(cloud, w_id)
     R.check("(the table deleted meanwhile lets everything in)", reach(w_ip, 7001) == "open")
     if not cloud.up():
         return
@@ -260,6 +273,7 @@ def main(cloud, ssh):
     rule_checks(ssh, w_ip, a_ip, o_ip)
     a2, _ = membership_checks(cloud, ec2, ssh, image, app, near[1], w_id, w_ip, a_id, a_ip)
     lb_ip = lb_checks(ec2, elb, lbsg, web, [s["SubnetId"] for s in subnets], vpc, w_id, w_ip)
+    tamper_checks(cloud, w_id, w_ip)
     crash_checks(cloud, w_id, w_ip, lb_ip)
     return [f_id, w_id, o_id, a2]
 

@@ -22,7 +22,7 @@
 #include "localcloud/ec2-int.h"
 #include "localcloud/firewall-int.h"
 
-int nft_run(int netns_fd, const char *script, struct kiln_buf *out);
+int nft_run(int netns_fd, const char *script, struct kiln_buf *out, uint32_t *gen);
 
 /* ---- rendering ---------------------------------------------------------- */
 
@@ -191,14 +191,37 @@ END_TEST
 static struct lc_cloud cloud;
 static char state_dir[64];
 static json_t *applied_log; /* [{dir, script}] */
+static json_t *generations; /* dir -> the stand-in namespace's ruleset generation */
 static int apply_result;
 
-static int record_apply(const char *dir, const char *script)
+static int record_apply(const char *dir, const char *script, uint32_t *gen)
 {
-	if (apply_result == 0)
+	json_int_t g = json_integer_value(json_object_get(generations, dir));
+
+	if (apply_result < 0)
+		return kiln_error_set(apply_result, "stand-in: %d", apply_result);
+	if (script != NULL) {
 		json_array_append_new(applied_log,
 		                      json_pack("{s:s, s:s}", "dir", dir, "script", script));
-	return apply_result < 0 ? kiln_error_set(apply_result, "stand-in: %d", apply_result) : 0;
+		json_object_set_new(generations, dir, json_integer(++g));
+	}
+	*gen = (uint32_t)g;
+	return 0;
+}
+
+/* Something inside instance `id` changed its ruleset. */
+static void tamper(const char *id)
+{
+	const char *dir;
+	json_t *g;
+
+	json_object_foreach(generations, dir, g)
+	{
+		const char *slash = strrchr(dir, '/');
+		if (slash && strcmp(slash + 1, id) == 0)
+			json_object_set_new(generations, dir,
+			                    json_integer(json_integer_value(g) + 1));
+	}
 }
 
 static void setup(void)
@@ -210,6 +233,7 @@ static void setup(void)
 	ck_assert_msg(lc_cloud_open(&cloud, &o, state_dir) == 0, "%s", kiln_error_last());
 	lc_fw_set_apply(&cloud, record_apply);
 	applied_log = json_array();
+	generations = json_object();
 	apply_result = 0;
 }
 
@@ -218,6 +242,7 @@ static void teardown(void)
 	lc_cloud_close(&cloud);
 	kiln_rm_rf(state_dir);
 	json_decref(applied_log);
+	json_decref(generations);
 }
 
 static void put(const char *table, const char *id, const char *json)
@@ -334,6 +359,23 @@ START_TEST(only_changed_tables_are_applied)
 }
 END_TEST
 
+START_TEST(tables_changed_inside_are_replaced)
+{
+	two_tiers();
+	ck_assert_int_eq(lc_fw_sync(&cloud, 0), 0);
+	ck_assert_int_eq(json_array_size(applied_log), 3);
+	tamper("i-web");
+	/* an ordinary sync does not look; the periodic (forced) one does */
+	ck_assert_int_eq(lc_fw_sync(&cloud, 0), 0);
+	ck_assert_int_eq(json_array_size(applied_log), 3);
+	ck_assert_int_eq(lc_fw_sync(&cloud, 1), 0);
+	ck_assert_int_eq(json_array_size(applied_log), 4);
+	ck_assert_ptr_nonnull(strstr(lc_str(json_array_get(applied_log, 3), "dir"), "/i-web"));
+	ck_assert_int_eq(lc_fw_sync(&cloud, 1), 0);
+	ck_assert_int_eq(json_array_size(applied_log), 4);
+}
+END_TEST
+
 START_TEST(failures_are_tried_again)
 {
 	two_tiers();
@@ -420,6 +462,7 @@ START_TEST(nftables_takes_every_script)
 	pid_t pid = netns_child();
 	struct kiln_buf listing = KILN_BUF_INIT;
 	char path[64], groups[512];
+	uint32_t gen = 0, again = 0;
 	char *s;
 	int fd;
 
@@ -433,11 +476,12 @@ START_TEST(nftables_takes_every_script)
 		for (size_t i = 0; i < KILN_ARRAY_SIZE(rendered); i++) {
 			snprintf(groups, sizeof(groups), ONE_RULE("%s"), rendered[i].rule);
 			s = render(groups, "{\"sg-lb\": [\"10.0.0.9\", \"10.0.0.4\"]}");
-			ck_assert_msg(lc_nft_apply(fd, s) == 0, "%s: %s", kiln_error_last(), s);
+			ck_assert_msg(lc_nft_apply(fd, s, NULL) == 0, "%s: %s", kiln_error_last(),
+			              s);
 			free(s);
 		}
 	}
-	ck_assert_int_eq(nft_run(fd, "list ruleset", &listing), 0);
+	ck_assert_int_eq(nft_run(fd, "list ruleset", &listing, NULL), 0);
 	ck_assert_ptr_nonnull(strstr(listing.ptr, "table inet kiln {"));
 	ck_assert_ptr_nonnull(strstr(listing.ptr, "ip saddr { 10.0.0.4, 10.0.0.9 } tcp dport 80"));
 	/* only the last script's rule is there */
@@ -445,13 +489,22 @@ START_TEST(nftables_takes_every_script)
 	ck_assert_int_eq(count(listing.ptr, "table "), 1);
 	kiln_buf_release(&listing);
 	/* a script nftables refuses changes nothing and says why in one line */
-	ck_assert_int_lt(lc_nft_apply(fd, "delete table inet kiln\nadd rule inet kiln nope x\n"),
-	                 0);
+	ck_assert_int_lt(
+	    lc_nft_apply(fd, "delete table inet kiln\nadd rule inet kiln nope x\n", NULL), 0);
 	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "nftables: "));
 	ck_assert_ptr_null(strchr(kiln_error_last(), '\n'));
-	ck_assert_int_eq(nft_run(fd, "list tables", &listing), 0);
+	ck_assert_int_eq(nft_run(fd, "list tables", &listing, NULL), 0);
 	ck_assert_ptr_nonnull(strstr(listing.ptr, "table inet kiln"));
 	kiln_buf_release(&listing);
+	/* the generation moves with every transaction, whoever commits it */
+	s = render("[]", NULL);
+	ck_assert_int_eq(lc_nft_apply(fd, s, &gen), 0);
+	ck_assert_int_eq(lc_nft_apply(fd, NULL, &again), 0);
+	ck_assert_uint_eq(gen, again);
+	ck_assert_int_eq(nft_run(fd, "add table ip other", NULL, NULL), 0);
+	ck_assert_int_eq(lc_nft_apply(fd, NULL, &again), 0);
+	ck_assert_uint_ne(gen, again);
+	free(s);
 	close(fd);
 	netns_end(pid);
 	/* the namespace went with its process: so does the table */
@@ -473,6 +526,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_add_test(t, source_groups_resolve_to_members);
 	tcase_add_test(t, only_changed_tables_are_applied);
+	tcase_add_test(t, tables_changed_inside_are_replaced);
 	tcase_add_test(t, failures_are_tried_again);
 	tcase_add_test(t, render_one_instance_as_booting);
 	suite_add_tcase(s, t);
