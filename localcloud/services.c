@@ -100,7 +100,7 @@ struct lc_services *lc_services_start(const char *root, const char *hostname)
 		struct kiln_buf list = KILN_BUF_INIT;
 		for (size_t i = 0; i < skipped.n; i++)
 			kiln_buf_printf(&list, "%s%s", i ? ", " : "", skipped.v[i]);
-		lc_init_say("enabled but not started (only services are): %s", list.ptr);
+		lc_init_say("enabled but not started (not services): %s", list.ptr);
 		kiln_buf_release(&list);
 	}
 	s->v = kiln_xcalloc(names.n > MAX_SERVICES ? MAX_SERVICES : names.n + 1, sizeof(*s->v));

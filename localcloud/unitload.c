@@ -304,7 +304,7 @@ int lc_unit_load(struct lc_unit **out, const char *root, const char *name,
 {
 	struct kiln_buf text = KILN_BUF_INIT;
 	struct lc_unit *u = kiln_xcalloc(1, sizeof(*u));
-	char *template = template_of(name), *esc = kiln_escape(name);
+	char *template = template_of(name);
 	const char *names[2] = {name, template};
 	enum found found = ABSENT;
 	int rootfd = -1, error = 0;
@@ -319,12 +319,10 @@ int lc_unit_load(struct lc_unit **out, const char *root, const char *name,
 	for (size_t n = 0; error == 0 && found == ABSENT && n < 2 && names[n] != NULL; n++)
 		error = find_file(&found, &text, &u->path, rootfd, names[n], search_path,
 		                  KILN_ARRAY_SIZE(search_path));
-	if (error < 0)
-		kiln_error_prefix(error, "%s", esc);
-	else if (found == ABSENT)
-		error = kiln_error_set(KILN_ENOTFOUND, "%s: no unit file", esc);
-	else if (found == MASKED)
-		error = kiln_error_set(KILN_EINVAL, "%s: masked", esc);
+	if (error == 0 && found == ABSENT)
+		error = kiln_error_set(KILN_ENOTFOUND, "no unit file");
+	else if (error == 0 && found == MASKED)
+		error = kiln_error_set(KILN_EINVAL, "masked");
 	if (error == 0)
 		error = lc_unit_parse(u, u->path, text.ptr, text.size, ctx);
 	if (error == 0)
@@ -340,6 +338,5 @@ done:
 		lc_unit_free(u);
 	kiln_buf_release(&text);
 	free(template);
-	free(esc);
 	return error;
 }

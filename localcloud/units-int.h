@@ -139,7 +139,8 @@ int lc_units_enabled(struct lc_strv *out, struct lc_strv *skipped, const char *r
  * /run/systemd/system, /usr/local/lib/systemd/system, /usr/lib/systemd/system,
  * /lib/systemd/system; "a@b.service" from "a@.service" when it has no file of
  * its own) with its drop-ins (NAME.d/ *.conf). KILN_ENOTFOUND when it has no
- * file; KILN_EINVAL with the reason when it is masked or does not parse.
+ * file; KILN_EINVAL with the reason when it is masked, does not parse or
+ * cannot be started (messages do not repeat the unit's name).
  */
 int lc_unit_load(struct lc_unit **out, const char *root, const char *name,
                  const struct lc_unit_ctx *ctx);

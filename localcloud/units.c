@@ -708,20 +708,17 @@ int lc_unit_parse(struct lc_unit *u, const char *file, const char *text, size_t 
 
 int lc_unit_check(const struct lc_unit *u)
 {
-	char *name = kiln_escape(u->name);
-	int error = 0;
-
 	if (u->type == LC_UNIT_UNSUPPORTED) {
 		char *t = kiln_escape(u->type_raw ? u->type_raw : "?");
-		error = kiln_error_set(KILN_EINVAL, "%s: Type=%s is not supported", name, t);
+		int error = kiln_error_set(KILN_EINVAL, "Type=%s is not supported", t);
 		free(t);
-	} else if (u->start.n == 0) {
-		error = kiln_error_set(KILN_EINVAL, "%s: no ExecStart=", name);
-	} else if (u->start.n > 1) {
-		error = kiln_error_set(KILN_EINVAL, "%s: more than one ExecStart= command", name);
-	} else if (strchr(u->name, '@') != NULL && strstr(u->name, "@.service") != NULL) {
-		error = kiln_error_set(KILN_EINVAL, "%s: a template without an instance", name);
+		return error;
 	}
-	free(name);
-	return error;
+	if (u->start.n == 0)
+		return kiln_error_set(KILN_EINVAL, "no ExecStart=");
+	if (u->start.n > 1)
+		return kiln_error_set(KILN_EINVAL, "more than one ExecStart= command");
+	if (strstr(u->name, "@.service") != NULL)
+		return kiln_error_set(KILN_EINVAL, "a template without an instance");
+	return 0;
 }
