@@ -167,7 +167,8 @@ static KILN_NORETURN void child_exec(const struct keeper *k, const struct lc_exe
                                      const char *path, char *const *argv, int report)
 {
 	const char *dir = k->u->workdir ? k->u->workdir : "/";
-	int as_user = k->u->user != NULL && !(e->flags & LC_EXEC_PRIVILEGED);
+	int privileged = (e->flags & LC_EXEC_PRIVILEGED) != 0;
+	int as_user = k->u->user != NULL && !privileged;
 	sigset_t none;
 	int fd;
 
@@ -183,7 +184,7 @@ static KILN_NORETURN void child_exec(const struct keeper *k, const struct lc_exe
 		close(fd);
 	}
 	umask(022);
-	if (as_user || k->u->group != NULL) {
+	if (as_user || (k->u->group != NULL && !privileged)) {
 		size_t n = as_user ? k->acct.ngroups : 0;
 		if (setgroups(n, k->acct.groups) < 0)
 			child_fail(report, 0);

@@ -146,9 +146,14 @@ START_TEST(user_environment_and_directory)
 	             "$HOME:$USER:$1:$2\" > @D/out' argv0 \"first arg\" ${GREETING}\n"
 	             "Environment=GREETING=hello \"FROMFILE=from the unit\"\n"
 	             "EnvironmentFile=@D/env\nEnvironmentFile=-@D/missing\n"
-	             "WorkingDirectory=@D/work\nUser=nobody\n",
+	             "WorkingDirectory=@D/work\nUser=nobody\nGroup=nogroup\n"
+	             "ExecStartPre=+/bin/sh -c 'echo $(id -u):$(id -g) > @D/pre'\n",
 	             20),
 	    LC_SERVICE_CLEAN);
+	/* '+': as root, whatever User= and Group= say. */
+	out = get("pre");
+	ck_assert_str_eq(out, "0:0");
+	free(out);
 	out = get("out");
 	/* EnvironmentFile= overrides Environment=: GREETING comes from the file. */
 	want = kiln_xasprintf("65534:65534:%s/work:overridden by nothing:from the file:%s:nobody:"
