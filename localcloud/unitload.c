@@ -19,8 +19,11 @@
 #include "core/common.h"
 #include "localcloud/units-int.h"
 
-#define UNIT_MAX     ((size_t)1 << 20)
-#define MAX_ENTRIES  4096
+/* Bounds on what an image can make init read and hold. */
+#define UNIT_MAX     ((size_t)256 << 10) /* one file */
+#define UNIT_BUDGET  ((size_t)512 << 10) /* a unit's file and drop-ins together */
+#define MAX_ENTRIES  4096                /* names read from one directory */
+#define MAX_ENABLED  1024                /* wants entries in all */
 #define MAX_DROP_INS 64
 
 static const char *const search_path[] = {
@@ -178,7 +181,10 @@ int lc_units_enabled(struct lc_strv *out, struct lc_strv *skipped, const char *r
 		dir = kiln_xasprintf("%s/%s", search_path[0], targets.v[i]);
 		error = list_dir(&names, rootfd, dir);
 		for (size_t j = 0; j < names.n; j++) {
-			if (lc_unit_name_valid(names.v[j]) && strstr(names.v[j], "@.") == NULL) {
+			if (out->n + skipped->n >= MAX_ENABLED) {
+				free(names.v[j]);
+			} else if (lc_unit_name_valid(names.v[j]) &&
+			           strstr(names.v[j], "@.") == NULL) {
 				lc_strv_push(out, names.v[j]);
 			} else {
 				lc_strv_push(skipped, kiln_escape(names.v[j]));
@@ -218,8 +224,8 @@ enum found { ABSENT, FOUND, MASKED };
  * Read `name` from the first directory of `dirs` that has it: *found says
  * whether it was there (its text in `out`, its path in *path) or masked.
  */
-static int find_file(enum found *found, struct kiln_buf *out, char **path, int rootfd,
-                     const char *name, const char *const *dirs, size_t ndirs)
+static int find_file(enum found *found, struct kiln_buf *out, char **path, size_t *budget,
+                     int rootfd, const char *name, const char *const *dirs, size_t ndirs)
 {
 	*found = ABSENT;
 	for (size_t i = 0; i < ndirs; i++) {
@@ -232,7 +238,9 @@ static int find_file(enum found *found, struct kiln_buf *out, char **path, int r
 			return 0;
 		}
 		kiln_buf_clear(out);
-		error = read_in(out, rootfd, p, UNIT_MAX);
+		error = read_in(out, rootfd, p, *budget < UNIT_MAX ? *budget : UNIT_MAX);
+		if (error == 0)
+			*budget -= out->size;
 		if (error == KILN_ENOTFOUND) {
 			kiln_error_clear();
 			free(p);
@@ -260,7 +268,7 @@ static char *template_of(const char *name)
 
 /* The drop-ins of `names` (NAME.d/ *.conf), by file name, the first directory winning. */
 static int parse_drop_ins(struct lc_unit *u, int rootfd, const char *const *names, size_t nnames,
-                          const struct lc_unit_ctx *ctx)
+                          size_t *budget, const struct lc_unit_ctx *ctx)
 {
 	struct lc_strv confs = {NULL, 0};
 	struct kiln_buf text = KILN_BUF_INIT;
@@ -284,7 +292,7 @@ static int parse_drop_ins(struct lc_unit *u, int rootfd, const char *const *name
 			for (size_t i = 0; i < KILN_ARRAY_SIZE(search_path); i++)
 				dirs[i] = d[i] =
 				    kiln_xasprintf("%s/%s.d", search_path[i], names[n]);
-			error = find_file(&found, &text, &path, rootfd, confs.v[c], dirs,
+			error = find_file(&found, &text, &path, budget, rootfd, confs.v[c], dirs,
 			                  KILN_ARRAY_SIZE(search_path));
 			for (size_t i = 0; i < KILN_ARRAY_SIZE(search_path); i++)
 				free(d[i]);
@@ -307,6 +315,7 @@ int lc_unit_load(struct lc_unit **out, const char *root, const char *name,
 	char *template = template_of(name);
 	const char *names[2] = {name, template};
 	enum found found = ABSENT;
+	size_t budget = UNIT_BUDGET;
 	int rootfd = -1, error = 0;
 
 	*out = NULL;
@@ -317,7 +326,7 @@ int lc_unit_load(struct lc_unit **out, const char *root, const char *name,
 		goto done;
 	}
 	for (size_t n = 0; error == 0 && found == ABSENT && n < 2 && names[n] != NULL; n++)
-		error = find_file(&found, &text, &u->path, rootfd, names[n], search_path,
+		error = find_file(&found, &text, &u->path, &budget, rootfd, names[n], search_path,
 		                  KILN_ARRAY_SIZE(search_path));
 	if (error == 0 && found == ABSENT)
 		error = kiln_error_set(KILN_ENOTFOUND, "no unit file");
@@ -326,7 +335,7 @@ int lc_unit_load(struct lc_unit **out, const char *root, const char *name,
 	if (error == 0)
 		error = lc_unit_parse(u, u->path, text.ptr, text.size, ctx);
 	if (error == 0)
-		error = parse_drop_ins(u, rootfd, names, 2, ctx);
+		error = parse_drop_ins(u, rootfd, names, 2, &budget, ctx);
 	if (error == 0)
 		error = lc_unit_check(u);
 done:

@@ -590,6 +590,36 @@ START_TEST(hostile_files_in_a_root)
 	/* Larger than the cap: refused, not truncated. */
 	put("etc/big", "0123456789");
 	ck_assert_int_eq(lc_root_read(&b, dir, "/etc/big", 9), KILN_ETOOBIG);
+	/* A unit and its drop-ins share one budget (512 KiB). */
+	{
+		struct kiln_buf text = KILN_BUF_INIT;
+		kiln_buf_puts(&text, "[Service]\nExecStart=/bin/x\n");
+		while (text.size < 200 << 10)
+			kiln_buf_puts(&text, "# padding padding padding padding padding padding\n");
+		put("etc/systemd/system/fat.service", text.ptr);
+		memcpy(text.ptr, "[Service]\nUser=nobody\n#####", 27);
+		put("etc/systemd/system/fat.service.d/a.conf", text.ptr);
+		ck_assert_int_eq(lc_unit_load(&u, dir, "fat.service", &ctx), 0);
+		lc_unit_free(u);
+		u = NULL;
+		put("etc/systemd/system/fat.service.d/b.conf", text.ptr);
+		ck_assert_int_eq(lc_unit_load(&u, dir, "fat.service", &ctx), KILN_ETOOBIG);
+		kiln_buf_release(&text);
+	}
+	/* At most 1,024 wants entries are taken. */
+	{
+		struct lc_strv names = {NULL, 0}, skipped = {NULL, 0};
+		for (int i = 0; i < 1100; i++) {
+			char *rel = kiln_xasprintf(
+			    "etc/systemd/system/multi-user.target.wants/u%d.service", i);
+			link_at("/x", rel);
+			free(rel);
+		}
+		ck_assert_int_eq(lc_units_enabled(&names, &skipped, dir), 0);
+		ck_assert_uint_eq(names.n + skipped.n, 1024);
+		lc_strv_release(&names);
+		lc_strv_release(&skipped);
+	}
 	ck_assert_ptr_null(u);
 	unlink(outside);
 	kiln_buf_release(&b);
