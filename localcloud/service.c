@@ -389,30 +389,36 @@ static void stop_rest(struct keeper *k)
 		;
 }
 
+/*
+ * How a command ended, as Restart= sees it (the '-' prefix makes any end
+ * clean), said on the console; a clean exit only for the main process.
+ */
 static enum lc_service_result classify(struct keeper *k, const char *what, int st, int ignore)
 {
+	const char *ignored = ignore ? " (ignored: '-')" : "";
+	int sig;
+
 	if (st == -1) {
-		lc_init_say("%s: %s ended (not a child of the service: its status is unknown)",
-		            k->name, what);
+		lc_init_say("%s: %s ended; not a child of the service, its status is unknown%s",
+		            k->name, what, ignored);
 		return ignore ? LC_SERVICE_CLEAN : LC_SERVICE_EXIT_CODE;
 	}
-	if (WIFEXITED(st)) {
-		if (WEXITSTATUS(st) == 0 || ignore)
-			return LC_SERVICE_CLEAN;
-		lc_init_say("%s: %s exited with %d", k->name, what, WEXITSTATUS(st));
-		return LC_SERVICE_EXIT_CODE;
-	}
-	lc_init_say("%s: %s killed by signal %d (%s)", k->name, what, WTERMSIG(st),
-	            strsignal(WTERMSIG(st)));
-	switch (WTERMSIG(st)) {
-	case SIGHUP:
-	case SIGINT:
-	case SIGTERM:
-	case SIGPIPE:
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+		if (strcmp(what, "the main process") == 0)
+			lc_init_say("%s: %s exited with 0", k->name, what);
 		return LC_SERVICE_CLEAN;
-	default:
-		return ignore ? LC_SERVICE_CLEAN : LC_SERVICE_SIGNAL;
 	}
+	if (WIFEXITED(st)) {
+		lc_init_say("%s: %s exited with %d%s", k->name, what, WEXITSTATUS(st), ignored);
+		return ignore ? LC_SERVICE_CLEAN : LC_SERVICE_EXIT_CODE;
+	}
+	sig = WTERMSIG(st);
+	lc_init_say("%s: %s killed by signal %d (%s)%s", k->name, what, sig, strsignal(sig),
+	            ignored);
+	/* systemd counts these as a clean end. */
+	if (ignore || sig == SIGHUP || sig == SIGINT || sig == SIGTERM || sig == SIGPIPE)
+		return LC_SERVICE_CLEAN;
+	return LC_SERVICE_SIGNAL;
 }
 
 /* Run ExecStartPre= or ExecStartPost= commands one after the other. */
@@ -544,8 +550,6 @@ static enum lc_service_result run(struct keeper *k)
 		if (!k->main_done)
 			wait_for(k, k->main, -1, &k->main_status);
 		r = classify(k, "the main process", k->main_status, ignore);
-		if (r == LC_SERVICE_CLEAN)
-			lc_init_say("%s: the main process exited cleanly", k->name);
 	} else if (!k->main_done) {
 		kill(k->main, SIGTERM);
 	}

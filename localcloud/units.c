@@ -160,6 +160,19 @@ static int set_type(struct parse *ps, const char *key, const char *value)
 	return bad(ps, key, value, "unknown type");
 }
 
+/* A setting that names one of `names` (the first one for an empty assignment). */
+static int set_choice(struct parse *ps, const char *key, const char *value,
+                      const char *const *names, size_t n, int *out, const char *why)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(value, names[i]) == 0 || (*value == '\0' && i == 0)) {
+			*out = (int)i;
+			return 0;
+		}
+	}
+	return bad(ps, key, value, why);
+}
+
 static int set_restart(struct parse *ps, const char *key, const char *value)
 {
 	static const char *const names[] = {
@@ -171,14 +184,12 @@ static int set_restart(struct parse *ps, const char *key, const char *value)
 	    [LC_RESTART_ON_ABORT] = "on-abort",
 	    [LC_RESTART_ON_WATCHDOG] = "on-watchdog",
 	};
+	int v = 0, error;
 
-	for (size_t i = 0; i < KILN_ARRAY_SIZE(names); i++) {
-		if (strcmp(value, names[i]) == 0 || (*value == '\0' && i == 0)) {
-			ps->u->restart = (enum lc_unit_restart)i;
-			return 0;
-		}
-	}
-	return bad(ps, key, value, "unknown restart policy");
+	error =
+	    set_choice(ps, key, value, names, KILN_ARRAY_SIZE(names), &v, "unknown restart policy");
+	ps->u->restart = (enum lc_unit_restart)v;
+	return error;
 }
 
 static int set_kill_mode(struct parse *ps, const char *key, const char *value)
@@ -189,14 +200,11 @@ static int set_kill_mode(struct parse *ps, const char *key, const char *value)
 	    [LC_KILL_PROCESS] = "process",
 	    [LC_KILL_NONE] = "none",
 	};
+	int v = 0, error;
 
-	for (size_t i = 0; i < KILN_ARRAY_SIZE(names); i++) {
-		if (strcmp(value, names[i]) == 0 || (*value == '\0' && i == 0)) {
-			ps->u->kill_mode = (enum lc_unit_kill_mode)i;
-			return 0;
-		}
-	}
-	return bad(ps, key, value, "unknown kill mode");
+	error = set_choice(ps, key, value, names, KILN_ARRAY_SIZE(names), &v, "unknown kill mode");
+	ps->u->kill_mode = (enum lc_unit_kill_mode)v;
+	return error;
 }
 
 static int set_timespan(struct parse *ps, const char *key, const char *value, uint64_t *out,

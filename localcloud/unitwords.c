@@ -30,17 +30,6 @@ void lc_strv_release(struct lc_strv *sv)
 	sv->n = 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void put_utf8(struct kiln_buf *b, uint32_t cp)
 {
 	if (cp < 0x80) {
@@ -79,9 +68,11 @@ static int unescape_one(struct kiln_buf *b, const char *s)
 	if (s[0] == 'x' || s[0] == 'u' || s[0] == 'U') {
 		n = s[0] == 'x' ? 2 : s[0] == 'u' ? 4 : 8;
 		for (int i = 1; i <= n; i++) {
-			if (hexval(s[i]) < 0)
+			if (!isxdigit((unsigned char)s[i]))
 				return -1;
-			v = (v << 4) | (uint32_t)hexval(s[i]);
+			v = (v << 4) | (uint32_t)(isdigit((unsigned char)s[i])
+			                              ? s[i] - '0'
+			                              : tolower((unsigned char)s[i]) - 'a' + 10);
 		}
 		if (v == 0 || (s[0] != 'x' && (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))))
 			return -1;

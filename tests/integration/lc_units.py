@@ -20,8 +20,9 @@ must then, from kiln's init alone:
   oneshot e2scrub_reap.service are not started;
 - start the services again after a stop and start of the instance.
 
-Only loopback and the cloud's own addresses are used; every wait is bounded.
-Exit 1 on any failure, 77 to skip (not root, no botocore).
+The test's own port and range (4624, 10.214.14.0/24); it reaches only the
+cloud's endpoint and its instances; each wait has a bound. Exit 1 on any
+failure, 77 to skip (not root, no botocore).
 """
 import http.client
 import os
@@ -283,22 +284,5 @@ def main(cloud):
         print("--- console of %s\n%s" % (iid, console(ec2, iid)[-4000:]))
 
 
-def run():
-    if os.geteuid() != 0:
-        print("skipped: needs root")
-        return 77
-    cloud = lctest.Cloud(R, PORT, CIDR)
-    if not cloud.take_range():
-        R.bad("lock", "%s stayed busy" % CIDR)
-        return R.finish()
-    try:
-        main(cloud)
-    except Exception as e:  # noqa: BLE001 -- any failure is a finding
-        R.bad("unexpected exception", "%s: %s" % (type(e).__name__, e))
-    finally:
-        cloud.down_and_check()
-    return R.finish()
-
-
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(lctest.run(R, PORT, CIDR, main))
