@@ -285,4 +285,4 @@ def main(cloud):
 
 
 if __name__ == "__main__":
-    sys.exit(lctest.run(R, PORT, CIDR, main))
+    sys.exit(lctest.run_test(R, PORT, CIDR, main))
