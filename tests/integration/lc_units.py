@@ -9,7 +9,8 @@ must then, from kiln's init alone:
   Environment= (quoted), EnvironmentFile= (and a missing '-' one), ExecStart=
   quoting and ${VAR} expansion, from a unit in /etc/systemd/system;
 - serve a Type=forking service (PIDFile= in its RuntimeDirectory=) from a
-  unit in /lib/systemd/system that the wants-link points at;
+  unit in /lib/systemd/system that the wants-link points at, and a
+  Type=exec one (the control service the test kills through);
 - restart either (Restart=always) after its main process is killed (SIGKILL
   from inside the instance), with a new main process;
 - not restart a Restart=on-failure service that exits 0, and restart one that
@@ -113,6 +114,7 @@ RestartSec=100ms
 EOF
 cat > /etc/systemd/system/ctl.service <<'EOF'
 [Service]
+Type=exec
 ExecStart=/bin/busybox httpd -f -p 8090 -h /srv/ctl
 EOF
 printf '[Service]\nExecStart=/bin/echo \033]0;pwned\007 title\n' > /etc/systemd/system/hostile.service

@@ -167,16 +167,17 @@ START_TEST(unit_syntax)
 	ck_assert_uint_eq(u.start_limit_interval_usec, 10000000);
 	ck_assert_uint_eq(u.start_limit_burst, 5);
 	ck_assert_ptr_null(u.user);
-	/* A drop-in: ExecStart= empties the list before the new command. */
+	/* A drop-in: ExecStart= empties the list before the new command; Type=exec. */
 	{
 		static const char drop_in[] =
-		    "[Service]\nExecStart=\nExecStart=/bin/b\nUser=nobody\n";
+		    "[Service]\nType=exec\nExecStart=\nExecStart=/bin/b\nUser=nobody\n";
 		ck_assert_int_eq(
 		    lc_unit_parse(&u, "drop-in.conf", drop_in, sizeof(drop_in) - 1, &ctx), 0);
 	}
 	ck_assert_uint_eq(u.start.n, 1);
 	ck_assert_str_eq(u.start.v[0].path, "/bin/b");
 	ck_assert_str_eq(u.user, "nobody");
+	ck_assert_int_eq(u.type, LC_UNIT_EXEC);
 	lc_unit_release(&u);
 }
 END_TEST
