@@ -5,6 +5,8 @@
   this host (the connection times out: dropped, as on AWS), answers right
   after authorize-security-group-ingress (a real login) and stops right
   after revoke-security-group-ingress;
+- protocols: ICMP (an echo request by type), UDP port ranges and "-1" (all
+  traffic) admit what they name and nothing else, from this host;
 - CIDR rules and port ranges: this host (the bridge's gateway address) and
   instances inside or outside a rule's block;
 - a source-group rule admits exactly that group's members: from an
@@ -26,6 +28,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -64,6 +67,55 @@ def reach(ip, port, timeout=3.0):
         return "timeout"
     except OSError as e:
         return "error: %s" % e
+
+
+ECHOES = [0]
+
+
+def echo(ip, timeout=2.0):
+    """An ICMP echo request from this host: 'answered' or 'timeout' (dropped). Each has an
+    identifier of its own: a flow conntrack still holds (30 s) would pass the filter as an
+    established one, as a tracked connection outlives a revoked rule on EC2."""
+    ECHOES[0] += 1
+    ident = (os.getpid() + ECHOES[0]) & 0xFFFF
+
+    def packet(csum):
+        return struct.pack("!BBHHH", 8, 0, csum, ident, 1) + b"kiln-sg"
+
+    words = packet(0) + b"\0"
+    total = sum((words[i] << 8) + words[i + 1] for i in range(0, len(words) - 1, 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as s:
+        s.sendto(packet(~total & 0xFFFF), (ip, 0))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data, addr = s.recvfrom(2048)
+            except socket.timeout:
+                break
+            at = (data[0] & 0x0F) * 4
+            if addr[0] == ip and data[at] == 0 and struct.unpack("!H", data[at + 4:at + 6])[0] == ident:
+                return "answered"
+    return "timeout"
+
+
+def udp(ip, port, tries=3):
+    """A datagram from this host to a port where nothing listens: 'reached' when the
+    instance answers port unreachable, 'timeout' when its filter drops the datagram."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect((ip, port))
+        s.settimeout(1.0)
+        for _ in range(tries):
+            try:
+                s.send(b"kiln-sg")
+                s.recv(64)
+            except ConnectionRefusedError:
+                return "reached"
+            except socket.timeout:
+                continue
+    return "timeout"
 
 
 class Ssh:
@@ -148,6 +200,33 @@ def ssh_checks(ec2, ssh, fleet, f_ip):
     R.check("right after revoke-security-group-ingress: dropped again", reach(f_ip, 22) == "timeout")
 
 
+def protocol_checks(ec2, fleet, f_ip):
+    def seen():
+        return {"echo": echo(f_ip), "udp 5005": udp(f_ip, 5005), "udp 5011": udp(f_ip, 5011),
+                "tcp 22": reach(f_ip, 22)}
+
+    dropped = {"echo": "timeout", "udp 5005": "timeout", "udp 5011": "timeout", "tcp 22": "timeout"}
+    got = seen()
+    R.check("no rule: an ICMP echo and UDP are dropped too", got == dropped, got)
+    host = [{"CidrIp": GATEWAY + "/32"}]
+    rules = [{"IpProtocol": "icmp", "FromPort": 8, "ToPort": -1, "IpRanges": host},
+             {"IpProtocol": "udp", "FromPort": 5000, "ToPort": 5010, "IpRanges": host}]
+    ec2.authorize_security_group_ingress(GroupId=fleet, IpPermissions=rules)
+    got = seen()
+    R.check("an icmp rule for echo requests (type 8) and a udp rule for 5000-5010: the echo is "
+            "answered and udp 5005 reaches the instance; udp 5011 and tcp 22 stay dropped",
+            got == dict(dropped, **{"echo": "answered", "udp 5005": "reached"}), got)
+    ec2.revoke_security_group_ingress(GroupId=fleet, IpPermissions=rules)
+    every = [{"IpProtocol": "-1", "IpRanges": host}]
+    ec2.authorize_security_group_ingress(GroupId=fleet, IpPermissions=every)
+    got = seen()
+    R.check("protocol -1 (all traffic) from this host: everything reaches the instance",
+            got == {"echo": "answered", "udp 5005": "reached", "udp 5011": "reached", "tcp 22": "open"}, got)
+    ec2.revoke_security_group_ingress(GroupId=fleet, IpPermissions=every)
+    got = seen()
+    R.check("revoked: everything dropped again", got == dropped, got)
+
+
 def rule_checks(ssh, w_ip, a_ip, o_ip):
     got = {p: reach(w_ip, p) for p in (7001, 7002, 7003, 7004, 7006)}
     R.check("from this host: the port range 7002-7003 of its /32 opens, 7001 (a source group), "
@@ -207,7 +286,7 @@ def lb_checks(ec2, elb, lbsg, web, subnets, vpc, w_id, w_ip):
 
 
 def delete_table(cloud, instance_id):
-    """What a root process inside could do (or an OS layer's nftables.service at boot)."""
+    """What a root process inside could do (nft flush ruleset in a service of the image)."""
     with open(os.path.join(cloud.state, "instances", instance_id, "init.pid")) as f:
         pid = f.read().split()[0]
     subprocess.run(["nsenter", "--net=/proc/%s/ns/net" % pid, "nft", "delete", "table", "inet", "kiln"],
@@ -270,6 +349,7 @@ def main(cloud, ssh):
     R.check("their services come up", wait(lambda: reach(a_ip, 22, 1) == "open" and reach(o_ip, 22, 1) == "open"
                                            and reach(w_ip, 7002, 1) == "open", 90))
     ssh_checks(ec2, ssh, fleet, f_ip)
+    protocol_checks(ec2, fleet, f_ip)
     rule_checks(ssh, w_ip, a_ip, o_ip)
     a2, _ = membership_checks(cloud, ec2, ssh, image, app, near[1], w_id, w_ip, a_id, a_ip)
     lb_ip = lb_checks(ec2, elb, lbsg, web, [s["SubnetId"] for s in subnets], vpc, w_id, w_ip)
