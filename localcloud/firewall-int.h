@@ -28,8 +28,8 @@
  * on in the namespaces through a crash of the daemon, and die with them).
  * The periodic sync also compares each namespace's ruleset generation
  * with the one its last replacement left: a table changed from inside the
- * instance (its root has CAP_NET_ADMIN; an OS layer's nftables.service
- * flushes the ruleset at boot) is replaced again.
+ * instance (its root has CAP_NET_ADMIN: `nft flush ruleset` in a service of
+ * the image) is replaced again.
  */
 #ifndef KILN_LOCALCLOUD_FIREWALL_INT_H
 #define KILN_LOCALCLOUD_FIREWALL_INT_H
