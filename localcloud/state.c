@@ -41,7 +41,10 @@ int lc_state_save(struct lc_cloud *c)
 
 	/* whatever changed, the security groups' tables are rendered again (firewall.c) */
 	c->gen++;
-	rc = kiln_file_write_atomic(path, text, strlen(text), 0600);
+	if (text == NULL)
+		rc = kiln_error_set(KILN_ERROR, "the state cannot be written as JSON");
+	else
+		rc = kiln_file_write_atomic(path, text, strlen(text), 0600);
 	if (rc < 0)
 		kiln_log_error("saving state: %s", kiln_error_last());
 	free(text);
