@@ -330,3 +330,14 @@ int kiln_smoke_run(const struct kiln_http_check_spec *checks, size_t n,
 	kiln_buf_release(&why);
 	return error;
 }
+
+int kiln_smoke_check_url(const char *base_url)
+{
+	static const struct kiln_http_check_spec root = {.path = "/"};
+	char *url = NULL, *connect_to = NULL;
+	int error = target(&url, &connect_to, base_url, &root);
+
+	free(url);
+	free(connect_to);
+	return error;
+}

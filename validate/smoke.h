@@ -36,6 +36,9 @@ struct kiln_smoke_opts {
 int kiln_smoke_run(const struct kiln_http_check_spec *checks, size_t n,
                    const struct kiln_smoke_opts *opts);
 
+/* KILN_EINVAL unless `base_url` is an http or https URL. */
+int kiln_smoke_check_url(const char *base_url);
+
 /* "GET /path" (with its Host when set), or the check's name; free() it. */
 char *kiln_smoke_label(const struct kiln_http_check_spec *check);
 

@@ -100,7 +100,9 @@ int kiln_validate(struct kiln_report *report, struct kiln_profile *profile,
 	events.base.image_id = opts->image_id;
 	kiln_report_subject(report, profile->name, profile->env);
 	error = kiln_emitter_begin(&events);
-	/* The policy first: on a violation nothing else runs, no cloud is called. */
+	/* Bad input and the policy first: on either nothing else runs, no cloud is called. */
+	if (error >= 0 && opts->url != NULL)
+		error = kiln_smoke_check_url(opts->url);
 	if (error >= 0)
 		error = run_policy(report, profile, opts);
 	if (error < 0)
