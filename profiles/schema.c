@@ -487,14 +487,30 @@ static int env_or_any_ok(const char *s)
 	return strcmp(s, "*") == 0 || name_ok(s);
 }
 
+/* A ref pattern: what a git ref name may hold, with wildcards (no controls, no spaces). */
+static void check_pattern(struct kiln_schema_ctx *ctx, const json_t *v, const char *ptr,
+                          const char *disp)
+{
+	const unsigned char *p = (const unsigned char *)json_string_value(v);
+
+	for (; *p != '\0'; p++) {
+		if (*p <= ' ' || *p == 0x7f) {
+			kiln_schema_problem(ctx, ptr, 0,
+			                    "%s: a ref pattern has no spaces or control characters",
+			                    disp);
+			return;
+		}
+	}
+}
+static const struct schema s_pattern = CHECKED(check_pattern);
+
 static void check_patterns(struct kiln_schema_ctx *ctx, const json_t *v, const char *ptr,
                            const char *disp)
 {
 	size_t i;
 
 	if (json_is_string(v)) {
-		if (json_string_value(v)[0] == '\0')
-			kiln_schema_problem(ctx, ptr, 0, "%s: must not be empty", disp);
+		kiln_checker_value(ctx, &s_pattern, v, ptr, disp);
 		return;
 	}
 	if (!json_is_array(v) || json_array_size(v) == 0) {
@@ -509,7 +525,7 @@ static void check_patterns(struct kiln_schema_ctx *ctx, const json_t *v, const c
 		snprintf(idx, sizeof(idx), "%zu", i);
 		cptr = kiln_json_ptr_child(ptr, idx);
 		cdisp = kiln_xasprintf("%s[%zu]", disp, i);
-		kiln_checker_value(ctx, &s_nonempty, json_array_get(v, i), cptr, cdisp);
+		kiln_checker_value(ctx, &s_pattern, json_array_get(v, i), cptr, cdisp);
 		free(cptr);
 		free(cdisp);
 	}
