@@ -349,7 +349,8 @@ char *kiln_json_posmap_where(const struct kiln_json_posmap *map, const char *fil
 	for (;;) {
 		char *slash;
 
-		pos = get_env(map, env, p);
+		/* The file's root, not the override's: nothing on the way sets it. */
+		pos = p[0] != '\0' ? get_env(map, env, p) : kiln_json_posmap_get(map, "");
 		if (pos != NULL || p[0] == '\0')
 			break;
 		/* Absent: its parent holds the default. */

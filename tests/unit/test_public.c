@@ -7,6 +7,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kiln.h"
 #include "tests/unit/public_layout.h"
@@ -31,6 +32,7 @@ START_TEST(free_null_is_a_no_op)
 	kiln_layer_list_free(NULL);
 	kiln_manifest_free(NULL);
 	kiln_gc_report_free(NULL);
+	kiln_report_free(NULL);
 }
 END_TEST
 
@@ -119,6 +121,58 @@ START_TEST(a_refused_stage_does_nothing)
 }
 END_TEST
 
+/*
+ * The policy gate and validate through kiln.h: an organisation's file the
+ * example profile breaks, the violations in the error and in a report, and
+ * nothing else run (the local endpoint is a dead port: a stage that went on
+ * would fail otherwise).
+ */
+START_TEST(policy_gate_and_report)
+{
+	struct kiln_policy_options po = KILN_POLICY_OPTIONS_INIT;
+	struct kiln_validate_options vo = KILN_VALIDATE_OPTIONS_INIT;
+	struct kiln_report *report = NULL;
+	struct kiln_profile *p = NULL;
+	char org[] = "/tmp/kiln-public-policy-XXXXXX";
+	char *path = example(), *json = NULL, *xml = NULL;
+	int fd = mkstemp(org);
+	size_t i, failed = 0;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_gt(write(fd, "{\"max_capacity\": 3}", 19), 0);
+	close(fd);
+	ck_assert_int_eq(kiln_profile_load(&p, path, NULL), 0);
+	po.policy_file = org;
+	ck_assert_int_eq(kiln_policy_check(p, &po), KILN_EINVAL);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), ": policy: deploy.capacity.max is 6, above "
+	                                                "the ceiling of 3"));
+	ck_assert_int_eq(kiln_report_new(&report), 0);
+	vo.policy_file = org;
+	vo.image_id = "ami-0123456789abcdef0";
+	vo.local_endpoint = "http://127.0.0.1:1";
+	ck_assert_int_eq(kiln_validate(report, p, &vo), KILN_EINVAL);
+	ck_assert_str_eq(kiln_report_profile(report), "web");
+	ck_assert_int_eq(kiln_report_passed(report), 0);
+	for (i = 0; i < kiln_report_count(report); i++) {
+		const struct kiln_result *r = kiln_report_result(report, i);
+		ck_assert_str_eq(r->stage, "policy");
+		failed += !r->passed;
+	}
+	ck_assert_uint_eq(failed, 1);
+	ck_assert_int_eq(kiln_report_to_json(&json, report), 0);
+	ck_assert_ptr_nonnull(strstr(json, "\"rule\": \"max_capacity\""));
+	ck_assert_int_eq(kiln_report_to_junit(&xml, report), 0);
+	ck_assert_ptr_nonnull(
+	    strstr(xml, "<testsuite name=\"policy\" tests=\"11\" failures=\"1\""));
+	free(json);
+	free(xml);
+	kiln_report_free(report);
+	kiln_profile_free(p);
+	unlink(org);
+	free(path);
+}
+END_TEST
+
 START_TEST(cloud_opts_as_the_library_lays_them_out)
 {
 	size_t lib[CLOUD_OPTS_LAYOUT_N];
@@ -149,6 +203,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, free_null_is_a_no_op);
 	tcase_add_test(tc, profiles_load_and_tell);
 	tcase_add_test(tc, a_refused_stage_does_nothing);
+	tcase_add_test(tc, policy_gate_and_report);
 	tcase_add_test(tc, cloud_opts_as_the_library_lays_them_out);
 	suite_add_tcase(s, tc);
 	return s;
