@@ -322,9 +322,8 @@ char *kiln_json_ptr_child(const char *ptr, const char *key)
 	return kiln_buf_detach(&b);
 }
 
-/* The entry of `ptr` in the override of `env` (when set), else in the base. */
-static const struct kiln_json_pos *get_env(const struct kiln_json_posmap *map, const char *env,
-                                           const char *ptr)
+const struct kiln_json_pos *kiln_json_posmap_get_env(const struct kiln_json_posmap *map,
+                                                     const char *env, const char *ptr)
 {
 	const struct kiln_json_pos *p = NULL;
 
@@ -350,7 +349,8 @@ char *kiln_json_posmap_where(const struct kiln_json_posmap *map, const char *fil
 		char *slash;
 
 		/* The file's root, not the override's: nothing on the way sets it. */
-		pos = p[0] != '\0' ? get_env(map, env, p) : kiln_json_posmap_get(map, "");
+		pos = p[0] != '\0' ? kiln_json_posmap_get_env(map, env, p)
+		                   : kiln_json_posmap_get(map, "");
 		if (pos != NULL || p[0] == '\0')
 			break;
 		/* Absent: its parent holds the default. */

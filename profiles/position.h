@@ -39,6 +39,10 @@ void kiln_json_posmap_release(struct kiln_json_posmap *map);
 /* The entry for `ptr`, or NULL. */
 const struct kiln_json_pos *kiln_json_posmap_get(const struct kiln_json_posmap *map,
                                                  const char *ptr);
+/* The entry of `ptr` in the override of `env` ("/environments/ENV" + ptr) when set, else the
+ * base's. */
+const struct kiln_json_pos *kiln_json_posmap_get_env(const struct kiln_json_posmap *map,
+                                                     const char *env, const char *ptr);
 /*
  * "FILE:LINE:COL" of `ptr`: in an environment's override
  * ("/environments/ENV" + ptr) when `env` is set and the override writes it,

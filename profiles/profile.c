@@ -109,25 +109,6 @@ static char *resolve_repo(const char *repo, const char *dir)
 	return joined;
 }
 
-/*
- * The position of the value at `ptr` (a JSON pointer into the base profile),
- * where the environment's override sets it if it does.
- */
-static const struct kiln_json_pos *value_pos(const struct kiln_json_posmap *pos, const char *env,
-                                             const char *ptr)
-{
-	const struct kiln_json_pos *p = NULL;
-
-	if (env != NULL) {
-		char *envptr = kiln_json_ptr_child("/environments", env);
-		char *full = kiln_xasprintf("%s%s", envptr, ptr);
-		p = kiln_json_posmap_get(pos, full);
-		free(envptr);
-		free(full);
-	}
-	return p != NULL ? p : kiln_json_posmap_get(pos, ptr);
-}
-
 static size_t layer_order(const struct kiln_json_posmap *pos, const char *env, const char *name)
 {
 	char *ptr = kiln_json_ptr_child("/layers", name);
@@ -135,7 +116,7 @@ static size_t layer_order(const struct kiln_json_posmap *pos, const char *env, c
 
 	/* A layer in the base keeps its place even when the override changes it. */
 	if (p == NULL)
-		p = value_pos(pos, env, ptr);
+		p = kiln_json_posmap_get_env(pos, env, ptr);
 	free(ptr);
 	return p != NULL ? p->order : SIZE_MAX;
 }
@@ -151,7 +132,7 @@ static char *provision_at(const struct kiln_profile *profile, const struct kiln_
 	snprintf(idx, sizeof(idx), "%zu", k);
 	prov = kiln_json_ptr_child(lptr, "provision");
 	ptr = kiln_json_ptr_child(prov, idx);
-	p = value_pos(pos, profile->env, ptr);
+	p = kiln_json_posmap_get_env(pos, profile->env, ptr);
 	at = kiln_xasprintf("%s:%d:%d", profile->file, p ? p->line : 1, p ? p->col : 1);
 	free(lptr);
 	free(prov);

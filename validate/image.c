@@ -107,8 +107,8 @@ int kiln_image_test(struct kiln_aws *aws, const char *endpoint, const struct kil
 	char *run_id = kiln_id_random("validate-", 12);
 	int error;
 
-	kiln_emit(events, KILN_EVENT_PROGRESS, NULL, "image test of %s (run %s)", opts->image_id,
-	          run_id);
+	kiln_emit(events, KILN_EVENT_PROGRESS, NULL,
+	          "image check of %s in a throwaway instance (run %s)", opts->image_id, run_id);
 	bo.aws = aws;
 	bo.profile = profile;
 	bo.run_id = run_id;
@@ -128,7 +128,7 @@ int kiln_image_test(struct kiln_aws *aws, const char *endpoint, const struct kil
 		if (kiln_builder_made(&m))
 			kiln_emit(
 			    events, KILN_EVENT_PROGRESS, NULL,
-			    "removing the image test's instance, key pair and security group");
+			    "removing the throwaway instance, its key pair and its security group");
 		kiln_builder_cleanup(&m);
 	}
 	kiln_builder_release(&m);

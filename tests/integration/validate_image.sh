@@ -9,7 +9,7 @@
 #   exit 1 and what was found;
 # - kill -9 of kiln during the test leaves an instance, a key pair and a
 #   security group that `kiln gc --run-id` (no --target: the run's journal
-#   names the cloud) removes;
+#   names the cloud) removes; SIGINT removes them itself;
 # - a policy violation stops it with exit 2 before any request reaches the
 #   cloud (its request log does not grow).
 # Skips (77) unless root, and, outside CI, without botocore, git or
@@ -53,27 +53,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-cat >"$tmp/q.py" <<'PY'
-import os, sys
-import botocore.session
-ec2 = botocore.session.get_session().create_client(
-    "ec2", region_name="us-east-1", endpoint_url=os.environ["KILN_LOCAL_ENDPOINT"],
-    aws_access_key_id="test", aws_secret_access_key="test")
-out = []
-for r in ec2.describe_instances(Filters=[{"Name": "tag:kiln:role", "Values": ["builder"]}])["Reservations"]:
-    for i in r["Instances"]:
-        if i["State"]["Name"] != "terminated":
-            out.append("instance %s %s" % (i["InstanceId"], i["State"]["Name"]))
-for k in ec2.describe_key_pairs()["KeyPairs"]:
-    if k["KeyName"].startswith("kiln-"):
-        out.append("key-pair " + k["KeyName"])
-for g in ec2.describe_security_groups()["SecurityGroups"]:
-    if g["GroupName"].startswith("kiln-"):
-        out.append("security-group %s %s" % (g["GroupId"], g["GroupName"]))
-print("\n".join(out))
-PY
 leftovers() {
-	python3 "$tmp/q.py"
+	python3 "$(dirname "$0")/../fixtures/builder_leftovers.py"
 }
 no_leftovers() {
 	local left
@@ -204,6 +185,25 @@ grep -q "^deleted instance" "$tmp/gc.out" && grep -q "^deleted key-pair" "$tmp/g
 	ok "kiln gc --run-id $run removed them: $(tr '\n' ';' <"$tmp/gc.out" | cut -c1-160)" ||
 	fail "gc after kill -9: $(cat "$tmp/gc.out" "$tmp/gc.err")"
 no_leftovers "kill -9 then kiln gc"
+
+# 3b. Ctrl-C during the test: the instance, key pair and group go at once.
+"$KILN" -v validate "$tmp/web-slow.json" --image "$image" >"$tmp/i.out" 2>"$tmp/i.err" &
+pid=$!
+bg=("$pid")
+for _ in $(seq 1 1200); do
+	grep -q "connected to" "$tmp/i.err" && break
+	sleep 0.1
+done
+sleep 1
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+bg=()
+[ "$rc" = 1 ] && grep -q "interrupted" "$tmp/i.err" &&
+	grep -q "removing the throwaway instance, its key pair and its security group" "$tmp/i.err" &&
+	ok "SIGINT during the image test: exit 1, cleaned up" ||
+	fail "SIGINT: rc $rc: $(tail -n 5 "$tmp/i.err")"
+no_leftovers "SIGINT during the image test"
 
 # 4. A policy violation: exit 2, and the cloud never hears of it.
 before=$(requests)
