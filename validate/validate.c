@@ -71,6 +71,34 @@ static int run_smoke(struct kiln_report *report, const struct kiln_profile *prof
 	return kiln_smoke_run(profile->deploy.smoke, profile->deploy.nsmoke, &so);
 }
 
+static const struct kiln_smoke_options default_smoke_options = KILN_SMOKE_OPTIONS_INIT;
+
+int kiln_validate_smoke(struct kiln_report *report, const struct kiln_profile *profile,
+                        const char *base_url, const struct kiln_smoke_options *opts)
+{
+	struct kiln_emitter events = {0};
+	struct kiln_smoke_opts so = {0};
+
+	KILN_ASSERT_ARG(profile != NULL && base_url != NULL);
+	if (opts == NULL)
+		opts = &default_smoke_options;
+	KILN_ASSERT_ARG(opts->version >= 1 && opts->version <= KILN_SMOKE_OPTIONS_VERSION);
+	if (kiln_smoke_check_url(base_url) < 0)
+		return KILN_EINVAL;
+	if (report != NULL)
+		kiln_report_subject(report, profile->name, profile->env);
+	events.cb = opts->on_event;
+	events.payload = opts->payload;
+	events.base.stage = opts->event_stage != NULL ? opts->event_stage : "smoke";
+	events.base.profile = profile->name;
+	events.base.env = profile->env;
+	so.base_url = base_url;
+	so.report = report;
+	so.events = &events;
+	so.stop = opts->stop;
+	return kiln_smoke_run(profile->deploy.smoke, profile->deploy.nsmoke, &so);
+}
+
 /* Keep the first failure's code, and every failure's message. */
 static void keep(int *first, struct kiln_buf *why, int error)
 {

@@ -56,4 +56,34 @@ struct kiln_validate_options {
 int kiln_validate(struct kiln_report *report, struct kiln_profile *profile,
                   const struct kiln_validate_options *opts);
 
+#define KILN_SMOKE_OPTIONS_VERSION 1
+
+struct kiln_smoke_options {
+	unsigned int version; /* KILN_SMOKE_OPTIONS_VERSION */
+	/* The events' stage (a deploy's: "deploy"); NULL: "smoke". Their step is "smoke". */
+	const char *event_stage;
+	/* When it becomes non-zero (a signal handler), the checks stop: KILN_EINTR. */
+	volatile int *stop;
+	kiln_event_cb on_event; /* a PROGRESS line per check; no STAGE_START/END */
+	void *payload;
+};
+
+#define KILN_SMOKE_OPTIONS_INIT                                                                    \
+	{                                                                                          \
+		.version = KILN_SMOKE_OPTIONS_VERSION                                              \
+	}
+
+/*
+ * Run `profile`'s deploy.smoke checks against `base_url` ("http://host:port"
+ * with an optional path prefix: a listener, any server), from this host,
+ * read-only, each retried as the check says. No policy, no cloud call: the
+ * caller (a deploy after its swap) ran the gate already. Each result goes
+ * into `report` (stage "smoke"; may be NULL). 0 when all passed, or when
+ * the profile has none; KILN_ERROR naming each failure with what was found;
+ * KILN_EINVAL when `base_url` is not an http(s) URL (nothing ran);
+ * KILN_EINTR when stopped. `opts` may be NULL. This signature is stable.
+ */
+int kiln_validate_smoke(struct kiln_report *report, const struct kiln_profile *profile,
+                        const char *base_url, const struct kiln_smoke_options *opts);
+
 #endif
