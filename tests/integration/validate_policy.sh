@@ -36,6 +36,8 @@ export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDE
 unset KILN_POLICY
 # shellcheck source=../fixtures/results.sh
 . "$(dirname "$0")/../fixtures/results.sh"
+# shellcheck source=../fixtures/watchdog.sh
+. "$(dirname "$0")/../fixtures/watchdog.sh"
 
 cleanup() {
 	local rc=$?
@@ -50,6 +52,7 @@ requests() {
 }
 
 mkdir -p "$STATE"
+watch_cloud "$STATE"
 "$KILN" cloud up --port "$PORT" --state-dir "$STATE" --cidr "$CIDR" >/dev/null ||
 	{ fail "kiln cloud up"; exit 1; }
 base=$("$KILN" cloud image debootstrap debian-12-minbase --state-dir "$STATE") ||
