@@ -21,23 +21,11 @@ for tool in git debootstrap ssh-keygen python3; do
 	command -v "$tool" >/dev/null || missing "no $tool"
 done
 
-PORT=4631
-CIDR=10.214.21.0/24
-exec 9>/tmp/kiln-test-net-10.214.21.lock
-flock -w 1800 9 || { echo "FAIL: 10.214.21.0/24 stayed busy" >&2; exit 1; }
-
-tmp=$(mktemp -d /tmp/kiln-validate-policy-XXXXXX)
-STATE="$tmp/cloud"
-export KILN_CLOUD_STATE_DIR="$STATE"
-export KILN_LOCAL_ENDPOINT="http://127.0.0.1:$PORT"
-export KILN_STATE_DIR="$tmp/kiln-state"
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
-export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-unset KILN_POLICY
 # shellcheck source=../fixtures/results.sh
 . "$(dirname "$0")/../fixtures/results.sh"
-# shellcheck source=../fixtures/watchdog.sh
-. "$(dirname "$0")/../fixtures/watchdog.sh"
+# shellcheck source=../fixtures/testcloud.sh
+. "$(dirname "$0")/../fixtures/testcloud.sh"
+test_cloud 4631 21 validate-policy
 
 cleanup() {
 	local rc=$?
@@ -46,10 +34,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-
-requests() {
-	wc -l <"$STATE/requests.jsonl" 2>/dev/null || echo 0
-}
 
 mkdir -p "$STATE"
 watch_cloud "$STATE"
