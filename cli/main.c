@@ -11,6 +11,7 @@ static const struct kiln_cmd commands[] = {
     {"profile", cmd_profile, "check a profile, or show it with overrides and defaults"},
     {"layers", cmd_layers, "fetch a profile's layers and pack reproducible archives"},
     {"bake", cmd_bake, "bake a profile's image, or find it in the cache"},
+    {"validate", cmd_validate, "check a profile's policy, test an image, smoke-test a URL"},
     {"gc", cmd_gc, "delete temporaries that crashed bakes left behind, found by tags"},
     {"version", cmd_version, "print the version"},
     {"cloud", cmd_cloud, "run the local cloud: an AWS-compatible EC2 with real instances"},
