@@ -50,6 +50,18 @@ json_t *kiln_bake_key_inputs(const struct kiln_profile *profile, const char *sou
 	json_object_set_new(doc, "layer_dir", json_string(profile->bake.layer_dir));
 	json_object_set_new(doc, "variables", variables_for_key(&profile->bake));
 	json_object_set_new(doc, "checks", checks_for_key(&profile->validate));
+	/*
+	 * HTTP checks decide whether an image is made as much as the others do.
+	 * Only when there are some: the keys of images baked before they existed
+	 * stay what they were.
+	 */
+	if (profile->validate.nhttp > 0) {
+		json_t *http = json_array();
+		for (i = 0; i < profile->validate.nhttp; i++)
+			json_array_append_new(
+			    http, kiln_http_check_spec_json(&profile->validate.http[i]));
+		json_object_set_new(doc, "http", http);
+	}
 	return doc;
 }
 

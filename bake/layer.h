@@ -43,6 +43,7 @@
 
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "kiln/layer.h"
 #include "profiles/profile.h"
 
@@ -88,6 +89,14 @@ int kiln_layer_pack(struct kiln_layer *layer, const char *out_dir);
  * benchmarks. `subdir` may be NULL. */
 int kiln_layer_pack_commit(uint64_t *size_out, char sha256_out[65], const char *repo_path,
                            const char *commit, const char *subdir, const char *archive_path);
+
+/*
+ * The raw bytes of the annotated tag object that the resolved `layer`'s
+ * ref names, headers, message and any signature included (what `git
+ * cat-file tag` prints). KILN_ENOTFOUND when the ref is a commit id or a
+ * lightweight tag (neither carries a signature).
+ */
+int kiln_layer_tag_object(struct kiln_buf *out, const struct kiln_layer *layer);
 
 void kiln_layer_free(struct kiln_layer *layer);
 

@@ -1,15 +1,17 @@
 /*
- * Internals shared by the steps of the bake (pipeline.c, builder.c,
- * provision.c): one struct bake per run.
+ * Internals shared by the steps of the bake (pipeline.c, image.c,
+ * provision.c, checks.c): one struct bake per run.
  */
 #ifndef KILN_BAKE_PIPELINE_INT_H
 #define KILN_BAKE_PIPELINE_INT_H
 
 #include "aws/shapes.h"
+#include "bake/builder.h"
 #include "bake/layer.h"
 #include "bake/pipeline.h"
 #include "core/event.h"
 #include "core/journal.h"
+#include "kiln/report.h"
 #include "ssh/session.h"
 
 struct bake {
@@ -33,14 +35,9 @@ struct bake {
 	int lookup_only;              /* kiln_bake_lookup_run(): never build a base image */
 
 	struct kiln_journal *journal;
-	struct kiln_aws_tags temp_tags; /* on every temporary */
-	struct kiln_ssh_key *sshkey;
-	char *key_name;
-	char *group_id;
-	char *instance_id;
-	char *image_id; /* created, not yet known to be available */
-	char *host;
-	struct kiln_ssh_session *ssh;
+	struct kiln_builder builder; /* the temporary machine (bake/builder.h) */
+	char *image_id;              /* created, not yet known to be available */
+	struct kiln_report *report;  /* the caller's, or NULL */
 };
 
 /* One line of progress for people: a KILN_EVENT_PROGRESS event. */
@@ -59,21 +56,12 @@ double kiln_bake__left(const struct bake *b);
 int kiln_bake__journal(struct bake *b, const char *event, const char *kind, const char *token,
                        const char *id);
 
-/* builder.c */
-int kiln_bake__builder_create(struct bake *b);
-int kiln_bake__builder_wait_running(struct bake *b);
+/* image.c */
 int kiln_bake__image_create(struct bake *b);
 /* Remove the temporaries (and an image that never became available). */
 void kiln_bake__cleanup(struct bake *b, int failed);
 
 /* provision.c */
-/*
- * After a command failed: when the connection to the builder broke under it
- * (sshd stopped or restarted), the error says so, with `what` was running and
- * the last line of `tail` (its output, escaped); otherwise `error` as it is.
- */
-int kiln_bake__lost_while(struct bake *b, int error, const char *what, const struct kiln_buf *tail);
-int kiln_bake__ssh_connect(struct bake *b);
 int kiln_bake__upload(struct bake *b);
 int kiln_bake__provision(struct bake *b);
 
@@ -81,8 +69,6 @@ int kiln_bake__provision(struct bake *b);
 int kiln_bake__checks(struct bake *b);
 /* Take the temporary key off the builder and close the session. */
 int kiln_bake__ssh_finish(struct bake *b);
-/* The last `n` lines of a console, escaped, for messages ("(console empty)"). */
-void kiln_bake__console_tail(struct kiln_buf *out, const char *text, int n);
 
 #ifdef KILN_UNITTEST
 /* Decompress the .tar.zst `from` into `fo` (named `to` in messages). */

@@ -9,7 +9,9 @@
 #include "core/paths.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "kiln/policy.h"
 #include "localcloud/cloud.h"
+#include "validate/report.h"
 
 #include <string.h>
 
@@ -347,13 +349,26 @@ static int bake_new(struct bake *b)
 	error = kiln_journal_append(b->journal, "note", "bake", NULL, NULL, note);
 	if (error < 0)
 		goto done;
-	error = kiln_bake__builder_create(b);
+	{
+		const struct kiln_builder_opts o = {.aws = b->aws,
+		                                    .profile = b->profile,
+		                                    .run_id = b->run_id,
+		                                    .what = "builder",
+		                                    .image_id = b->source_image_id,
+		                                    .ssh_cidr = b->opts->ssh_cidr,
+		                                    .deadline = b->deadline,
+		                                    .journal = b->journal,
+		                                    .events = &b->events,
+		                                    .stop = b->stop};
+		kiln_builder_init(&b->builder, &o);
+	}
+	error = kiln_builder_launch(&b->builder);
 	if (error >= 0)
-		error = kiln_bake__builder_wait_running(b);
+		error = kiln_builder_wait_running(&b->builder);
 	if (error >= 0)
 		step_done(b, "builder");
 	if (error >= 0)
-		error = kiln_bake__ssh_connect(b);
+		error = kiln_builder_connect(&b->builder);
 	if (error >= 0)
 		step_done(b, "ssh");
 	if (error >= 0)
@@ -423,14 +438,8 @@ static void bake_release(struct bake *b)
 	free(b->source_image_id);
 	free(b->root_device);
 	kiln_journal_close(b->journal);
-	kiln_aws_tags_release(&b->temp_tags);
-	kiln_ssh_key_free(b->sshkey);
-	kiln_ssh_session_free(b->ssh);
-	free(b->key_name);
-	free(b->group_id);
-	free(b->instance_id);
+	kiln_builder_release(&b->builder);
 	free(b->image_id);
-	free(b->host);
 }
 
 static const struct kiln_bake_options default_options = KILN_BAKE_OPTIONS_INIT;
@@ -455,18 +464,38 @@ static void bake_init(struct bake *b, struct kiln_manifest *m, struct kiln_profi
 	b->events.base.profile = profile->name;
 	b->events.base.env = profile->env;
 	b->events.base.run_id = b->run_id;
+	b->report = opts->version >= 2 ? opts->report : NULL;
+	if (b->report != NULL)
+		kiln_report_subject(b->report, profile->name, profile->env);
 	register_secrets(profile);
 }
 
+/* The policy gate, before anything else: a violation never reaches a cloud. */
+static int bake_policy(struct bake *b)
+{
+	struct kiln_policy_options po = KILN_POLICY_OPTIONS_INIT;
+
+	po.policy_file = b->opts->version >= 2 ? b->opts->policy_file : NULL;
+	po.app_ref = b->opts->app_ref;
+	po.os_ref = b->opts->os_ref;
+	po.cache_dir = b->opts->cache_dir;
+	po.report = b->report;
+	po.on_event = b->opts->on_event;
+	po.payload = b->opts->payload;
+	return kiln_policy_check(b->profile, &po);
+}
+
 /*
- * The layers, resolved and packed: everything that can be wrong in the
- * profile's repositories is found here, before any cloud is reached (or a
- * local one started).
+ * The policy, then the layers, resolved and packed: everything that can be
+ * wrong in the profile and its repositories is found here, before any
+ * cloud is reached (or a local one started).
  */
 static int bake_layers(struct bake *b)
 {
-	int error = apply_overrides(b);
+	int error = bake_policy(b);
 
+	if (error >= 0)
+		error = apply_overrides(b);
 	return error < 0 ? error : step_layers(b);
 }
 

@@ -1,7 +1,6 @@
 /*
- * The bake's work on the builder over SSH: open the door (security group
- * rule for this host), check the host key against the console, upload the
- * layers, run the provisioners and the checks, and take kiln's key off the
+ * The bake's work on the builder over SSH (reached through bake/builder.h):
+ * upload the layers, run the provisioners, and take kiln's key off the
  * machine before it becomes an image.
  */
 #include "aws/ec2.h"
@@ -22,244 +21,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zstd.h>
-
-#define CONSOLE_TAIL_LINES 20
-/* With accept-new, how long to wait for fingerprints once SSH answers. */
-#define ACCEPT_NEW_GRACE 10
-
-/* The address this host uses towards `host`, as a /32 (no packet is sent). */
-static int route_source(char **out, const char *host)
-{
-	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(22)}, src;
-	socklen_t len = sizeof(src);
-	char text[INET_ADDRSTRLEN];
-	int fd, error = 0;
-
-	if (inet_pton(AF_INET, host, &dst.sin_addr) != 1)
-		return kiln_error_set(KILN_EINVAL, "builder address '%s' is not IPv4", host);
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&src, &len) < 0)
-		error =
-		    kiln_error_set(KILN_ERROR, "no route to builder %s: %s", host, strerror(errno));
-	else if (inet_ntop(AF_INET, &src.sin_addr, text, sizeof(text)) != NULL)
-		*out = kiln_xasprintf("%s/32", text);
-	if (fd >= 0)
-		close(fd);
-	return error;
-}
-
-/* This host's address as the internet sees it (behind NAT), from AWS's checkip. */
-static int public_source(char **out)
-{
-	struct kiln_http *h = NULL;
-	struct kiln_http_response r = KILN_HTTP_RESPONSE_INIT;
-	struct kiln_http_request req = {.method = "GET", .url = "https://checkip.amazonaws.com/"};
-	struct kiln_http_opts o = {.timeout_ms = 10000, .max_body = 256};
-	struct in_addr a;
-	int error;
-
-	error = kiln_http_new(&h, &o);
-	if (error >= 0)
-		error = kiln_http_send(&r, h, &req);
-	if (error >= 0) {
-		kiln_buf_rtrim(&r.body);
-		if (r.status != 200 || inet_pton(AF_INET, r.body.ptr, &a) != 1)
-			error = kiln_error_set(KILN_ERROR, "checkip.amazonaws.com gave no address");
-		else
-			*out = kiln_xasprintf("%s/32", r.body.ptr);
-	}
-	kiln_http_response_release(&r);
-	kiln_http_free(h);
-	return error < 0 ? kiln_error_prefix(error, "finding this host's public address") : 0;
-}
-
-static int is_private(const char *ip)
-{
-	return strncmp(ip, "10.", 3) == 0 || strncmp(ip, "192.168.", 8) == 0 ||
-	       (strncmp(ip, "172.", 4) == 0 && atoi(ip + 4) >= 16 && atoi(ip + 4) <= 31) ||
-	       strncmp(ip, "127.", 4) == 0;
-}
-
-/* Allow SSH to the builder from this host only. */
-static int open_ssh(struct bake *b, int port)
-{
-	const char *env = b->opts->ssh_cidr ? b->opts->ssh_cidr : getenv("KILN_BAKE_SSH_CIDR");
-	char *cidr = NULL;
-	int error = 0;
-
-	if (env != NULL && env[0] != '\0')
-		cidr = kiln_xstrdup(env);
-	else if (is_private(b->host))
-		error = route_source(&cidr, b->host);
-	else
-		error = public_source(&cidr);
-	if (cidr == NULL)
-		return error;
-	{
-		const char *cidrs[] = {cidr};
-		struct kiln_ec2_ip_permission perm = {.ip_protocol = "tcp",
-		                                      .from_port = port,
-		                                      .to_port = port,
-		                                      .cidrs = cidrs,
-		                                      .n_cidrs = 1,
-		                                      .description = "kiln bake"};
-		error = kiln_ec2_authorize_ingress(b->aws, b->group_id, &perm, 1);
-	}
-	kiln_log_info("SSH to the builder allowed from %s", cidr);
-	free(cidr);
-	return error;
-}
-
-struct wait_ssh {
-	int banner;                       /* SSH answered */
-	double banner_at;                 /* when */
-	char *console;                    /* the last console text */
-	struct kiln_ssh_fingerprints fps; /* from the console */
-	char *last_error;                 /* of the last banner probe */
-};
-
-static int look(struct wait_ssh *w, struct bake *b, int port)
-{
-	char *console = NULL;
-	int error;
-
-	if (!w->banner) {
-		if (kiln_ssh_wait(b->host, port, 0, 2) == 0) {
-			w->banner = 1;
-			w->banner_at = kiln_time_mono();
-		} else {
-			free(w->last_error);
-			w->last_error = kiln_xstrdup(kiln_error_last());
-			kiln_log_debug("SSH on %s: %s", b->host, w->last_error);
-		}
-	}
-	kiln_error_clear();
-	if (w->fps.count > 0)
-		return 0;
-	error = kiln_ec2_get_console_output(&console, b->aws, b->instance_id, 1);
-	if (error < 0)
-		return error;
-	free(w->console);
-	w->console = console;
-	if (kiln_ssh_fingerprints_parse(&w->fps, console) < 0)
-		kiln_error_clear();
-	return 0;
-}
-
-/*
- * The last `n` lines of a console, escaped: it is the machine's output, and
- * may hold anything a booting system or an image's scripts print.
- */
-void kiln_bake__console_tail(struct kiln_buf *out, const char *text, int n)
-{
-	const char *p = text + strlen(text);
-
-	while (p > text && (p[-1] == '\n' || p[-1] == '\r'))
-		p--;
-	while (p > text && n > 0) {
-		p--;
-		if (*p == '\n')
-			n--;
-	}
-	if (p != text)
-		p++;
-	kiln_buf_put_escaped(out, p, strlen(p), KILN_ESCAPE_LINES);
-	kiln_buf_rtrim(out);
-	if (out->size == 0)
-		kiln_buf_puts(out, "(console empty)");
-}
-
-/*
- * SSH never answered, or answered without its fingerprints on the console.
- * The console is read once more: what the machine printed last is the best
- * clue, and the copy kept may be older (it is not read again once it holds
- * fingerprints).
- */
-static int ssh_wait_failed(struct bake *b, struct wait_ssh *w, const char *where, double timeout)
-{
-	struct kiln_buf console = KILN_BUF_INIT;
-	char *latest = NULL;
-	int error;
-
-	if (kiln_ec2_get_console_output(&latest, b->aws, b->instance_id, 1) == 0) {
-		free(w->console);
-		w->console = latest;
-	}
-	kiln_error_clear();
-	kiln_bake__console_tail(&console, w->console ? w->console : "", CONSOLE_TAIL_LINES);
-	if (!w->banner)
-		error = kiln_error_set(KILN_ETIMEOUT,
-		                       "SSH on %s did not answer within %.0f s; last console "
-		                       "lines:\n%s",
-		                       where, timeout, console.ptr);
-	else
-		error =
-		    kiln_error_set(KILN_EAUTH,
-		                   "refusing builder %s: no host key fingerprints on its console "
-		                   "within %.0f s (set bake.ssh.host_key_check to \"accept-new\" "
-		                   "to trust the first key); last console lines:\n%s",
-		                   where, timeout, console.ptr);
-	kiln_buf_release(&console);
-	return error;
-}
-
-int kiln_bake__ssh_connect(struct bake *b)
-{
-	int accept_new = b->bake->host_key_check == KILN_HOST_KEY_ACCEPT_NEW;
-	int port = b->bake->ssh_port;
-	double timeout = (double)b->bake->ssh_timeout_s;
-	struct wait_ssh w = {0, 0, NULL, KILN_SSH_FINGERPRINTS_INIT, NULL};
-	struct kiln_ssh_connect_opts o = {0};
-	struct kiln_poll poll;
-	char *where = kiln_xasprintf("%s:%d", b->host, port);
-	int error;
-
-	error = open_ssh(b, port);
-	if (error < 0)
-		goto done;
-	kiln_bake__say(b, "waiting for SSH on %s and the host key on the console", where);
-	kiln_poll_start(&poll, timeout < kiln_bake__left(b) ? timeout : kiln_bake__left(b),
-	                b->stop);
-	for (;;) {
-		error = look(&w, b, port);
-		if (error < 0)
-			goto done;
-		if (w.banner && w.fps.count > 0)
-			break;
-		if (w.banner && accept_new && kiln_time_mono() - w.banner_at > ACCEPT_NEW_GRACE)
-			break;
-		error = kiln_poll_wait(&poll, "SSH");
-		if (error == KILN_EINTR)
-			goto done;
-		if (error < 0) {
-			error = ssh_wait_failed(b, &w, where, poll.timeout);
-			goto done;
-		}
-	}
-	if (w.fps.count == 0)
-		kiln_log_warn("no host key fingerprints on the console of %s: accepting its key "
-		              "(bake.ssh.host_key_check is accept-new)",
-		              b->instance_id);
-	o.host = b->host;
-	o.port = port;
-	o.user = b->bake->ssh_user;
-	o.key = b->sshkey;
-	o.fingerprints = &w.fps;
-	o.hostkey_policy = accept_new ? KILN_SSH_HOSTKEY_ACCEPT_NEW : KILN_SSH_HOSTKEY_STRICT;
-	o.wait_timeout = 30;
-	o.stop = b->stop;
-	error = kiln_ssh_connect(&b->ssh, &o);
-	if (error >= 0)
-		kiln_bake__say(b, "connected to %s as %s (host key %s)", where, o.user,
-		               kiln_ssh_session_fingerprint(b->ssh));
-done:
-	free(where);
-	free(w.console);
-	free(w.last_error);
-	kiln_ssh_fingerprints_release(&w.fps);
-	return error;
-}
 
 static int write_all(int fd, const char *p, size_t len)
 {
@@ -368,25 +129,6 @@ static char *layer_dir(const struct bake *b, const char *name)
 	return kiln_xasprintf("%s/%s", b->bake->layer_dir, name);
 }
 
-/* libssh2 says "transport read": the operator needs the builder, what ran, its last line. */
-int kiln_bake__lost_while(struct bake *b, int error, const char *what, const struct kiln_buf *tail)
-{
-	const char *last = tail != NULL ? strrchr(tail->ptr, '\n') : NULL;
-	char *why;
-
-	if (error >= 0 || b->ssh == NULL || !kiln_ssh_session_lost(b->ssh))
-		return error;
-	last = last != NULL ? last + 1 : tail != NULL ? tail->ptr : "";
-	/* Copied first: the new message is formatted into the same slot. */
-	why = kiln_xstrdup(kiln_error_last());
-	error = kiln_error_set(KILN_ERROR,
-	                       "lost the builder%s%s while %s ran: %s; its last output line: %s",
-	                       b->instance_id ? " " : "", b->instance_id ? b->instance_id : "",
-	                       what, why, last[0] != '\0' ? last : "(none)");
-	free(why);
-	return error;
-}
-
 static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
 {
 	struct kiln_buf cmd = KILN_BUF_INIT, tail = KILN_BUF_INIT;
@@ -426,10 +168,10 @@ static int upload_one(struct bake *b, const struct kiln_layer *l, int have_zstd)
 	o.payload = &who;
 	o.timeout = kiln_bake__left(b);
 	kiln_bake__say(b, "uploading layer %s to %s", l->name, dir);
-	error = kiln_ssh_upload(&status, b->ssh, o.stdin_path, cmd.ptr, &o);
+	error = kiln_ssh_upload(&status, b->builder.ssh, o.stdin_path, cmd.ptr, &o);
 	if (error < 0) {
 		char *what = kiln_xasprintf("the upload of layer %s", l->name);
-		error = kiln_bake__lost_while(b, error, what, &tail);
+		error = kiln_builder_lost_while(&b->builder, error, what, &tail);
 		free(what);
 	}
 	if (started) {
@@ -459,7 +201,7 @@ int kiln_bake__upload(struct bake *b)
 	int status = 1, error;
 	size_t i;
 
-	error = kiln_ssh_exec(&status, b->ssh, "command -v zstd >/dev/null 2>&1", &o);
+	error = kiln_ssh_exec(&status, b->builder.ssh, "command -v zstd >/dev/null 2>&1", &o);
 	if (error < 0)
 		return error;
 	for (i = 0; i < b->profile->nlayers; i++) {
@@ -520,7 +262,7 @@ static int run_provisioner(struct bake *b, const struct kiln_layer_spec *spec, s
 	kiln_sh_quote(&cmd, script.ptr);
 	kiln_buf_puts(&cmd, "; fi");
 	kiln_bake__say(b, "provisioning: %s/%s", spec->name, spec->provision[k]);
-	error = kiln_ssh_exec(&status, b->ssh, cmd.ptr, &o);
+	error = kiln_ssh_exec(&status, b->builder.ssh, cmd.ptr, &o);
 	if (error == KILN_ETIMEOUT)
 		error = kiln_error_set(KILN_ETIMEOUT, "%s ran past %.0f s; last lines:\n%s", what,
 		                       o.timeout, tail.ptr);
@@ -528,7 +270,7 @@ static int run_provisioner(struct bake *b, const struct kiln_layer_spec *spec, s
 		error = kiln_error_set(KILN_ERROR, "%s exited with status %d; last lines:\n%s",
 		                       what, status, tail.ptr);
 	else
-		error = kiln_bake__lost_while(b, error, what, &tail);
+		error = kiln_builder_lost_while(&b->builder, error, what, &tail);
 	free(what);
 	kiln_buf_release(&cmd);
 	kiln_buf_release(&script);
@@ -569,14 +311,14 @@ int kiln_bake__ssh_finish(struct bake *b)
 	kiln_sh_quote(&cmd, comment);
 	kiln_buf_puts(&cmd, " \"$f\" > \"$f.kiln\" || true; cat \"$f.kiln\" > \"$f\"; "
 	                    "rm -f \"$f.kiln\"; fi; sync");
-	error = kiln_ssh_exec(&status, b->ssh, cmd.ptr, &o);
+	error = kiln_ssh_exec(&status, b->builder.ssh, cmd.ptr, &o);
 	if (error >= 0 && status != 0)
 		error = kiln_error_set(KILN_ERROR,
 		                       "removing kiln's key from the builder failed "
 		                       "(exit %d)",
 		                       status);
-	kiln_ssh_session_free(b->ssh);
-	b->ssh = NULL;
+	kiln_ssh_session_free(b->builder.ssh);
+	b->builder.ssh = NULL;
 	free(comment);
 	kiln_buf_release(&cmd);
 	return error;

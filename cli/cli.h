@@ -85,6 +85,8 @@ int cli_global_option(struct kiln_cli *cli, int argc, char **argv, int *i);
 
 /* Events (events.c): the library's progress as today's "kiln: ..." lines on stderr. */
 int cli_on_event(const struct kiln_event *event, void *payload);
+/* Catch SIGINT and SIGTERM into a flag a stage's `stop` option watches. */
+volatile int *cli_stop_on_signals(void);
 
 /* "--wait SECONDS": 0 to 86400 into *out; -1 after printing a usage error (options.c). */
 int cli_seconds(double *out, const char *option, const char *value);
@@ -106,6 +108,7 @@ int cmd_profile(struct kiln_cli *cli, int argc, char **argv);
 int cmd_help(struct kiln_cli *cli, int argc, char **argv);
 int cmd_layers(struct kiln_cli *cli, int argc, char **argv);
 int cmd_bake(struct kiln_cli *cli, int argc, char **argv);
+int cmd_validate(struct kiln_cli *cli, int argc, char **argv);
 int cmd_gc(struct kiln_cli *cli, int argc, char **argv);
 int cmd_whoami(struct kiln_cli *cli, int argc, char **argv);
 int cmd_cloud(struct kiln_cli *cli, int argc, char **argv);

@@ -4,7 +4,6 @@
  */
 #include "cli/cli.h"
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,9 +11,11 @@
 
 static const char usage[] =
     "usage: kiln bake PROFILE [--env E] [--app-ref TAG] [--os-ref TAG] [--force]\n"
-    "                 [--manifest FILE] [--on-error cleanup|abort] [--json]\n"
+    "                 [--manifest FILE] [--on-error cleanup|abort] [--policy FILE]\n"
+    "                 [--junit FILE] [--json]\n"
     "\n"
-    "Resolve and pack the profile's layers, find its source image and compute the\n"
+    "Check the profile's policy first (see 'kiln validate'). Then resolve and pack\n"
+    "the profile's layers, find its source image and compute the\n"
     "bake key. If an image tagged with that key exists, print it (no instance is\n"
     "launched). Otherwise launch a temporary builder, upload the layers over SSH,\n"
     "run the provisioners and checks, and make the image. The builder, its key\n"
@@ -28,34 +29,18 @@ static const char usage[] =
     "  --manifest FILE      write the manifest (JSON) to FILE\n"
     "  --on-error MODE      cleanup (default) removes the builder on failure; abort\n"
     "                       leaves it for debugging and prints 'kiln gc --run-id ID'\n"
+    "  --policy FILE        the organisation's policy (default: $KILN_POLICY, else\n"
+    "                       /etc/kiln/policy.json when present)\n"
+    "  --junit FILE         write the policy's rules and the builder's checks as\n"
+    "                       JUnit XML to FILE (for CI), whatever the outcome\n"
     "  --json               print the manifest on stdout instead of the image id\n"
     "\n"
     "Journals and locks live in $KILN_STATE_DIR (default ~/.local/state/kiln).\n";
 
-static volatile int stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
-/* No SA_RESTART: blocking calls return early and see the flag. */
-static void catch_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 int cmd_bake(struct kiln_cli *cli, int argc, char **argv)
 {
 	struct kiln_bake_options opts = KILN_BAKE_OPTIONS_INIT;
-	const char *file = NULL, *env = NULL, *manifest = NULL, *on_error = NULL;
+	const char *file = NULL, *env = NULL, *manifest = NULL, *on_error = NULL, *junit = NULL;
 	const struct cli_opt options[] = {
 	    {"--env", NULL, CLI_VALUE, &env, NULL},
 	    {"--app-ref", NULL, CLI_VALUE, &opts.app_ref, NULL},
@@ -63,11 +48,14 @@ int cmd_bake(struct kiln_cli *cli, int argc, char **argv)
 	    {"--force", NULL, CLI_FLAG, &opts.force, NULL},
 	    {"--manifest", NULL, CLI_VALUE, &manifest, NULL},
 	    {"--on-error", NULL, CLI_VALUE, &on_error, "cleanup|abort"},
+	    {"--policy", NULL, CLI_VALUE, &opts.policy_file, NULL},
+	    {"--junit", NULL, CLI_VALUE, &junit, NULL},
 	    {NULL, NULL, 0, NULL, NULL},
 	};
 	const struct cli_spec spec = {"bake", usage, options, &file, 1, "one profile"};
 	struct kiln_profile *profile = NULL;
 	struct kiln_manifest *m = NULL;
+	struct kiln_report *report = NULL;
 	char *json = NULL;
 	size_t n;
 	int r, error = 0;
@@ -82,10 +70,19 @@ int cmd_bake(struct kiln_cli *cli, int argc, char **argv)
 	error = kiln_profile_load(&profile, file, env);
 	if (error < 0)
 		goto done;
-	catch_signals();
-	opts.stop = &stop_flag;
+	opts.stop = cli_stop_on_signals();
 	opts.on_event = cli_on_event;
+	if (junit != NULL) {
+		kiln_report_new(&report);
+		opts.report = report;
+	}
 	error = kiln_bake(&m, profile, &opts);
+	if (junit != NULL) {
+		/* Written on failure too: CI wants the evidence of a failed bake. */
+		int werror = kiln_report_write_junit(report, junit);
+		if (werror < 0 && error >= 0)
+			error = werror;
+	}
 	if (error < 0)
 		goto done;
 	if (manifest != NULL) {
@@ -103,6 +100,7 @@ int cmd_bake(struct kiln_cli *cli, int argc, char **argv)
 done:
 	free(json);
 	kiln_manifest_free(m);
+	kiln_report_free(report);
 	kiln_profile_free(profile);
 	return error < 0 ? cli_fail(error) : 0;
 }

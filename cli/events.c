@@ -5,6 +5,8 @@
  */
 #include "cli/cli.h"
 
+#include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -46,4 +48,25 @@ int cli_on_event(const struct kiln_event *ev, void *payload)
 		break;
 	}
 	return 0;
+}
+
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+/* No SA_RESTART: blocking calls return early and see the flag. */
+volatile int *cli_stop_on_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return &stop_flag;
 }

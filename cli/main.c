@@ -17,6 +17,7 @@ static const struct kiln_cmd commands[] = {
     {"promote", cmd_promote, "deploy the image live in one environment to another"},
     {"status", cmd_status, "show what is live, the previous release, a deploy running"},
     {"destroy", cmd_destroy, "remove everything a deploy made for a profile and environment"},
+    {"validate", cmd_validate, "check a profile's policy, test an image, smoke-test a URL"},
     {"gc", cmd_gc, "delete what crashed bakes left and retire what deploys kept, by tags"},
     {"version", cmd_version, "print the version"},
     {"cloud", cmd_cloud, "run the local cloud: an AWS-compatible EC2 with real instances"},

@@ -34,6 +34,21 @@ int kiln_json_load_string(json_t **out, const char *text, const char *name)
 	return 0;
 }
 
+int kiln_json_load_buf(json_t **out, const char *text, size_t len, const char *name)
+{
+	json_error_t err;
+	json_t *j;
+
+	*out = NULL;
+	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	if (j == NULL)
+		return kiln_error_set(KILN_EINVAL, "%s:%d:%d: %s", name,
+		                      err.line < 1 ? 1 : err.line, err.column < 1 ? 1 : err.column,
+		                      err.text);
+	*out = j;
+	return 0;
+}
+
 const char *kiln_json_str(const json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);

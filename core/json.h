@@ -18,6 +18,8 @@
  */
 int kiln_json_load_file(json_t **out, const char *path);
 int kiln_json_load_string(json_t **out, const char *text, const char *name);
+/* The same for `len` bytes: a NUL inside them is a syntax error, not the end. */
+int kiln_json_load_buf(json_t **out, const char *text, size_t len, const char *name);
 
 /* Borrowed string member, or NULL when absent or not a string. */
 const char *kiln_json_str(const json_t *obj, const char *key);

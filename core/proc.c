@@ -150,11 +150,19 @@ int kiln_proc_kill(struct kiln_proc *proc, int sig)
 
 int kiln_proc_run(int *status, struct kiln_buf *out, struct kiln_buf *err, char *const argv[])
 {
+	return kiln_proc_run_fd(status, out, err, argv, -1);
+}
+
+int kiln_proc_run_fd(int *status, struct kiln_buf *out, struct kiln_buf *err, char *const argv[],
+                     int in_fd)
+{
 	struct kiln_proc proc = KILN_PROC_INIT;
-	struct kiln_proc_opts opts = {.in = KILN_PROC_NULL};
+	struct kiln_proc_opts opts = {.in = KILN_PROC_NULL, .in_fd = in_fd};
 	struct pollfd pfd[2];
 	int error = 0;
 
+	if (in_fd >= 0)
+		opts.in = KILN_PROC_FD;
 	opts.out = out ? KILN_PROC_PIPE : KILN_PROC_NULL;
 	opts.err = err ? KILN_PROC_PIPE : KILN_PROC_INHERIT;
 	error = kiln_proc_start(&proc, argv, &opts);

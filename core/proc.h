@@ -51,5 +51,8 @@ int kiln_proc_kill(struct kiln_proc *proc, int sig);
  * (and stderr when `err` is non-NULL) into bounded buffers.
  */
 int kiln_proc_run(int *status, struct kiln_buf *out, struct kiln_buf *err, char *const argv[]);
+/* The same with stdin from `in_fd` (the caller keeps and closes it); -1: /dev/null. */
+int kiln_proc_run_fd(int *status, struct kiln_buf *out, struct kiln_buf *err, char *const argv[],
+                     int in_fd);
 
 #endif

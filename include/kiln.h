@@ -8,7 +8,10 @@
  *   kiln/event.h    the progress callback every stage reports through
  *   kiln/profile.h  load and check a profile
  *   kiln/layer.h    resolve and pack a profile's layers
+ *   kiln/report.h   what a stage checked, as JSON and JUnit XML
+ *   kiln/policy.h   the policy gate every stage runs first
  *   kiln/bake.h     bake an image; its manifest
+ *   kiln/validate.h image tests and smoke checks
  *   kiln/deploy.h   deploy blue-green, roll back, promote, status, destroy
  *   kiln/gc.h       collect what crashed bakes left and deploys retired
  *   kiln/cloud.h    kiln's local cloud: start, stop, endpoint, base images
@@ -23,7 +26,10 @@
 #include "kiln/event.h"
 #include "kiln/profile.h"
 #include "kiln/layer.h"
+#include "kiln/report.h"
+#include "kiln/policy.h"
 #include "kiln/bake.h"
+#include "kiln/validate.h"
 #include "kiln/deploy.h"
 #include "kiln/gc.h"
 #include "kiln/cloud.h"

@@ -30,6 +30,7 @@ void kiln_checker_vproblem(struct kiln_schema_ctx *ctx, const char *full_ptr, in
                            const char *fmt, va_list ap)
 {
 	const struct kiln_json_pos *pos = locate(ctx, full_ptr);
+	struct kiln_buf msg = KILN_BUF_INIT;
 	int line = 1, col = 1;
 
 	if (pos != NULL) {
@@ -43,7 +44,13 @@ void kiln_checker_vproblem(struct kiln_schema_ctx *ctx, const char *full_ptr, in
 	if (ctx->count > 0)
 		kiln_buf_putc(&ctx->problems, '\n');
 	kiln_buf_printf(&ctx->problems, "%s:%d:%d: ", ctx->file, line, col);
-	kiln_buf_vprintf(&ctx->problems, fmt, ap);
+	/*
+	 * Messages quote the file's keys and values: one problem stays one line
+	 * of text a terminal shows as it is (a key may hold "\n" or ESC).
+	 */
+	kiln_buf_vprintf(&msg, fmt, ap);
+	kiln_buf_put_escaped(&ctx->problems, msg.ptr, msg.size, 0);
+	kiln_buf_release(&msg);
 	ctx->count++;
 }
 

@@ -11,6 +11,7 @@ struct scanner {
 	int col;
 	struct kiln_json_posmap *map;
 	int depth;
+	int too_deep;
 };
 
 /* Deeper than any profile; stops a hostile document from exhausting the stack. */
@@ -246,8 +247,10 @@ static int scan_value(struct scanner *s, const char *ptr, int kline, int kcol)
 	if (s->p >= s->end)
 		return -1;
 	record(s, ptr, kline, kcol, s->line, s->col);
-	if (++s->depth > MAX_DEPTH)
+	if (++s->depth > MAX_DEPTH) {
+		s->too_deep = 1;
 		return -1;
+	}
 	if (*s->p == '{') {
 		error = scan_object(s, ptr);
 	} else if (*s->p == '[') {
@@ -266,10 +269,16 @@ static int scan_value(struct scanner *s, const char *ptr, int kline, int kcol)
 
 int kiln_json_posmap_build(struct kiln_json_posmap *map, const char *text, size_t len)
 {
-	struct scanner s = {text, text + len, 1, 1, map, 0};
+	struct scanner s = {text, text + len, 1, 1, map, 0, 0};
 
-	if (scan_value(&s, "", 0, 0) < 0)
-		return kiln_error_set(KILN_EINVAL, "cannot locate positions in the document");
+	if (scan_value(&s, "", 0, 0) < 0) {
+		if (s.too_deep)
+			return kiln_error_set(KILN_EINVAL,
+			                      "%d:%d: values nested deeper than %d levels", s.line,
+			                      s.col, MAX_DEPTH);
+		return kiln_error_set(KILN_EINVAL, "%d:%d: cannot locate positions in the document",
+		                      s.line, s.col);
+	}
 	return 0;
 }
 
@@ -311,4 +320,49 @@ char *kiln_json_ptr_child(const char *ptr, const char *key)
 			kiln_buf_putc(&b, *k);
 	}
 	return kiln_buf_detach(&b);
+}
+
+const struct kiln_json_pos *kiln_json_posmap_get_env(const struct kiln_json_posmap *map,
+                                                     const char *env, const char *ptr)
+{
+	const struct kiln_json_pos *p = NULL;
+
+	if (env != NULL) {
+		char *envptr = kiln_json_ptr_child("/environments", env);
+		char *full = kiln_xasprintf("%s%s", envptr, ptr);
+		p = kiln_json_posmap_get(map, full);
+		free(envptr);
+		free(full);
+	}
+	return p != NULL ? p : kiln_json_posmap_get(map, ptr);
+}
+
+char *kiln_json_posmap_where(const struct kiln_json_posmap *map, const char *file, const char *env,
+                             const char *ptr, int at_key)
+{
+	char *p = kiln_xstrdup(ptr);
+	const struct kiln_json_pos *pos = NULL;
+	int line = 1, col = 1;
+	char *at;
+
+	for (;;) {
+		char *slash;
+
+		/* The file's root, not the override's: nothing on the way sets it. */
+		pos = p[0] != '\0' ? kiln_json_posmap_get_env(map, env, p)
+		                   : kiln_json_posmap_get(map, "");
+		if (pos != NULL || p[0] == '\0')
+			break;
+		/* Absent: its parent holds the default. */
+		at_key = 0;
+		slash = strrchr(p, '/');
+		*slash = '\0';
+	}
+	if (pos != NULL) {
+		line = at_key && pos->key_line > 0 ? pos->key_line : pos->line;
+		col = at_key && pos->key_line > 0 ? pos->key_col : pos->col;
+	}
+	at = kiln_xasprintf("%s:%d:%d", file, line, col);
+	free(p);
+	return at;
 }

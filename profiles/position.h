@@ -39,6 +39,19 @@ void kiln_json_posmap_release(struct kiln_json_posmap *map);
 /* The entry for `ptr`, or NULL. */
 const struct kiln_json_pos *kiln_json_posmap_get(const struct kiln_json_posmap *map,
                                                  const char *ptr);
+/* The entry of `ptr` in the override of `env` ("/environments/ENV" + ptr) when set, else the
+ * base's. */
+const struct kiln_json_pos *kiln_json_posmap_get_env(const struct kiln_json_posmap *map,
+                                                     const char *env, const char *ptr);
+/*
+ * "FILE:LINE:COL" of `ptr`: in an environment's override
+ * ("/environments/ENV" + ptr) when `env` is set and the override writes it,
+ * else in the base; a pointer the file does not hold is placed at its
+ * nearest parent that it does (the override's first at each level). With
+ * `at_key`, at the value's key when it has one. free() it.
+ */
+char *kiln_json_posmap_where(const struct kiln_json_posmap *map, const char *file, const char *env,
+                             const char *ptr, int at_key);
 /* Append `key` to `ptr` as one JSON pointer segment (~ and / escaped). */
 char *kiln_json_ptr_child(const char *ptr, const char *key);
 

@@ -24,7 +24,7 @@ static const char defaults_json[] =
     "  \"ssh\": {\"host_key_check\": \"strict\", \"timeout_s\": 300, \"port\": 22},"
     "  \"timeout_s\": 3600, \"provision_timeout_s\": 1800,"
     "  \"layer_dir\": \"/opt/kiln/layers\", \"variables\": {}},"
-    "\"validate\": {\"checks\": []},"
+    "\"validate\": {\"checks\": [], \"http\": []},"
     "\"deploy\": {"
     "  \"port\": 80, \"test_port\": 8080, \"instance_port\": 8080,"
     "  \"instance_type\": \"t3.small\", \"internet_facing\": false,"
@@ -39,7 +39,9 @@ static const char defaults_json[] =
     "          \"post_swap\": [], \"post_deploy\": [], \"on_failure\": []},"
     "\"policy\": {\"allow_internet_facing\": false, \"require_encrypted\": false,"
     "           \"allow_fleet_ssh\": false, \"allowed_instance_types\": [],"
-    "           \"max_capacity\": 0, \"required_tags\": []},"
+    "           \"max_capacity\": 0, \"required_tags\": [], \"allowed_image_owners\": [],"
+    "           \"allowed_regions\": [], \"allowed_repos\": [], \"release_refs\": {},"
+    "           \"require_signed_tags\": false},"
     "\"tags\": {}"
     "}";
 
@@ -110,25 +112,6 @@ static char *resolve_repo(const char *repo, const char *dir)
 	return joined;
 }
 
-/*
- * The position of the value at `ptr` (a JSON pointer into the base profile),
- * where the environment's override sets it if it does.
- */
-static const struct kiln_json_pos *value_pos(const struct kiln_json_posmap *pos, const char *env,
-                                             const char *ptr)
-{
-	const struct kiln_json_pos *p = NULL;
-
-	if (env != NULL) {
-		char *envptr = kiln_json_ptr_child("/environments", env);
-		char *full = kiln_xasprintf("%s%s", envptr, ptr);
-		p = kiln_json_posmap_get(pos, full);
-		free(envptr);
-		free(full);
-	}
-	return p != NULL ? p : kiln_json_posmap_get(pos, ptr);
-}
-
 static size_t layer_order(const struct kiln_json_posmap *pos, const char *env, const char *name)
 {
 	char *ptr = kiln_json_ptr_child("/layers", name);
@@ -136,7 +119,7 @@ static size_t layer_order(const struct kiln_json_posmap *pos, const char *env, c
 
 	/* A layer in the base keeps its place even when the override changes it. */
 	if (p == NULL)
-		p = value_pos(pos, env, ptr);
+		p = kiln_json_posmap_get_env(pos, env, ptr);
 	free(ptr);
 	return p != NULL ? p->order : SIZE_MAX;
 }
@@ -152,7 +135,7 @@ static char *provision_at(const struct kiln_profile *profile, const struct kiln_
 	snprintf(idx, sizeof(idx), "%zu", k);
 	prov = kiln_json_ptr_child(lptr, "provision");
 	ptr = kiln_json_ptr_child(prov, idx);
-	p = value_pos(pos, profile->env, ptr);
+	p = kiln_json_posmap_get_env(pos, profile->env, ptr);
 	at = kiln_xasprintf("%s:%d:%d", profile->file, p ? p->line : 1, p ? p->col : 1);
 	free(lptr);
 	free(prov);
@@ -304,7 +287,12 @@ static struct kiln_profile *typed_profile(const char *path, const char *env, jso
 	kiln_bake_spec_fill(&profile->bake, json_object_get(merged, "bake"));
 	kiln_validate_spec_fill(&profile->validate, json_object_get(merged, "validate"));
 	kiln_deploy_spec_fill(&profile->deploy, json_object_get(merged, "deploy"));
+	kiln_policy_spec_fill(&profile->policy, json_object_get(merged, "policy"), profile->dir, 1);
 	kiln_tag_specs_fill(&profile->tags, &profile->ntags, json_object_get(merged, "tags"));
+	/* An HTTP check on the machine goes to the port instances serve on, unless it says. */
+	for (size_t i = 0; i < profile->validate.nhttp; i++)
+		if (profile->validate.http[i].port == KILN_UNSET)
+			profile->validate.http[i].port = profile->deploy.instance_port;
 	return profile;
 }
 
@@ -328,12 +316,17 @@ int kiln_profile_load(struct kiln_profile **out, const char *path, const char *e
 		error = KILN_EINVAL;
 		goto done;
 	}
-	error = kiln_json_load_string(&root, text.ptr, path);
+	/* By length: a NUL inside the file is an error, not its end. */
+	error = kiln_json_load_buf(&root, text.ptr, text.size, path);
 	if (error < 0)
 		goto done;
 	error = kiln_json_posmap_build(&pos, text.ptr, text.size);
-	if (error < 0)
+	if (error < 0) {
+		char *why = kiln_xstrdup(kiln_error_last());
+		error = kiln_error_set(KILN_EINVAL, "%s:%s", path, why);
+		free(why);
 		goto done;
+	}
 
 	ctx.file = path;
 	ctx.pos = &pos;
@@ -357,6 +350,9 @@ int kiln_profile_load(struct kiln_profile **out, const char *path, const char *e
 	}
 
 	*out = typed_profile(path, env, merged, &pos);
+	/* Kept: later stages point at the values they judge (policy violations). */
+	(*out)->pos = pos;
+	pos = (struct kiln_json_posmap)KILN_JSON_POSMAP_INIT;
 	merged = NULL;
 done:
 	json_decref(root);
@@ -390,6 +386,8 @@ void kiln_profile_free(struct kiln_profile *profile)
 	kiln_bake_spec_release(&profile->bake);
 	kiln_validate_spec_release(&profile->validate);
 	kiln_deploy_spec_release(&profile->deploy);
+	kiln_policy_spec_release(&profile->policy);
+	kiln_json_posmap_release(&profile->pos);
 	kiln_tag_specs_free(profile->tags, profile->ntags);
 	free(profile->region);
 	free(profile->layers);
@@ -411,6 +409,11 @@ const struct kiln_layer_spec *kiln_profile_layer(const struct kiln_profile *prof
 		if (strcmp(profile->layers[i].name, name) == 0)
 			return &profile->layers[i];
 	return NULL;
+}
+
+char *kiln_profile_where(const struct kiln_profile *profile, const char *ptr, int at_key)
+{
+	return kiln_json_posmap_where(&profile->pos, profile->file, profile->env, ptr, at_key);
 }
 
 const char *kiln_profile_name(const struct kiln_profile *profile)

@@ -6,10 +6,10 @@
  * reported, each as "FILE:LINE:COL: message". Then `environments.<env>` is
  * deep-merged over the base and defaults are filled in.
  *
- * Stages read typed, checked specs (profiles/spec.h): the layers, the bake,
- * validate and deploy sections, the tags. The effective profile is also kept
- * as JSON (`json`) for `kiln profile show` and the sections not typed yet
- * (hooks, policy).
+ * Stages read typed, checked specs (profiles/spec.h): the layers, the bake
+ * validate, deploy and policy sections, the tags. The effective profile is
+ * also kept as JSON (`json`) for `kiln profile show` and the sections not
+ * typed yet (hooks), and the file's positions for later stages' messages.
  */
 #ifndef KILN_PROFILES_PROFILE_H
 #define KILN_PROFILES_PROFILE_H
@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "kiln/profile.h"
+#include "profiles/position.h"
 #include "profiles/spec.h"
 
 /* One layer, in file order (the OS layer is conventionally first). */
@@ -46,11 +47,22 @@ struct kiln_profile {
 	struct kiln_bake_spec bake;
 	struct kiln_validate_spec validate;
 	struct kiln_deploy_spec deploy;
-	struct kiln_tag_spec *tags; /* on every resource kiln creates */
+	struct kiln_policy_spec policy;
+	struct kiln_json_posmap pos; /* of the file's values, for later stages' messages */
+	struct kiln_tag_spec *tags;  /* on every resource kiln creates */
 	size_t ntags;
 };
 
 /* kiln_profile_load() and the accessors are the public API: kiln/profile.h. */
+
+/*
+ * "FILE:LINE:COL" of the value at JSON pointer `ptr` of the effective
+ * profile ("/deploy/capacity/max"): where the environment's override sets
+ * it, else where the base does; a value the file does not write (a
+ * default) is placed at the nearest object that holds it. With `at_key`,
+ * the key's position rather than the value's. free() it.
+ */
+char *kiln_profile_where(const struct kiln_profile *profile, const char *ptr, int at_key);
 
 /* The layer called `name`, or NULL. */
 const struct kiln_layer_spec *kiln_profile_layer(const struct kiln_profile *profile,

@@ -182,6 +182,32 @@ static void check_tag_key(struct kiln_schema_ctx *ctx, const json_t *v, const ch
 	}
 }
 
+/* An HTTP header name: a token (RFC 9110), not a line of its own. */
+#define HEADER_NAME_RULE "use letters, digits and !#$%&'*+-.^_`|~"
+static int header_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 128 &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	                 "!#$%&'*+-.^_`|~") == n;
+}
+
+/* A host name (with an optional port) for a Host header: no spaces, slashes or controls. */
+static void check_host(struct kiln_schema_ctx *ctx, const json_t *v, const char *ptr,
+                       const char *disp)
+{
+	const char *s = json_string_value(v);
+	size_t n = strlen(s);
+
+	if (n > 255 ||
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.:[]_") != n)
+		kiln_schema_problem(ctx, ptr, 0,
+		                    "%s: must be a host name such as \"www.example.com\" (letters, "
+		                    "digits, '-', '.', an optional ':port')",
+		                    disp);
+}
+
 /* The schema itself. */
 
 #define STR                                                                                        \
@@ -408,8 +434,26 @@ static void check_check(struct kiln_schema_ctx *ctx, const json_t *v, const char
 static const struct schema s_check = {.type = S_CUSTOM, .check = check_check};
 static const struct schema s_checks = ARR(&s_check);
 
+/* HTTP checks on the machine itself (validate.http[]) and smoke checks from this host. */
+static const struct schema s_status = INT(100, 599);
+static const struct schema s_latency = INT(1, 600000);
+static const struct schema s_http_timeout = INT(1, 600);
+static const struct schema s_retries = INT(0, 100);
+static const struct schema s_header_map = {
+    .type = S_MAP, .item = &s_str, .key_ok = header_name_ok, .key_rule = HEADER_NAME_RULE};
+static const struct schema s_host = CHECKED(check_host);
+
+static const struct field http_fields[] = {
+    {"name", &s_nonempty, 0},          {"path", &s_url_path, 1}, {"port", &s_port, 0},
+    {"status", &s_status, 0},          {"contains", &s_str, 0},  {"header", &s_header_map, 0},
+    {"timeout_s", &s_http_timeout, 0}, {NULL, NULL, 0},
+};
+static const struct schema s_http_item = OBJ(http_fields);
+static const struct schema s_http_checks = ARR(&s_http_item);
+
 static const struct field validate_fields[] = {
     {"checks", &s_checks, 0},
+    {"http", &s_http_checks, 0},
     {NULL, NULL, 0},
 };
 static const struct schema s_validate = OBJ(validate_fields);
@@ -440,11 +484,17 @@ static const struct field capacity_fields[] = {
 };
 static const struct schema s_capacity = OBJ(capacity_fields);
 
-static const struct schema s_status = INT(100, 599);
-static const struct schema s_latency = INT(1, 600000);
 static const struct field smoke_fields[] = {
-    {"name", &s_nonempty, 0}, {"path", &s_url_path, 1},  {"status", &s_status, 0},
-    {"contains", &s_str, 0},  {"header", &s_str_map, 0}, {"max_latency_ms", &s_latency, 0},
+    {"name", &s_nonempty, 0},
+    {"path", &s_url_path, 1},
+    {"status", &s_status, 0},
+    {"contains", &s_str, 0},
+    {"header", &s_header_map, 0},
+    {"max_latency_ms", &s_latency, 0},
+    {"retries", &s_retries, 0},
+    {"host", &s_host, 0},
+    {"follow_redirects", &s_bool, 0},
+    {"timeout_s", &s_http_timeout, 0},
     {NULL, NULL, 0},
 };
 static const struct schema s_smoke_item = OBJ(smoke_fields);
@@ -488,13 +538,79 @@ static const struct field hooks_fields[] = {
 };
 static const struct schema s_hooks = OBJ(hooks_fields);
 
+/*
+ * Policy rules: the profile's `policy` section and the organisation's policy
+ * file have the same rules (kiln_schema_check_policy_file()).
+ */
+static int env_or_any_ok(const char *s)
+{
+	return strcmp(s, "*") == 0 || name_ok(s);
+}
+
+/* A ref pattern: what a git ref name may hold, with wildcards (no controls, no spaces). */
+static void check_pattern(struct kiln_schema_ctx *ctx, const json_t *v, const char *ptr,
+                          const char *disp)
+{
+	const unsigned char *p = (const unsigned char *)json_string_value(v);
+
+	for (; *p != '\0'; p++) {
+		if (*p <= ' ' || *p == 0x7f) {
+			kiln_schema_problem(ctx, ptr, 0,
+			                    "%s: a ref pattern has no spaces or control characters",
+			                    disp);
+			return;
+		}
+	}
+}
+static const struct schema s_pattern = CHECKED(check_pattern);
+
+static void check_patterns(struct kiln_schema_ctx *ctx, const json_t *v, const char *ptr,
+                           const char *disp)
+{
+	size_t i;
+
+	if (json_is_string(v)) {
+		kiln_checker_value(ctx, &s_pattern, v, ptr, disp);
+		return;
+	}
+	if (!json_is_array(v) || json_array_size(v) == 0) {
+		kiln_schema_problem(
+		    ctx, ptr, 0, "%s: expected a pattern or a non-empty array of patterns, got %s",
+		    disp, json_is_array(v) ? "an empty array" : kiln_checker_type_name(v));
+		return;
+	}
+	for (i = 0; i < json_array_size(v); i++) {
+		char idx[32], *cptr, *cdisp;
+
+		snprintf(idx, sizeof(idx), "%zu", i);
+		cptr = kiln_json_ptr_child(ptr, idx);
+		cdisp = kiln_xasprintf("%s[%zu]", disp, i);
+		kiln_checker_value(ctx, &s_pattern, json_array_get(v, i), cptr, cdisp);
+		free(cptr);
+		free(cdisp);
+	}
+}
+static const struct schema s_patterns = {.type = S_CUSTOM, .check = check_patterns};
+static const struct schema s_release_refs = {
+    .type = S_MAP,
+    .item = &s_patterns,
+    .key_ok = env_or_any_ok,
+    .key_rule = "use an environment's name (lowercase letters, digits or '-') or '*'"};
+static const struct schema s_str_set = {.type = S_ARRAY, .item = &s_nonempty};
+
 static const struct field policy_fields[] = {
     {"allow_internet_facing", &s_bool, 0},
     {"require_encrypted", &s_bool, 0},
     {"allow_fleet_ssh", &s_bool, 0},
-    {"allowed_instance_types", &s_str_list, 0},
+    {"allowed_instance_types", &s_str_set, 0},
     {"max_capacity", &s_count, 0},
-    {"required_tags", &s_str_list, 0},
+    {"required_tags", &s_str_set, 0},
+    {"allowed_image_owners", &s_str_set, 0},
+    {"allowed_regions", &s_str_set, 0},
+    {"allowed_repos", &s_str_set, 0},
+    {"release_refs", &s_release_refs, 0},
+    {"require_signed_tags", &s_bool, 0},
+    {"allowed_signers", &s_nonempty, 0},
     {NULL, NULL, 0},
 };
 static const struct schema s_policy = OBJ(policy_fields);
@@ -624,4 +740,14 @@ void kiln_schema_check_effective(struct kiln_schema_ctx *ctx, const json_t *prof
 		effective_problem(ctx, env, port_ptrs, 2,
 		                  "deploy: test_port must differ from port (%lld)", port);
 	check_health_timing(ctx, deploy, env);
+}
+
+void kiln_schema_check_policy_file(struct kiln_schema_ctx *ctx, const json_t *policy)
+{
+	if (!json_is_object(policy)) {
+		kiln_schema_problem(ctx, "", 0, "policy: expected object, got %s",
+		                    kiln_checker_type_name(policy));
+		return;
+	}
+	kiln_checker_object(ctx, policy_fields, policy, "", "policy");
 }

@@ -30,6 +30,12 @@ void kiln_schema_check_profile(struct kiln_schema_ctx *ctx, const json_t *profil
 void kiln_schema_check_effective(struct kiln_schema_ctx *ctx, const json_t *profile,
                                  const char *env);
 
+/*
+ * Check an organisation's policy file: one object with the rules of a
+ * profile's `policy` section (profiles/README.md), every one optional.
+ */
+void kiln_schema_check_policy_file(struct kiln_schema_ctx *ctx, const json_t *policy);
+
 /* Record one problem at the key (at_key) or value of `ptr` (relative to base_ptr). */
 void kiln_schema_problem(struct kiln_schema_ctx *ctx, const char *ptr, int at_key, const char *fmt,
                          ...) KILN_PRINTF(4, 5);

@@ -1,6 +1,7 @@
 #include "profiles/spec.h"
 #include "core/common.h"
 #include "core/json.h"
+#include "core/util.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -258,6 +259,78 @@ json_t *kiln_check_spec_json(const struct kiln_check_spec *c)
 	return j;
 }
 
+/* HTTP checks: validate.http[] and deploy.smoke[]. */
+
+static void fill_http_check(struct kiln_http_check_spec *c, const json_t *j)
+{
+	c->name = str_or_null(j, "name");
+	c->path = str_required(j, "path");
+	c->port = (int)kiln_json_int(j, "port", KILN_UNSET);
+	c->status = (int)kiln_json_int(j, "status", 200);
+	c->contains = str_or_null(j, "contains");
+	kiln_tag_specs_fill(&c->header, &c->nheader, json_object_get(j, "header"));
+	c->timeout_s = (int)kiln_json_int(j, "timeout_s", 10);
+	c->max_latency_ms = (int)kiln_json_int(j, "max_latency_ms", KILN_UNSET);
+	c->retries = (int)kiln_json_int(j, "retries", 0);
+	c->host = str_or_null(j, "host");
+	c->follow_redirects = kiln_json_bool(j, "follow_redirects", 0);
+}
+
+static void fill_http_checks(struct kiln_http_check_spec **out, size_t *n, const json_t *list)
+{
+	size_t i;
+
+	*n = json_array_size(list);
+	*out = kiln_xcalloc(*n ? *n : 1, sizeof(**out));
+	for (i = 0; i < *n; i++)
+		fill_http_check(&(*out)[i], json_array_get(list, i));
+}
+
+static void http_checks_free(struct kiln_http_check_spec *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++) {
+		free(v[i].name);
+		free(v[i].path);
+		free(v[i].contains);
+		kiln_tag_specs_free(v[i].header, v[i].nheader);
+		free(v[i].host);
+	}
+	free(v);
+}
+
+json_t *kiln_http_check_spec_json(const struct kiln_http_check_spec *c)
+{
+	json_t *j = json_object(), *h = json_object();
+	size_t i;
+
+	if (c->name != NULL)
+		json_object_set_new(j, "name", json_string(c->name));
+	json_object_set_new(j, "path", json_string(c->path));
+	if (c->port != KILN_UNSET)
+		json_object_set_new(j, "port", json_integer(c->port));
+	json_object_set_new(j, "status", json_integer(c->status));
+	if (c->contains != NULL)
+		json_object_set_new(j, "contains", json_string(c->contains));
+	for (i = 0; i < c->nheader; i++)
+		json_object_set_new(h, c->header[i].key, json_string(c->header[i].value));
+	if (c->nheader > 0)
+		json_object_set_new(j, "header", h);
+	else
+		json_decref(h);
+	json_object_set_new(j, "timeout_s", json_integer(c->timeout_s));
+	if (c->max_latency_ms != KILN_UNSET)
+		json_object_set_new(j, "max_latency_ms", json_integer(c->max_latency_ms));
+	if (c->retries > 0)
+		json_object_set_new(j, "retries", json_integer(c->retries));
+	if (c->host != NULL)
+		json_object_set_new(j, "host", json_string(c->host));
+	if (c->follow_redirects)
+		json_object_set_new(j, "follow_redirects", json_true());
+	return j;
+}
+
 void kiln_validate_spec_fill(struct kiln_validate_spec *out, const json_t *validate)
 {
 	const json_t *checks = json_object_get(validate, "checks");
@@ -267,6 +340,100 @@ void kiln_validate_spec_fill(struct kiln_validate_spec *out, const json_t *valid
 	out->checks = kiln_xcalloc(out->nchecks ? out->nchecks : 1, sizeof(*out->checks));
 	for (i = 0; i < out->nchecks; i++)
 		fill_check(&out->checks[i], json_array_get(checks, i));
+	fill_http_checks(&out->http, &out->nhttp, json_object_get(validate, "http"));
+}
+
+/* Policy rules. */
+
+static void fill_strings(char ***out, size_t *n, const json_t *v)
+{
+	size_t i;
+
+	/* A pattern rule may be one string. */
+	if (json_is_string(v)) {
+		*n = 1;
+		*out = kiln_xcalloc(2, sizeof(**out));
+		(*out)[0] = kiln_xstrdup(json_string_value(v));
+		return;
+	}
+	*n = json_array_size(v);
+	*out = kiln_xcalloc(*n + 1, sizeof(**out));
+	for (i = 0; i < *n; i++)
+		(*out)[i] = kiln_xstrdup(json_string_value(json_array_get(v, i)));
+}
+
+static void free_strings(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int policy_bool(const json_t *policy, const char *key, int defaults)
+{
+	return kiln_json_bool(policy, key, defaults ? 0 : KILN_UNSET);
+}
+
+void kiln_policy_spec_fill(struct kiln_policy_spec *out, const json_t *policy, const char *dir,
+                           int defaults)
+{
+	const json_t *refs = json_object_get(policy, "release_refs");
+	const char *signers = kiln_json_str(policy, "allowed_signers");
+	const char *env;
+	json_t *v;
+	size_t i = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->allow_internet_facing = policy_bool(policy, "allow_internet_facing", defaults);
+	out->require_encrypted = policy_bool(policy, "require_encrypted", defaults);
+	out->allow_fleet_ssh = policy_bool(policy, "allow_fleet_ssh", defaults);
+	out->require_signed_tags = policy_bool(policy, "require_signed_tags", defaults);
+	out->max_capacity = (int)kiln_json_int(policy, "max_capacity", 0);
+	fill_strings(&out->allowed_instance_types, &out->nallowed_instance_types,
+	             json_object_get(policy, "allowed_instance_types"));
+	fill_strings(&out->required_tags, &out->nrequired_tags,
+	             json_object_get(policy, "required_tags"));
+	fill_strings(&out->allowed_image_owners, &out->nallowed_image_owners,
+	             json_object_get(policy, "allowed_image_owners"));
+	fill_strings(&out->allowed_regions, &out->nallowed_regions,
+	             json_object_get(policy, "allowed_regions"));
+	fill_strings(&out->allowed_repos, &out->nallowed_repos,
+	             json_object_get(policy, "allowed_repos"));
+	out->nrelease_refs = json_object_size(refs);
+	out->release_refs =
+	    kiln_xcalloc(out->nrelease_refs ? out->nrelease_refs : 1, sizeof(*out->release_refs));
+	json_object_foreach((json_t *)refs, env, v)
+	{
+		out->release_refs[i].env = kiln_xstrdup(env);
+		fill_strings(&out->release_refs[i].patterns, &out->release_refs[i].npatterns, v);
+		i++;
+	}
+	if (signers != NULL)
+		out->allowed_signers = signers[0] == '/' || dir == NULL
+		                           ? kiln_xstrdup(signers)
+		                           : kiln_path_join(dir, signers);
+}
+
+void kiln_policy_spec_release(struct kiln_policy_spec *spec)
+{
+	size_t i;
+
+	if (spec == NULL)
+		return;
+	free_strings(spec->allowed_instance_types, spec->nallowed_instance_types);
+	free_strings(spec->required_tags, spec->nrequired_tags);
+	free_strings(spec->allowed_image_owners, spec->nallowed_image_owners);
+	free_strings(spec->allowed_regions, spec->nallowed_regions);
+	free_strings(spec->allowed_repos, spec->nallowed_repos);
+	for (i = 0; i < spec->nrelease_refs; i++) {
+		free(spec->release_refs[i].env);
+		free_strings(spec->release_refs[i].patterns, spec->release_refs[i].npatterns);
+	}
+	free(spec->release_refs);
+	free(spec->allowed_signers);
+	memset(spec, 0, sizeof(*spec));
 }
 
 void kiln_validate_spec_release(struct kiln_validate_spec *spec)
@@ -284,6 +451,7 @@ void kiln_validate_spec_release(struct kiln_validate_spec *spec)
 				free(*(char **)((char *)c + modifiers[k].off));
 	}
 	free(spec->checks);
+	http_checks_free(spec->http, spec->nhttp);
 	memset(spec, 0, sizeof(*spec));
 }
 
@@ -311,6 +479,7 @@ void kiln_deploy_spec_fill(struct kiln_deploy_spec *out, const json_t *deploy)
 	out->capacity_min = (int)kiln_json_int(cap, "min", 2);
 	out->capacity_desired = (int)kiln_json_int(cap, "desired", 2);
 	out->capacity_max = (int)kiln_json_int(cap, "max", 4);
+	fill_http_checks(&out->smoke, &out->nsmoke, json_object_get(deploy, "smoke"));
 	out->keep_previous = (int)kiln_json_int(deploy, "keep_previous", 1);
 	out->termination_wait_s = (int)kiln_json_int(deploy, "termination_wait_s", 600);
 	out->timeout_s = (int)kiln_json_int(deploy, "timeout_s", 900);
@@ -335,6 +504,7 @@ void kiln_deploy_spec_release(struct kiln_deploy_spec *spec)
 	free(spec->instance_type);
 	free(spec->health.path);
 	free(spec->health.matcher);
+	http_checks_free(spec->smoke, spec->nsmoke);
 	for (i = 0; i < spec->nallowed_sources; i++)
 		free(spec->allowed_sources[i]);
 	free(spec->allowed_sources);

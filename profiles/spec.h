@@ -1,7 +1,7 @@
 /*
  * Typed specs of the profile's sections that stages read: `bake` (how the
- * image is made), `validate` (the checks) and `deploy` (the rollout), plus
- * the profile's tags. They
+ * image is made), `validate` (the checks), `deploy` (the rollout and its
+ * smoke checks), `policy`, plus the profile's tags. They
  * are filled by kiln_profile_load() from the effective profile after
  * profiles/schema.c, the only validator, has accepted it: every value has the
  * type and range the schema gives and every default is filled in (see
@@ -83,9 +83,63 @@ struct kiln_check_spec {
 	int timeout_s;
 };
 
+/*
+ * An HTTP check: validate.http[] runs it on the machine itself (against
+ * 127.0.0.1:port there), deploy.smoke[] from this host against a base URL.
+ * The smoke-only fields are KILN_UNSET, NULL or 0 in validate.http.
+ */
+struct kiln_http_check_spec {
+	char *name;     /* the check's own label, or NULL */
+	char *path;     /* starts with '/' */
+	int port;       /* validate.http: filled with deploy.instance_port when unset */
+	int status;     /* the expected status: 200 unless set */
+	char *contains; /* a substring of the body, or NULL */
+	struct kiln_tag_spec *header; /* header name -> expected value, in file order */
+	size_t nheader;
+	int timeout_s; /* each attempt: 10 unless set */
+	/* deploy.smoke only */
+	int max_latency_ms;   /* KILN_UNSET: no bound */
+	int retries;          /* further attempts after a failure: 0 unless set */
+	char *host;           /* a Host header (name-based routing), or NULL */
+	int follow_redirects; /* 0 unless set */
+};
+
 struct kiln_validate_spec {
 	struct kiln_check_spec *checks;
 	size_t nchecks;
+	struct kiln_http_check_spec *http;
+	size_t nhttp;
+};
+
+/* release_refs: the patterns a release ref must match in an environment ("*": any). */
+struct kiln_ref_rule {
+	char *env;
+	char **patterns;
+	size_t npatterns;
+};
+
+/*
+ * Governance rules: a profile's `policy` section or an organisation's
+ * policy file (validate/policy.h combines them). In a profile every rule has
+ * its default; in a policy file a boolean the file does not set is
+ * KILN_UNSET, and an empty list or a max_capacity of 0 sets nothing.
+ */
+struct kiln_policy_spec {
+	int allow_internet_facing, require_encrypted, allow_fleet_ssh, require_signed_tags;
+	char **allowed_instance_types;
+	size_t nallowed_instance_types;
+	int max_capacity; /* 0: no ceiling */
+	char **required_tags;
+	size_t nrequired_tags;
+	char **allowed_image_owners;
+	size_t nallowed_image_owners;
+	char **allowed_regions;
+	size_t nallowed_regions;
+	char **allowed_repos; /* hosts, host/path prefixes or local path prefixes */
+	size_t nallowed_repos;
+	struct kiln_ref_rule *release_refs;
+	size_t nrelease_refs;
+	char *allowed_signers; /* an OpenSSH allowed_signers file, absolute; or NULL */
 };
 
 /* The target group's health check and the group's grace period. */
@@ -106,6 +160,8 @@ struct kiln_deploy_spec {
 	int internet_facing;
 	struct kiln_health_check_spec health;
 	int capacity_min, capacity_desired, capacity_max;
+	struct kiln_http_check_spec *smoke; /* after the swap, through each listener */
+	size_t nsmoke;
 	int keep_previous;
 	int termination_wait_s; /* the previous group kept for an instant rollback */
 	int timeout_s;          /* the new group's wait for healthy instances */
@@ -127,13 +183,24 @@ const char *kiln_check_kind_name(enum kiln_check_kind kind);
  */
 json_t *kiln_check_spec_json(const struct kiln_check_spec *check);
 
+/* The HTTP check as the profile wrote it, like kiln_check_spec_json(). */
+json_t *kiln_http_check_spec_json(const struct kiln_http_check_spec *check);
+
 /* Filling from the effective, checked profile (profiles/profile.c). */
 void kiln_bake_spec_fill(struct kiln_bake_spec *out, const json_t *bake);
 void kiln_validate_spec_fill(struct kiln_validate_spec *out, const json_t *validate);
 void kiln_tag_specs_fill(struct kiln_tag_spec **out, size_t *n, const json_t *tags);
 void kiln_deploy_spec_fill(struct kiln_deploy_spec *out, const json_t *deploy);
-void kiln_deploy_spec_release(struct kiln_deploy_spec *spec);
+/*
+ * `policy` as checked by the schema; allowed_signers is made absolute
+ * against `dir`. With `defaults` (a profile) missing booleans are 0,
+ * otherwise (a policy file) KILN_UNSET.
+ */
+void kiln_policy_spec_fill(struct kiln_policy_spec *out, const json_t *policy, const char *dir,
+                           int defaults);
 void kiln_bake_spec_release(struct kiln_bake_spec *spec);
+void kiln_deploy_spec_release(struct kiln_deploy_spec *spec);
+void kiln_policy_spec_release(struct kiln_policy_spec *spec);
 void kiln_validate_spec_release(struct kiln_validate_spec *spec);
 void kiln_tag_specs_free(struct kiln_tag_spec *tags, size_t n);
 

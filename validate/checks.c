@@ -89,8 +89,9 @@ static void service_script(struct kiln_buf *out, const struct kiln_check_spec *c
 {
 	/*
 	 * systemd where it runs; otherwise (the local cloud's init, containers)
-	 * a process of that name, and a boot entry in /etc/kiln/boot.d or
-	 * /etc/init.d for "enabled".
+	 * a process of that name, and for "enabled" a boot entry in
+	 * /etc/kiln/boot.d or /etc/init.d, or a unit linked in a target's wants
+	 * as systemctl enable makes it (the local cloud's init starts those).
 	 */
 	emit(out,
 	     "s=%q\n"
@@ -99,16 +100,16 @@ static void service_script(struct kiln_buf *out, const struct kiln_check_spec *c
 	     "  enabled() { systemctl is-enabled --quiet \"$s\"; }\n"
 	     "else\n"
 	     "  active() { pidof \"$s\" >/dev/null 2>&1 || pgrep -x \"$s\" >/dev/null 2>&1; }\n"
-	     "  enabled() { ls /etc/kiln/boot.d/ /etc/init.d/ 2>/dev/null | grep -q -e \"$s\"; }\n"
+	     "  enabled() { ls /etc/kiln/boot.d/ /etc/init.d/ 2>/dev/null | grep -q -e \"$s\" ||\n"
+	     "    ls /etc/systemd/system/*.target.wants/ 2>/dev/null |\n"
+	     "    grep -qxF -e \"$s\" -e \"$s.service\"; }\n"
 	     "fi\n",
 	     c->subject);
-	/* Without modifiers a service check means "running". */
-	if (c->running != 0 || c->enabled == KILN_UNSET) {
-		if (c->running == 0)
-			emit(out, "active && { echo \"service $s is running\"; exit 1; }\n");
-		else
-			emit(out, "active || { echo \"service $s is not running\"; exit 1; }\n");
-	}
+	/* Without modifiers a service check means "running"; "enabled" alone checks only that. */
+	if (c->running == 0)
+		emit(out, "active && { echo \"service $s is running\"; exit 1; }\n");
+	else if (c->running == 1 || c->enabled == KILN_UNSET)
+		emit(out, "active || { echo \"service $s is not running\"; exit 1; }\n");
 	if (c->enabled == 1)
 		emit(out, "enabled || { echo \"service $s is not enabled\"; exit 1; }\n");
 	else if (c->enabled == 0)
@@ -222,5 +223,77 @@ char *kiln_check_label(const struct kiln_check_spec *check)
 			kiln_buf_printf(&b, " %s %lld", key, (long long)json_integer_value(v));
 	}
 	json_decref(j);
+	return kiln_buf_detach(&b);
+}
+
+/*
+ * An HTTP check on the machine itself: curl when the image has it, else
+ * wget (busybox's or GNU's: both print the reply's headers with -S). The
+ * reply is judged here, in the script, so that the one line printed on
+ * failure says what was found; the runner's time limit bounds it.
+ */
+int kiln_http_check_script(struct kiln_buf *out, const struct kiln_http_check_spec *c)
+{
+	char status[16], secs[16];
+	char *url;
+	size_t start = out->size, i;
+
+	snprintf(status, sizeof(status), "%d", c->status);
+	snprintf(secs, sizeof(secs), "%d", c->timeout_s);
+	url = kiln_xasprintf("http://127.0.0.1:%d%s", c->port, c->path);
+	emit(out,
+	     "u=%q\n"
+	     "d=$(mktemp -d) || exit 1\n"
+	     "trap 'rm -rf \"$d\"' EXIT\n"
+	     "if command -v curl >/dev/null 2>&1; then\n"
+	     "  s=$(curl -sS -o \"$d/b\" -D \"$d/h\" -w '%%{http_code}' --max-time %s \"$u\" "
+	     "2>\"$d/e\") || { echo \"GET $u: $(tail -n 1 \"$d/e\")\"; exit 1; }\n"
+	     "else\n"
+	     "  if command -v wget >/dev/null 2>&1; then w=wget; else w='busybox wget'; fi\n"
+	     "  $w -q -S -O \"$d/b\" \"$u\" 2>\"$d/h\"\n"
+	     "  s=$(sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' \"$d/h\" | tail -n "
+	     "1)\n"
+	     "  [ -n \"$s\" ] || { echo \"GET $u: $(tail -n 1 \"$d/h\")\"; exit 1; }\n"
+	     "fi\n"
+	     "touch \"$d/b\"\n"
+	     "[ \"$s\" = %q ] || { echo \"GET $u: status $s, expected \"%q\"; body: "
+	     "$(head -c 160 \"$d/b\" | tr '\\n\\r' '  ')\"; exit 1; }\n",
+	     url, secs, status, status);
+	if (c->contains != NULL)
+		emit(
+		    out,
+		    "grep -qF -e %q \"$d/b\" || { echo \"GET $u: the body does not contain \"%q\"; "
+		    "it begins: $(head -c 160 \"$d/b\" | tr '\\n\\r' '  ')\"; exit 1; }\n",
+		    c->contains, c->contains);
+	for (i = 0; i < c->nheader; i++)
+		emit(out,
+		     "v=$(awk -v n=%q 'BEGIN { n = tolower(n) } { sub(/\\r$/, \"\"); sub(/^ +/, "
+		     "\"\"); "
+		     "i = index($0, \":\"); if (i > 1 && tolower(substr($0, 1, i - 1)) == n) "
+		     "{ v = substr($0, i + 1); sub(/^[ \\t]+/, \"\", v); sub(/[ \\t]+$/, \"\", v); "
+		     "last = v; seen = 1 } } END { if (seen) print last; else print \"(none)\" }' "
+		     "\"$d/h\")\n"
+		     "[ \"$v\" = %q ] || { echo \"GET $u: header \"%q\" is '$v', expected \"%q; "
+		     "exit 1; }\n",
+		     c->header[i].key, c->header[i].value, c->header[i].key, c->header[i].value);
+	emit(out, "true\n");
+	free(url);
+	if (out->size == start || out->ptr[out->size - 1] != '\n')
+		return kiln_error_set(KILN_ETOOBIG, "check script exceeds its limit");
+	return 0;
+}
+
+char *kiln_http_check_label(const struct kiln_http_check_spec *c)
+{
+	struct kiln_buf b = KILN_BUF_INIT;
+	size_t i;
+
+	if (c->name != NULL)
+		return kiln_xstrdup(c->name);
+	kiln_buf_printf(&b, "http GET :%d%s status %d", c->port, c->path, c->status);
+	if (c->contains != NULL)
+		kiln_buf_printf(&b, " contains '%s'", c->contains);
+	for (i = 0; i < c->nheader; i++)
+		kiln_buf_printf(&b, " header %s '%s'", c->header[i].key, c->header[i].value);
 	return kiln_buf_detach(&b);
 }

@@ -19,4 +19,13 @@ char *kiln_check_label(const struct kiln_check_spec *check);
 /* The shell script for `check`, appended to `out`. */
 int kiln_check_script(struct kiln_buf *out, const struct kiln_check_spec *check);
 
+/*
+ * An HTTP check (validate.http) as a script run on the machine: GET
+ * http://127.0.0.1:PORT/PATH with curl or wget, then status, body and
+ * headers judged; on failure one line says what was found.
+ */
+int kiln_http_check_script(struct kiln_buf *out, const struct kiln_http_check_spec *check);
+/* "http GET :8080/health status 200", or the check's name; free() it. */
+char *kiln_http_check_label(const struct kiln_http_check_spec *check);
+
 #endif

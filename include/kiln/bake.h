@@ -1,7 +1,8 @@
 /*
  * Bake: from a profile's tagged layers to a checked machine image.
  *
- * The layers are resolved and packed, the source image found, and the bake
+ * The policy gate (kiln/policy.h) runs first. Then the layers are resolved
+ * and packed, the source image found, and the bake
  * key computed from everything that decides the image. An available image
  * already tagged with that key is the result (a cache hit: no machine is
  * launched). Otherwise a temporary builder (key pair, security group,
@@ -19,11 +20,12 @@
 
 #include "kiln/event.h"
 #include "kiln/profile.h"
+#include "kiln/report.h"
 
 /* What a bake made: the image, the commits of its layers, the steps' times. */
 struct kiln_manifest;
 
-#define KILN_BAKE_OPTIONS_VERSION 1
+#define KILN_BAKE_OPTIONS_VERSION 2
 
 struct kiln_bake_options {
 	unsigned int version;  /* KILN_BAKE_OPTIONS_VERSION */
@@ -50,6 +52,14 @@ struct kiln_bake_options {
 	volatile int *stop;
 	kiln_event_cb on_event; /* stage "bake" */
 	void *payload;
+	/* Version 2. */
+	/* The organisation's policy (kiln/policy.h): NULL for $KILN_POLICY, else
+	 * /etc/kiln/policy.json when present. The policy gate runs before
+	 * anything else: a violation fails the bake with KILN_EINVAL before any
+	 * repository is packed or cloud called. */
+	const char *policy_file;
+	/* The policy's rules and the builder's checks, appended; may be NULL. */
+	struct kiln_report *report;
 };
 
 #define KILN_BAKE_OPTIONS_INIT                                                                     \

@@ -102,6 +102,11 @@ static const struct change changes[] = {
     {"provisioner order", "[\"a.sh\", \"b.sh\"]", "[\"b.sh\", \"a.sh\"]", NULL, 0},
     {"a provisioner", "\"i.sh\"", "\"install.sh\"", NULL, 0},
     {"a check", "\"port\": 8080", "\"port\": 8081", NULL, 0},
+    {"an HTTP check", "\"listening\": true}]",
+     "\"listening\": true}], \"http\": [{\"path\": \"/\"}]", NULL, 0},
+    {"the smoke checks", "\"max\": 2}", "\"max\": 2}, \"smoke\": [{\"path\": \"/\"}]", NULL, 1},
+    {"the policy", "\"team\": \"web\"}", "\"team\": \"web\"}, \"policy\": {\"max_capacity\": 5}",
+     NULL, 1},
     {"a variable", "\"prod\"", "\"staging\"", NULL, 0},
     {"the login user", "\"bake\": {", "\"bake\": {\"ssh_user\": \"admin\", ", NULL, 0},
     {"a layer subtree", "\"ref\": \"v1\",", "\"ref\": \"v1\", \"path\": \"site\",", NULL, 0},
@@ -456,10 +461,11 @@ START_TEST(console_tail_is_escaped)
 {
 	struct kiln_buf b = KILN_BUF_INIT;
 
-	kiln_bake__console_tail(&b, "one\r\ntwo\r\n\x1b]0;pwned\a three\r\n\x1b[2Jfour\r\n\r\n", 3);
+	kiln_builder_console_tail(&b, "one\r\ntwo\r\n\x1b]0;pwned\a three\r\n\x1b[2Jfour\r\n\r\n",
+	                          3);
 	ck_assert_str_eq(b.ptr, "two\n\\x1b]0;pwned\\x07 three\n\\x1b[2Jfour");
 	kiln_buf_clear(&b);
-	kiln_bake__console_tail(&b, "", 3);
+	kiln_builder_console_tail(&b, "", 3);
 	ck_assert_str_eq(b.ptr, "(console empty)");
 	kiln_buf_release(&b);
 }
@@ -617,7 +623,7 @@ static void remote_start(struct remote *r, const char *app_script, const char *w
 	o.key = srv.client_key;
 	o.fingerprints = &fps;
 	o.wait_timeout = 5;
-	ck_assert_msg(kiln_ssh_connect(&r->b.ssh, &o) == 0, "%s", kiln_error_last());
+	ck_assert_msg(kiln_ssh_connect(&r->b.builder.ssh, &o) == 0, "%s", kiln_error_last());
 	kiln_ssh_fingerprints_release(&fps);
 	free(console);
 	free(text);
@@ -628,7 +634,7 @@ static void remote_end(struct remote *r)
 {
 	size_t i;
 
-	kiln_ssh_session_free(r->b.ssh);
+	kiln_ssh_session_free(r->b.builder.ssh);
 	for (i = 0; i < 2; i++)
 		kiln_layer_free(r->b.layers[i]);
 	free(r->b.layers);

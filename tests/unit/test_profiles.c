@@ -322,6 +322,74 @@ static const struct bad_case bad_cases[] = {
      "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
      "\"environments\": {\"prod\": {\"deploy\": {\"capacity\": {\"max\": \"12\"}}}}\n}\n",
      "4:59: environments.prod.deploy.capacity.max: expected integer, got string"},
+    {"http_missing_path",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"validate\": {\"http\": [{\"status\": 200}]}\n}\n",
+     "4:24: validate.http[0]: missing required key 'path'"},
+    {"http_port_range",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"validate\": {\"http\": [{\"path\": \"/\", \"port\": 70000}]}\n}\n",
+     "4:46: validate.http[0].port: must be at most 65535, got 70000"},
+    {"http_header_name",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"validate\": {\"http\": [{\"path\": \"/\", \"header\": {\"X Bad\": \"1\"}}]}\n}\n",
+     "4:49: validate.http[0].header: invalid name 'X Bad': use letters, digits and "
+     "!#$%&'*+-.^_`|~"},
+    {"http_unknown",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"validate\": {\"http\": [{\"path\": \"/\", \"contain\": \"x\"}]}\n}\n",
+     "4:38: validate.http[0]: unknown key 'contain'; did you mean 'contains'?"},
+    {"smoke_retries_range",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"deploy\": {\"smoke\": [{\"path\": \"/\", \"retries\": -1}]}\n}\n",
+     "4:48: deploy.smoke[0].retries: must be at least 0, got -1"},
+    {"smoke_host_bad",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"deploy\": {\"smoke\": [{\"path\": \"/\", \"host\": \"a b/c\"}]}\n}\n",
+     "4:45: deploy.smoke[0].host: must be a host name such as \"www.example.com\" (letters, "
+     "digits, '-', '.', an optional ':port')"},
+    {"smoke_redirects_type",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"deploy\": {\"smoke\": [{\"path\": \"/\", \"follow_redirects\": \"yes\"}]}\n}\n",
+     "4:57: deploy.smoke[0].follow_redirects: expected boolean, got string"},
+    {"smoke_timeout_range",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"deploy\": {\"smoke\": [{\"path\": \"/\", \"timeout_s\": 0}]}\n}\n",
+     "4:50: deploy.smoke[0].timeout_s: must be at least 1, got 0"},
+    {"policy_release_refs_env",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"policy\": {\"release_refs\": {\"Prod\": \"v*\"}}\n}\n",
+     "4:30: policy.release_refs: invalid name 'Prod': use an environment's name (lowercase "
+     "letters, digits or '-') or '*'"},
+    {"policy_release_refs_pattern",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"policy\": {\"release_refs\": {\"prod\": [\"v *\"]}}\n}\n",
+     "4:39: policy.release_refs.prod[0]: a ref pattern has no spaces or control characters"},
+    {"policy_release_refs_empty",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"policy\": {\"release_refs\": {\"*\": []}}\n}\n",
+     "4:35: policy.release_refs.*: expected a pattern or a non-empty array of patterns, got an "
+     "empty array"},
+    {"policy_signed_type",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"policy\": {\"require_signed_tags\": \"yes\"}\n}\n",
+     "4:36: policy.require_signed_tags: expected boolean, got string"},
+    {"policy_signers_empty",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"policy\": {\"allowed_signers\": \"\"}\n}\n",
+     "4:32: policy.allowed_signers: must not be empty"},
+    {"policy_repos_item",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"policy\": {\"allowed_repos\": [\"\", \"x\"]}\n}\n",
+     "4:31: policy.allowed_repos[0]: must not be empty"},
+    {"policy_owners_type",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"policy\": {\"allowed_image_owners\": \"self\"}\n}\n",
+     "4:37: policy.allowed_image_owners: expected array, got string"},
+    {"policy_key_hint",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"policy\": {\"allowed_region\": []}\n}\n",
+     "4:13: policy: unknown key 'allowed_region'; did you mean 'allowed_regions'?"},
 };
 
 START_TEST(bad_profile_reports_exact_position)
@@ -554,6 +622,88 @@ START_TEST(examples_are_valid)
 }
 END_TEST
 
+/* The HTTP checks, smoke checks, deploy and policy specs, and where values are. */
+static const char typed_http[] =
+    "{\n"
+    "  \"name\": \"web\",\n"
+    "  \"layers\": {\"app\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n"
+    "  \"validate\": {\"http\": [{\"path\": \"/health\"},\n"
+    "                         {\"path\": \"/\", \"port\": 9000, \"status\": 302, \"header\": "
+    "{\"Location\": \"/x\"}}]},\n"
+    "  \"deploy\": {\"instance_port\": 8081, \"internet_facing\": true,\n"
+    "             \"smoke\": [{\"path\": \"/\", \"retries\": 3, \"host\": \"a.example\",\n"
+    "                        \"max_latency_ms\": 500, \"follow_redirects\": true}]},\n"
+    "  \"policy\": {\"max_capacity\": 9, \"allowed_signers\": \"keys/allowed\",\n"
+    "             \"release_refs\": {\"prod\": \"v*\", \"*\": [\"v*\", \"rc-*\"]}},\n"
+    "  \"environments\": {\"prod\": {\"deploy\": {\"capacity\": {\"max\": 8}}}}\n"
+    "}\n";
+
+START_TEST(http_smoke_deploy_policy_are_typed)
+{
+	struct kiln_profile *p = NULL;
+	char *path = write_profile("typed-http.json", typed_http), *at, *want;
+	const struct kiln_http_check_spec *h;
+
+	ck_assert_msg(kiln_profile_load(&p, path, "prod") == 0, "%s", kiln_error_last());
+	ck_assert_uint_eq(p->validate.nhttp, 2);
+	h = &p->validate.http[0];
+	/* The instance port when the check names none; 200 and 10 s by default. */
+	ck_assert_int_eq(h->port, 8081);
+	ck_assert_int_eq(h->status, 200);
+	ck_assert_int_eq(h->timeout_s, 10);
+	ck_assert_int_eq(h->max_latency_ms, KILN_UNSET);
+	h = &p->validate.http[1];
+	ck_assert_int_eq(h->port, 9000);
+	ck_assert_int_eq(h->status, 302);
+	ck_assert_uint_eq(h->nheader, 1);
+	ck_assert_str_eq(h->header[0].key, "Location");
+	ck_assert_int_eq(p->deploy.internet_facing, 1);
+	ck_assert_int_eq(p->deploy.capacity_max, 8);
+	ck_assert_str_eq(p->deploy.instance_type, "t3.small");
+	ck_assert_uint_eq(p->deploy.nsmoke, 1);
+	h = &p->deploy.smoke[0];
+	ck_assert_int_eq(h->retries, 3);
+	ck_assert_str_eq(h->host, "a.example");
+	ck_assert_int_eq(h->max_latency_ms, 500);
+	ck_assert_int_eq(h->follow_redirects, 1);
+	ck_assert_int_eq(p->policy.max_capacity, 9);
+	ck_assert_int_eq(p->policy.allow_internet_facing, 0);
+	ck_assert_int_eq(p->policy.require_signed_tags, 0);
+	/* allowed_signers is relative to the profile. */
+	want = kiln_xasprintf("%s/keys/allowed", tmpdir);
+	ck_assert_str_eq(p->policy.allowed_signers, want);
+	free(want);
+	ck_assert_uint_eq(p->policy.nrelease_refs, 2);
+	ck_assert_str_eq(p->policy.release_refs[0].env, "prod");
+	ck_assert_uint_eq(p->policy.release_refs[0].npatterns, 1);
+	ck_assert_uint_eq(p->policy.release_refs[1].npatterns, 2);
+	ck_assert_str_eq(p->policy.release_refs[1].patterns[1], "rc-*");
+	/* Where values are: the override's, the base's, a default's nearest parent. */
+	at = kiln_profile_where(p, "/deploy/capacity/max", 0);
+	want = kiln_xasprintf("%s:11:60", path);
+	ck_assert_str_eq(at, want);
+	free(at);
+	free(want);
+	at = kiln_profile_where(p, "/deploy/smoke/0/retries", 0);
+	want = kiln_xasprintf("%s:7:49", path);
+	ck_assert_str_eq(at, want);
+	free(at);
+	free(want);
+	at = kiln_profile_where(p, "/bake/encrypted", 0);
+	want = kiln_xasprintf("%s:1:1", path);
+	ck_assert_str_eq(at, want);
+	free(at);
+	free(want);
+	at = kiln_profile_where(p, "/policy/max_capacity", 1);
+	want = kiln_xasprintf("%s:9:14", path);
+	ck_assert_str_eq(at, want);
+	free(at);
+	free(want);
+	kiln_profile_free(p);
+	free(path);
+}
+END_TEST
+
 /* Stages read typed specs: every value of bake and validate, defaults included. */
 static const char typed[] =
     "{\n"
@@ -707,6 +857,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_loop_test(tc, bad_profile_reports_exact_position, 0,
 	                    (int)KILN_ARRAY_SIZE(bad_cases));
 	tcase_add_test(tc, good_profile_loads_with_defaults);
+	tcase_add_test(tc, http_smoke_deploy_policy_are_typed);
 	tcase_add_test(tc, environment_overrides_merge_deeply);
 	tcase_add_test(tc, unknown_environment_names_the_known_ones);
 	tcase_add_test(tc, override_breaking_a_cross_field_rule_points_at_the_override);

@@ -1,12 +1,18 @@
 /*
  * libkiln as a program of someone else's sees it: through kiln.h alone.
  * The conventions (errors, _free(NULL), options versions), profiles, a
- * stage that its event callback refuses before it touches any cloud, and
+ * stage that its event callback refuses before it touches any cloud, the
+ * smoke checks a deploy runs (against a loopback server made here), and
  * the public header's struct kiln_cloud_opts laid out as the library's.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "kiln.h"
 #include "tests/unit/public_layout.h"
@@ -32,6 +38,7 @@ START_TEST(free_null_is_a_no_op)
 	kiln_manifest_free(NULL);
 	kiln_gc_report_free(NULL);
 	kiln_deploy_result_free(NULL);
+	kiln_report_free(NULL);
 }
 END_TEST
 
@@ -153,6 +160,194 @@ START_TEST(a_refused_deploy_does_nothing)
 }
 END_TEST
 
+/*
+ * The policy gate and validate through kiln.h: an organisation's file the
+ * example profile breaks, the violations in the error and in a report, and
+ * nothing else run (the local endpoint is a dead port: a stage that went on
+ * would fail otherwise).
+ */
+START_TEST(policy_gate_and_report)
+{
+	struct kiln_policy_options po = KILN_POLICY_OPTIONS_INIT;
+	struct kiln_validate_options vo = KILN_VALIDATE_OPTIONS_INIT;
+	struct kiln_report *report = NULL;
+	struct kiln_profile *p = NULL;
+	char org[] = "/tmp/kiln-public-policy-XXXXXX";
+	char *path = example(), *json = NULL, *xml = NULL;
+	int fd = mkstemp(org);
+	size_t i, failed = 0;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_gt(write(fd, "{\"max_capacity\": 3}", 19), 0);
+	close(fd);
+	ck_assert_int_eq(kiln_profile_load(&p, path, NULL), 0);
+	po.policy_file = org;
+	ck_assert_int_eq(kiln_policy_check(p, &po), KILN_EINVAL);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), ": policy: deploy.capacity.max is 6, above "
+	                                                "the ceiling of 3"));
+	ck_assert_int_eq(kiln_report_new(&report), 0);
+	vo.policy_file = org;
+	vo.image_id = "ami-0123456789abcdef0";
+	vo.local_endpoint = "http://127.0.0.1:1";
+	ck_assert_int_eq(kiln_validate(report, p, &vo), KILN_EINVAL);
+	ck_assert_str_eq(kiln_report_profile(report), "web");
+	ck_assert_int_eq(kiln_report_passed(report), 0);
+	for (i = 0; i < kiln_report_count(report); i++) {
+		const struct kiln_result *r = kiln_report_result(report, i);
+		ck_assert_str_eq(r->stage, "policy");
+		failed += !r->passed;
+	}
+	ck_assert_uint_eq(failed, 1);
+	ck_assert_int_eq(kiln_report_to_json(&json, report), 0);
+	ck_assert_ptr_nonnull(strstr(json, "\"rule\": \"max_capacity\""));
+	ck_assert_int_eq(kiln_report_to_junit(&xml, report), 0);
+	ck_assert_ptr_nonnull(
+	    strstr(xml, "<testsuite name=\"policy\" tests=\"11\" failures=\"1\""));
+	free(json);
+	free(xml);
+	kiln_report_free(report);
+	kiln_profile_free(p);
+	unlink(org);
+	free(path);
+}
+END_TEST
+
+/* A loopback HTTP server answering every request with `body`, until shut down. */
+struct page {
+	int fd, port;
+	const char *body;
+	pthread_t thread;
+};
+
+static void *serve(void *arg)
+{
+	struct page *pg = arg;
+	char req[4096], reply[512];
+	int c;
+
+	while ((c = accept(pg->fd, NULL, NULL)) >= 0) {
+		size_t got = 0;
+		ssize_t n;
+		while (got < sizeof(req) - 1 &&
+		       (n = read(c, req + got, sizeof(req) - 1 - got)) > 0) {
+			got += (size_t)n;
+			req[got] = '\0';
+			if (strstr(req, "\r\n\r\n") != NULL)
+				break;
+		}
+		n = snprintf(
+		    reply, sizeof(reply),
+		    "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		    strlen(pg->body), pg->body);
+		if (write(c, reply, (size_t)n) != n)
+			break;
+		close(c);
+	}
+	return NULL;
+}
+
+static void page_start(struct page *pg, const char *body)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	pg->body = body;
+	pg->fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(pg->fd, 0);
+	ck_assert_int_eq(bind(pg->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(pg->fd, 8), 0);
+	ck_assert_int_eq(getsockname(pg->fd, (struct sockaddr *)&a, &len), 0);
+	pg->port = ntohs(a.sin_port);
+	ck_assert_int_eq(pthread_create(&pg->thread, NULL, serve, pg), 0);
+}
+
+static void page_stop(struct page *pg)
+{
+	shutdown(pg->fd, SHUT_RDWR); /* accept() returns: the thread ends */
+	pthread_join(pg->thread, NULL);
+	close(pg->fd);
+}
+
+struct progress {
+	int lines;
+	char stage[32];
+};
+
+static int count_progress(const struct kiln_event *ev, void *payload)
+{
+	struct progress *pr = payload;
+
+	if (ev->kind == KILN_EVENT_PROGRESS) {
+		pr->lines++;
+		snprintf(pr->stage, sizeof(pr->stage), "%s", ev->stage);
+	}
+	return 0;
+}
+
+/* What a deploy runs after a swap: deploy.smoke of the example profile ("/" says Hello from web).
+ */
+static int smoke_against(const char *body, struct kiln_report *report, struct progress *pr)
+{
+	struct kiln_smoke_options so = KILN_SMOKE_OPTIONS_INIT;
+	struct kiln_profile *p = NULL;
+	struct page pg;
+	char url[64];
+	char *path = example();
+	int error;
+
+	ck_assert_int_eq(kiln_profile_load(&p, path, NULL), 0);
+	page_start(&pg, body);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", pg.port);
+	so.event_stage = "deploy";
+	so.on_event = count_progress;
+	so.payload = pr;
+	error = kiln_validate_smoke(report, p, url, &so);
+	page_stop(&pg);
+	kiln_profile_free(p);
+	free(path);
+	return error;
+}
+
+START_TEST(smoke_checks_for_a_deploy)
+{
+	struct kiln_report *report = NULL;
+	struct kiln_profile *p = NULL;
+	struct progress pr = {0};
+	const struct kiln_result *r;
+	char *path = example();
+
+	ck_assert_int_eq(kiln_report_new(&report), 0);
+	ck_assert_msg(smoke_against("<h1>Hello from web</h1>", report, &pr) == 0, "%s",
+	              kiln_error_last());
+	ck_assert_uint_eq(kiln_report_count(report), 1);
+	r = kiln_report_result(report, 0);
+	ck_assert_str_eq(r->stage, "smoke");
+	ck_assert_int_eq(r->passed, 1);
+	ck_assert_str_eq(kiln_report_profile(report), "web");
+	ck_assert_int_eq(pr.lines, 1);
+	ck_assert_str_eq(pr.stage, "deploy");
+
+	/* A page without the text: the check fails saying what it found, into the same report. */
+	ck_assert_int_eq(smoke_against("Goodbye", report, &pr), KILN_ERROR);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "Goodbye"));
+	ck_assert_uint_eq(kiln_report_count(report), 2);
+	r = kiln_report_result(report, 1);
+	ck_assert_int_eq(r->passed, 0);
+	ck_assert_ptr_nonnull(strstr(r->message, "Goodbye"));
+	ck_assert_int_eq(kiln_report_passed(report), 0);
+
+	/* Not an http(s) URL: bad input, nothing runs; the report may be NULL. */
+	ck_assert_int_eq(kiln_profile_load(&p, path, NULL), 0);
+	ck_assert_int_eq(kiln_validate_smoke(report, p, "ftp://127.0.0.1/", NULL), KILN_EINVAL);
+	ck_assert_int_eq(kiln_validate_smoke(NULL, p, "file:///etc/passwd", NULL), KILN_EINVAL);
+	ck_assert_uint_eq(kiln_report_count(report), 2);
+	kiln_profile_free(p);
+	kiln_report_free(report);
+	free(path);
+}
+END_TEST
+
 START_TEST(cloud_opts_as_the_library_lays_them_out)
 {
 	size_t lib[CLOUD_OPTS_LAYOUT_N];
@@ -184,6 +379,8 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, profiles_load_and_tell);
 	tcase_add_test(tc, a_refused_stage_does_nothing);
 	tcase_add_test(tc, a_refused_deploy_does_nothing);
+	tcase_add_test(tc, policy_gate_and_report);
+	tcase_add_test(tc, smoke_checks_for_a_deploy);
 	tcase_add_test(tc, cloud_opts_as_the_library_lays_them_out);
 	suite_add_tcase(s, tc);
 	return s;

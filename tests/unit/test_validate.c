@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "core/shell.h"
@@ -107,6 +108,10 @@ static const struct case_ cases[] = {
     {"{\"package\": \"no-such-package-kiln\", \"installed\": false}", 1, ""},
     {"{\"service\": \"no-such-daemon-kiln\", \"running\": false}", 1, ""},
     {"{\"service\": \"no-such-daemon-kiln\"}", 0, "is not running"},
+    {"{\"service\": \"no-such-daemon-kiln\", \"enabled\": false}", 1, ""},
+    {"{\"service\": \"no-such-daemon-kiln\", \"enabled\": true}", 0, "is not enabled"},
+    {"{\"service\": \"no-such-daemon-kiln\", \"enabled\": false, \"running\": true}", 0,
+     "is not running"},
 };
 
 START_TEST(check_scripts_hold_or_say_why)
@@ -240,6 +245,166 @@ START_TEST(labels)
 }
 END_TEST
 
+/*
+ * HTTP checks on the machine: the script against busybox httpd on a
+ * loopback port, through curl (as on an image that has it) and through
+ * busybox's wget (a PATH without curl or wget, as on a minimal image).
+ */
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static int run_http(const char *json, int port, const char *path_env, struct kiln_buf *msg)
+{
+	struct kiln_buf script = KILN_BUF_INIT;
+	struct kiln_validate_spec spec;
+	json_t *check = NULL, *validate;
+	char *env[] = {NULL, NULL};
+	struct kiln_proc p = KILN_PROC_INIT;
+	struct kiln_proc_opts o = {
+	    .in = KILN_PROC_NULL, .out = KILN_PROC_PIPE, .err = KILN_PROC_PIPE};
+	char *argv[] = {"/bin/sh", "-c", NULL, NULL};
+	int status = -1;
+	ssize_t n;
+	char chunk[4096];
+
+	ck_assert_int_eq(kiln_json_load_string(&check, json, "check"), 0);
+	validate = json_pack("{s:[O]}", "http", check);
+	kiln_validate_spec_fill(&spec, validate);
+	spec.http[0].port = port;
+	ck_assert_int_eq(kiln_http_check_script(&script, &spec.http[0]), 0);
+	kiln_validate_spec_release(&spec);
+	json_decref(validate);
+	json_decref(check);
+	argv[2] = script.ptr;
+	env[0] = kiln_xasprintf("PATH=%s", path_env);
+	o.env = env;
+	o.err = KILN_PROC_NULL;
+	ck_assert_int_eq(kiln_proc_start(&p, argv, &o), 0);
+	kiln_buf_clear(msg);
+	while ((n = read(p.out_fd, chunk, sizeof(chunk))) > 0)
+		kiln_buf_put(msg, chunk, (size_t)n);
+	ck_assert_int_eq(kiln_proc_finish(&p, &status), 0);
+	kiln_buf_rtrim(msg);
+	free(env[0]);
+	kiln_buf_release(&script);
+	return status;
+}
+
+/* A directory of the tools a minimal image has, busybox, and no curl or wget. */
+static char *minimal_path(void)
+{
+	static const char *const tools[] = {"sh", "mktemp", "rm",  "sed",   "tail", "head",
+	                                    "tr", "grep",   "awk", "touch", "cat",  "busybox"};
+	char *dir = kiln_xasprintf("%s/minimal-bin", tmpdir);
+	size_t i;
+
+	ck_assert_int_eq(kiln_mkdir_p(dir, 0755), 0);
+	for (i = 0; i < KILN_ARRAY_SIZE(tools); i++) {
+		char *from = NULL, *to = kiln_xasprintf("%s/%s", dir, tools[i]);
+		const char *const where[] = {"/usr/bin", "/bin", "/usr/sbin"};
+		for (size_t k = 0; k < KILN_ARRAY_SIZE(where) && from == NULL; k++) {
+			char *c = kiln_xasprintf("%s/%s", where[k], tools[i]);
+			if (access(c, X_OK) == 0)
+				from = c;
+			else
+				free(c);
+		}
+		ck_assert_msg(from != NULL, "no %s on this machine", tools[i]);
+		ck_assert_int_eq(symlink(from, to), 0);
+		free(from);
+		free(to);
+	}
+	return dir;
+}
+
+struct http_case {
+	const char *check;
+	int holds;
+	const char *message;
+};
+
+static const struct http_case http_cases[] = {
+    {"{\"path\": \"/VERSION\"}", 1, ""},
+    {"{\"path\": \"/VERSION\", \"contains\": \"v1.0.0\", \"header\": {\"accept-ranges\": "
+     "\"bytes\"}}",
+     1, ""},
+    {"{\"path\": \"/nope\"}", 0, "status 404, expected 200"},
+    {"{\"path\": \"/nope\", \"status\": 404}", 1, ""},
+    {"{\"path\": \"/VERSION\", \"contains\": \"v2\"}", 0,
+     "the body does not contain v2; it begins: v1.0.0"},
+    {"{\"path\": \"/VERSION\", \"header\": {\"Accept-Ranges\": \"none\"}}", 0,
+     "header Accept-Ranges is 'bytes', expected none"},
+    {"{\"path\": \"/VERSION\", \"header\": {\"X-Missing\": \"1\"}}", 0,
+     "header X-Missing is '(none)', expected 1"},
+    {"{\"path\": \"/VERSION\", \"contains\": \"'$(touch /tmp/kiln-pwned)'\"}", 0,
+     "does not contain"},
+};
+
+START_TEST(http_checks_on_the_machine)
+{
+	struct kiln_proc httpd = KILN_PROC_INIT;
+	struct kiln_proc_opts ho = {
+	    .in = KILN_PROC_NULL, .out = KILN_PROC_NULL, .err = KILN_PROC_NULL};
+	struct kiln_buf msg = KILN_BUF_INIT;
+	char *www = kiln_xasprintf("%s/www", tmpdir),
+	     *vf = kiln_xasprintf("%s/www/VERSION", tmpdir);
+	char *minimal = minimal_path(), *listen;
+	const char *const paths[] = {"/usr/local/bin:/usr/bin:/bin", minimal};
+	int port = free_port(), dead = free_port(), status = -1;
+	size_t i, k;
+
+	ck_assert_msg(access("/usr/bin/curl", X_OK) == 0, "curl is needed (scripts/setup)");
+	ck_assert_int_eq(kiln_mkdir_p(www, 0755), 0);
+	ck_assert_int_eq(kiln_file_write_atomic(vf, "v1.0.0\n", 7, 0644), 0);
+	listen = kiln_xasprintf("127.0.0.1:%d", port);
+	{
+		char *argv[] = {"busybox", "httpd", "-f", "-p", listen, "-h", www, NULL};
+		ck_assert_int_eq(kiln_proc_start(&httpd, argv, &ho), 0);
+	}
+	for (i = 0; i < 100; i++) {
+		if (run_http("{\"path\": \"/VERSION\"}", port, paths[0], &msg) == 0)
+			break;
+		kiln_sleep(0.05, NULL);
+	}
+	for (k = 0; k < KILN_ARRAY_SIZE(paths); k++) {
+		for (i = 0; i < KILN_ARRAY_SIZE(http_cases); i++) {
+			const struct http_case *c = &http_cases[i];
+			status = run_http(c->check, port, paths[k], &msg);
+			if (c->holds)
+				ck_assert_msg(status == 0, "%s via %s: exit %d: %s", c->check,
+				              k ? "busybox wget" : "curl", status, msg.ptr);
+			else
+				ck_assert_msg(status != 0 && strstr(msg.ptr, c->message) != NULL,
+				              "%s via %s: exit %d: '%s'", c->check,
+				              k ? "busybox wget" : "curl", status, msg.ptr);
+		}
+		/* Nothing listening: a failure that says so, through either client. */
+		status = run_http("{\"path\": \"/\"}", dead, paths[k], &msg);
+		ck_assert_msg(status != 0 && strstr(msg.ptr, "GET http://127.0.0.1:") != NULL,
+		              "dead port via %s: %d '%s'", k ? "busybox wget" : "curl", status,
+		              msg.ptr);
+	}
+	ck_assert_int_ne(access("/tmp/kiln-pwned", F_OK), 0);
+	kiln_proc_kill(&httpd, SIGTERM);
+	kiln_proc_finish(&httpd, NULL);
+	kiln_buf_release(&msg);
+	free(listen);
+	free(minimal);
+	free(www);
+	free(vf);
+}
+END_TEST
+
 /* A typed check turns back into what the profile wrote, key for key (the bake key hashes it). */
 START_TEST(check_specs_round_trip)
 {
@@ -274,6 +439,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, shell_quote);
 	tcase_add_test(tc, labels);
 	tcase_add_test(tc, check_specs_round_trip);
+	tcase_add_test(tc, http_checks_on_the_machine);
 	suite_add_tcase(s, tc);
 	return s;
 }
