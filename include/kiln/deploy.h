@@ -30,6 +30,7 @@
 
 #include "kiln/event.h"
 #include "kiln/profile.h"
+#include "kiln/report.h"
 
 /* What a deploy, rollback or promote did. */
 struct kiln_deploy_result;
@@ -51,6 +52,11 @@ struct kiln_deploy_options {
 	int skip_smoke;    /* do not run deploy.smoke (a cloud whose addresses are not reachable) */
 	double lease_wait; /* seconds to wait for another deploy's lease; 0: fail at once */
 	int force;         /* promote: even when the bake inputs differ */
+	/* The organisation's policy (kiln_policy_options'): deploy, rollback and
+	 * promote run the policy gate before any cloud call. */
+	const char *policy_file;
+	/* Each smoke check's result is appended (kiln_report_write_junit()); may be NULL. */
+	struct kiln_report *report;
 	const char *state_dir; /* locks; NULL: $KILN_STATE_DIR or the default */
 	const char *cache_dir; /* layer mirrors, to find the image by bake key; NULL: the default */
 	const char

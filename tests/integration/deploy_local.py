@@ -364,7 +364,7 @@ def scenario_smoke_fails_after_swap(w, repos, load):
     R.check("smoke failure after the swap: exit 1", r.returncode == 1,
             "%d %s" % (r.returncode, r.stderr[-1500:]))
     R.check("the test listener's smoke checks passed, then production was live on v1.3.0",
-            "smoke GET /cgi-bin/ready: passed" in r.stderr and
+            "smoke ok: GET /cgi-bin/ready" in r.stderr and
             "production now forwards to" in r.stderr, r.stderr[-2000:])
     R.check("the error names the failure through production and the automatic rollback",
             err and "through production" in err[-1] and "status 421, expected 200" in err[-1]
