@@ -11,7 +11,7 @@
 
 static const char usage[] =
     "usage: kiln promote PROFILE --from ENV --to ENV [--force] [--wait SECONDS]\n"
-    "                    [--no-smoke] [--json]\n"
+    "                    [--policy FILE] [--no-smoke] [--json]\n"
     "\n"
     "Deploy to --to the image live in --from, without baking. Refused (exit 2)\n"
     "when --to's bake inputs (layers, source image, bake settings after its\n"
@@ -22,6 +22,8 @@ static const char usage[] =
     "  --from ENV         the environment whose live image is promoted\n"
     "  --to ENV           the environment it is deployed to\n"
     "  --force            even when the bake inputs differ\n"
+    "  --policy FILE      the organisation's policy, checked first (default:\n"
+    "                     $KILN_POLICY, else /etc/kiln/policy.json when present)\n"
     "  --wait SECONDS     wait this long for another deploy of --to to finish\n"
     "  --no-smoke         do not run deploy.smoke\n"
     "  --json             print the result as JSON\n";
@@ -34,6 +36,7 @@ int cmd_promote(struct kiln_cli *cli, int argc, char **argv)
 	    {"--from", NULL, CLI_VALUE, &from, NULL},
 	    {"--to", NULL, CLI_VALUE, &to, NULL},
 	    {"--force", NULL, CLI_FLAG, &opts.force, NULL},
+	    {"--policy", NULL, CLI_VALUE, &opts.policy_file, NULL},
 	    {"--wait", NULL, CLI_VALUE, &wait, NULL},
 	    {"--no-smoke", NULL, CLI_FLAG, &opts.skip_smoke, NULL},
 	    {NULL, NULL, 0, NULL, NULL},

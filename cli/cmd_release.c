@@ -12,7 +12,8 @@
 
 static const char usage[] =
     "usage: kiln release PROFILE --app-ref TAG [--env E] [--os-ref TAG]\n"
-    "                    [--manifest FILE] [--wait SECONDS] [--no-smoke] [--json]\n"
+    "                    [--manifest FILE] [--policy FILE] [--wait SECONDS] [--no-smoke]\n"
+    "                    [--json]\n"
     "\n"
     "Bake the profile with the \"app\" layer at TAG (reusing the image when its bake\n"
     "key exists already), then deploy that image blue-green as 'kiln deploy' does.\n"
@@ -24,6 +25,8 @@ static const char usage[] =
     "  --env E            apply the profile's environment E\n"
     "  --os-ref TAG       the \"os\" layer's ref instead of the profile's\n"
     "  --manifest FILE    write the manifest (JSON) to FILE\n"
+    "  --policy FILE      the organisation's policy, checked first (default:\n"
+    "                     $KILN_POLICY, else /etc/kiln/policy.json when present)\n"
     "  --wait SECONDS     wait this long for another deploy to finish\n"
     "  --no-smoke         do not run deploy.smoke\n"
     "  --json             print the manifest as JSON\n";
@@ -38,6 +41,7 @@ int cmd_release(struct kiln_cli *cli, int argc, char **argv)
 	    {"--app-ref", NULL, CLI_VALUE, &opts.app_ref, NULL},
 	    {"--os-ref", NULL, CLI_VALUE, &opts.os_ref, NULL},
 	    {"--manifest", NULL, CLI_VALUE, &manifest, NULL},
+	    {"--policy", NULL, CLI_VALUE, &opts.policy_file, NULL},
 	    {"--wait", NULL, CLI_VALUE, &wait, NULL},
 	    {"--no-smoke", NULL, CLI_FLAG, &opts.skip_smoke, NULL},
 	    {NULL, NULL, 0, NULL, NULL},
@@ -64,6 +68,7 @@ int cmd_release(struct kiln_cli *cli, int argc, char **argv)
 		goto done;
 	bo.app_ref = opts.app_ref;
 	bo.os_ref = opts.os_ref;
+	bo.policy_file = opts.policy_file;
 	bo.stop = opts.stop = cli_stop_flag();
 	bo.on_event = opts.on_event = cli_on_event;
 	error = kiln_bake(&m, profile, &bo);

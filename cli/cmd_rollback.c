@@ -9,7 +9,8 @@
 #include "kiln.h"
 
 static const char usage[] =
-    "usage: kiln rollback PROFILE [--env E] [--wait SECONDS] [--no-smoke] [--json]\n"
+    "usage: kiln rollback PROFILE [--env E] [--policy FILE] [--wait SECONDS] [--no-smoke]\n"
+    "                     [--json]\n"
     "\n"
     "Put the previous release back live. While its group is still there and\n"
     "healthy (deploy.termination_wait_s after the last deploy), one ModifyListener\n"
@@ -17,6 +18,8 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  --env E            apply the profile's environment E\n"
+    "  --policy FILE      the organisation's policy, checked first (default:\n"
+    "                     $KILN_POLICY, else /etc/kiln/policy.json when present)\n"
     "  --wait SECONDS     wait this long for a deploy of the same profile to finish\n"
     "  --no-smoke         do not run deploy.smoke when redeploying\n"
     "  --json             print the result as JSON\n";
@@ -27,6 +30,7 @@ int cmd_rollback(struct kiln_cli *cli, int argc, char **argv)
 	const char *file = NULL, *env = NULL, *wait = NULL;
 	const struct cli_opt options[] = {
 	    {"--env", NULL, CLI_VALUE, &env, NULL},
+	    {"--policy", NULL, CLI_VALUE, &opts.policy_file, NULL},
 	    {"--wait", NULL, CLI_VALUE, &wait, NULL},
 	    {"--no-smoke", NULL, CLI_FLAG, &opts.skip_smoke, NULL},
 	    {NULL, NULL, 0, NULL, NULL},

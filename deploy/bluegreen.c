@@ -314,6 +314,8 @@ int kiln_deploy(struct kiln_deploy_result **out, struct kiln_profile *profile,
 	error = kiln_deploy__init(&d, profile, opts, "deploy");
 	d.result = kiln_deploy__result_new(&d, "deployed");
 	if (error >= 0)
+		error = kiln_deploy__policy(profile, d.opts);
+	if (error >= 0)
 		error = kiln_deploy__connect(&d);
 	if (error >= 0)
 		error = deploy_release(&d, NULL);
@@ -419,6 +421,8 @@ int kiln_rollback(struct kiln_deploy_result **out, struct kiln_profile *profile,
 	*out = NULL;
 	error = kiln_deploy__init(&d, profile, opts, "rollback");
 	d.result = kiln_deploy__result_new(&d, "rolled back");
+	if (error >= 0)
+		error = kiln_deploy__policy(profile, d.opts);
 	if (error >= 0)
 		error = kiln_deploy__connect(&d);
 	if (error >= 0)
@@ -531,7 +535,10 @@ int kiln_promote(struct kiln_deploy_result **out, struct kiln_profile *from,
 
 	KILN_ASSERT_ARG(out != NULL && from != NULL && to != NULL);
 	*out = NULL;
-	error = live_in(&rel, owned, live_key, from, opts);
+	/* The gate for where the image goes, before live_in() reads the cloud. */
+	error = kiln_deploy__policy(to, opts);
+	if (error >= 0)
+		error = live_in(&rel, owned, live_key, from, opts);
 	if (error < 0) {
 		for (i = 0; i < KILN_ARRAY_SIZE(owned); i++)
 			free(owned[i]);

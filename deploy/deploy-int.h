@@ -85,6 +85,8 @@ struct deploy {
 /* Set up and tear down; `stage` names the events ("deploy", "rollback", ...). */
 int kiln_deploy__init(struct deploy *d, struct kiln_profile *profile,
                       const struct kiln_deploy_options *opts, const char *stage);
+/* The policy gate (kiln/policy.h) for `profile` with opts' refs, before any cloud call. */
+int kiln_deploy__policy(const struct kiln_profile *profile, const struct kiln_deploy_options *opts);
 /* The client for the profile's target (a local cloud must be running). */
 int kiln_deploy__connect(struct deploy *d);
 void kiln_deploy__release(struct deploy *d);

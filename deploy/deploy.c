@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "deploy/deploy-int.h"
+#include "kiln/policy.h"
 
 #include <string.h>
 
@@ -76,6 +77,21 @@ int kiln_deploy__init(struct deploy *d, struct kiln_profile *profile,
 	d->events.base.env = d->env;
 	d->events.base.run_id = d->run_id;
 	return kiln_emitter_begin(&d->events);
+}
+
+int kiln_deploy__policy(const struct kiln_profile *profile, const struct kiln_deploy_options *opts)
+{
+	struct kiln_policy_options po = KILN_POLICY_OPTIONS_INIT;
+
+	if (opts == NULL)
+		opts = &default_options;
+	po.policy_file = opts->policy_file;
+	po.app_ref = opts->app_ref;
+	po.os_ref = opts->os_ref;
+	po.cache_dir = opts->cache_dir;
+	po.on_event = opts->on_event;
+	po.payload = opts->payload;
+	return kiln_policy_check(profile, &po);
 }
 
 int kiln_deploy__connect(struct deploy *d)
