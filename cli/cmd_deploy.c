@@ -13,14 +13,16 @@
 
 static const char usage[] =
     "usage: kiln deploy PROFILE [--env E] [--image AMI] [--app-ref TAG] [--os-ref TAG]\n"
-    "                   [--manifest FILE] [--wait SECONDS] [--no-smoke] [--json]\n"
+    "                   [--manifest FILE] [--policy FILE] [--junit FILE] [--wait SECONDS]\n"
+    "                   [--no-smoke] [--json]\n"
     "\n"
-    "Deploy the image kiln bake made for the profile's inputs (found by its bake\n"
-    "key), or --image, blue-green: a new Auto Scaling group on the idle colour,\n"
-    "gated on every instance healthy behind the load balancer and on the smoke\n"
-    "checks through the test listener, then one ModifyListener puts it live. A\n"
-    "smoke failure through production swaps back at once. The previous group\n"
-    "stays behind the test listener for deploy.termination_wait_s (rollback).\n"
+    "Check the profile's policy first (see 'kiln validate'). Then deploy the image\n"
+    "kiln bake made for the profile's inputs (found by its bake key), or --image,\n"
+    "blue-green: a new Auto Scaling group on the idle colour, gated on every\n"
+    "instance healthy behind the load balancer and on the smoke checks through\n"
+    "the test listener, then one ModifyListener puts it live. A smoke failure\n"
+    "through production swaps back at once. The previous group stays behind the\n"
+    "test listener for deploy.termination_wait_s (rollback).\n"
     "\n"
     "options:\n"
     "  --env E            apply the profile's environment E\n"
@@ -28,6 +30,10 @@ static const char usage[] =
     "  --app-ref TAG      the \"app\" layer's ref, to find its image (and the release)\n"
     "  --os-ref TAG       the \"os\" layer's ref, to find its image\n"
     "  --manifest FILE    write the result (JSON) to FILE\n"
+    "  --policy FILE      the organisation's policy, checked first (default:\n"
+    "                     $KILN_POLICY, else /etc/kiln/policy.json when present)\n"
+    "  --junit FILE       write the smoke checks' results as JUnit XML to FILE (for\n"
+    "                     CI), whatever the outcome\n"
     "  --wait SECONDS     wait this long for another deploy of the profile and\n"
     "                     environment to finish (default: fail at once, naming it)\n"
     "  --no-smoke         do not run deploy.smoke\n"
@@ -76,13 +82,15 @@ int cli_deploy_result(const struct kiln_cli *cli, const struct kiln_deploy_resul
 int cmd_deploy(struct kiln_cli *cli, int argc, char **argv)
 {
 	struct kiln_deploy_options opts = KILN_DEPLOY_OPTIONS_INIT;
-	const char *file = NULL, *env = NULL, *manifest = NULL, *wait = NULL;
+	const char *file = NULL, *env = NULL, *manifest = NULL, *wait = NULL, *junit = NULL;
 	const struct cli_opt options[] = {
 	    {"--env", NULL, CLI_VALUE, &env, NULL},
 	    {"--image", NULL, CLI_VALUE, &opts.image_id, NULL},
 	    {"--app-ref", NULL, CLI_VALUE, &opts.app_ref, NULL},
 	    {"--os-ref", NULL, CLI_VALUE, &opts.os_ref, NULL},
 	    {"--manifest", NULL, CLI_VALUE, &manifest, NULL},
+	    {"--policy", NULL, CLI_VALUE, &opts.policy_file, NULL},
+	    {"--junit", NULL, CLI_VALUE, &junit, NULL},
 	    {"--wait", NULL, CLI_VALUE, &wait, NULL},
 	    {"--no-smoke", NULL, CLI_FLAG, &opts.skip_smoke, NULL},
 	    {NULL, NULL, 0, NULL, NULL},
@@ -90,6 +98,7 @@ int cmd_deploy(struct kiln_cli *cli, int argc, char **argv)
 	const struct cli_spec spec = {"deploy", usage, options, &file, 1, "one profile"};
 	struct kiln_profile *profile = NULL;
 	struct kiln_deploy_result *r = NULL;
+	struct kiln_report *report = NULL;
 	size_t n;
 	int rc, error;
 
@@ -108,10 +117,23 @@ int cmd_deploy(struct kiln_cli *cli, int argc, char **argv)
 		goto done;
 	opts.stop = cli_stop_flag();
 	opts.on_event = cli_on_event;
+	if (junit != NULL) {
+		error = kiln_report_new(&report);
+		if (error < 0)
+			goto done;
+		opts.report = report;
+	}
 	error = kiln_deploy(&r, profile, &opts);
+	if (junit != NULL) {
+		/* Written on failure too: CI wants the evidence of a failed smoke check. */
+		int werror = kiln_report_write_junit(report, junit);
+		if (werror < 0 && error >= 0)
+			error = werror;
+	}
 	if (error >= 0)
 		error = cli_deploy_result(cli, r, manifest, NULL);
 done:
+	kiln_report_free(report);
 	kiln_deploy_result_free(r);
 	kiln_profile_free(profile);
 	return error < 0 ? cli_fail(error) : 0;

@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/util.h"
 #include "deploy/deploy-int.h"
+#include "validate/report.h"
 #include "validate/smoke.h"
 
 #define SMOKE_MIN_RETRIES 2
@@ -45,6 +46,7 @@ int kiln_deploy__smoke(struct deploy *d, const char *base_url, const char *where
 		return KILN_ERROR;
 	if (own != NULL)
 		report = own;
+	kiln_report_subject(report, d->profile->name, d->profile->env);
 	/* The checks as the profile says, each retried at least SMOKE_MIN_RETRIES times. */
 	checks = kiln_xcalloc(n, sizeof(*checks));
 	memcpy(checks, spec->smoke, n * sizeof(*checks));

@@ -47,6 +47,7 @@ import subprocess
 import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 try:
@@ -335,7 +336,8 @@ def scenario_smoke_fails_on_test(w, repos, load):
     bake(w, prof, "v1.3.0")
     before = live_release(w)[0]
     m = load.mark()
-    r = deploy(w, prof, "v1.3.0")
+    junit = os.path.join(w.tmp, "smoke-test.xml")
+    r = deploy(w, prof, "v1.3.0", "--junit", junit)
     err = [line for line in r.stderr.splitlines() if "error:" in line]
     R.check("smoke failure on the test listener: exit 1", r.returncode == 1,
             "%d %s" % (r.returncode, r.stderr[-1500:]))
@@ -344,6 +346,14 @@ def scenario_smoke_fails_on_test(w, repos, load):
             "GET /: the body does not contain 'Hello from web v2'" in err[-1] and
             "Hello from web v1.3.0" in err[-1] and "rolled back" not in err[-1],
             err[-1:] if err else r.stderr[-800:])
+    try:
+        xml = open(junit).read()
+        suites = [s for s in ET.fromstring(xml) if s.get("name") == "smoke"]
+    except (OSError, ET.ParseError) as e:
+        xml, suites = str(e), []
+    R.check("--junit: the smoke testsuite with the check's failure, written on failure",
+            len(suites) == 1 and suites[0].get("failures") == "1" and
+            "Hello from web v2" in xml, xml[-800:])
     R.check("live untouched (%s)" % before, live_release(w)[0] == before)
     R.check("the group that failed its smoke checks is removed",
             group_names(w, "v1.3.0") == [], group_names(w, "v1.3.0"))

@@ -211,8 +211,8 @@ static void replier_stop(struct replier *r)
 	pthread_join(r->thread, NULL);
 }
 
-/* kiln_deploy__smoke of `checks` (JSON) against the server; its return. */
-static int smoke_against(const struct replier *r, const char *checks)
+/* kiln_deploy__smoke of `checks` (JSON) against the server, into `report` (or none); its return. */
+static int smoke_against(const struct replier *r, struct kiln_report *report, const char *checks)
 {
 	struct kiln_profile profile = {0};
 	struct kiln_deploy_options opts = KILN_DEPLOY_OPTIONS_INIT;
@@ -229,6 +229,7 @@ static int smoke_against(const struct replier *r, const char *checks)
 	ck_assert_ptr_nonnull(profile.json);
 	kiln_deploy_spec_fill(&profile.deploy, json_object_get(profile.json, "deploy"));
 	d.profile = &profile;
+	opts.report = report;
 	d.opts = &opts;
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/", r->port);
 	error = kiln_deploy__smoke(&d, url, "the test listener");
@@ -247,8 +248,9 @@ START_TEST(smoke_passes)
 	/* A proxy in the environment is not used for the local cloud (nothing listens on 9). */
 	setenv("http_proxy", "http://127.0.0.1:9", 1);
 	replier_start(&r, page_ok, sizeof page_ok - 1);
-	ck_assert_int_eq(smoke_against(&r, "[{\"path\": \"/\", \"contains\": \"Hello from web\"}, "
-	                                   "{\"path\": \"/health\", \"status\": 200}]"),
+	ck_assert_int_eq(smoke_against(&r, NULL,
+	                               "[{\"path\": \"/\", \"contains\": \"Hello from web\"}, "
+	                               "{\"path\": \"/health\", \"status\": 200}]"),
 	                 0);
 	replier_stop(&r);
 	unsetenv("http_proxy");
@@ -265,7 +267,7 @@ START_TEST(smoke_failure_names_what_was_found_escaped)
 	const char *msg;
 
 	replier_start(&r, hostile, sizeof hostile - 1);
-	ck_assert_int_eq(smoke_against(&r, "[{\"path\": \"/ready\"}]"), KILN_ERROR);
+	ck_assert_int_eq(smoke_against(&r, NULL, "[{\"path\": \"/ready\"}]"), KILN_ERROR);
 	replier_stop(&r);
 	ck_assert_int_eq(r.served, 3);
 	msg = kiln_error_last();
@@ -282,14 +284,14 @@ START_TEST(smoke_body_and_latency)
 	struct replier r;
 
 	replier_start(&r, page_ok, sizeof page_ok - 1);
-	ck_assert_int_eq(smoke_against(&r, "[{\"path\": \"/\", \"contains\": \"v2.0\"}]"),
+	ck_assert_int_eq(smoke_against(&r, NULL, "[{\"path\": \"/\", \"contains\": \"v2.0\"}]"),
 	                 KILN_ERROR);
 	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "GET /: the body does not contain 'v2.0'; "
 	                                                "it begins: 'Hello from web v1.0'"));
 	replier_stop(&r);
 	replier_start(&r, page_ok, sizeof page_ok - 1);
 	/* Nothing answers in 0 ms. */
-	ck_assert_int_eq(smoke_against(&r, "[{\"path\": \"/\", \"max_latency_ms\": 0}]"),
+	ck_assert_int_eq(smoke_against(&r, NULL, "[{\"path\": \"/\", \"max_latency_ms\": 0}]"),
 	                 KILN_ERROR);
 	ck_assert_ptr_nonnull(strstr(kiln_error_last(), "more than max_latency_ms 0"));
 	replier_stop(&r);
@@ -302,11 +304,11 @@ START_TEST(smoke_headers)
 	struct replier r;
 
 	replier_start(&r, page_ok, sizeof page_ok - 1);
-	ck_assert_int_eq(smoke_against(&r, "[{\"path\": \"/\", \"header\": {\"x-app\": \"web\"}}]"),
-	                 0);
+	ck_assert_int_eq(
+	    smoke_against(&r, NULL, "[{\"path\": \"/\", \"header\": {\"x-app\": \"web\"}}]"), 0);
 	replier_stop(&r);
 	replier_start(&r, page_ok, sizeof page_ok - 1);
-	ck_assert_int_eq(smoke_against(&r,
+	ck_assert_int_eq(smoke_against(&r, NULL,
 	                               "[{\"path\": \"/\", \"header\": {\"X-App\": \"api\"}}, "
 	                               "{\"path\": \"/v\", \"header\": {\"X-Version\": \"1\"}}]"),
 	                 KILN_ERROR);
@@ -317,6 +319,33 @@ START_TEST(smoke_headers)
 	    strstr(kiln_error_last(), "GET /: header X-App is 'web', expected 'api'"));
 	ck_assert_ptr_nonnull(
 	    strstr(kiln_error_last(), "GET /v: no header X-Version (expected '1')"));
+}
+END_TEST
+
+/* kiln deploy --junit: each check's result goes into the caller's report, the failure's with what
+ * was found. */
+START_TEST(smoke_results_go_into_the_report)
+{
+	struct kiln_report *report = NULL;
+	const struct kiln_result *res;
+	struct replier r;
+
+	ck_assert_int_eq(kiln_report_new(&report), 0);
+	replier_start(&r, page_ok, sizeof page_ok - 1);
+	ck_assert_int_eq(
+	    smoke_against(&r, report,
+	                  "[{\"path\": \"/\"}, {\"path\": \"/v\", \"contains\": \"v2.0\"}]"),
+	    KILN_ERROR);
+	replier_stop(&r);
+	ck_assert_uint_eq(kiln_report_count(report), 2);
+	res = kiln_report_result(report, 0);
+	ck_assert_str_eq(res->stage, "smoke");
+	ck_assert_str_eq(res->name, "GET /");
+	ck_assert_int_eq(res->passed, 1);
+	res = kiln_report_result(report, 1);
+	ck_assert_int_eq(res->passed, 0);
+	ck_assert_ptr_nonnull(strstr(res->message, "does not contain 'v2.0'"));
+	kiln_report_free(report);
 }
 END_TEST
 
@@ -341,6 +370,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, smoke_failure_names_what_was_found_escaped);
 	tcase_add_test(tc, smoke_body_and_latency);
 	tcase_add_test(tc, smoke_headers);
+	tcase_add_test(tc, smoke_results_go_into_the_report);
 	suite_add_tcase(s, tc);
 	return s;
 }
