@@ -2,6 +2,7 @@
  * Every ELBv2 action the local cloud answers, what its handlers share, and
  * tags on load balancers, target groups and listeners.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,12 +42,69 @@ int lc_validation(struct lc_req *r, const char *fmt, ...)
 	return lc_err(r, 400, "ValidationError", "%s", msg);
 }
 
+/* "Targets.member.1.Port" -> "targets.1.port": the member path of AWS's validation messages. */
+static void member_path(char *out, size_t size, const char *key)
+{
+	size_t n = 0;
+	int start = 1;
+
+	for (const char *p = key; *p && n + 1 < size; p++) {
+		if (start && strncmp(p, "member.", 7) == 0) {
+			p += 6;
+			continue;
+		}
+		out[n++] = start && *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+		start = *p == '.';
+	}
+	out[n] = '\0';
+}
+
+int lc_elb_missing(struct lc_req *r, const char *name)
+{
+	char path[128];
+
+	member_path(path, sizeof(path), name);
+	return lc_validation(r,
+	                     "1 validation error detected: Value null at '%s' failed to satisfy "
+	                     "constraint: Member must not be null",
+	                     path);
+}
+
+int lc_elb_q_int(struct lc_req *r, const char *key, long long def, long long min, long long max,
+                 long long *out)
+{
+	const char *v = lc_q(r, key);
+	char path[128], *end;
+	long long x;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	member_path(path, sizeof(path), key);
+	errno = 0;
+	x = strtoll(v, &end, 10);
+	if (errno || end == v || *end != '\0')
+		return lc_validation(r,
+		                     "1 validation error detected: Value '%s' at '%s' failed to "
+		                     "satisfy constraint: Member must be an integer",
+		                     v, path);
+	if (x < min || x > max)
+		return lc_validation(
+		    r,
+		    "1 validation error detected: Value '%lld' at '%s' failed to "
+		    "satisfy constraint: Member must have value %s or equal to %lld",
+		    x, path, x < min ? "greater than" : "less than", x < min ? min : max);
+	*out = x;
+	return 0;
+}
+
 json_t *lc_lb_get(struct lc_req *r, const char *arn)
 {
 	json_t *lb = arn ? json_object_get(lc_lbs(r->c), arn) : NULL;
 
 	if (arn == NULL)
-		lc_missing(r, "LoadBalancerArn");
+		lc_elb_missing(r, "LoadBalancerArn");
 	else if (lb == NULL)
 		lc_err(r, 400, "LoadBalancerNotFound", "Load balancer '%s' not found", arn);
 	return lb;
@@ -57,7 +115,7 @@ json_t *lc_tg_get(struct lc_req *r, const char *arn)
 	json_t *tg = arn ? json_object_get(lc_tgs(r->c), arn) : NULL;
 
 	if (arn == NULL)
-		lc_missing(r, "TargetGroupArn");
+		lc_elb_missing(r, "TargetGroupArn");
 	else if (tg == NULL)
 		lc_err(r, 400, "TargetGroupNotFound", "Target group '%s' not found", arn);
 	return tg;
@@ -68,7 +126,7 @@ json_t *lc_listener_get(struct lc_req *r, const char *arn)
 	json_t *l = arn ? json_object_get(lc_listeners(r->c), arn) : NULL;
 
 	if (arn == NULL)
-		lc_missing(r, "ListenerArn");
+		lc_elb_missing(r, "ListenerArn");
 	else if (l == NULL)
 		lc_err(r, 400, "ListenerNotFound", "Listener '%s' not found", arn);
 	return l;
@@ -146,7 +204,7 @@ int lc_elb_page(struct lc_req *r, size_t total, size_t *first, size_t *count)
 	char *end;
 	unsigned long long start = 0;
 
-	if (lc_q_int(r, "PageSize", LC_PAGE_MAX, 1, LC_PAGE_MAX, &size) < 0)
+	if (lc_elb_q_int(r, "PageSize", LC_PAGE_MAX, 1, LC_PAGE_MAX, &size) < 0)
 		return -1;
 	if (marker != NULL) {
 		start = strtoull(marker, &end, 10);
@@ -244,7 +302,7 @@ static int tagged_list(struct lc_req *r, json_t **out)
 	const char **arns;
 	size_t n = lc_q_members(r, "ResourceArns", &arns);
 	json_t *list = json_array();
-	int rc = n == 0 ? lc_missing(r, "ResourceArns") : 0;
+	int rc = n == 0 ? lc_elb_missing(r, "ResourceArns") : 0;
 
 	if (n > 20)
 		rc = lc_validation(r, "At most 20 resources per call");
@@ -277,7 +335,7 @@ static int add_tags(struct lc_req *r)
 		return -1;
 	}
 	if (json_object_size(tags) == 0) {
-		lc_missing(r, "Tags");
+		lc_elb_missing(r, "Tags");
 		goto done;
 	}
 	json_array_foreach(list, i, res)
@@ -313,7 +371,7 @@ static int remove_tags(struct lc_req *r)
 	if (n == 0) {
 		free(keys);
 		json_decref(list);
-		return lc_missing(r, "TagKeys");
+		return lc_elb_missing(r, "TagKeys");
 	}
 	json_array_foreach(list, i, res)
 	{

@@ -234,7 +234,7 @@ int lc_elbv2_create_load_balancer(struct lc_req *r)
 	int rc = -1;
 
 	if (name == NULL)
-		return lc_missing(r, "Name");
+		return lc_elb_missing(r, "Name");
 	if (!valid_lb_name(name))
 		return lc_validation(r,
 		                     "Load balancer name '%s' is not valid: at most 32 letters, "
@@ -339,7 +339,7 @@ int lc_elbv2_delete_load_balancer(struct lc_req *r)
 
 	if (arn == NULL) {
 		json_decref(gone);
-		return lc_missing(r, "LoadBalancerArn");
+		return lc_elb_missing(r, "LoadBalancerArn");
 	}
 	lb = json_object_get(lc_lbs(r->c), arn);
 	/* deleting one that is not there succeeds, as on AWS */
@@ -437,7 +437,7 @@ int lc_elbv2_modify_load_balancer_attributes(struct lc_req *r)
 	}
 	n = lc_q_indexes(r, "Attributes.member", &idx);
 	if (n == 0)
-		rc = lc_missing(r, "Attributes");
+		rc = lc_elb_missing(r, "Attributes");
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const char *k = lc_qf(r, "Attributes.member.%d.Key", idx[i]);
 		const char *v = lc_qf_raw(r, "Attributes.member.%d.Value", idx[i]);

@@ -102,14 +102,9 @@ static int hc_params(struct lc_req *r, json_t *hc)
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(hc_numbers); i++) {
 		long long v;
 		long long cur = json_integer_value(json_object_get(hc, hc_numbers[i].key));
-		if (lc_q(r, hc_numbers[i].param) == NULL)
-			continue;
-		if (lc_q_int(r, hc_numbers[i].param, cur, hc_numbers[i].min, hc_numbers[i].max,
-		             &v) < 0) {
-			r->code[0] = '\0';
-			return lc_validation(r, "%s must be from %lld to %lld", hc_numbers[i].param,
-			                     hc_numbers[i].min, hc_numbers[i].max);
-		}
+		if (lc_elb_q_int(r, hc_numbers[i].param, cur, hc_numbers[i].min, hc_numbers[i].max,
+		                 &v) < 0)
+			return -1;
 		json_object_set_new(hc, hc_numbers[i].key, json_integer(v));
 	}
 	if (proto && strcmp(proto, "HTTP") != 0)
@@ -138,13 +133,10 @@ static int hc_params(struct lc_req *r, json_t *hc)
 	if (!enabled)
 		return lc_err(r, 400, "InvalidConfigurationRequest",
 		              "Health checks cannot be disabled for instance targets");
+	/* AWS's answer to a timeout of 5 s (the default) with an interval of 5 s */
 	if (json_integer_value(json_object_get(hc, "timeout")) >=
 	    json_integer_value(json_object_get(hc, "interval")))
-		return lc_err(
-		    r, 400, "InvalidConfigurationRequest",
-		    "Health check timeout '%lld' must be smaller than the interval '%lld'",
-		    (long long)json_integer_value(json_object_get(hc, "timeout")),
-		    (long long)json_integer_value(json_object_get(hc, "interval")));
+		return lc_validation(r, "Health check interval must be greater than the timeout.");
 	return 0;
 }
 
@@ -224,7 +216,7 @@ static int tg_basics(struct lc_req *r, long long *port, const char **vpc)
 		              "The local cloud's target groups speak HTTP only, not %s", proto);
 	if (lc_q(r, "Port") == NULL)
 		return lc_validation(r, "A port must be specified for an instance target group");
-	if (lc_q_int(r, "Port", 0, 1, 65535, port) < 0)
+	if (lc_elb_q_int(r, "Port", 0, 1, 65535, port) < 0)
 		return -1;
 	*vpc = lc_q(r, "VpcId");
 	if (*vpc == NULL)
@@ -259,7 +251,7 @@ int lc_elbv2_create_target_group(struct lc_req *r)
 	int rc = -1;
 
 	if (name == NULL) {
-		lc_missing(r, "Name");
+		lc_elb_missing(r, "Name");
 		goto done;
 	}
 	if (!valid_tg_name(name)) {
@@ -384,7 +376,7 @@ int lc_elbv2_delete_target_group(struct lc_req *r)
 	const char *lb;
 
 	if (arn == NULL)
-		return lc_missing(r, "TargetGroupArn");
+		return lc_elb_missing(r, "TargetGroupArn");
 	/* deleting one that is not there succeeds, as on AWS */
 	if (json_object_get(lc_tgs(r->c), arn) == NULL)
 		return 0;
@@ -442,7 +434,7 @@ int lc_elbv2_modify_target_group_attributes(struct lc_req *r)
 	}
 	n = lc_q_indexes(r, "Attributes.member", &idx);
 	if (n == 0)
-		rc = lc_missing(r, "Attributes");
+		rc = lc_elb_missing(r, "Attributes");
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const char *k = lc_qf(r, "Attributes.member.%d.Key", idx[i]);
 		const char *v = lc_qf_raw(r, "Attributes.member.%d.Value", idx[i]);
