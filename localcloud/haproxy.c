@@ -1,6 +1,7 @@
 /*
  * One load balancer's HAProxy (haproxy-int.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -276,13 +277,60 @@ int lc_haproxy_reload(const char *dir, const char *config)
 	return error;
 }
 
+/*
+ * Every process of this HAProxy: the master and its workers, old ones still
+ * finishing connections after a reload included (their command lines name
+ * its configuration).
+ */
+static void kill_all(const char *dir, int sig)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL) {
+		pid_t pid = (pid_t)atoi(e->d_name);
+		if (pid > 1 && is_ours(pid, dir))
+			kill(pid, sig);
+	}
+	if (d)
+		closedir(d);
+}
+
+static int any_left(const char *dir)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int left = 0;
+
+	while (d && (e = readdir(d)) != NULL && !left) {
+		pid_t pid = (pid_t)atoi(e->d_name);
+		char state = 0;
+		if (pid > 1 && is_ours(pid, dir)) {
+			char *path = kiln_xasprintf("/proc/%d/stat", (int)pid);
+			FILE *f = fopen(path, "re");
+			if (f && fscanf(f, "%*d %*s %c", &state) == 1 && state != 'Z')
+				left = 1;
+			if (f)
+				fclose(f);
+			free(path);
+		}
+	}
+	if (d)
+		closedir(d);
+	return left;
+}
+
 int lc_haproxy_stop(const char *dir, double timeout)
 {
 	pid_t pid = lc_haproxy_pid(dir);
 	double deadline = kiln_time_mono() + timeout;
 
-	if (pid == 0)
+	if (pid == 0) {
+		/* no master: workers it left behind go all the same */
+		if (any_left(dir))
+			kill_all(dir, SIGKILL);
 		return 0;
+	}
 	/* SIGUSR1: stop listening, finish the connections in flight */
 	kill(pid, SIGUSR1);
 	while (kill(pid, 0) == 0 && kiln_time_mono() < deadline)
@@ -292,7 +340,13 @@ int lc_haproxy_stop(const char *dir, double timeout)
 		for (int i = 0; i < 100 && kill(pid, 0) == 0; i++)
 			kiln_sleep(0.02, NULL);
 	}
-	if (kill(pid, 0) == 0)
+	/* old workers still finishing connections, and anything the master left */
+	if (any_left(dir)) {
+		kill_all(dir, SIGKILL);
+		for (int i = 0; i < 100 && any_left(dir); i++)
+			kiln_sleep(0.02, NULL);
+	}
+	if (any_left(dir))
 		return kiln_error_set(KILN_ERROR, "HAProxy (pid %d) did not stop", (int)pid);
 	return 0;
 }

@@ -83,6 +83,8 @@ static void global_section(struct lb_desired *d, json_t *lb)
 	     "    stats socket %s/admin.sock mode 600 level admin expose-fd listeners\n"
 
 	     "    server-state-file %s/servers.state\n"
+	     /* a worker a reload replaced finishes its requests, within the idle timeout */
+	     "    hard-stop-after %ss\n"
 	     "defaults\n"
 	     "    mode http\n"
 	     /* on a reload, idle keep-alive connections get one more answer, then close */
@@ -100,7 +102,7 @@ static void global_section(struct lb_desired *d, json_t *lb)
 	     "    http-request return status 503 content-type text/plain string \"503 Service "
 	     "Temporarily Unavailable\"\n",
 	     lc_str(lb, "arn"), d->dir, d->dir, idle ? idle : "60", idle ? idle : "60",
-	     idle ? idle : "60");
+	     idle ? idle : "60", idle ? idle : "60");
 }
 
 /* Buckets of a forward action: each group's share of the 1,000, in proportion to its weight. */
@@ -250,6 +252,7 @@ static void target_server(struct lb_desired *d, json_t *tg, const char *key, jso
 {
 	long long port = json_integer_value(json_object_get(t, "port"));
 	char name[64], *params = server_params(tg, ip, port, checked, d->ip), *full;
+	int in_reload = 1;
 
 	lc_lb_server_name(name, checked ? 't' : 'b', key);
 	full = kiln_xasprintf("tg_%s/%s", lc_str(tg, "id"), name);
@@ -269,9 +272,10 @@ static void target_server(struct lb_desired *d, json_t *tg, const char *key, jso
 			kiln_buf_printf(&d->reload, "    server %s %s\n", name, params);
 	}
 	json_object_set_new(d->servers, full,
-	                    json_pack("{s:s, s:s, s:b, s:f}", "line", params, "admin", admin,
+	                    json_pack("{s:s, s:s, s:b, s:f, s:b}", "line", params, "admin", admin,
 	                              "checked", checked, "since",
-	                              json_real_value(json_object_get(t, "since"))));
+	                              json_real_value(json_object_get(t, "since")), "in_reload",
+	                              in_reload));
 	free(params);
 	free(full);
 }
@@ -319,6 +323,11 @@ static void target_group_section(struct lb_desired *d, struct lc_cloud *c, json_
 	target_servers(d, c, tg, sticky, known);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int lc_lb_render(struct lb_desired *out, struct lc_cloud *c, const char *arn, json_t *known)
 {
 	json_t *lb = json_object_get(lc_lbs(c), arn), *l, *used = json_object(), *tg, *yes;
@@ -352,11 +361,24 @@ int lc_lb_render(struct lb_desired *out, struct lc_cloud *c, const char *arn, js
 		    json_object_set(used, json_string_value(v), json_true());
 		json_decref(arns);
 	}
-	json_object_foreach(used, k, yes)
+	/* groups a listener left less than a minute ago stay (see listeners.c) */
+	json_object_foreach(json_object_get(lb, "recent_groups"), k, yes)
 	{
-		tg = json_object_get(lc_tgs(c), k);
-		if (tg != NULL)
-			target_group_section(out, c, tg, known);
+		if (json_real_value(yes) > kiln_time_now())
+			json_object_set(used, k, json_true());
+	}
+	/* in a fixed order: the same groups must give the same configuration */
+	{
+		size_t n = 0;
+		const char **arns = kiln_xcalloc(json_object_size(used) + 1, sizeof(*arns));
+		json_object_foreach(used, k, yes) arns[n++] = k;
+		qsort(arns, n, sizeof(*arns), cmp_str);
+		for (size_t i = 0; i < n; i++) {
+			tg = json_object_get(lc_tgs(c), arns[i]);
+			if (tg != NULL)
+				target_group_section(out, c, tg, known);
+		}
+		free(arns);
 	}
 	json_decref(used);
 	return 0;

@@ -353,13 +353,19 @@ static int apply(struct lc_cloud *c, struct lc_lb_runtime *rt, struct lb_desired
 		error = lc_haproxy_check(d->dir, d->reload.ptr);
 		if (error == 0)
 			error = lc_haproxy_reload(d->dir, d->reload.ptr);
-		/* the reload kept the servers HAProxy had and still wants: the rest at run time */
+		/*
+		 * The reload kept the servers HAProxy had and still wants, and brought
+		 * the new targets' backups: the rest at run time.
+		 */
 		if (error == 0) {
 			const char *name;
 			json_t *s, *kept = json_object();
-			json_object_foreach(known, name, s)
+			json_object_foreach(d->servers, name, s)
 			{
-				if (json_object_get(d->servers, name) != NULL)
+				json_t *had = json_object_get(known, name);
+				if (had != NULL)
+					json_object_set(kept, name, had);
+				else if (json_is_true(json_object_get(s, "in_reload")))
 					json_object_set(kept, name, s);
 			}
 			error = apply_servers(d->dir, d->servers, kept);

@@ -364,6 +364,32 @@ done:
 	return rc;
 }
 
+/*
+ * The target groups a listener stops forwarding to stay in the load
+ * balancer's HAProxy for a minute (health reports them unused at once, as
+ * AWS does): a blue-green swap changes one listener, then the other, and
+ * the group free in between must not cost a reload and new health checks.
+ */
+static void keep_recent(struct lc_req *r, json_t *listener)
+{
+	json_t *lb = json_object_get(lc_lbs(r->c), lc_str(listener, "lb"));
+	json_t *arns = lc_listener_target_groups(listener), *recent, *v;
+	size_t i;
+
+	if (lb == NULL) {
+		json_decref(arns);
+		return;
+	}
+	recent = json_object_get(lb, "recent_groups");
+	if (recent == NULL) {
+		recent = json_object();
+		json_object_set_new(lb, "recent_groups", recent);
+	}
+	json_array_foreach(arns, i, v)
+	    json_object_set_new(recent, json_string_value(v), json_real(kiln_time_now() + 60));
+	json_decref(arns);
+}
+
 int lc_elbv2_modify_listener(struct lc_req *r)
 {
 	json_t *l = lc_listener_get(r, lc_q(r, "ListenerArn")), *actions = NULL, *other;
@@ -386,6 +412,7 @@ int lc_elbv2_modify_listener(struct lc_req *r)
 			json_decref(actions);
 			return -1;
 		}
+		keep_recent(r, l);
 		json_object_set_new(l, "actions", actions);
 	}
 	json_object_set_new(l, "port", json_integer(port));
@@ -404,7 +431,8 @@ int lc_elbv2_delete_listener(struct lc_req *r)
 	if (l == NULL)
 		return -1;
 	lc_elbv2_sync_later(r, lc_str(l, "lb"));
-	json_object_del(lc_listeners(r->c), lc_str(l, "arn"));
+	keep_recent(r, l);
+	json_object_del(lc_listeners(r->c), lc_q(r, "ListenerArn"));
 	r->dirty = 1;
 	return 0;
 }

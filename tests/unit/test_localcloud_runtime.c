@@ -46,7 +46,6 @@ __attribute__((constructor)) static void maybe_init(int argc, char **argv, char 
 /* Unique per test process: the suite's own bridge and address range. */
 #define TEST_CIDR "10.213.1.0/24"
 
-
 /*
  * Strings for one test, freed by the fixture's teardown: assertions read
  * better with paths built inline, and LeakSanitizer checks every test.
@@ -163,10 +162,21 @@ START_TEST(cidr_parses_and_refuses)
 	            {"10.213.1.0/24", 0x0ad50100, 24},
 	            {"192.168.0.64/26", 0xc0a80040, 26}};
 	/* One rule for the cloud's --cidr and the runtime's bridges: /8 to /26, host bits zero. */
-	static const char *const bad[] = {
-	    "",           "10.0.0.0",      "10.0.0.0/",    "10.0.0.0/7",  "10.0.0.0/27",
-	    "10.0.0.0/31", "10.0.0/24",    "x/24",         "10.0.0.0/24x", "10.0.0.256/24",
-	    "10.0.0.0/-1", "10.213.1.7/24", "172.31.0.0/+16", "10.0.0.0/ 8", "10.0.0.0/016x"};
+	static const char *const bad[] = {"",
+	                                  "10.0.0.0",
+	                                  "10.0.0.0/",
+	                                  "10.0.0.0/7",
+	                                  "10.0.0.0/27",
+	                                  "10.0.0.0/31",
+	                                  "10.0.0/24",
+	                                  "x/24",
+	                                  "10.0.0.0/24x",
+	                                  "10.0.0.256/24",
+	                                  "10.0.0.0/-1",
+	                                  "10.213.1.7/24",
+	                                  "172.31.0.0/+16",
+	                                  "10.0.0.0/ 8",
+	                                  "10.0.0.0/016x"};
 	uint32_t net;
 	int prefix;
 
