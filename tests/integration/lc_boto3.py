@@ -2,7 +2,10 @@
 """Conformance of `kiln cloud` with boto3: a subset of the EC2 operations
 through boto3's client and resource APIs, its waiters (instance_running,
 instance_stopped, image_available, instance_terminated) and its paginator for
-DescribeInstances. Whatever boto3 cannot parse is a bug in the cloud.
+DescribeInstances; ELBv2's errors, each parsed by botocore into its code,
+message and modeled exception class, its paginators (DescribeLoadBalancers,
+DescribeTargetGroups, DescribeListeners: Marker/NextMarker) and its load
+balancer waiters. Whatever boto3 cannot parse is a bug in the cloud.
 
 One line per check ("ok NAME" / "FAIL NAME: why"); exit 1 on any failure,
 77 to skip. LC_API_ONLY=1 LC_ENDPOINT=http://127.0.0.1:5999 runs the API checks
@@ -105,6 +108,148 @@ def instances(reply):
     return [i for r in reply.get("Reservations", []) for i in r.get("Instances", [])]
 
 
+def expect_elb_error(elb, name, code, fn, **kwargs):
+    """An ELBv2 error: its code, a message, Type Sender, HTTP 400, a RequestId, the modeled class."""
+    try:
+        fn(**kwargs)
+    except ClientError as e:
+        err = e.response.get("Error", {})
+        meta = e.response.get("ResponseMetadata", {})
+        cls = getattr(elb.exceptions, code + "Exception", None)
+        check(name, err.get("Code") == code, "got %s (%s), want %s" % (err.get("Code"), e, code))
+        check(name + ": message, Type Sender, HTTP 400, RequestId",
+              err.get("Message") and err.get("Type") == "Sender" and meta.get("HTTPStatusCode") == 400
+              and meta.get("RequestId"), e.response)
+        if cls is not None or code != "ValidationError":
+            check(name + ": raised as " + code + "Exception", cls is not None and isinstance(e, cls),
+                  type(e).__name__)
+        return
+    except Exception as e:  # noqa: BLE001
+        bad(name, "%s: %s, want ClientError %s" % (type(e).__name__, e, code))
+        return
+    bad(name, "succeeded, want " + code)
+
+
+def elbv2_checks(session, endpoint, cfg, vpc, subnets):
+    """ELBv2: every error the local cloud answers, as botocore parses it; paginators and waiters."""
+    elb = session.client("elbv2", endpoint_url=endpoint, config=cfg)
+    loose = session.client("elbv2", endpoint_url=endpoint,
+                           config=cfg.merge(Config(parameter_validation=False)))
+    fast = {"Delay": 1, "MaxAttempts": 60}
+    sub = [s["SubnetId"] for s in subnets]
+    if len(sub) < 3 or not vpc:
+        bad("ELBv2: three default subnets", subnets)
+        return
+    lbs, tgs = [], []
+    for n in range(3):
+        r = attempt("CreateLoadBalancer %d" % n, elb.create_load_balancer, Name="b3-lb-%d" % n,
+                    Subnets=sub[:2], Scheme="internal", Tags=[{"Key": "suite", "Value": "boto"}])
+        if not r:
+            return
+        lbs.append(r["LoadBalancers"][0]["LoadBalancerArn"])
+    waiter(elb, "load_balancer_available", "load_balancer_available", LoadBalancerArns=lbs, WaiterConfig=fast)
+    waiter(elb, "load_balancer_exists", "load_balancer_exists", Names=["b3-lb-0"], WaiterConfig=fast)
+    for n in range(5):
+        r = attempt("CreateTargetGroup %d" % n, elb.create_target_group, Name="b3-tg-%d" % n, Protocol="HTTP",
+                    Port=8080 + n, VpcId=vpc, HealthCheckIntervalSeconds=10, HealthCheckTimeoutSeconds=5)
+        if not r:
+            return
+        tgs.append(r["TargetGroups"][0]["TargetGroupArn"])
+    listeners = []
+    for port in (80, 81, 82):
+        r = attempt("CreateListener %d" % port, elb.create_listener, LoadBalancerArn=lbs[0], Protocol="HTTP",
+                    Port=port, DefaultActions=[{"Type": "forward", "TargetGroupArn": tgs[port - 80]}])
+        if r:
+            listeners.append(r["Listeners"][0]["ListenerArn"])
+
+    # Paginators: Marker in, NextMarker out, PageSize the limit.
+    for op, key, kwargs, want in (
+        ("describe_load_balancers", "LoadBalancers", {}, lbs),
+        ("describe_target_groups", "TargetGroups", {}, tgs),
+        ("describe_listeners", "Listeners", {"LoadBalancerArn": lbs[0]}, listeners),
+    ):
+        arn_key = {"LoadBalancers": "LoadBalancerArn", "TargetGroups": "TargetGroupArn",
+                   "Listeners": "ListenerArn"}[key]
+        pag = elb.get_paginator(op)
+        pages = attempt("paginator " + op, lambda: list(pag.paginate(PaginationConfig={"PageSize": 2}, **kwargs)))
+        if pages is not None:
+            got = [x[arn_key] for p in pages for x in p[key]]
+            check("paginator %s PageSize 2: all, once each, %d pages" % (op, (len(want) + 1) // 2),
+                  sorted(got) == sorted(want) and len(pages) == (len(want) + 1) // 2
+                  and all(p.get("NextMarker") for p in pages[:-1]) and not pages[-1].get("NextMarker"),
+                  "%d pages: %s" % (len(pages), got))
+        first = attempt("paginator %s MaxItems" % op, lambda: pag.paginate(
+            PaginationConfig={"PageSize": 1, "MaxItems": 2}, **kwargs).build_full_result())
+        if first:
+            rest = attempt("paginator %s StartingToken" % op, lambda: pag.paginate(
+                PaginationConfig={"PageSize": 1, "StartingToken": first.get("NextToken")}, **kwargs)
+                .build_full_result())
+            a = [x[arn_key] for x in first[key]]
+            b = [x[arn_key] for x in (rest or {}).get(key, [])]
+            check("paginator %s MaxItems 2 then StartingToken: the rest" % op,
+                  len(a) == 2 and first.get("NextToken") and sorted(a + b) == sorted(want), (a, b))
+    expect_elb_error(elb, "DescribeLoadBalancers Marker nonsense -> ValidationError", "ValidationError",
+                     elb.describe_load_balancers, Marker="nonsense")
+    expect_elb_error(loose, "DescribeTargetGroups PageSize 401 -> ValidationError", "ValidationError",
+                     loose.describe_target_groups, PageSize=401)
+
+    # Every error code, as botocore parses it.
+    bogus_lb = lbs[0].rsplit("/", 1)[0] + "/0123456789abcdef"
+    bogus_tg = tgs[0].rsplit("/", 1)[0] + "/0123456789abcdef"
+    bogus_l = (listeners or ["x/x"])[0].rsplit("/", 1)[0] + "/0123456789abcdef"
+    for name, code, fn, kwargs in (
+        ("unknown load balancer", "LoadBalancerNotFound", elb.describe_load_balancers, {"Names": ["nosuch"]}),
+        ("unknown load balancer ARN", "LoadBalancerNotFound", elb.describe_load_balancer_attributes,
+         {"LoadBalancerArn": bogus_lb}),
+        ("unknown target group", "TargetGroupNotFound", elb.describe_target_groups, {"TargetGroupArns": [bogus_tg]}),
+        ("unknown listener", "ListenerNotFound", elb.describe_listeners, {"ListenerArns": [bogus_l]}),
+        ("load balancer name taken", "DuplicateLoadBalancerName", elb.create_load_balancer,
+         {"Name": "b3-lb-0", "Subnets": sub[1:3]}),
+        ("target group name taken", "DuplicateTargetGroupName", elb.create_target_group,
+         {"Name": "b3-tg-0", "Protocol": "HTTP", "Port": 9999, "VpcId": vpc}),
+        ("listener port taken", "DuplicateListener", elb.create_listener,
+         {"LoadBalancerArn": lbs[0], "Protocol": "HTTP", "Port": 80,
+          "DefaultActions": [{"Type": "forward", "TargetGroupArn": tgs[3]}]}),
+        ("target group in use", "ResourceInUse", elb.delete_target_group, {"TargetGroupArn": tgs[0]}),
+        ("target group of another load balancer", "TargetGroupAssociationLimit", elb.create_listener,
+         {"LoadBalancerArn": lbs[1], "Protocol": "HTTP", "Port": 80,
+          "DefaultActions": [{"Type": "forward", "TargetGroupArn": tgs[0]}]}),
+        ("unknown instance", "InvalidTarget", elb.register_targets,
+         {"TargetGroupArn": tgs[0], "Targets": [{"Id": "i-0123456789abcdef0"}]}),
+        ("timeout not below the interval", "ValidationError", elb.create_target_group,
+         {"Name": "b3-x", "Protocol": "HTTP", "Port": 80, "VpcId": vpc, "HealthCheckIntervalSeconds": 5}),
+        ("missing Name", "ValidationError", loose.create_load_balancer, {"Subnets": sub[:2]}),
+        ("health checks over HTTPS", "InvalidConfigurationRequest", elb.modify_target_group,
+         {"TargetGroupArn": tgs[0], "HealthCheckProtocol": "HTTPS"}),
+        ("unknown subnet", "SubnetNotFound", elb.create_load_balancer,
+         {"Name": "b3-x", "Subnets": [sub[0], "subnet-0123456789abcdef0"]}),
+        ("unknown security group", "InvalidSecurityGroup", elb.create_load_balancer,
+         {"Name": "b3-x", "Subnets": sub[:2], "SecurityGroups": ["sg-0123456789abcdef0"]}),
+        ("51 tags", "TooManyTags", elb.add_tags,
+         {"ResourceArns": [tgs[4]], "Tags": [{"Key": "k%d" % i, "Value": "v"} for i in range(51)]}),
+        ("a tag key twice", "DuplicateTagKeys", elb.add_tags,
+         {"ResourceArns": [tgs[4]], "Tags": [{"Key": "k", "Value": "1"}, {"Key": "k", "Value": "2"}]}),
+        ("attribute out of range", "ValidationError", elb.modify_target_group_attributes,
+         {"TargetGroupArn": tgs[4], "Attributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "3601"}]}),
+    ):
+        expect_elb_error(elb, "ELBv2 %s -> %s" % (name, code), code, fn, **kwargs)
+    if succeeded("ModifyLoadBalancerAttributes deletion protection", elb.modify_load_balancer_attributes,
+                 LoadBalancerArn=lbs[2], Attributes=[{"Key": "deletion_protection.enabled", "Value": "true"}]):
+        expect_elb_error(elb, "ELBv2 deletion protection -> OperationNotPermitted", "OperationNotPermitted",
+                         elb.delete_load_balancer, LoadBalancerArn=lbs[2])
+        attempt("ModifyLoadBalancerAttributes deletion protection off", elb.modify_load_balancer_attributes,
+                LoadBalancerArn=lbs[2], Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}])
+
+    for arn in lbs:
+        attempt("DeleteLoadBalancer", elb.delete_load_balancer, LoadBalancerArn=arn)
+    waiter(elb, "load_balancers_deleted", "load_balancers_deleted", LoadBalancerArns=lbs, WaiterConfig=fast)
+    for arn in tgs:
+        attempt("DeleteTargetGroup", elb.delete_target_group, TargetGroupArn=arn)
+    r = attempt("DescribeTargetGroups after deletes", elb.describe_target_groups)
+    if r:
+        check("ELBv2: nothing left", [g["TargetGroupName"] for g in r["TargetGroups"]] == [], r)
+
+
 def main(tmp):
     if API_ONLY:
         endpoint = os.environ.get("LC_ENDPOINT", "http://127.0.0.1:5999")
@@ -182,6 +327,7 @@ def main(tmp):
             check("subnets inside --cidr",
                   all(ipaddress.ip_network(s["CidrBlock"]).subnet_of(net) for s in r["Subnets"]), r)
         subnet = next((s["SubnetId"] for s in defaults if s["AvailabilityZone"] == "us-east-1b"), None)
+        elbv2_checks(session, endpoint, cfg, vpc, sorted(defaults, key=lambda s: s["AvailabilityZone"]))
 
     # Key pair and security group.
     kp = attempt("CreateKeyPair", ec2.create_key_pair, KeyName="b3-key", KeyType="ed25519",
