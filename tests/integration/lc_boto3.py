@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 
 try:
     import boto3
@@ -130,9 +131,73 @@ def expect_elb_error(elb, name, code, fn, **kwargs):
     bad(name, "succeeded, want " + code)
 
 
+def reply_problems(shape, elem, path, out):
+    """What in an XML reply the model does not allow: unknown elements, wrong types, values off an enum."""
+    if shape.type_name == "structure":
+        by_name = {m.serialization.get("name", n): m for n, m in shape.members.items()}
+        for child in elem:
+            name = child.tag.split("}", 1)[-1]
+            if name not in by_name:
+                out.append("%s/%s: not in %s" % (path, name, shape.name))
+            else:
+                reply_problems(by_name[name], child, path + "/" + name, out)
+    elif shape.type_name == "list":
+        item = shape.member.serialization.get("name", "member")
+        for child in elem:
+            if child.tag.split("}", 1)[-1] != item:
+                out.append("%s/%s: a list item is <%s>" % (path, child.tag.split("}", 1)[-1], item))
+            else:
+                reply_problems(shape.member, child, path + "/" + item, out)
+    elif len(elem):
+        out.append("%s: a %s with elements" % (path, shape.type_name))
+    else:
+        text = elem.text or ""
+        try:
+            if shape.type_name in ("integer", "long"):
+                int(text)
+            elif shape.type_name == "boolean" and text not in ("true", "false"):
+                raise ValueError(text)
+            elif shape.type_name == "timestamp":
+                time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
+        except ValueError:
+            out.append("%s: '%s' is no %s" % (path, text, shape.type_name))
+        if getattr(shape, "enum", None) and text not in shape.enum:
+            out.append("%s: '%s' is none of %s" % (path, text, shape.enum))
+
+
+def strict_replies(client):
+    """Check every successful reply of `client` against its model (botocore ignores what it does not know)."""
+    seen = []
+
+    def before_parse(operation_model, response_dict, **_):
+        if response_dict.get("status_code") != 200:
+            return
+        problems = []
+        try:
+            root = ET.fromstring(response_dict["body"])
+        except ET.ParseError as e:
+            seen.append((operation_model.name, ["not XML: %s" % e]))
+            return
+        out = operation_model.output_shape
+        wrapper = out.serialization.get("resultWrapper") if out is not None else None
+        for child in root:
+            name = child.tag.split("}", 1)[-1]
+            if name == "ResponseMetadata":
+                continue
+            if name != wrapper:
+                problems.append("%s: <%s> where the model has <%s>" % (root.tag.split("}", 1)[-1], name, wrapper))
+            else:
+                reply_problems(out, child, name, problems)
+        seen.append((operation_model.name, problems))
+
+    client.meta.events.register("before-parse", before_parse)
+    return seen
+
+
 def elbv2_checks(session, endpoint, cfg, vpc, subnets):
     """ELBv2: every error the local cloud answers, as botocore parses it; paginators and waiters."""
     elb = session.client("elbv2", endpoint_url=endpoint, config=cfg)
+    replies = strict_replies(elb)
     loose = session.client("elbv2", endpoint_url=endpoint,
                            config=cfg.merge(Config(parameter_validation=False)))
     fast = {"Delay": 1, "MaxAttempts": 60}
@@ -188,6 +253,25 @@ def elbv2_checks(session, endpoint, cfg, vpc, subnets):
             b = [x[arn_key] for x in (rest or {}).get(key, [])]
             check("paginator %s MaxItems 2 then StartingToken: the rest" % op,
                   len(a) == 2 and first.get("NextToken") and sorted(a + b) == sorted(want), (a, b))
+    # Replies the strict check below reads too.
+    attempt("DescribeLoadBalancerAttributes", elb.describe_load_balancer_attributes, LoadBalancerArn=lbs[0])
+    attempt("DescribeTargetGroupAttributes", elb.describe_target_group_attributes, TargetGroupArn=tgs[0])
+    attempt("ModifyTargetGroupAttributes", elb.modify_target_group_attributes, TargetGroupArn=tgs[0],
+            Attributes=[{"Key": "stickiness.enabled", "Value": "true"}])
+    attempt("ModifyTargetGroup", elb.modify_target_group, TargetGroupArn=tgs[0], HealthCheckPath="/ready")
+    attempt("DescribeTargetHealth", elb.describe_target_health, TargetGroupArn=tgs[0])
+    attempt("AddTags", elb.add_tags, ResourceArns=[lbs[0], tgs[0]] + listeners[:1],
+            Tags=[{"Key": "env", "Value": "test"}])
+    r = attempt("DescribeTags", elb.describe_tags, ResourceArns=[lbs[0], tgs[0]] + listeners[:1])
+    if r:
+        check("DescribeTags after AddTags", [t for d in r["TagDescriptions"] for t in d["Tags"]
+                                             if t["Key"] == "env"] == [{"Key": "env", "Value": "test"}] * 3, r)
+    attempt("RemoveTags", elb.remove_tags, ResourceArns=[lbs[0]], TagKeys=["env"])
+    if listeners:
+        attempt("ModifyListener weighted", elb.modify_listener, ListenerArn=listeners[0], DefaultActions=[
+            {"Type": "forward", "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": tgs[0], "Weight": 1},
+                                                                   {"TargetGroupArn": tgs[3], "Weight": 2}]}}])
+        attempt("DeleteListener", elb.delete_listener, ListenerArn=listeners[2])
     expect_elb_error(elb, "DescribeLoadBalancers Marker nonsense -> ValidationError", "ValidationError",
                      elb.describe_load_balancers, Marker="nonsense")
     expect_elb_error(loose, "DescribeTargetGroups PageSize 401 -> ValidationError", "ValidationError",
@@ -248,6 +332,10 @@ def elbv2_checks(session, endpoint, cfg, vpc, subnets):
     r = attempt("DescribeTargetGroups after deletes", elb.describe_target_groups)
     if r:
         check("ELBv2: nothing left", [g["TargetGroupName"] for g in r["TargetGroups"]] == [], r)
+    ops = sorted({op for op, _ in replies})
+    problems = ["%s: %s" % (op, p) for op, ps in replies for p in ps]
+    check("ELBv2 replies of %d operations hold only the model's elements, types and values" % len(ops),
+          len(ops) >= 10 and not problems, "; ".join(sorted(set(problems))[:8]))
 
 
 def main(tmp):
