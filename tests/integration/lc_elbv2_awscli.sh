@@ -96,6 +96,7 @@ ARN = r"arn:aws:elasticloadbalancing:us-east-1:[0-9]{12}:"
 get() {
 	local url=$1
 	shift
+	rm -f "$tmp/body"
 	curl -s -m 5 --interface "$GW" -o "$tmp/body" -w '%{http_code}' "$@" "$url" 2>/dev/null
 	printf ' %s' "$(head -c 200 "$tmp/body" 2>/dev/null | tr -d '\n')"
 }
@@ -147,11 +148,12 @@ ec2 describe-security-groups --group-names default && DEFAULT_SG=$(j 'd["Securit
 export VPC SUBA SUBB SUBC DEFAULT_SG
 # One group for the load balancer and its instances: its members reach each
 # other (the load balancer connects to targets from its own address), and
-# the listener ports are opened to the bridge's network later on.
+# the bridge's network reaches listeners on ports 80 to 83 (84 comes later).
 ec2 create-security-group --group-name elb-web --description "load balancer and web servers" --vpc-id "$VPC" || exit 1
 SG=$(j 'd["GroupId"]')
 export SG
 ec2 authorize-security-group-ingress --group-id "$SG" --protocol tcp --port 8080 --source-group "$SG" || exit 1
+ec2 authorize-security-group-ingress --group-id "$SG" --protocol tcp --port 80-83 --cidr "$CIDR" || exit 1
 
 # Web servers: busybox httpd on 8080, /health answers 200. The script also
 # goes to /etc/kiln/boot.d, as user data runs on the first boot only and one
@@ -479,21 +481,40 @@ call "DescribeTargetHealth (failing group)" describe-target-health --target-grou
 		'(lambda h: h["State"] == "unhealthy" and h["Reason"] == "Target.ResponseCodeMismatch" and "404" in h.get("Description", ""))(d["TargetHealthDescriptions"][0]["TargetHealth"])'
 
 XFAIL=
-# The load balancer's group does not let the bridge's network in yet.
-eq "a listener refuses a source its groups do not allow" "$(get "http://$DNSA/")" "000 "
-ec2 authorize-security-group-ingress --group-id "$SG" --protocol tcp --port 80-82 --cidr "$CIDR" ||
-	bad "AuthorizeSecurityGroupIngress 80-82" "$(cat "$tmp/err")"
-got=
-for i in $(seq 1 20); do
-	got=$(get "http://$DNSA/")
-	[ "${got%% *}" = 200 ] && break
-	sleep 0.25
-done
-case $got in "200 ip-"*) ok "the DNSName serves the targets once the group allows ($got)" ;;
-*) bad "the DNSName serves the targets once the group allows" "got '$got'" ;; esac
+
+case $(get "http://$DNSA/") in "200 ip-"*) ok "the DNSName serves the targets" ;;
+*) bad "the DNSName serves the targets" "got '$(get "http://$DNSA/")'" ;; esac
 hosts=$(for i in 1 2 3 4 5 6; do get "http://$DNSA/"; echo; done | sort -u | tr '\n' ' ')
 eq "requests reach both healthy targets" "$hosts" "200 ip-${IP1//./-} 200 ip-${IP2//./-} "
 eq "fixed-response listener answers its status and body" "$(get "http://$DNSA:82/")" "404 nothing here"
+# Port 84: the load balancer's group does not let the bridge's network in, until it does.
+call "CreateListener on a port its group does not open" create-listener --load-balancer-arn "$LBA" --protocol HTTP \
+	--port 84 --default-actions 'Type=fixed-response,FixedResponseConfig={StatusCode=200,MessageBody=open}'
+eq "a listener refuses a source its groups do not allow" "$(get "http://$DNSA:84/")" "000 "
+ec2 authorize-security-group-ingress --group-id "$SG" --protocol tcp --port 84 --cidr "$CIDR" ||
+	bad "AuthorizeSecurityGroupIngress 84" "$(cat "$tmp/err")"
+# HAProxy 2.6 takes no payload in "add acl": the new source list is refused
+# at run time and waits for the next reload (lbsync.c, reported).
+XFAIL="lbsync.c: an ACL change at run time fails (add acl with a payload)"
+got=
+for i in $(seq 1 12); do
+	got=$(get "http://$DNSA:84/")
+	[ "$got" = "200 open" ] && break
+	sleep 0.25
+done
+eq "a listener lets a source in once its groups allow it" "$got" "200 open"
+XFAIL=
+# elb-b is in the VPC's default group, which lets its own members in: the
+# host is none, from the bridge's address or from any other of its own.
+call "CreateListener (default group)" create-listener --load-balancer-arn "$LBB" --protocol HTTP \
+	--port 80 --default-actions 'Type=fixed-response,FixedResponseConfig={StatusCode=200,MessageBody=members}'
+eq "the default group's load balancer refuses the bridge's address" "$(get "http://$DNSB/")" "000 "
+# The host reaches an address of its own from that address: the load
+# balancer's, a member of its group (lb.c, reported).
+XFAIL="lb.c: the host connects from the load balancer's own address, which its group lets in"
+eq "the default group's load balancer refuses the host" \
+	"$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$DNSB/" 2>/dev/null)" "000"
+XFAIL=
 
 call "ModifyListener to fixed-response" modify-listener --listener-arn "$L80" \
 	--default-actions 'Type=fixed-response,FixedResponseConfig={StatusCode=503,ContentType=text/plain,MessageBody=maintenance}' &&
@@ -569,7 +590,7 @@ fi
 # ---------------------------------------------------------------- deleting
 call "DeleteListener" delete-listener --listener-arn "$L81"
 call "DescribeListeners after DeleteListener" describe-listeners --load-balancer-arn "$LBA" &&
-	jt "DeleteListener removed it" 'sorted(l["Port"] for l in d["Listeners"]) == [80, 83]'
+	jt "DeleteListener removed it" 'sorted(l["Port"] for l in d["Listeners"]) == [80, 83, 84]'
 err "DeleteListener again -> ListenerNotFound" ListenerNotFound delete-listener --listener-arn "$L81"
 call "DescribeTargetHealth (group left the listeners)" describe-target-health --target-group-arn "$TGBAD" --targets "Id=$I1" &&
 	jt "a group no listener uses any more: unused/Target.NotInUse" 'health(d) == [(E["I1"], "unused", "Target.NotInUse")]'
