@@ -152,12 +152,35 @@ static void lb_xml(struct lc_req *r, json_t *lb)
 	lc_xc(r->out, "member");
 }
 
-/* Same name, same settings: CreateLoadBalancer returns the one there is, as AWS does. */
+/* Do two arrays of strings hold the same strings, in any order? */
+static int same_strings(json_t *a, json_t *b)
+{
+	size_t i, j;
+	json_t *v, *w;
+
+	if (json_array_size(a) != json_array_size(b))
+		return 0;
+	json_array_foreach(a, i, v)
+	{
+		int found = 0;
+		json_array_foreach(b, j, w) found |= json_equal(v, w);
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Same name, same settings: CreateLoadBalancer returns the one there is, as
+ * AWS does. Subnets and groups are sets: a client that lists them in
+ * another order (as DescribeSubnets happens to return them) asks for the
+ * same load balancer.
+ */
 static int same_settings(json_t *lb, const char *scheme, json_t *subnets, json_t *groups)
 {
 	return strcmp(lc_str(lb, "scheme"), scheme) == 0 &&
-	       json_equal(json_object_get(lb, "subnets"), subnets) &&
-	       json_equal(json_object_get(lb, "groups"), groups);
+	       same_strings(json_object_get(lb, "subnets"), subnets) &&
+	       same_strings(json_object_get(lb, "groups"), groups);
 }
 
 static json_t *lb_by_name(struct lc_cloud *c, const char *name)

@@ -200,6 +200,9 @@ waiter "wait load-balancer-available" load-balancer-available --load-balancer-ar
 call "CreateLoadBalancer again, same settings" create-load-balancer --name elb-a --subnets "$SUBA" "$SUBB" \
 	--security-groups "$SG" --scheme internal --tags Key=team,Value=web Key=tier,Value=front &&
 	jt "CreateLoadBalancer is idempotent: the same load balancer" '[b["LoadBalancerArn"] for b in d["LoadBalancers"]] == [E["LBA"]]'
+call "CreateLoadBalancer again, subnets in another order" create-load-balancer --name elb-a --subnets "$SUBB" "$SUBA" \
+	--security-groups "$SG" --scheme internal &&
+	jt "CreateLoadBalancer: subnets are a set, the same load balancer" '[b["LoadBalancerArn"] for b in d["LoadBalancers"]] == [E["LBA"]]'
 err "CreateLoadBalancer same name, other scheme -> DuplicateLoadBalancerName" DuplicateLoadBalancerName \
 	create-load-balancer --name elb-a --subnets "$SUBA" "$SUBB" --security-groups "$SG"
 err "CreateLoadBalancer same name, other subnets -> DuplicateLoadBalancerName" DuplicateLoadBalancerName \
