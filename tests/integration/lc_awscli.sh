@@ -39,35 +39,7 @@ else
 	flock -w 900 9 || { echo "FAIL: 10.214.1.0/24 stayed busy" >&2; exit 1; }
 fi
 
-tmp=$(mktemp -d /tmp/kiln-lcaws-XXXXXX)
-STATE=$tmp/state
-awscli_env
-cleanup() {
-	local rc=$?
-	if [ "$API_ONLY" != 1 ]; then
-		"$KILN_BIN" cloud down --state-dir "$STATE" >/dev/null 2>&1
-		if [ "$failed" -gt 0 ] && [ -f "$STATE/cloud.log" ]; then
-			echo "--- tail of $STATE/cloud.log" >&2
-			tail -n 30 "$STATE/cloud.log" >&2
-		fi
-		if grep -q "$tmp" /proc/mounts; then
-			echo "FAIL: mounts of $tmp left behind" >&2
-			rc=1
-		fi
-		if pgrep -f "$tmp" >/dev/null; then
-			echo "FAIL: processes of $tmp left behind: $(pgrep -af "$tmp" | head -3)" >&2
-			rc=1
-		fi
-		if ip -o addr show | grep -q " ${NET_PREFIX}1/"; then
-			echo "FAIL: a bridge on $CIDR left behind: $(ip -o addr show | grep " ${NET_PREFIX}1/")" >&2
-			rc=1
-		fi
-	fi
-	rm -rf "$tmp"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+awscli_start lcaws
 
 # ec2 ARGS...: the CLI, stdout in $tmp/out, stderr in $tmp/err.
 ec2() { cli ec2 "$@"; }

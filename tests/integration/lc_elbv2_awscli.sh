@@ -37,34 +37,7 @@ flock -w 900 9 || {
 	exit 1
 }
 
-tmp=$(mktemp -d /tmp/kiln-lcelb-XXXXXX)
-STATE=$tmp/state
-awscli_env
-cleanup() {
-	local rc=$?
-	"$KILN_BIN" cloud down --state-dir "$STATE" >/dev/null 2>&1
-	if [ "$failed" -gt 0 ] && [ -f "$STATE/cloud.log" ]; then
-		echo "--- tail of $STATE/cloud.log" >&2
-		tail -n 30 "$STATE/cloud.log" >&2
-	fi
-	if grep -q "$tmp" /proc/mounts; then
-		echo "FAIL: mounts of $tmp left behind" >&2
-		rc=1
-	fi
-	# HAProxy's command line names its configuration under $tmp too.
-	if pgrep -f "$tmp" >/dev/null; then
-		echo "FAIL: processes of $tmp left behind: $(pgrep -af "$tmp" | head -3)" >&2
-		rc=1
-	fi
-	if ip -o addr show | grep -q " ${NET_PREFIX}[0-9]*/"; then
-		echo "FAIL: addresses on $CIDR left behind: $(ip -o addr show | grep " $NET_PREFIX" | head -3)" >&2
-		rc=1
-	fi
-	rm -rf "$tmp"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+awscli_start lcelb
 
 ec2() { cli ec2 "$@"; }
 call() { call_in elbv2 "$@"; }
