@@ -99,37 +99,61 @@ int lc_elb_q_int(struct lc_req *r, const char *key, long long def, long long min
 	return 0;
 }
 
+/* The kinds of ELBv2 resources: their table, ARN, parameter and NotFound error. */
+static const struct elb_kind {
+	json_t *(*table)(struct lc_cloud *c);
+	const char *arn_part, *param, *code, *noun, *Noun;
+} kinds[] = {
+    {lc_lbs, ":loadbalancer/", "LoadBalancerArn", "LoadBalancerNotFound", "load balancer",
+     "Load balancer"},
+    {lc_tgs, ":targetgroup/", "TargetGroupArn", "TargetGroupNotFound", "target group",
+     "Target group"},
+    {lc_listeners, ":listener/", "ListenerArn", "ListenerNotFound", "listener", "Listener"},
+};
+
+/* Is `arn` an ARN of `k`'s kind (whether or not it exists)? */
+static int arn_is(const struct elb_kind *k, const char *arn)
+{
+	return strncmp(arn, "arn:aws:elasticloadbalancing:", 29) == 0 &&
+	       strstr(arn, k->arn_part) != NULL;
+}
+
+/*
+ * A resource by ARN, or NULL with AWS's error: ValidationError for what
+ * is no ARN of that kind ("'x' is not a valid target group ARN"), else
+ * the kind's NotFound.
+ */
+static json_t *get_kind(struct lc_req *r, const struct elb_kind *k, const char *arn)
+{
+	json_t *res;
+
+	if (arn == NULL) {
+		lc_elb_missing(r, k->param);
+		return NULL;
+	}
+	if (!arn_is(k, arn)) {
+		lc_validation(r, "'%s' is not a valid %s ARN", arn, k->noun);
+		return NULL;
+	}
+	res = json_object_get(k->table(r->c), arn);
+	if (res == NULL)
+		lc_err(r, 400, k->code, "%s '%s' not found", k->Noun, arn);
+	return res;
+}
+
 json_t *lc_lb_get(struct lc_req *r, const char *arn)
 {
-	json_t *lb = arn ? json_object_get(lc_lbs(r->c), arn) : NULL;
-
-	if (arn == NULL)
-		lc_elb_missing(r, "LoadBalancerArn");
-	else if (lb == NULL)
-		lc_err(r, 400, "LoadBalancerNotFound", "Load balancer '%s' not found", arn);
-	return lb;
+	return get_kind(r, &kinds[0], arn);
 }
 
 json_t *lc_tg_get(struct lc_req *r, const char *arn)
 {
-	json_t *tg = arn ? json_object_get(lc_tgs(r->c), arn) : NULL;
-
-	if (arn == NULL)
-		lc_elb_missing(r, "TargetGroupArn");
-	else if (tg == NULL)
-		lc_err(r, 400, "TargetGroupNotFound", "Target group '%s' not found", arn);
-	return tg;
+	return get_kind(r, &kinds[1], arn);
 }
 
 json_t *lc_listener_get(struct lc_req *r, const char *arn)
 {
-	json_t *l = arn ? json_object_get(lc_listeners(r->c), arn) : NULL;
-
-	if (arn == NULL)
-		lc_elb_missing(r, "ListenerArn");
-	else if (l == NULL)
-		lc_err(r, 400, "ListenerNotFound", "Listener '%s' not found", arn);
-	return l;
+	return get_kind(r, &kinds[2], arn);
 }
 
 char *lc_elb_arn(struct lc_cloud *c, const char *resource)
@@ -279,20 +303,10 @@ int lc_elbv2_sync_after(struct lc_req *r)
 
 static json_t *tagged(struct lc_req *r, const char *arn)
 {
-	json_t *res = json_object_get(lc_lbs(r->c), arn);
-
-	if (res == NULL)
-		res = json_object_get(lc_tgs(r->c), arn);
-	if (res == NULL)
-		res = json_object_get(lc_listeners(r->c), arn);
-	if (res != NULL)
-		return res;
-	if (strstr(arn, ":targetgroup/"))
-		lc_err(r, 400, "TargetGroupNotFound", "Target group '%s' not found", arn);
-	else if (strstr(arn, ":listener/"))
-		lc_err(r, 400, "ListenerNotFound", "Listener '%s' not found", arn);
-	else
-		lc_err(r, 400, "LoadBalancerNotFound", "Load balancer '%s' not found", arn);
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(kinds); i++)
+		if (arn_is(&kinds[i], arn))
+			return get_kind(r, &kinds[i], arn);
+	lc_validation(r, "'%s' is not a valid Elastic Load Balancing resource ARN", arn);
 	return NULL;
 }
 

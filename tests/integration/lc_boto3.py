@@ -287,6 +287,8 @@ def elbv2_checks(session, endpoint, cfg, vpc, subnets):
          {"LoadBalancerArn": bogus_lb}),
         ("unknown target group", "TargetGroupNotFound", elb.describe_target_groups, {"TargetGroupArns": [bogus_tg]}),
         ("unknown listener", "ListenerNotFound", elb.describe_listeners, {"ListenerArns": [bogus_l]}),
+        ("a target group's ARN for a load balancer's", "ValidationError", elb.describe_load_balancers,
+         {"LoadBalancerArns": [tgs[0]]}),
         ("load balancer name taken", "DuplicateLoadBalancerName", elb.create_load_balancer,
          {"Name": "b3-lb-0", "Subnets": sub[1:3]}),
         ("target group name taken", "DuplicateTargetGroupName", elb.create_target_group,

@@ -315,6 +315,8 @@ call "DescribeTargetGroups --target-group-arns" describe-target-groups --target-
 err "DescribeTargetGroups unknown name -> TargetGroupNotFound" TargetGroupNotFound describe-target-groups --names nosuch
 err "DescribeTargetGroups unknown ARN -> TargetGroupNotFound" TargetGroupNotFound \
 	describe-target-groups --target-group-arns "${TGWEB%/*}/0123456789abcdef"
+err "DescribeTargetGroups with a load balancer's ARN -> ValidationError" ValidationError \
+	describe-target-groups --target-group-arns "$LBA"
 err "DescribeTargetGroups unknown load balancer -> LoadBalancerNotFound" LoadBalancerNotFound \
 	describe-target-groups --load-balancer-arn "${LBA%/*}/0123456789abcdef"
 call "DescribeTargetGroups --page-size 2" describe-target-groups --page-size 2 &&
@@ -439,6 +441,7 @@ call "DescribeListeners --marker" describe-listeners --load-balancer-arn "$LBA" 
 	jt "DescribeListeners last page: one, no NextMarker" 'len(d["Listeners"]) == 1 and not d.get("NextMarker")'
 err "DescribeListeners unknown -> ListenerNotFound" ListenerNotFound \
 	describe-listeners --listener-arns "${L80%/*}/0123456789abcdef"
+err "DescribeListeners with no ARN -> ValidationError" ValidationError describe-listeners --listener-arns listener-80
 errnv "DescribeListeners without a load balancer or listeners -> ValidationError" ValidationError describe-listeners
 call "DescribeTargetGroups --load-balancer-arn" describe-target-groups --load-balancer-arn "$LBA" &&
 	jt "DescribeTargetGroups --load-balancer-arn: the groups its listeners use, with its ARN" \
@@ -546,6 +549,7 @@ call "DescribeTags after RemoveTags" describe-tags --resource-arns "$LBA" "$TGWE
 		'{t["ResourceArn"]: tags(t) for t in d["TagDescriptions"]} == {E["LBA"]: {"tier": "front"}, E["TGWEB"]: {"team": "ops", "env": "test"}, E["L80"]: {"role": "prod"}}'
 err "DescribeTags unknown load balancer -> LoadBalancerNotFound" LoadBalancerNotFound \
 	describe-tags --resource-arns "${LBA%/*}/0123456789abcdef"
+err "DescribeTags with no ARN -> ValidationError" ValidationError describe-tags --resource-arns "$LBA" elb-a
 err "AddTags unknown target group -> TargetGroupNotFound" TargetGroupNotFound \
 	add-tags --resource-arns "${TGWEB%/*}/0123456789abcdef" --tags Key=a,Value=b
 err "RemoveTags unknown listener -> ListenerNotFound" ListenerNotFound \
