@@ -15,6 +15,7 @@
 #include "core/utf8.h"
 #include "core/util.h"
 #include "localcloud/api-int.h"
+#include "localcloud/autoscaling-int.h"
 #include "localcloud/cloud-int.h"
 #include "localcloud/ec2-int.h"
 #include "localcloud/elbv2-int.h"
@@ -38,6 +39,7 @@ static const struct lc_service services[] = {
     {"ec2", "2016-11-15", LC_EC2_XMLNS, lc_ec2_action, 1},
     {"sts", "2011-06-15", "https://sts.amazonaws.com/doc/2011-06-15/", lc_sts_action, 0},
     {"elasticloadbalancing", "2015-12-01", LC_ELBV2_XMLNS, lc_elbv2_action, 0},
+    {"autoscaling", "2011-01-01", LC_AUTOSCALING_XMLNS, lc_autoscaling_action, 0},
 };
 
 static const struct lc_service *service_named(const char *name)

@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "localcloud/autoscaling-int.h"
 #include "localcloud/cloud-int.h"
 #include "localcloud/cloud.h"
 #include "localcloud/daemon-int.h"
@@ -31,8 +32,8 @@ void lc_bridge_name(char out[16], const char *state_dir)
 
 /*
  * Four times a second: the load balancers' watcher (health, drains, dead
- * HAProxy processes); once a second: old terminated instances forgotten,
- * layers set aside deleted.
+ * HAProxy processes) and the Auto Scaling reconciler; once a second: old terminated instances
+ * forgotten, layers set aside deleted.
  */
 static void *reaper_main(void *arg)
 {
@@ -40,6 +41,7 @@ static void *reaper_main(void *arg)
 
 	for (unsigned round = 0; !c->stopping; round++) {
 		lc_lbs_watch(c);
+		lc_asgs_reconcile(c);
 		if (round % 4 == 0)
 			lc_instances_expire(c);
 		kiln_sleep(0.25, &c->stopping);

@@ -267,8 +267,9 @@ static void target_server(struct lb_desired *d, json_t *tg, const char *key, jso
 		 * down; their unchecked backups are there from the reload on, so that a
 		 * group whose targets are all new fails open, as on AWS, instead of 503.
 		 */
-		if (json_object_get(known, full) != NULL ||
-		    (!checked && strcmp(admin, "maint") != 0))
+		in_reload = json_object_get(known, full) != NULL ||
+		            (!checked && strcmp(admin, "maint") != 0);
+		if (in_reload)
 			kiln_buf_printf(&d->reload, "    server %s %s\n", name, params);
 	}
 	json_object_set_new(d->servers, full,

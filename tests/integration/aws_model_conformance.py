@@ -34,6 +34,9 @@ import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+import aws_operations  # noqa: E402
+
 try:
     import botocore.loaders
 except ImportError:
@@ -52,25 +55,7 @@ MODELS = {
 }
 VERSION_TO_SVC = {"2016-11-15": "ec2", "2015-12-01": "elbv2", "2011-01-01": "autoscaling"}
 
-IMPLEMENTED = {
-    "ec2": """DescribeImages CreateImage DeregisterImage DescribeSnapshots DeleteSnapshot
-        RunInstances DescribeInstances DescribeInstanceStatus StartInstances StopInstances
-        TerminateInstances GetConsoleOutput CreateKeyPair DeleteKeyPair DescribeKeyPairs
-        ImportKeyPair CreateSecurityGroup DeleteSecurityGroup AuthorizeSecurityGroupIngress
-        RevokeSecurityGroupIngress DescribeSecurityGroups DescribeVpcs DescribeSubnets
-        CreateTags DeleteTags DescribeTags CreateLaunchTemplate CreateLaunchTemplateVersion
-        DescribeLaunchTemplates DescribeLaunchTemplateVersions ModifyLaunchTemplate
-        DeleteLaunchTemplate""".split(),
-    "elbv2": """CreateLoadBalancer DescribeLoadBalancers DeleteLoadBalancer CreateTargetGroup
-        DescribeTargetGroups DeleteTargetGroup ModifyTargetGroup CreateListener
-        DescribeListeners DeleteListener ModifyListener RegisterTargets DeregisterTargets
-        DescribeTargetHealth AddTags DescribeTags RemoveTags""".split(),
-    "autoscaling": """CreateAutoScalingGroup UpdateAutoScalingGroup DeleteAutoScalingGroup
-        DescribeAutoScalingGroups DescribeAutoScalingInstances SetDesiredCapacity
-        AttachLoadBalancerTargetGroups DetachLoadBalancerTargetGroups
-        DescribeScalingActivities CreateOrUpdateTags DeleteTags""".split(),
-    "ssm": ["GetParameter", "GetParameters"],
-}
+IMPLEMENTED = aws_operations.IMPLEMENTED
 
 failures = []
 

@@ -15,12 +15,13 @@ Exits 77 (skipped) when moto or botocore is not importable.
 """
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+import aws_operations  # noqa: E402
+import motoserver  # noqa: E402
 
 try:
     import botocore.session
@@ -41,28 +42,11 @@ PUBKEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAufKrrgbysKfAWDeAbbIMerDQuJkSNzo
           "kiln-test")
 
 # Every operation kiln implements for these services (STS is tested elsewhere).
-OPERATIONS = {
-    "ec2": """DescribeImages CreateImage DeregisterImage DescribeSnapshots DeleteSnapshot
-        RunInstances DescribeInstances DescribeInstanceStatus StartInstances StopInstances
-        TerminateInstances GetConsoleOutput CreateKeyPair DeleteKeyPair DescribeKeyPairs
-        ImportKeyPair CreateSecurityGroup DeleteSecurityGroup AuthorizeSecurityGroupIngress
-        RevokeSecurityGroupIngress DescribeSecurityGroups DescribeVpcs DescribeSubnets
-        CreateTags DeleteTags DescribeTags CreateLaunchTemplate CreateLaunchTemplateVersion
-        DescribeLaunchTemplates DescribeLaunchTemplateVersions ModifyLaunchTemplate
-        DeleteLaunchTemplate""".split(),
-    "elbv2": """CreateLoadBalancer DescribeLoadBalancers DeleteLoadBalancer CreateTargetGroup
-        DescribeTargetGroups DeleteTargetGroup ModifyTargetGroup CreateListener
-        DescribeListeners DeleteListener ModifyListener RegisterTargets DeregisterTargets
-        DescribeTargetHealth AddTags DescribeTags RemoveTags""".split(),
-    "autoscaling": """CreateAutoScalingGroup UpdateAutoScalingGroup DeleteAutoScalingGroup
-        DescribeAutoScalingGroups DescribeAutoScalingInstances SetDesiredCapacity
-        AttachLoadBalancerTargetGroups DetachLoadBalancerTargetGroups
-        DescribeScalingActivities CreateOrUpdateTags DeleteTags""".split(),
-}
+OPERATIONS = {k: v for k, v in aws_operations.IMPLEMENTED.items() if k != "ssm"}
 
 failures = []
 tmp = tempfile.mkdtemp(prefix="kiln-aws-moto-")
-server = None
+MOTO = motoserver.Moto(tmp)
 
 
 def check(cond, what):
@@ -71,39 +55,12 @@ def check(cond, what):
         print("FAIL:", what)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_moto():
-    global server
-    port = free_port()
-    log = open(os.path.join(tmp, "moto.log"), "w")
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                               str(port)], stdout=log, stderr=subprocess.STDOUT)
-    url = "http://127.0.0.1:%d" % port
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("moto_server exited: see %s" % log.name)
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1).read()
-            return url
-        except Exception:
-            time.sleep(0.2)
-    raise RuntimeError("moto_server did not start within 30 s")
+    return MOTO.start()
 
 
 def stop_moto():
-    if server is not None and server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    MOTO.stop()
 
 
 def client(url, name):
@@ -128,24 +85,16 @@ def prepare(url):
 
 
 def run_driver(url, snapshot):
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": tmp,
-        "AWS_CONFIG_FILE": os.path.join(tmp, "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": os.path.join(tmp, "credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_REGION": REGION,
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": AKID,
-        "AWS_SECRET_ACCESS_KEY": SECRET,
-        "KILN_TRACE": "aws,http",
-        "KILN_TEST_SNAPSHOT": snapshot,
-        "KILN_TEST_SECRET": SSM_SECRET,
-        "KILN_TEST_PUBKEY": PUBKEY,
-    }
-    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-        if k in os.environ:
-            env[k] = os.environ[k]
+    env = motoserver.client_env(
+        tmp, REGION,
+        AWS_ENDPOINT_URL=url,
+        AWS_ACCESS_KEY_ID=AKID,
+        AWS_SECRET_ACCESS_KEY=SECRET,
+        KILN_TRACE="aws,http",
+        KILN_TEST_SNAPSHOT=snapshot,
+        KILN_TEST_SECRET=SSM_SECRET,
+        KILN_TEST_PUBKEY=PUBKEY,
+    )
     record = os.path.join(tmp, "record.tsv")
     p = subprocess.run([DRIVER, "--record", record, "-v", "e2e"], env=env,
                        capture_output=True, text=True, timeout=300)

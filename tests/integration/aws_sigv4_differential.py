@@ -18,10 +18,12 @@ import hashlib
 import json
 import os
 import random
-import subprocess
 import sys
 from unittest import mock
 from urllib.parse import quote, urlsplit
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+import sigv4tool  # noqa: E402
 
 try:
     import botocore.auth
@@ -45,14 +47,6 @@ CHARS = (
     " %"  # space and a bare percent
     "\u00e9\u65e5\u672c\U0001f600"  # UTF-8 of 2, 3 and 4 bytes
 )
-
-
-def tool_path():
-    build = os.environ.get("KILN_BUILD_DIR")
-    if not build:
-        here = os.path.dirname(os.path.abspath(__file__))
-        build = os.path.join(here, "..", "..", "build")
-    return os.path.join(build, "sigv4_tool")
 
 
 def rand_text(rng, lo, hi, pool=CHARS):
@@ -211,24 +205,6 @@ def tool_line(op, case, method, path, query, header_lines, body, secret=SECRET_K
     )
 
 
-def run_tool(lines):
-    proc = subprocess.run(
-        [tool_path()],
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if proc.returncode != 0:
-        print("sigv4_tool failed (%d): %s" % (proc.returncode, proc.stderr), file=sys.stderr)
-        sys.exit(1)
-    out = [json.loads(l) for l in proc.stdout.splitlines()]
-    if len(out) != len(lines):
-        print("sigv4_tool answered %d of %d lines" % (len(out), len(lines)), file=sys.stderr)
-        sys.exit(1)
-    return out
-
-
 def alter_query(query):
     pairs = query.split("&") if query else []
     for i, p in enumerate(pairs):
@@ -240,9 +216,6 @@ def alter_query(query):
 
 
 def main():
-    if not os.access(tool_path(), os.X_OK):
-        print("sigv4_tool not found at %s" % tool_path(), file=sys.stderr)
-        return 1
     rng = random.Random(20261123)
     cases = make_cases(rng)
 
@@ -255,7 +228,7 @@ def main():
         path = urlsplit(req.url).path
         hdr_lines = ["%s: %s" % (k, v) for k, v in case["headers"]]
         sign_lines.append(tool_line("sign", case, case["method"], path, wire_query(case), hdr_lines, case["body"]))
-    results = run_tool(sign_lines)
+    results = sigv4tool.run(sign_lines)
     failures = 0
     for i, (case, req, res) in enumerate(zip(cases, signed, results)):
         want_auth = "Authorization: " + req.headers["Authorization"]
@@ -317,7 +290,7 @@ def main():
         add("clock skew", when=FIXED_EPOCH + 3600, code="RequestExpired")
         if i % 10 == 0:
             add("no authorization", h=[l for l in hdrs if not l.lower().startswith("authorization:")], code="IncompleteSignature")
-    results = run_tool(verify_lines)
+    results = sigv4tool.run(verify_lines)
     failures = 0
     for (i, label, code), res in zip(expect, results):
         ok = res.get("ok") is True if code is None else (res.get("ok") is False and res.get("code") == code)

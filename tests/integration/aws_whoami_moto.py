@@ -9,12 +9,12 @@ Exits 77 (skipped) when moto or botocore is not importable.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+import motoserver  # noqa: E402
 
 try:
     import botocore.session
@@ -33,7 +33,7 @@ REGION = "eu-west-1"
 
 failures = []
 tmp = tempfile.mkdtemp(prefix="kiln-whoami-moto-")
-server = None
+MOTO = motoserver.Moto(tmp)
 
 
 def check(cond, what):
@@ -42,46 +42,16 @@ def check(cond, what):
         print("FAIL:", what)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_moto():
-    global server
-    port = free_port()
-    log = open(os.path.join(tmp, "moto.log"), "w")
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                               str(port)], stdout=log, stderr=subprocess.STDOUT)
-    url = "http://127.0.0.1:%d" % port
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("moto_server exited: see %s" % log.name)
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1).read()
-            return url
-        except Exception:
-            time.sleep(0.2)
-    raise RuntimeError("moto_server did not start within 30 s")
+    return MOTO.start()
+
+
+def stop_moto():
+    MOTO.stop()
 
 
 def env_for(url, **extra):
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": tmp,
-        "AWS_CONFIG_FILE": os.path.join(tmp, "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": os.path.join(tmp, "credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_REGION": REGION,
-        "AWS_ENDPOINT_URL_STS": url,
-    }
-    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-        if k in os.environ:
-            env[k] = os.environ[k]
-    env.update(extra)
-    return env
+    return motoserver.client_env(tmp, REGION, AWS_ENDPOINT_URL_STS=url, **extra)
 
 
 def kiln(env, *args):
@@ -145,12 +115,6 @@ if __name__ == "__main__":
     try:
         rc = main()
     finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        stop_moto()
         shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(rc)

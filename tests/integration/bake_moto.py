@@ -21,12 +21,12 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+import motoserver  # noqa: E402
 
 try:
     import botocore.session
@@ -48,7 +48,7 @@ NO_SUCH_TYPE = "kiln9.never"
 
 failures = []
 tmp = tempfile.mkdtemp(prefix="kiln-bake-moto-")
-server = None
+MOTO = motoserver.Moto(tmp, env=dict(os.environ, MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION="true"))
 
 
 def check(cond, what):
@@ -57,43 +57,12 @@ def check(cond, what):
         failures.append(what)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_moto():
-    global server
-    port = free_port()
-    log = open(os.path.join(tmp, "moto.log"), "w")
-    # Instance types are validated, so that the profile's made-up type makes any
-    # RunInstances fail: should the cache miss, kiln can never get as far as
-    # connecting to a moto instance's address (which is not on this machine).
-    env = dict(os.environ, MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION="true")
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                               str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = "http://127.0.0.1:%d" % port
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("moto_server exited: see %s" % log.name)
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1).read()
-            return url
-        except Exception:
-            time.sleep(0.2)
-    raise RuntimeError("moto_server did not start within 30 s")
+    return MOTO.start()
 
 
 def stop_moto():
-    if server is not None and server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    MOTO.stop()
 
 
 def ec2_client(url):
@@ -103,23 +72,15 @@ def ec2_client(url):
 
 
 def kiln(url, *args):
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": tmp,
-        "AWS_CONFIG_FILE": os.path.join(tmp, "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": os.path.join(tmp, "credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_REGION": REGION,
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": AKID,
-        "AWS_SECRET_ACCESS_KEY": SECRET,
-        "KILN_STATE_DIR": os.path.join(tmp, "state"),
-        "KILN_CACHE": os.path.join(tmp, "cache"),
-        "KILN_TRACE": "aws",
-    }
-    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-        if k in os.environ:
-            env[k] = os.environ[k]
+    env = motoserver.client_env(
+        tmp, REGION,
+        AWS_ENDPOINT_URL=url,
+        AWS_ACCESS_KEY_ID=AKID,
+        AWS_SECRET_ACCESS_KEY=SECRET,
+        KILN_STATE_DIR=os.path.join(tmp, "state"),
+        KILN_CACHE=os.path.join(tmp, "cache"),
+        KILN_TRACE="aws",
+    )
     return subprocess.run([KILN] + list(args), env=env, capture_output=True, text=True,
                           timeout=120)
 

@@ -12,51 +12,11 @@ set -u
 for tool in ssh ssh-keygen ssh-keyscan debootstrap ip nsenter; do
 	command -v "$tool" >/dev/null || { echo "skipped: no $tool"; exit 77; }
 done
-LC="${KILN_BUILD_DIR:?}/lc_machine"
-cache="${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}"
-cidr=10.213.0.0/24
-br="kt$$"
-# Other checkouts of kiln on this machine run this test too: one at a time on
-# this address range, or their instances answer for ours.
-exec 9>/tmp/kiln-test-net-10.213.0.lock
-flock -w 900 9 || { echo "FAIL: 10.213.0.0/24 stayed busy" >&2; exit 1; }
-tmp=$(mktemp -d /tmp/kiln-lcrun-XXXXXX)
-drivers=()
+. "$(dirname "$0")/../fixtures/runtime.sh"
 
 elapsed() {
 	awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN {printf "%.3f\n", b - a}'
 }
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$tmp"/*/console.log; do
-		[ -f "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }
-	done
-	exit 1
-}
-
-cleanup() {
-	local rc=$? pid d
-	for pid in "${drivers[@]}"; do
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for pid in "${drivers[@]}"; do
-		wait "$pid" 2>/dev/null
-	done
-	for d in "$tmp"/i-*; do
-		[ -d "$d" ] && "$LC" reap "$d"
-	done
-	"$LC" net-down "$br"
-	rm -rf "$tmp"
-	if grep -q "$tmp" /proc/mounts || ip link show "$br" >/dev/null 2>&1 ||
-		pgrep -f "cloud __init --dir $tmp" >/dev/null; then
-		echo "FAIL: left behind: mounts, bridge or processes of $tmp" >&2
-		rc=1
-	fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 # Base layer: built once per machine, cloned (hard links) into this test's layer.
 start=$(date +%s.%N)
