@@ -386,6 +386,27 @@ call "RegisterTargets (unused group)" register-targets --target-group-arn "$TGDE
 call "DeregisterTargets (unused group)" deregister-targets --target-group-arn "$TGDEF" --targets "Id=$I3"
 call "DescribeTargetHealth (unused group, deregistered)" describe-target-health --target-group-arn "$TGDEF" &&
 	jt "a target deregistered from a group no listener uses goes at once" 'd["TargetHealthDescriptions"] == []'
+# A group holds at most 1,000 targets (AWS's quota), the 1,001st is refused
+# and nothing of its request is kept. Ten requests of 100 instance:port pairs.
+for b in $(seq 0 9); do
+	batch=()
+	for p in $(seq $((b * 100 + 1)) $((b * 100 + 100))); do batch+=("Id=$I3,Port=$p"); done
+	cli elbv2 register-targets --target-group-arn "$TGDEF" --targets "${batch[@]}" ||
+		bad "RegisterTargets up to 1,000" "batch $b: $(head -c 300 "$tmp/err")"
+done
+err "RegisterTargets the 1,001st -> TooManyTargets" TooManyTargets \
+	register-targets --target-group-arn "$TGDEF" --targets "Id=$I3,Port=1001" "Id=$I3,Port=1"
+call "DescribeTargetHealth (1,000 targets)" describe-target-health --target-group-arn "$TGDEF" &&
+	jt "1,000 targets, none of the refused request" \
+		'len(d["TargetHealthDescriptions"]) == 1000 and all(t["Target"]["Port"] <= 1000 for t in d["TargetHealthDescriptions"])'
+for b in $(seq 0 9); do
+	batch=()
+	for p in $(seq $((b * 100 + 1)) $((b * 100 + 100))); do batch+=("Id=$I3,Port=$p"); done
+	cli elbv2 deregister-targets --target-group-arn "$TGDEF" --targets "${batch[@]}" ||
+		bad "DeregisterTargets the 1,000" "batch $b: $(head -c 300 "$tmp/err")"
+done
+call "DescribeTargetHealth (the 1,000 deregistered)" describe-target-health --target-group-arn "$TGDEF" &&
+	jt "the 1,000 went at once" 'd["TargetHealthDescriptions"] == []'
 
 # ---------------------------------------------------------------- listeners
 call "CreateListener forward" create-listener --load-balancer-arn "$LBA" --protocol HTTP --port 80 \
@@ -433,6 +454,11 @@ err "CreateListener with a group another load balancer uses -> TargetGroupAssoci
 	create-listener --load-balancer-arn "$LBB" --protocol HTTP --port 80 --default-actions "Type=forward,TargetGroupArn=$TGWEB"
 errnv "CreateListener without actions -> ValidationError" ValidationError \
 	create-listener --cli-input-json "{\"LoadBalancerArn\": \"$LBA\", \"Protocol\": \"HTTP\", \"Port\": 83}"
+err "CreateListener two default actions -> TooManyActions" TooManyActions \
+	create-listener --load-balancer-arn "$LBA" --protocol HTTP --port 83 \
+	--default-actions "Type=forward,TargetGroupArn=$TGWEB" 'Type=fixed-response,FixedResponseConfig={StatusCode=200}'
+err "CreateListener TCP -> UnsupportedProtocol" UnsupportedProtocol \
+	create-listener --load-balancer-arn "$LBA" --protocol TCP --port 83 --default-actions "Type=forward,TargetGroupArn=$TGWEB"
 call "DescribeListeners --load-balancer-arn" describe-listeners --load-balancer-arn "$LBA" &&
 	jt "DescribeListeners: the three, ports 80-82" 'sorted(l["Port"] for l in d["Listeners"]) == [80, 81, 82] and all(l["LoadBalancerArn"] == E["LBA"] for l in d["Listeners"])'
 call "DescribeListeners --listener-arns" describe-listeners --listener-arns "$L82" &&
@@ -560,14 +586,28 @@ many=()
 for i in $(seq 1 50); do many+=("Key=k$i,Value=v"); done
 err "AddTags past 50 tags -> TooManyTags" TooManyTags add-tags --resource-arns "$TGWEB" --tags "${many[@]}"
 err "AddTags the same key twice -> DuplicateTagKeys" DuplicateTagKeys add-tags --resource-arns "$TGWEB" --tags Key=a,Value=1 Key=a,Value=2
-if cli elbv2 create-rule --listener-arn "$L80" --priority 1 --conditions Field=path-pattern,Values=/x \
-	--actions "Type=forward,TargetGroupArn=$TGWEB"; then
-	bad "CreateRule answers a clear error" "succeeded: $(head -c 200 "$tmp/out")"
-elif grep -q 'An error occurred (.*) when calling the CreateRule operation.*rules are not supported' "$tmp/err"; then
-	ok "CreateRule answers a clear error"
-else
-	bad "CreateRule answers a clear error" "$(head -c 300 "$tmp/err")"
-fi
+# Listener rules: every operation answers one clear error, and nothing changes.
+RULE="${L80/:listener\//:listener-rule\/}/0123456789abcdef"
+rule_ops=(
+	"CreateRule|create-rule --listener-arn $L80 --priority 1 --conditions Field=path-pattern,Values=/x --actions Type=forward,TargetGroupArn=$TGWEB"
+	"DescribeRules|describe-rules --listener-arn $L80"
+	"ModifyRule|modify-rule --rule-arn $RULE --actions Type=forward,TargetGroupArn=$TGWEB"
+	"DeleteRule|delete-rule --rule-arn $RULE"
+	"SetRulePriorities|set-rule-priorities --rule-priorities RuleArn=$RULE,Priority=2"
+)
+for op in "${rule_ops[@]}"; do
+	name=${op%%|*}
+	# shellcheck disable=SC2086 # the arguments are words without blanks
+	if cli elbv2 ${op#*|}; then
+		bad "$name answers a clear error" "succeeded: $(head -c 200 "$tmp/out")"
+	elif grep -q "An error occurred (UnsupportedOperation) when calling the $name operation.*rules are not supported" "$tmp/err"; then
+		ok "$name answers a clear error"
+	else
+		bad "$name answers a clear error" "$(head -c 300 "$tmp/err")"
+	fi
+done
+call "DescribeListeners after the rules' operations" describe-listeners --listener-arns "$L80" &&
+	jt "the listener kept its forward action" '[a.get("TargetGroupArn") for a in d["Listeners"][0]["DefaultActions"]] == [E["TGWEB"]]'
 
 # ---------------------------------------------------------------- deleting
 call "DeleteListener" delete-listener --listener-arn "$L81"
