@@ -317,6 +317,15 @@ def elbv2_checks(session, endpoint, cfg, vpc, subnets):
          {"ResourceArns": [tgs[4]], "Tags": [{"Key": "k", "Value": "1"}, {"Key": "k", "Value": "2"}]}),
         ("attribute out of range", "ValidationError", elb.modify_target_group_attributes,
          {"TargetGroupArn": tgs[4], "Attributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "3601"}]}),
+        ("a listener over TCP", "UnsupportedProtocol", elb.create_listener,
+         {"LoadBalancerArn": lbs[0], "Protocol": "TCP", "Port": 90,
+          "DefaultActions": [{"Type": "forward", "TargetGroupArn": tgs[3]}]}),
+        ("two default actions", "TooManyActions", elb.create_listener,
+         {"LoadBalancerArn": lbs[0], "Protocol": "HTTP", "Port": 90,
+          "DefaultActions": [{"Type": "forward", "TargetGroupArn": tgs[3]},
+                             {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}]}),
+        ("a network load balancer", "InvalidConfigurationRequest", elb.create_load_balancer,
+         {"Name": "b3-x", "Subnets": sub[:2], "Type": "network"}),
     ):
         expect_elb_error(elb, "ELBv2 %s -> %s" % (name, code), code, fn, **kwargs)
     if succeeded("ModifyLoadBalancerAttributes deletion protection", elb.modify_load_balancer_attributes,
