@@ -26,20 +26,26 @@
 /* How far a request's X-Amz-Date may be from the cloud's clock, as AWS allows. */
 #define LC_MAX_SKEW 900
 
-/* A service the local cloud answers: its signing name, API version and XML namespace. */
+/*
+ * A service the local cloud answers: its signing name, API version and XML
+ * namespace, and the name AWS gives it in a NoSuchVersion error (the signing
+ * name when NULL).
+ */
 struct lc_service {
 	const char *name;
 	const char *version;
 	const char *xmlns;
 	const struct lc_action *(*action)(const char *name);
 	int ec2_shape; /* EC2's own reply and error shapes */
+	const char *title;
 };
 
 static const struct lc_service services[] = {
-    {"ec2", "2016-11-15", LC_EC2_XMLNS, lc_ec2_action, 1},
-    {"sts", "2011-06-15", "https://sts.amazonaws.com/doc/2011-06-15/", lc_sts_action, 0},
-    {"elasticloadbalancing", "2015-12-01", LC_ELBV2_XMLNS, lc_elbv2_action, 0},
-    {"autoscaling", "2011-01-01", LC_AUTOSCALING_XMLNS, lc_autoscaling_action, 0},
+    {"ec2", "2016-11-15", LC_EC2_XMLNS, lc_ec2_action, 1, "AmazonEC2"},
+    {"sts", "2011-06-15", "https://sts.amazonaws.com/doc/2011-06-15/", lc_sts_action, 0,
+     "AWSSecurityTokenService"},
+    {"elasticloadbalancing", "2015-12-01", LC_ELBV2_XMLNS, lc_elbv2_action, 0, NULL},
+    {"autoscaling", "2011-01-01", LC_AUTOSCALING_XMLNS, lc_autoscaling_action, 0, NULL},
 };
 
 static const struct lc_service *service_named(const char *name)
@@ -165,6 +171,33 @@ static const char *lookup_secret(void *arg, const char *access_key_id)
 	return strcmp(access_key_id, c->access_key) == 0 ? c->secret_key : NULL;
 }
 
+/* The value of header `name` (case-insensitive), or NULL. */
+static const char *header_value(const struct lc_http_request *in, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *const *h = in->headers; *h; h++)
+		if (strncasecmp(*h, name, len) == 0 && (*h)[len] == ':')
+			return *h + len + 1 + strspn(*h + len + 1, " \t");
+	return NULL;
+}
+
+/*
+ * The Query API signs the body: an X-Amz-Content-SHA256 that is not the
+ * body's hash ("UNSIGNED-PAYLOAD", the "STREAMING-" forms of S3) would let a
+ * body changed after signing through.
+ */
+static int payload_signed(struct lc_req *r, const struct lc_http_request *in)
+{
+	const char *v = header_value(in, "x-amz-content-sha256");
+
+	if (v == NULL || (strlen(v) == 64 && strspn(v, "0123456789abcdefABCDEF") == 64))
+		return 0;
+	return lc_err(r, 400, "IncompleteSignature",
+	              "X-Amz-Content-SHA256 must be the SHA-256 of the body: this API signs "
+	              "the payload");
+}
+
 /* The signature; the service it names in *service (borrowed from `id`). */
 static int verify(struct lc_req *r, const struct lc_http_request *in,
                   struct kiln_sigv4_identity *id)
@@ -179,7 +212,7 @@ static int verify(struct lc_req *r, const struct lc_http_request *in,
 	int status;
 
 	if (kiln_sigv4_verify(id, &sreq, lookup_secret, r->c, time(NULL), LC_MAX_SKEW) == 0)
-		return 0;
+		return payload_signed(r, in);
 	code = id->error_code[0] ? id->error_code : "AuthFailure";
 	status = strcmp(code, "SignatureDoesNotMatch") == 0 ? 403
 	         : strcmp(code, "AuthFailure") == 0         ? 401
@@ -190,16 +223,32 @@ static int verify(struct lc_req *r, const struct lc_http_request *in,
 	return lc_err(r, status, code, "%s", msg);
 }
 
+/* How many parameters s[0..len) holds at most: one more than its '&'. */
+static size_t params_in(const char *s, size_t len)
+{
+	size_t n = 1;
+
+	if (len == 0)
+		return 0;
+	for (const char *p = s; (p = memchr(p, '&', len - (size_t)(p - s))) != NULL; p++)
+		n++;
+	return n;
+}
+
 /* Parameters from the query string and the body; every one valid UTF-8, and not too many. */
 static int parse_params(struct lc_req *r, const struct lc_http_request *in, struct kiln_query *q)
 {
-	if ((in->query && kiln_query_parse(q, in->query, strlen(in->query)) < 0) ||
+	size_t qlen = in->query ? strlen(in->query) : 0;
+	size_t n = params_in(in->query, qlen) + params_in(in->body, in->body_len);
+
+	/* counted before parsing: a 16 MiB body of "&" would be millions of allocations */
+	if (n > LC_PARAMS_MAX)
+		return lc_err(r, 400, "MalformedQueryString",
+		              "The request has %zu parameters; at most %d are accepted", n,
+		              LC_PARAMS_MAX);
+	if ((qlen && kiln_query_parse(q, in->query, qlen) < 0) ||
 	    (in->body_len && kiln_query_parse(q, in->body, in->body_len) < 0))
 		return lc_err(r, 400, "MalformedQueryString", "%s", kiln_error_last());
-	if (q->count > LC_PARAMS_MAX)
-		return lc_err(r, 400, "MalformedQueryString",
-		              "The request has %zu parameters; at most %d are accepted", q->count,
-		              LC_PARAMS_MAX);
 	for (size_t i = 0; i < q->count; i++) {
 		const struct kiln_query_param *p = &q->params[i];
 		if (!kiln_utf8_valid(p->key, strlen(p->key)))
@@ -228,6 +277,20 @@ static void run_action(struct lc_req *r, const struct lc_action *a)
 		a->after(r);
 }
 
+/* The Version parameter is required, and names the one API version each service speaks. */
+static int version_known(struct lc_req *r, const struct lc_service *svc)
+{
+	const char *version = lc_q(r, "Version");
+
+	if (version == NULL)
+		return lc_missing(r, "Version");
+	if (strcmp(version, svc->version) != 0)
+		return lc_err(r, 400, "NoSuchVersion",
+		              "The requested version (%s) of service %s does not exist", version,
+		              svc->title ? svc->title : svc->name);
+	return 0;
+}
+
 static void dispatch(struct lc_req *r, const struct lc_service *svc)
 {
 	const char *action = lc_q(r, "Action");
@@ -245,6 +308,8 @@ static void dispatch(struct lc_req *r, const struct lc_service *svc)
 		       action);
 		return;
 	}
+	if (version_known(r, svc) < 0)
+		return;
 	if (svc->ec2_shape) {
 		if (lc_q_bool(r, "DryRun", 0, &dry_run) < 0)
 			return;

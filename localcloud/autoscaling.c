@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/util.h"
 #include "localcloud/autoscaling-int.h"
@@ -101,15 +100,12 @@ int lc_as_int(struct lc_req *r, const char *key, long long def, long long min, l
               long long *out)
 {
 	const char *v = lc_q(r, key);
-	char *end;
 	long long x;
 
 	*out = def;
 	if (v == NULL)
 		return 0;
-	errno = 0;
-	x = strtoll(v, &end, 10);
-	if (errno || end == v || *end != '\0')
+	if (lc_parse_int(v, &x) < 0)
 		return lc_as_invalid(r, "Value '%s' at '%s' is not a valid integer", v, key);
 	if (x < min || x > max)
 		return lc_as_invalid(
@@ -126,13 +122,7 @@ int lc_as_bool(struct lc_req *r, const char *key, int def, int *out)
 	const char *v = lc_q(r, key);
 
 	*out = def;
-	if (v == NULL)
-		return 0;
-	if (strcasecmp(v, "true") == 0)
-		*out = 1;
-	else if (strcasecmp(v, "false") == 0)
-		*out = 0;
-	else
+	if (v != NULL && lc_parse_bool(v, out) < 0)
 		return lc_as_invalid(r, "Value '%s' at '%s' is not a valid boolean", v, key);
 	return 0;
 }
@@ -184,7 +174,8 @@ int lc_as_page(struct lc_req *r, size_t total, long long def, long long max, siz
 	if (lc_as_int(r, "MaxRecords", def, 1, max, &size) < 0)
 		return -1;
 	if (token != NULL) {
-		if (strncmp(token, "kiln-", 5) != 0 || token[5] < '0' || token[5] > '9')
+		/* an offset this cloud handed out: no 0, no leading zero */
+		if (strncmp(token, "kiln-", 5) != 0 || token[5] < '1' || token[5] > '9')
 			return lc_err(r, 400, "InvalidNextToken", "The token '%s' is invalid.",
 			              token);
 		errno = 0;

@@ -6,7 +6,7 @@
  * id: instances, images, security_groups, ...), saved atomically to
  * STATE/state.json before a reply leaves whenever a handler changed it.
  *
- * Concurrency: libmicrohttpd answers on a thread pool. A request is
+ * Concurrency: the HTTP server (http.c) answers on a pool of workers. A request is
  * received, verified and its parameters sorted without any lock; the
  * handler then runs with `cloud->mu` held. Slow work never runs under the
  * lock: booting and stopping machines (runner.c), capturing layers

@@ -180,9 +180,33 @@ static int wait_ready(char **endpoint, int fd, pid_t pid, const char *abs)
 	return rc;
 }
 
+/*
+ * In the daemon: close every descriptor but stdin, stdout, stderr and those in
+ * keep[0..n). It outlives whoever started it, and must not hold what they
+ * opened (a test's lock file held by a daemon left behind blocks every later
+ * run that waits for that lock).
+ */
+static void close_inherited(const int *keep, size_t n)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int self = d ? dirfd(d) : -1;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name), kept = fd < 3 || fd == self || e->d_name[0] == '.';
+		for (size_t i = 0; i < n && !kept; i++)
+			kept = fd == keep[i];
+		if (!kept)
+			close(fd);
+	}
+	closedir(d);
+}
+
 /* Fork the daemon into its own session; it keeps the lock and the log. */
 static int start_background(char **endpoint, const struct kiln_cloud_opts *o, const char *abs,
-                            FILE *log)
+                            FILE *log, int lock_fd)
 {
 	int pipefd[2], rc;
 	pid_t pid;
@@ -210,6 +234,10 @@ static int start_background(char **endpoint, const struct kiln_cloud_opts *o, co
 		}
 		if (chdir("/") < 0)
 			_exit(1);
+		{
+			int keep[] = {fileno(log), pipefd[1], lock_fd};
+			close_inherited(keep, KILN_ARRAY_SIZE(keep));
+		}
 		kiln_log_set_stream(log, 1);
 		_exit(lc_daemon_run(o, abs, pipefd[1]) < 0 ? 1 : 0);
 	}
@@ -244,7 +272,7 @@ int kiln_cloud_up(char **out, const struct kiln_cloud_opts *o)
 		kiln_log_set_stream(log, 1);
 		rc = lc_daemon_run(o, abs, -1);
 	} else {
-		rc = start_background(out, o, abs, log);
+		rc = start_background(out, o, abs, log, lock_fd);
 	}
 done:
 	if (log)

@@ -205,7 +205,8 @@ int lc_page_parse(struct lc_req *r, size_t total, long long min, long long max, 
 	if (token != NULL) {
 		errno = 0;
 		start = strtoull(token, &end, 10);
-		if (errno || *end != '\0' || token[0] < '0' || token[0] > '9' || start > total)
+		/* an offset this cloud handed out: digits without a leading zero, never 0 */
+		if (errno || *end != '\0' || token[0] < '1' || token[0] > '9' || start > total)
 			return lc_err(r, 400, "InvalidParameterValue",
 			              "Invalid value for NextToken: %s", token);
 	}

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
 #include "core/util.h"
 #include "localcloud/elbv2-int.h"
 #include "localcloud/xml-int.h"
@@ -232,7 +231,8 @@ int lc_elb_page(struct lc_req *r, size_t total, size_t *first, size_t *count)
 		return -1;
 	if (marker != NULL) {
 		start = strtoull(marker, &end, 10);
-		if (*end != '\0' || marker[0] < '0' || marker[0] > '9' || start > total)
+		/* an offset this cloud handed out: digits without a leading zero, never 0 */
+		if (*end != '\0' || marker[0] < '1' || marker[0] > '9' || start > total)
 			return lc_validation(r, "Invalid value for Marker: %s", marker);
 	}
 	*first = (size_t)start;
@@ -294,8 +294,9 @@ void lc_elbv2_sync_later(struct lc_req *r, const char *lb_arn)
 
 int lc_elbv2_sync_after(struct lc_req *r)
 {
-	if (r->prep != NULL && lc_lb_sync(r->c, r->prep) < 0)
-		kiln_log_warn("%s (the watcher tries again)", kiln_error_last());
+	/* a failure is logged by the sync and tried again by the watcher */
+	if (r->prep != NULL)
+		lc_lb_sync(r->c, r->prep);
 	return 0;
 }
 

@@ -49,4 +49,10 @@ char *lc_lb_dir(struct lc_cloud *c, const char *lb_id);
 /* Server names: "t_<instance>_<port>" (health-checked) and "b_..." (its fail-open backup). */
 void lc_lb_server_name(char out[64], char kind, const char *target_key);
 
+#ifdef KILN_UNITTEST
+/* lbsync.c: the next runtime command adding lines of `p` to a map or ACL (kind "map" or "acl"). */
+void lc_lb_add_command(struct kiln_buf *cmd, const char *kind, long ver, const char *path,
+                       const char *p, const char **end);
+#endif
+
 #endif

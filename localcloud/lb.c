@@ -81,7 +81,13 @@ static void global_section(struct lb_desired *d, json_t *lb)
 	     "# %s (written by the local cloud; changed at run time through admin.sock)\n"
 	     "global\n"
 	     "    stats socket %s/admin.sock mode 600 level admin expose-fd listeners\n"
-
+	     /*
+	      * A listening address is this HAProxy's alone (reloads hand the sockets
+	      * over): a stray HAProxy still bound to the address, from a cloud that
+	      * died on the same range, makes the start fail instead of silently
+	      * taking half the connections.
+	      */
+	     "    noreuseport\n"
 	     "    server-state-file %s/servers.state\n"
 	     /* a worker a reload replaced finishes its requests, within the idle timeout */
 	     "    hard-stop-after %ss\n"

@@ -7,10 +7,15 @@
  * One sync at a time per load balancer (its own mutex), taking the cloud's
  * lock only to render: whichever sync runs last applies the latest state.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -28,6 +33,7 @@ struct lc_lb_runtime {
 	char *structure; /* NULL: nothing applied by this daemon yet */
 	json_t *servers;
 	json_t *files;
+	char *failing; /* the last sync's error, said once until it changes or clears */
 };
 
 static struct lc_lb_runtime *runtime_of(struct lc_cloud *c, const char *arn)
@@ -69,36 +75,69 @@ static void write_files(const char *dir, json_t *files)
 /* Lines of a payload per "add" command: HAProxy reads a command within its buffer (16 KiB). */
 #define PAYLOAD_MAX 8192
 
-/* Add `content`'s lines to version `ver` of a map or ACL, a payload of at most PAYLOAD_MAX at a
+/*
+ * One command adding the lines of `p` up to at most PAYLOAD_MAX bytes to
+ * version `ver`; *end is where the next command starts. A map takes its
+ * lines as one payload; "add acl" takes no payload in HAProxy 2.6, so an
+ * ACL gets one "add acl" a pattern, the commands joined with ';' (patterns
+ * are addresses and CIDR blocks: no ';', no space).
+ */
+KILN_STATIC void lc_lb_add_command(struct kiln_buf *cmd, const char *kind, long ver,
+                                   const char *path, const char *p, const char **end)
+{
+	const char *e = p;
+
+	if (strcmp(kind, "acl") == 0) {
+		/* patterns until the command line would pass PAYLOAD_MAX */
+		while (*e) {
+			size_t len = strcspn(e, "\n"), before = cmd->size;
+			if (len > 0)
+				kiln_buf_printf(cmd, "%sadd acl @%ld %s %.*s", cmd->size ? ";" : "",
+				                ver, path, (int)len, e);
+			if (before > 0 && cmd->size > PAYLOAD_MAX) {
+				kiln_buf_truncate(cmd, before);
+				break;
+			}
+			e += len + (e[len] == '\n');
+		}
+		*end = e;
+		return;
+	}
+	/* whole lines, as many as fit */
+	while (*e && (size_t)(e - p) < PAYLOAD_MAX) {
+		const char *nl = strchr(e, '\n');
+		const char *next = nl ? nl + 1 : e + strlen(e);
+		if (e != p && (size_t)(next - p) > PAYLOAD_MAX)
+			break;
+		e = next;
+	}
+	*end = e;
+	kiln_buf_printf(cmd, "add %s @%ld %s <<\n%.*s%s\n", kind, ver, path, (int)(e - p), p,
+	                e[-1] == '\n' ? "" : "\n");
+}
+
+/* Add `content`'s lines to version `ver` of a map or ACL, a command of at most PAYLOAD_MAX at a
  * time. */
 static int add_lines(const char *dir, const char *kind, long ver, const char *path,
                      const char *content)
 {
 	struct kiln_buf cmd = KILN_BUF_INIT, out = KILN_BUF_INIT;
-	const char *p = content;
+	const char *p = content, *end;
 	int error = 0;
 
 	while (*p && error == 0) {
-		const char *end = p;
-		/* whole lines, as many as fit */
-		while (*end && (size_t)(end - p) < PAYLOAD_MAX) {
-			const char *nl = strchr(end, '\n');
-			const char *next = nl ? nl + 1 : end + strlen(end);
-			if (end != p && (size_t)(next - p) > PAYLOAD_MAX)
-				break;
-			end = next;
-		}
 		kiln_buf_clear(&cmd);
 		kiln_buf_clear(&out);
-		kiln_buf_printf(&cmd, "add %s @%ld %s <<\n%.*s%s\n", kind, ver, path,
-		                (int)(end - p), p, end[-1] == '\n' ? "" : "\n");
+		lc_lb_add_command(&cmd, kind, ver, path, p, &end);
+		p = end;
+		if (cmd.size == 0)
+			continue;
 		error = lc_haproxy_cmd(dir, cmd.ptr, &out);
 		kiln_buf_rtrim(&out);
-		/* success is silence */
+		/* success is silence (an empty line a command) */
 		if (error == 0 && out.size)
 			error = kiln_error_set(KILN_ERROR, "HAProxy: add %s %s: %s", kind, path,
 			                       out.ptr);
-		p = end;
 	}
 	kiln_buf_release(&cmd);
 	kiln_buf_release(&out);
@@ -334,6 +373,59 @@ static void adopt(struct lc_lb_runtime *rt, const char *dir)
 }
 
 /* Start, reload or update at run time; the lock of `rt` held. */
+/* 0 when this host lets a new socket listen on ip:port (nothing else holds it). */
+static int port_free(const char *ip, long port)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), error = 0, one = 1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((unsigned short)port);
+	if (fd < 0 || inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
+		error = kiln_error_set(KILN_ERROR, "cannot check %s:%ld: %s", ip, port,
+		                       strerror(errno));
+	/* as HAProxy binds: connections of an earlier listener in TIME_WAIT do not count */
+	else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+	         bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno == EADDRINUSE)
+		error = kiln_error_set(KILN_ERROR,
+		                       "%s:%ld is taken by another process (a HAProxy left by a "
+		                       "cloud that died on this address range?)",
+		                       ip, port);
+	if (fd >= 0)
+		close(fd);
+	return error;
+}
+
+/*
+ * The listeners' addresses in `structure` that `held` (what the running
+ * HAProxy was given; NULL when none runs) does not bind, checked free: a
+ * HAProxy cannot share them (noreuseport) and would fail with less to say.
+ */
+static int binds_free(const char *structure, const char *held)
+{
+	const char *p = structure;
+	int error = 0;
+
+	if (held != NULL && *held == '\0')
+		return 0; /* what the running HAProxy binds is not known: it may hold them all */
+	while (error == 0 && (p = strstr(p, "\n    bind ")) != NULL) {
+		char line[96];
+		const char *colon;
+		size_t len = strcspn(p + 1, "\n");
+
+		snprintf(line, sizeof(line), "%.*s\n", (int)len, p + 1);
+		p += 1 + len;
+		colon = strrchr(line, ':');
+		if (colon == NULL || (held != NULL && strstr(held, line) != NULL))
+			continue;
+		char ip[64];
+		snprintf(ip, sizeof(ip), "%.*s", (int)(colon - (line + 9)), line + 9);
+		error = port_free(ip, atol(colon + 1));
+	}
+	return error;
+}
+
 static int apply(struct lc_cloud *c, struct lc_lb_runtime *rt, struct lb_desired *d)
 {
 	int running = lc_haproxy_pid(d->dir) != 0, error = 0;
@@ -343,6 +435,8 @@ static int apply(struct lc_cloud *c, struct lc_lb_runtime *rt, struct lb_desired
 		write_files(d->dir, d->files);
 		error = lc_net_addr_add(&c->net, d->ip);
 		if (error == 0)
+			error = binds_free(d->structure.ptr, NULL);
+		if (error == 0)
 			error = lc_haproxy_check(d->dir, d->full.ptr);
 		if (error == 0)
 			error = lc_haproxy_start(d->dir, d->full.ptr);
@@ -350,9 +444,15 @@ static int apply(struct lc_cloud *c, struct lc_lb_runtime *rt, struct lb_desired
 			error = settle_servers(d->dir, d->servers);
 	} else if (rt->structure != NULL && strcmp(rt->structure, d->structure.ptr) != 0) {
 		write_files(d->dir, d->files);
-		error = lc_haproxy_check(d->dir, d->reload.ptr);
+		error = binds_free(d->structure.ptr, rt->structure);
+		if (error == 0)
+			error = lc_haproxy_check(d->dir, d->reload.ptr);
 		if (error == 0)
 			error = lc_haproxy_reload(d->dir, d->reload.ptr);
+		if (error == 0)
+			kiln_log_info("load balancer %s: HAProxy reloaded (its listeners or target "
+			              "groups changed)",
+			              d->arn);
 		/*
 		 * The reload kept the servers HAProxy had and still wants, and brought
 		 * the new targets' backups: the rest at run time.
@@ -409,6 +509,23 @@ static void record_outcome(struct lc_cloud *c, const char *arn, int error)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/*
+ * A failing sync is tried again every watcher round: its error reaches the
+ * log once, and again only when it changes, and its end is said too.
+ */
+static void tell_outcome(struct lc_lb_runtime *rt, int error)
+{
+	if (error < 0 && (rt->failing == NULL || strcmp(rt->failing, kiln_error_last()) != 0)) {
+		kiln_log_warn("%s (tried again until it works)", kiln_error_last());
+		free(rt->failing);
+		rt->failing = kiln_xstrdup(kiln_error_last());
+	} else if (error == 0 && rt->failing != NULL) {
+		kiln_log_info("load balancer %s: in sync again", rt->arn);
+		free(rt->failing);
+		rt->failing = NULL;
+	}
+}
+
 int lc_lb_sync(struct lc_cloud *c, const char *arn)
 {
 	struct lc_lb_runtime *rt = runtime_of(c, arn);
@@ -435,6 +552,7 @@ int lc_lb_sync(struct lc_cloud *c, const char *arn)
 	error = apply(c, rt, &d);
 	if (error < 0)
 		kiln_error_prefix(error, "load balancer %s", arn);
+	tell_outcome(rt, error);
 	pthread_mutex_unlock(&rt->mu);
 	record_outcome(c, arn, error);
 	lc_lb_desired_release(&d);
@@ -471,6 +589,7 @@ void lc_lbs_release(struct lc_cloud *c)
 		free(rt->structure);
 		json_decref(rt->servers);
 		json_decref(rt->files);
+		free(rt->failing);
 		pthread_mutex_destroy(&rt->mu);
 		free(rt->arn);
 		free(rt);

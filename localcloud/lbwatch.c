@@ -244,8 +244,7 @@ void lc_lbs_watch(struct lc_cloud *c)
 		json_t *rows;
 		struct lb_desired d;
 		/* a dead HAProxy is started again; any change the state asks for applied */
-		if (lc_lb_sync(c, lc_str(lb, "arn")) < 0)
-			kiln_log_debug("%s", kiln_error_last());
+		lc_lb_sync(c, lc_str(lb, "arn")); /* a failure is logged by the sync */
 		rows = read_stats(dir);
 		pthread_mutex_lock(&c->mu);
 		if (rows && lc_lb_render(&d, c, lc_str(lb, "arn"), NULL) == 0) {
@@ -267,8 +266,7 @@ void lc_lbs_resume(struct lc_cloud *c)
 	/* a HAProxy that kept serving while the daemon was away is adopted, not restarted */
 	json_array_foreach(list, i, lb)
 	{
-		if (lc_lb_sync(c, lc_str(lb, "arn")) < 0)
-			kiln_log_warn("%s", kiln_error_last());
+		lc_lb_sync(c, lc_str(lb, "arn")); /* a failure is logged by the sync */
 	}
 	json_decref(list);
 }

@@ -92,10 +92,17 @@ int lc_q_has_prefix(const struct lc_req *r, const char *prefix);
 size_t lc_q_indexes(const struct lc_req *r, const char *prefix, int **out);
 /* Values of PREFIX.1, PREFIX.2, ... in index order, empty ones left out (free *out). */
 size_t lc_q_list(const struct lc_req *r, const char *prefix, const char ***out);
+/*
+ * The spellings the SDKs send, and no other: an integer is digits with an
+ * optional minus (no blanks, no plus), a boolean "true" or "false". 0, or -1
+ * when `v` is neither.
+ */
+int lc_parse_int(const char *v, long long *out);
+int lc_parse_bool(const char *v, int *out);
 /* An integer parameter within [min, max]; `def` when absent. */
 int lc_q_int(struct lc_req *r, const char *key, long long def, long long min, long long max,
              long long *out);
-/* A boolean parameter ("true" or "false", as the SDKs send them); `def` when absent. */
+/* A boolean parameter: "true" or "false" exactly, as EC2 documents them; `def` when absent. */
 int lc_q_bool(struct lc_req *r, const char *key, int def, int *out);
 /* Is `v` one of list[0..n)? */
 int lc_in_list(const char *const *list, size_t n, const char *v);

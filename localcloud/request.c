@@ -3,12 +3,12 @@
  * searches over the sorted keys; a list PREFIX.N is the range of keys that
  * start with "PREFIX.", which the sort keeps together.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "localcloud/cloud-int.h"
 #include "localcloud/request-int.h"
@@ -72,6 +72,8 @@ const char *lc_q(const struct lc_req *r, const char *key)
 	return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
+static const char *vlookup(const struct lc_req *r, int raw, const char *fmt, va_list ap)
+    KILN_PRINTF(3, 0);
 static const char *vlookup(const struct lc_req *r, int raw, const char *fmt, va_list ap)
 {
 	char key[256];
@@ -209,20 +211,40 @@ int lc_invalid(struct lc_req *r, const char *name, const char *value, const char
 	              value, name, expected);
 }
 
+int lc_parse_int(const char *v, long long *out)
+{
+	char *end;
+
+	/* digits with an optional minus, as the SDKs write them: strtoll would also take " +5" */
+	if (!(isdigit((unsigned char)v[0]) || (v[0] == '-' && isdigit((unsigned char)v[1]))))
+		return -1;
+	errno = 0;
+	*out = strtoll(v, &end, 10);
+	return errno || *end != '\0' ? -1 : 0;
+}
+
+int lc_parse_bool(const char *v, int *out)
+{
+	if (strcmp(v, "true") == 0)
+		*out = 1;
+	else if (strcmp(v, "false") == 0)
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
 int lc_q_int(struct lc_req *r, const char *key, long long def, long long min, long long max,
              long long *out)
 {
 	const char *v = lc_q(r, key);
-	char *end;
 	long long x;
 
 	if (v == NULL) {
 		*out = def;
 		return 0;
 	}
-	errno = 0;
-	x = strtoll(v, &end, 10);
-	if (errno || end == v || *end != '\0')
+	if (lc_parse_int(v, &x) < 0)
 		return lc_invalid(r, key, v, "Expected an integer.");
 	if (x < min || x > max)
 		return lc_err(r, 400, "InvalidParameterValue",
@@ -237,13 +259,8 @@ int lc_q_bool(struct lc_req *r, const char *key, int def, int *out)
 {
 	const char *v = lc_q(r, key);
 
-	if (v == NULL)
-		*out = def;
-	else if (strcasecmp(v, "true") == 0)
-		*out = 1;
-	else if (strcasecmp(v, "false") == 0)
-		*out = 0;
-	else
+	*out = def;
+	if (v != NULL && lc_parse_bool(v, out) < 0)
 		return lc_invalid(r, key, v, "Expected true or false.");
 	return 0;
 }

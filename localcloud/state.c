@@ -39,7 +39,10 @@ int lc_state_save(struct lc_cloud *c)
 	char *text = json_dumps(c->st, JSON_COMPACT);
 	int rc;
 
-	rc = kiln_file_write_atomic(path, text, strlen(text), 0600);
+	if (text == NULL)
+		rc = kiln_error_set(KILN_ERROR, "the state cannot be written as JSON");
+	else
+		rc = kiln_file_write_atomic(path, text, strlen(text), 0600);
 	if (rc < 0)
 		kiln_log_error("saving state: %s", kiln_error_last());
 	free(text);

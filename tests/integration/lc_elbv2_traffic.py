@@ -17,6 +17,9 @@ with a production listener. Checked, through the load balancer's address:
 - deleting a group a listener uses is refused (ResourceInUse);
 - zero failed requests during 10 ModifyListener swaps under load, and every
   request after a swap's reply reaches the new group;
+- a process already listening on a new listener's address is reported in the
+  cloud's log, never shared (HAProxy binds without SO_REUSEPORT), and the
+  listener serves once the address is free;
 - zero failed requests while the daemon is killed (kill -9) and restarted
   under load; the restarted daemon answers for the load balancer;
 - `kiln cloud down` leaves no HAProxy, machine or bridge behind.
@@ -27,6 +30,7 @@ Exit 1 on any failure, 77 to skip (not root, no botocore).
 import http.client
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -74,14 +78,7 @@ chmod +x /etc/kiln/boot.d/50-web
 """
 
 
-def get(host, port, path="/", timeout=5):
-    c = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        return r.status, r.read().decode(errors="replace").strip()
-    finally:
-        c.close()
+get = lctest.http_get
 
 
 def control(ip, verb):
@@ -89,58 +86,6 @@ def control(ip, verb):
         return get(ip, 8081, "/cgi-bin/" + verb)[0] == 200
     except OSError:
         return False
-
-
-class Load:
-    """Keep-alive clients through the load balancer, counting failures."""
-
-    def __init__(self, host, clients=8, limit=200000, seconds=120):
-        self.host, self.clients, self.limit, self.seconds = host, clients, limit, seconds
-        self.ok = self.failed = 0
-        self.errors = []
-        self.seen = []  # (time, hostname)
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(clients)]
-
-    def run(self):
-        deadline = time.time() + self.seconds
-        conn = None
-        while not self.stop.is_set() and time.time() < deadline and self.ok + self.failed < self.limit:
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection(self.host, 80, timeout=5)
-                conn.request("GET", "/")
-                r = conn.getresponse()
-                body = r.read().decode(errors="replace").strip()
-                with self.lock:
-                    if r.status == 200:
-                        self.ok += 1
-                        self.seen.append((time.time(), body))
-                    else:
-                        self.failed += 1
-                        self.errors.append("HTTP %d" % r.status)
-                if r.getheader("connection", "").lower() == "close":
-                    conn.close()
-                    conn = None
-            except (OSError, http.client.HTTPException) as e:
-                with self.lock:
-                    self.failed += 1
-                    self.errors.append(type(e).__name__ + ": " + str(e))
-                if conn:
-                    conn.close()
-                conn = None
-            time.sleep(0.002)
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join(30)
 
 
 def health(elb, tg, ids=None):
@@ -238,7 +183,7 @@ def health_checks(elb, tgs, ids, ips, lb_ip):
     R.check("requests reach both targets", served == want, served)
 
     # a service stops: unhealthy within threshold x interval + timeout; requests go on
-    with Load(lb_ip, clients=4, seconds=60) as load:
+    with lctest.LoadLoop(lb_ip, clients=4, seconds=60) as load:
         t0 = time.time()
         R.check("stop the service of one target", control(ips[b], "stop"))
         took = wait_health(elb, tgs["blue"], "unhealthy", [b], 30)
@@ -253,8 +198,8 @@ def health_checks(elb, tgs, ids, ips, lb_ip):
         time.sleep(1)
     # in the window between the service dying and HAProxy's checks noticing,
     # requests to it are retried elsewhere (option redispatch, retries)
-    R.check("no failed request while a target went away and came back (%d ok, %d failed)"
-            % (load.ok, load.failed), load.failed == 0 and load.ok > 100, load.errors[:5])
+    R.check("no failed request while a target went away and came back (%d ok, %d failed, %d retried)"
+            % (load.ok, load.failed, load.retried), load.failed == 0 and load.ok > 100, load.errors[:5])
 
     # every target fails its health check: the group fails open
     for i in (a, b):
@@ -281,10 +226,12 @@ def drain_checks(elb, tgs, ids, ips, lb_ip):
         except OSError as e:
             results.append((0, str(e)))
 
-    threads = [threading.Thread(target=slow) for _ in range(4)]
+    # six slow requests started 0.1 s apart: round robin gives the target some
+    threads = [threading.Thread(target=slow) for _ in range(6)]
     for t in threads:
         t.start()
-    time.sleep(0.5)
+        time.sleep(0.1)
+    time.sleep(0.3)
     elb.deregister_targets(TargetGroupArn=tgs["blue"], Targets=[{"Id": a}])
     after = hosts(lb_ip, 10)
     R.check("after deregistration new requests go elsewhere", name_a not in after, after)
@@ -293,9 +240,9 @@ def drain_checks(elb, tgs, ids, ips, lb_ip):
             health(elb, tgs["blue"], [a]))
     for t in threads:
         t.join(30)
-    R.check("slow requests in flight to it completed (4 x 200, %d on it)"
+    R.check("slow requests in flight to it completed (6 x 200, %d on it)"
             % sum(1 for s, body in results if body == name_a),
-            sorted(s for s, _ in results) == [200] * 4 and any(body == name_a for _, body in results), results)
+            sorted(s for s, _ in results) == [200] * 6 and any(body == name_a for _, body in results), results)
     time.sleep(6)
     R.check("after the deregistration delay it is gone",
             health(elb, tgs["blue"], [a]).get(a) == ("unused", "Target.NotRegistered"),
@@ -323,7 +270,7 @@ def swap_checks(elb, tgs, ids, ips, lb_ip, listener, test_listener):
     blue = {"ip-" + ips[i].replace(".", "-") for i in ids[:2]}
     green = {"ip-" + ips[ids[2]].replace(".", "-")}
     late = 0
-    with Load(lb_ip, clients=8, seconds=90) as load:
+    with lctest.LoadLoop(lb_ip, clients=8, seconds=90) as load:
         time.sleep(1)
         for n in range(10):
             to, idle = ("green", "blue") if n % 2 == 0 else ("blue", "green")
@@ -335,20 +282,55 @@ def swap_checks(elb, tgs, ids, ips, lb_ip, listener, test_listener):
                                 DefaultActions=[{"Type": "forward", "TargetGroupArn": tgs[idle]}])
             time.sleep(0.5)
             want = green if to == "green" else blue
-            with load.lock:
+            with load.mu:
                 late += sum(1 for t, h in load.seen if t > replied + 0.05 and h not in want)
         # a change of configuration (a new health check path) is a reload: seamless too
         elb.modify_target_group(TargetGroupArn=tgs["blue"], HealthCheckPath="/index.html")
         time.sleep(1)
         elb.modify_target_group(TargetGroupArn=tgs["blue"], HealthCheckPath="/health")
         time.sleep(1)
-    R.check("10 swaps and 2 reloads under load: %d requests, %d failed" % (load.ok + load.failed, load.failed),
+    R.check("10 swaps and 2 reloads under load: %d requests, %d failed, %d retried"
+            % (load.ok + load.failed, load.failed, load.retried),
             load.failed == 0 and load.ok > 500, load.errors[:5])
     R.check("after each swap's reply, requests reach the new group (%d stray)" % late, late == 0)
 
 
+def squatter_checks(cloud, ec2, elb, tgs):
+    """A process already listening on a new listener's address (a HAProxy left by a cloud
+    that died on this range, say) is reported, never shared; the listener serves once it
+    is gone."""
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]]
+    sg = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["GroupId"]
+    lb = elb.create_load_balancer(Name="squatted", Subnets=subnets[:2], SecurityGroups=[sg])["LoadBalancers"][0]
+    elb.get_waiter("load_balancer_available").wait(LoadBalancerArns=[lb["LoadBalancerArn"]],
+                                                   WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    squatter.bind((lb["DNSName"], 80))
+    squatter.listen(1)
+    try:
+        elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                            DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {
+                                "StatusCode": "200", "ContentType": "text/plain", "MessageBody": "ok"}}])
+        time.sleep(1)
+        R.check("a listener address another process holds is reported in the cloud's log",
+                "%s:80 is taken by another process" % lb["DNSName"] in cloud.log_tail(200),
+                cloud.log_tail(5))
+    finally:
+        squatter.close()
+    status = None
+    for _ in range(40):
+        try:
+            status = get(lb["DNSName"], 80, timeout=2)[0]
+            break
+        except OSError:
+            time.sleep(0.25)
+    R.check("once the address is free the listener serves (within 10 s)", status == 200, status)
+    elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+
+
 def crash_checks(cloud, elb, tgs, lb_ip):
-    with Load(lb_ip, clients=4, seconds=60) as load:
+    with lctest.LoadLoop(lb_ip, clients=4, seconds=60) as load:
         time.sleep(1)
         with open(os.path.join(cloud.state, "cloud.pid")) as f:
             os.kill(int(f.read()), signal.SIGKILL)
@@ -356,7 +338,8 @@ def crash_checks(cloud, elb, tgs, lb_ip):
         R.check("kiln cloud up after kill -9", cloud.kiln_run("cloud", "up", "--port", str(PORT), "--state-dir",
                                                              cloud.state, "--cidr", CIDR, timeout=120).returncode == 0)
         time.sleep(2)
-    R.check("kill -9 of the daemon under load: %d requests, %d failed" % (load.ok + load.failed, load.failed),
+    R.check("kill -9 of the daemon under load: %d requests, %d failed, %d retried"
+            % (load.ok + load.failed, load.failed, load.retried),
             load.failed == 0 and load.ok > 100, load.errors[:5])
     h = health(elb, tgs["blue"])
     R.check("the restarted daemon answers for the load balancer", len(h) == 2, h)
@@ -376,6 +359,7 @@ def main(cloud):
     drain_checks(elb, tgs, ids, ips, lb_ip)
     weight_checks(elb, tgs, ids, ips, lb_ip, listener)
     swap_checks(elb, tgs, ids, ips, lb_ip, listener, test_listener)
+    squatter_checks(cloud, ec2, elb, tgs)
     crash_checks(cloud, elb, tgs, lb_ip)
 
 

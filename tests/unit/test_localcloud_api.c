@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,57 +28,7 @@
 #include "localcloud/describe-int.h"
 #include "localcloud/ec2-int.h"
 #include "localcloud/net-int.h"
-
-/* ---- stand-in machines -------------------------------------------------- */
-
-static int fake_start(struct lc_machine **out, const struct lc_machine_spec *spec)
-{
-	struct lc_machine *m = kiln_xcalloc(1, sizeof(*m));
-
-	m->pid = 1;
-	m->id = kiln_xstrdup(spec->id);
-	*out = m;
-	return 0;
-}
-
-static int fake_exited(struct lc_machine *m, int *status)
-{
-	(void)m;
-	(void)status;
-	return 0;
-}
-
-static int fake_stop(struct lc_machine *m, double timeout)
-{
-	(void)m;
-	(void)timeout;
-	return 0;
-}
-
-static void fake_free(struct lc_machine *m)
-{
-	if (m) {
-		free(m->id);
-		free(m);
-	}
-}
-
-static int fake_reap(const char *dir)
-{
-	(void)dir;
-	return 0;
-}
-
-static int fake_adopt(struct lc_machine **out, const char *dir, const char *id)
-{
-	(void)dir;
-	(void)id;
-	*out = NULL;
-	return 0;
-}
-
-static const struct lc_machines fake_machines = {fake_start, fake_exited, fake_stop,
-                                                 fake_free,  fake_reap,   fake_adopt};
+#include "tests/fixtures/lc_cloud_fixture.h"
 
 /* ---- the fixture -------------------------------------------------------- */
 
@@ -86,22 +37,13 @@ static char state_dir[64];
 
 static void setup(void)
 {
-	struct kiln_cloud_opts o = {.cidr = "10.214.99.0/24"};
-
-	snprintf(state_dir, sizeof(state_dir), "/tmp/kiln-lcapi-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(state_dir));
-	ck_assert_msg(lc_cloud_open(&cloud, &o, state_dir) == 0, "%s", kiln_error_last());
-	cloud.machines = &fake_machines;
-	pthread_mutex_lock(&cloud.mu);
-	lc_ensure_default_group(&cloud);
-	pthread_mutex_unlock(&cloud.mu);
+	ck_assert_msg(lc_fixture_open(&cloud, state_dir, sizeof(state_dir)) == 0, "%s",
+	              kiln_error_last());
 }
 
 static void teardown(void)
 {
-	lc_instances_shutdown(&cloud);
-	lc_cloud_close(&cloud);
-	kiln_rm_rf(state_dir);
+	lc_fixture_close(&cloud, state_dir);
 }
 
 struct reply {
@@ -117,36 +59,50 @@ static void reply_free(struct reply *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* One request with `body` (form-encoded), signed for `service`, answered in process. */
-static struct reply raw_call(const char *service, const char *body)
+/* A request's reply, parsed: every reply, success or error, is well-formed XML. */
+static struct reply answer(const struct lc_http_request *in)
 {
-	const char *host = "Host: 127.0.0.1:4566",
-	           *ctype = "Content-Type: application/x-www-form-urlencoded";
-	const char *sign_headers[] = {host, ctype, NULL};
-	struct kiln_sigv4_request sreq = {.method = "POST",
-	                                  .path = "/",
-	                                  .headers = sign_headers,
-	                                  .body = body,
-	                                  .body_len = strlen(body)};
-	struct kiln_sigv4_key key = {"test", "test", NULL, "us-east-1", service};
-	struct kiln_sigv4_signed s;
 	struct lc_http_reply out;
 	struct reply r = {0, NULL, NULL};
 
-	ck_assert_int_eq(kiln_sigv4_sign(&s, &sreq, &key, time(NULL)), 0);
-	{
-		const char *headers[] = {host, ctype, s.amz_date, s.authorization, NULL};
-		struct lc_http_request in = {
-		    "POST", "/", NULL, headers, body, strlen(body), kiln_time_mono()};
-		lc_api_handle(&cloud, &in, &out);
-	}
-	kiln_sigv4_signed_release(&s);
+	lc_api_handle(&cloud, in, &out);
 	r.status = out.status;
 	r.body = kiln_buf_detach(&out.body);
 	kiln_buf_release(&out.body);
-	/* every reply, success or error, is well-formed XML */
 	ck_assert_msg(kiln_xml_parse(&r.xml, r.body, strlen(r.body)) == 0, "not XML: %s", r.body);
 	return r;
+}
+
+/*
+ * One POST signed for `service` over `signed_body` and the headers in
+ * `extra` (NULL-terminated, or NULL), sent with `sent_body`.
+ */
+static struct reply signed_call(const char *service, const char *const *extra,
+                                const char *signed_body, const char *sent_body)
+{
+	const char *headers[16] = {LC_FIXTURE_HOST, LC_FIXTURE_CTYPE};
+	size_t n = 2;
+	struct kiln_sigv4_signed s;
+	struct reply r;
+
+	for (; extra && *extra && n < 12; extra++)
+		headers[n++] = *extra;
+	ck_assert_int_eq(lc_fixture_sign(&s, service, headers, signed_body), 0);
+	headers[n++] = s.amz_date;
+	headers[n++] = s.authorization;
+	{
+		struct lc_http_request in = {
+		    "POST", "/", NULL, headers, sent_body, strlen(sent_body), kiln_time_mono()};
+		r = answer(&in);
+	}
+	kiln_sigv4_signed_release(&s);
+	return r;
+}
+
+/* One request with `body` (form-encoded), signed for `service`, answered in process. */
+static struct reply raw_call(const char *service, const char *body)
+{
+	return signed_call(service, NULL, body, body);
 }
 
 /* Action and "Key=Value" pairs (values encoded here), NULL-terminated. */
@@ -399,13 +355,35 @@ END_TEST
 
 START_TEST(garbage_next_tokens_are_refused_everywhere)
 {
+	static const char *const garbage[] = {"NextToken=garbage", "NextToken=0", "NextToken=00001",
+	                                      "NextToken=99999999999"};
 	static const char *const actions[] = {"DescribeInstances",      "DescribeImages",
 	                                      "DescribeSecurityGroups", "DescribeLaunchTemplates",
 	                                      "DescribeSnapshots",      "DescribeTags",
 	                                      "DescribeSubnets",        "DescribeVpcs"};
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(actions); i++) {
-		struct reply r = call(actions[i], "NextToken=garbage", NULL);
-		ck_assert_msg(r.status == 400, "%s accepted a garbage NextToken", actions[i]);
+		for (size_t j = 0; j < KILN_ARRAY_SIZE(garbage); j++) {
+			struct reply r = call(actions[i], garbage[j], NULL);
+			ck_assert_msg(r.status == 400, "%s accepted %s", actions[i], garbage[j]);
+			ck_assert_str_eq(error_code(&r), "InvalidParameterValue");
+			reply_free(&r);
+		}
+	}
+	for (size_t j = 0; j < KILN_ARRAY_SIZE(garbage); j++) {
+		char *body =
+		    kiln_xasprintf("Action=DescribeTargetGroups&Version=2015-12-01&Marker=%s",
+		                   strchr(garbage[j], '=') + 1);
+		struct reply r = raw_call("elasticloadbalancing", body);
+		ck_assert_msg(r.status == 400, "DescribeTargetGroups accepted %s", garbage[j]);
+		ck_assert_str_eq(text(&r, "Error/Code"), "ValidationError");
+		reply_free(&r);
+		free(body);
+	}
+	for (size_t j = 0; j < 3; j++) {
+		static const char *const ints[] = {"MaxResults= 5", "MaxResults=+5",
+		                                   "MaxResults=5 "};
+		struct reply r = call("DescribeInstances", ints[j], NULL);
+		ck_assert_msg(r.status == 400, "%s accepted", ints[j]);
 		ck_assert_str_eq(error_code(&r), "InvalidParameterValue");
 		reply_free(&r);
 	}
@@ -599,6 +577,223 @@ START_TEST(layer_ids_are_exact)
 }
 END_TEST
 
+/* ---- hostile requests (issue 10) ---------------------------------------- */
+
+/* The request log's lines, each parsed as JSON (the test fails on one that is not). */
+static size_t request_log_lines(const char *path, json_t **last)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	*last = NULL;
+	while (fgets(line, sizeof(line), f)) {
+		json_error_t err;
+		json_t *j = json_loads(line, 0, &err);
+		ck_assert_msg(j != NULL, "request log line is not JSON: %s", line);
+		json_decref(*last);
+		*last = j;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Invalid UTF-8 in the scope or the action: a reply, and a log line with the bytes escaped. */
+START_TEST(invalid_utf8_from_anyone_is_logged_escaped)
+{
+	char *log = kiln_path_join(state_dir, "requests.jsonl");
+	char amz_date[64], auth[512], now[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	json_t *last;
+	struct reply r;
+
+	cloud.reqlog_fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	ck_assert_int_ge(cloud.reqlog_fd, 0);
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(amz_date, sizeof(amz_date), "X-Amz-Date: %s", now);
+	snprintf(auth, sizeof(auth),
+	         "Authorization: AWS4-HMAC-SHA256 Credential=test/%.8s/us-east-1/\xff\xfe/"
+	         "aws4_request, SignedHeaders=host;x-amz-date, Signature=%064d",
+	         now, 0);
+	{
+		const char *headers[] = {"Host: 127.0.0.1:4566", amz_date, auth, NULL};
+		const char *body = "Action=DescribeRegions&Version=2016-11-15";
+		struct lc_http_request in = {
+		    "POST", "/", NULL, headers, body, strlen(body), kiln_time_mono()};
+		r = answer(&in);
+	}
+	ck_assert_int_ge(r.status, 400);
+	reply_free(&r);
+	ck_assert_uint_eq(request_log_lines(log, &last), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(last, "service")), "\\xff\\xfe");
+	json_decref(last);
+	r = raw_call("ec2", "Action=%FF%FE&Version=2016-11-15");
+	ck_assert_int_eq(r.status, 400);
+	reply_free(&r);
+	r = raw_call("ec2", "Action=Describe%FFRegions&Version=2016-11-15&X=%C0%80");
+	ck_assert_int_eq(r.status, 400);
+	reply_free(&r);
+	ck_assert_uint_eq(request_log_lines(log, &last), 3);
+	json_decref(last);
+	close(cloud.reqlog_fd);
+	cloud.reqlog_fd = -1;
+	free(log);
+}
+END_TEST
+
+/* The Query API signs the body: an unsigned payload is refused and nothing is made. */
+START_TEST(unsigned_payloads_are_refused)
+{
+	static const char *const unsigned_forms[] = {
+	    "X-Amz-Content-Sha256: UNSIGNED-PAYLOAD",
+	    "X-Amz-Content-Sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+	    "X-Amz-Content-Sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER", "x-amz-content-sha256: "};
+	const char *signed_body = "Action=DescribeRegions&Version=2016-11-15";
+	const char *changed = "Action=CreateSecurityGroup&Version=2016-11-15&GroupName=evil&"
+	                      "GroupDescription=d";
+
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(unsigned_forms); i++) {
+		const char *extra[] = {unsigned_forms[i], NULL};
+		struct reply r = signed_call("ec2", extra, signed_body, changed);
+		ck_assert_msg(r.status == 400, "%s: %s", unsigned_forms[i], r.body);
+		ck_assert_str_eq(error_code(&r), "IncompleteSignature");
+		reply_free(&r);
+	}
+	pthread_mutex_lock(&cloud.mu);
+	ck_assert_ptr_null(lc_group_by_name(&cloud, "evil"));
+	pthread_mutex_unlock(&cloud.mu);
+	{
+		/* the body's own hash, signed, is what the SDKs send for S3 and is fine here */
+		char hash[65], *line;
+		struct reply r;
+		kiln_sha256_hex(hash, signed_body, strlen(signed_body));
+		line = kiln_xasprintf("X-Amz-Content-Sha256: %s", hash);
+		r = signed_call("ec2", (const char *[]){line, NULL}, signed_body, signed_body);
+		ck_assert_msg(r.status == 200, "%s", r.body);
+		reply_free(&r);
+		free(line);
+	}
+}
+END_TEST
+
+/* Version is required and must be the service's; EC2's NoSuchVersion otherwise. */
+START_TEST(versions_are_checked)
+{
+	struct reply r;
+
+	r = raw_call("ec2", "Action=DescribeRegions");
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(error_code(&r), "MissingParameter");
+	reply_free(&r);
+	r = raw_call("ec2", "Action=DescribeRegions&Version=2014-10-01");
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(error_code(&r), "NoSuchVersion");
+	ck_assert_ptr_nonnull(strstr(r.body, "(2014-10-01) of service AmazonEC2"));
+	reply_free(&r);
+	r = raw_call("ec2", "Action=DescribeRegions&Version=");
+	ck_assert_str_eq(error_code(&r), "MissingParameter");
+	reply_free(&r);
+	r = raw_call("sts", "Action=GetCallerIdentity&Version=2016-11-15");
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(text(&r, "Error/Code"), "NoSuchVersion");
+	reply_free(&r);
+	r = raw_call("sts", "Action=GetCallerIdentity&Version=2011-06-15");
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	reply_free(&r);
+}
+END_TEST
+
+/* Booleans are "true" or "false", as EC2 documents them. */
+START_TEST(booleans_are_true_or_false)
+{
+	static const char *const bad[] = {"DryRun=TRUE", "DryRun=True",   "DryRun=1",
+	                                  "DryRun=yes",  "DryRun=false ", "DryRun=tru"};
+	struct reply r;
+
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
+		r = call("DescribeRegions", bad[i], NULL);
+		ck_assert_msg(r.status == 400, "%s accepted", bad[i]);
+		ck_assert_str_eq(error_code(&r), "InvalidParameterValue");
+		reply_free(&r);
+	}
+	r = call("DescribeRegions", "DryRun=true", NULL);
+	ck_assert_str_eq(error_code(&r), "DryRunOperation");
+	reply_free(&r);
+	r = call("DescribeRegions", "DryRun=false", NULL);
+	ck_assert_int_eq(r.status, 200);
+	reply_free(&r);
+}
+END_TEST
+
+/* Auto Scaling reads integers, booleans and tokens as strictly (ValidationError, InvalidNextToken).
+ */
+START_TEST(autoscaling_spellings_are_strict)
+{
+	static const char *const bad[] = {
+	    "Action=DescribeAutoScalingGroups&Version=2011-01-01&MaxRecords=%205",
+	    "Action=DescribeAutoScalingGroups&Version=2011-01-01&MaxRecords=%2B5",
+	    "Action=DescribeAutoScalingGroups&Version=2011-01-01&NextToken=kiln-0",
+	    "Action=DescribeAutoScalingGroups&Version=2011-01-01&NextToken=kiln-007",
+	    "Action=SetDesiredCapacity&Version=2011-01-01&AutoScalingGroupName=g&"
+	    "DesiredCapacity=0&HonorCooldown=TRUE",
+	    "Action=SetDesiredCapacity&Version=2011-01-01&AutoScalingGroupName=g&"
+	    "DesiredCapacity=%2B0",
+	    "Action=DescribeAutoScalingGroups&Version=2011-01-02"};
+	char *image = base_image(), *arg = kiln_xasprintf("LaunchTemplateData.ImageId=%s", image);
+	char *body;
+	struct reply r = call("CreateLaunchTemplate", "LaunchTemplateName=web", arg, NULL);
+
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	body = kiln_xasprintf("Action=CreateAutoScalingGroup&Version=2011-01-01&"
+	                      "AutoScalingGroupName=g&LaunchTemplate.LaunchTemplateId=%s&MinSize=0&"
+	                      "MaxSize=1&DesiredCapacity=0&AvailabilityZones.member.1=us-east-1a",
+	                      text(&r, "launchTemplate/launchTemplateId"));
+	reply_free(&r);
+	r = raw_call("autoscaling", body);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	reply_free(&r);
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
+		r = raw_call("autoscaling", bad[i]);
+		ck_assert_msg(r.status == 400, "accepted: %s", bad[i]);
+		reply_free(&r);
+	}
+	r = raw_call("autoscaling", "Action=SetDesiredCapacity&Version=2011-01-01&"
+	                            "AutoScalingGroupName=g&DesiredCapacity=0&HonorCooldown=false");
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	reply_free(&r);
+	free(body);
+	free(arg);
+	free(image);
+}
+END_TEST
+
+/* Millions of one-byte parameters are refused by their count, before any parsing. */
+START_TEST(parameter_counts_are_refused_before_parsing)
+{
+	size_t len = 8u << 20;
+	char *body = kiln_xmalloc(len + 1);
+	struct rusage before, after;
+	struct reply r;
+
+	for (size_t i = 0; i < len; i += 2)
+		memcpy(body + i, "a&", 2);
+	body[len] = '\0';
+	ck_assert_int_eq(getrusage(RUSAGE_SELF, &before), 0);
+	r = raw_call("ec2", body);
+	ck_assert_int_eq(getrusage(RUSAGE_SELF, &after), 0);
+	ck_assert_str_eq(error_code(&r), "MalformedQueryString");
+	/* parsing them first took half a gigabyte (4 million keys and values) */
+	ck_assert_msg(after.ru_maxrss - before.ru_maxrss < 100 * 1024, "grew by %ld KiB",
+	              after.ru_maxrss - before.ru_maxrss);
+	reply_free(&r);
+	free(body);
+}
+END_TEST
+
 Suite *kiln_test_suite(void)
 {
 	Suite *s = suite_create("localcloud_api");
@@ -620,6 +815,12 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, subnet_addresses);
 	tcase_add_test(tc, unused_layers_are_collected_outside_the_lock);
 	tcase_add_test(tc, layer_ids_are_exact);
+	tcase_add_test(tc, invalid_utf8_from_anyone_is_logged_escaped);
+	tcase_add_test(tc, unsigned_payloads_are_refused);
+	tcase_add_test(tc, versions_are_checked);
+	tcase_add_test(tc, booleans_are_true_or_false);
+	tcase_add_test(tc, autoscaling_spellings_are_strict);
+	tcase_add_test(tc, parameter_counts_are_refused_before_parsing);
 	suite_add_tcase(s, tc);
 	return s;
 }
