@@ -2,7 +2,6 @@
  * Every ELBv2 action the local cloud answers, what its handlers share, and
  * tags on load balancers, target groups and listeners.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +72,7 @@ int lc_elb_q_int(struct lc_req *r, const char *key, long long def, long long min
                  long long *out)
 {
 	const char *v = lc_q(r, key);
-	char path[128], *end;
+	char path[128];
 	long long x;
 
 	if (v == NULL) {
@@ -81,9 +80,8 @@ int lc_elb_q_int(struct lc_req *r, const char *key, long long def, long long min
 		return 0;
 	}
 	member_path(path, sizeof(path), key);
-	errno = 0;
-	x = strtoll(v, &end, 10);
-	if (errno || end == v || *end != '\0')
+	/* strictly spelt (lc_parse_int): strtoll alone would take " 80" and "+80" */
+	if (lc_parse_int(v, &x) < 0)
 		return lc_validation(r,
 		                     "1 validation error detected: Value '%s' at '%s' failed to "
 		                     "satisfy constraint: Member must be an integer",
