@@ -427,11 +427,9 @@ int lc_attribute_valid(const char *kind, const char *v)
 		return strcmp(v, "true") == 0 || strcmp(v, "false") == 0;
 	if (strncmp(kind, "int:", 4) == 0) {
 		long long min = 0, max = 0, x;
-		char *end;
-		if (sscanf(kind + 4, "%lld:%lld", &min, &max) != 2 || v[0] == '\0')
+		if (sscanf(kind + 4, "%lld:%lld", &min, &max) != 2 || lc_parse_int(v, &x) < 0)
 			return 0;
-		x = strtoll(v, &end, 10);
-		return *end == '\0' && x >= min && x <= max;
+		return x >= min && x <= max;
 	}
 	if (strncmp(kind, "enum:", 5) == 0) {
 		const char *p = kind + 5;

@@ -3,6 +3,7 @@
  * settings, within AWS's ranges and with its defaults; the checks
  * themselves are HAProxy's (lb.c).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,14 +74,20 @@ static int valid_matcher(const char *m)
 
 	while (*p) {
 		char *end;
-		long a = strtol(p, &end, 10), b;
-		if (end == p || a < 200 || a > 499)
+		long a, b;
+		/* digits only: strtol would also take " 200" and "+200" */
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		a = strtol(p, &end, 10);
+		if (a < 200 || a > 499)
 			return 0;
 		b = a;
 		if (*end == '-') {
 			p = end + 1;
+			if (!isdigit((unsigned char)*p))
+				return 0;
 			b = strtol(p, &end, 10);
-			if (end == p || b < a || b > 499)
+			if (b < a || b > 499)
 				return 0;
 		}
 		if (*end != ',' && *end != '\0')
@@ -111,9 +118,9 @@ static int hc_params(struct lc_req *r, json_t *hc)
 		return lc_err(r, 400, "InvalidConfigurationRequest",
 		              "The local cloud checks targets over HTTP only, not %s", proto);
 	if (port) {
-		char *end;
-		long p = strtol(port, &end, 10);
-		if (strcmp(port, "traffic-port") != 0 && (*end != '\0' || p < 1 || p > 65535))
+		long long p = 0;
+		if (strcmp(port, "traffic-port") != 0 &&
+		    (lc_parse_int(port, &p) < 0 || p < 1 || p > 65535))
 			return lc_validation(r,
 			                     "HealthCheckPort must be traffic-port or 1 to 65535");
 		json_object_set_new(hc, "port", json_string(port));

@@ -169,6 +169,62 @@ START_TEST(integers_are_spelt_as_the_sdks_spell_them)
 }
 END_TEST
 
+/*
+ * Values that reach HAProxy's configuration (health check port, matcher,
+ * attributes) are spelt strictly too: " 80", "+200" and " 5" would be
+ * stored as sent and written into haproxy.cfg.
+ */
+START_TEST(values_for_haproxy_are_spelt_strictly)
+{
+	static const char *const ports[] = {" 80", "+80", "80 ", "0x50"};
+	static const char *const matchers[] = {" 200", "+200", "200- 299", "200-+299", "200, 202"};
+	static const char *const delays[] = {" 5", "+5", "5 ", "0x5"};
+	struct reply r = create_group("tg-strict", "80");
+	char *arn, *g, *q;
+
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	arn = kiln_xstrdup(text(&r, "CreateTargetGroupResult/TargetGroups/member/TargetGroupArn"));
+	reply_free(&r);
+	g = kiln_xasprintf("TargetGroupArn=%s", arn);
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(ports); i++) {
+		q = kiln_xasprintf("HealthCheckPort=%s", ports[i]);
+		refused(call("ModifyTargetGroup", g, q, NULL), "ValidationError",
+		        "HealthCheckPort");
+		free(q);
+	}
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(matchers); i++) {
+		q = kiln_xasprintf("Matcher.HttpCode=%s", matchers[i]);
+		refused(call("ModifyTargetGroup", g, q, NULL), "ValidationError", NULL);
+		free(q);
+	}
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(delays); i++) {
+		q = kiln_xasprintf("Attributes.member.1.Value=%s", delays[i]);
+		refused(call("ModifyTargetGroupAttributes", g,
+		             "Attributes.member.1.Key=deregistration_delay.timeout_seconds", q,
+		             NULL),
+		        "ValidationError", "deregistration_delay.timeout_seconds");
+		free(q);
+	}
+	r = call("ModifyTargetGroup", g, "HealthCheckPort=8080", "Matcher.HttpCode=200-299,302",
+	         NULL);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	ck_assert_str_eq(text(&r, "ModifyTargetGroupResult/TargetGroups/member/HealthCheckPort"),
+	                 "8080");
+	ck_assert_str_eq(text(&r, "ModifyTargetGroupResult/TargetGroups/member/Matcher/HttpCode"),
+	                 "200-299,302");
+	reply_free(&r);
+	r = call("DescribeTargetGroupAttributes", g, NULL);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	ck_assert_msg(
+	    strstr(r.body, "<Key>deregistration_delay.timeout_seconds</Key><Value>300</Value>") !=
+	        NULL,
+	    "the delay changed: %s", r.body);
+	reply_free(&r);
+	free(g);
+	free(arn);
+}
+END_TEST
+
 /* A missing member is ValidationError "Value null at 'member'", not EC2's MissingParameter. */
 START_TEST(missing_members_are_validation_errors)
 {
@@ -281,6 +337,7 @@ Suite *kiln_test_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, integers_are_spelt_as_the_sdks_spell_them);
+	tcase_add_test(tc, values_for_haproxy_are_spelt_strictly);
 	tcase_add_test(tc, missing_members_are_validation_errors);
 	tcase_add_test(tc, arns_of_another_kind_are_validation_errors);
 	tcase_add_test(tc, markers_are_the_clouds_own);
