@@ -12,11 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/query.h"
-#include "aws/xml.h"
 #include "core/util.h"
-#include "localcloud/api-int.h"
 #include "localcloud/cloud-int.h"
+#include "tests/fixtures/lc_api_call.h"
 #include "tests/fixtures/lc_cloud_fixture.h"
 
 static struct lc_cloud cloud;
@@ -46,65 +44,16 @@ static void teardown(void)
 	lc_fixture_close(&cloud, state_dir);
 }
 
-struct reply {
-	int status;
-	char *body;
-	struct kiln_xml *xml;
-};
-
-static void reply_free(struct reply *r)
-{
-	free(r->body);
-	kiln_xml_free(r->xml);
-	memset(r, 0, sizeof(*r));
-}
-
-/* Action and "Key=Value" pairs (values encoded here), NULL-terminated: the parsed reply. */
+/* An ELBv2 action and "Key=Value" pairs (values encoded here), NULL-terminated. */
 static struct reply call(const char *action, ...)
 {
-	const char *headers[8] = {LC_FIXTURE_HOST, LC_FIXTURE_CTYPE};
-	struct kiln_query q = KILN_QUERY_INIT;
-	struct kiln_buf body = KILN_BUF_INIT;
-	struct kiln_sigv4_signed s;
-	struct lc_http_reply out;
-	struct reply r = {0, NULL, NULL};
-	const char *kv;
+	struct reply r;
 	va_list ap;
 
-	kiln_query_add(&q, "Action", action);
-	kiln_query_add(&q, "Version", "2015-12-01");
 	va_start(ap, action);
-	while ((kv = va_arg(ap, const char *)) != NULL) {
-		const char *eq = strchr(kv, '=');
-		char *k = kiln_xstrndup(kv, (size_t)(eq - kv));
-		kiln_query_add(&q, k, eq + 1);
-		free(k);
-	}
+	r = lc_call_query(&cloud, "elasticloadbalancing", "2015-12-01", action, ap);
 	va_end(ap);
-	kiln_query_encode(&body, &q);
-	ck_assert_int_eq(lc_fixture_sign(&s, "elasticloadbalancing", headers, body.ptr), 0);
-	headers[2] = s.amz_date;
-	headers[3] = s.authorization;
-	{
-		struct lc_http_request in = {
-		    "POST", "/", NULL, headers, body.ptr, body.size, kiln_time_mono()};
-		lc_api_handle(&cloud, &in, &out);
-	}
-	r.status = out.status;
-	r.body = kiln_buf_detach(&out.body);
-	ck_assert_msg(kiln_xml_parse(&r.xml, r.body, strlen(r.body)) == 0, "not XML: %s", r.body);
-	kiln_sigv4_signed_release(&s);
-	kiln_query_release(&q);
-	kiln_buf_release(&body);
 	return r;
-}
-
-/* The text at `path` below the reply's root, or "". */
-static const char *text(const struct reply *r, const char *path)
-{
-	const char *t = kiln_xml_text(r->xml, kiln_xml_root(r->xml), path);
-
-	return t ? t : "";
 }
 
 /* The request is refused with `code`, and its message holds `needle` (or NULL). */
