@@ -6,7 +6,7 @@
  * stat" (status, last check, failed checks) into cloud->lb_health, and
  * DescribeTargetHealth maps that onto AWS's states and reason codes. A
  * target stays "initial" from its registration until it passes the healthy
- * threshold or fails the unhealthy one.
+ * threshold or fails the unhealthy one (checks in a row, one an interval).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,8 +94,26 @@ static json_t *read_stats(const char *dir)
 	return rows;
 }
 
-/* Keep what HAProxy said, and whether a target has been up since it was registered. */
-static void store_health(struct lc_cloud *c, json_t *rows, json_t *servers)
+/* Whether HAProxy's last check of a server failed ("* " marks one under way). */
+static int check_failed(const char *status)
+{
+	static const char *const failures[] = {"TOUT", "CON", "RSP", "STS", "SOCKERR"};
+
+	if (strncmp(status, "* ", 2) == 0)
+		status += 2;
+	for (size_t i = 0; i < sizeof(failures) / sizeof(*failures); i++)
+		if (strstr(status, failures[i]) != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * Keep what HAProxy said, whether a target has been up since it was
+ * registered, and since when a target that never was up fails its checks:
+ * HAProxy counts failed checks (chkfail) only for a server that is up, so
+ * those of a new target are counted here, one an interval from the first.
+ */
+static void store_health(struct lc_cloud *c, json_t *rows, json_t *servers, double now)
 {
 	const char *name;
 	json_t *row;
@@ -106,12 +124,28 @@ static void store_health(struct lc_cloud *c, json_t *rows, json_t *servers)
 		       *s = json_object_get(servers, name);
 		double since = s ? json_real_value(json_object_get(s, "since")) : 0;
 		int up = strncmp(lc_str(row, "status"), "UP", 2) == 0;
-		int seen = old && json_real_value(json_object_get(old, "since")) == since &&
-		           json_is_true(json_object_get(old, "up_seen"));
+		int same = old && json_real_value(json_object_get(old, "since")) == since;
+		int seen = same && json_is_true(json_object_get(old, "up_seen"));
 		json_object_set_new(row, "since", json_real(since));
 		json_object_set_new(row, "up_seen", json_boolean(seen || up));
+		if (!seen && !up && check_failed(lc_str(row, "check_status"))) {
+			json_t *first = same ? json_object_get(old, "failing_since") : NULL;
+			json_object_set_new(row, "failing_since",
+			                    json_real(first ? json_real_value(first) : now));
+		}
 		json_object_set(c->lb_health, name, row);
 	}
+}
+
+/* Failed checks in a row of a target that was never up (see store_health). */
+static long long failed_in_row(json_t *h, json_t *hc)
+{
+	json_t *first = json_object_get(h, "failing_since");
+	long long interval = json_integer_value(json_object_get(hc, "interval"));
+
+	if (first == NULL || interval <= 0)
+		return 0;
+	return 1 + (long long)((kiln_time_now() - json_real_value(first)) / (double)interval);
 }
 
 void lc_target_health(struct lc_cloud *c, json_t *tg, const char *key, json_t *target,
@@ -163,7 +197,7 @@ void lc_target_health(struct lc_cloud *c, json_t *tg, const char *key, json_t *t
 		return;
 	}
 	if (!json_is_true(json_object_get(h, "up_seen")) &&
-	    json_integer_value(json_object_get(h, "chkfail")) <
+	    failed_in_row(h, json_object_get(tg, "hc")) <
 	        json_integer_value(json_object_get(json_object_get(tg, "hc"), "unhealthy"))) {
 		*state = "initial";
 		*reason = "Elb.InitialHealthChecking";
@@ -248,7 +282,7 @@ void lc_lbs_watch(struct lc_cloud *c)
 		rows = read_stats(dir);
 		pthread_mutex_lock(&c->mu);
 		if (rows && lc_lb_render(&d, c, lc_str(lb, "arn"), NULL) == 0) {
-			store_health(c, rows, d.servers);
+			store_health(c, rows, d.servers, kiln_time_now());
 			lc_lb_desired_release(&d);
 		}
 		pthread_mutex_unlock(&c->mu);

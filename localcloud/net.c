@@ -306,9 +306,25 @@ static int bridge_addr(const struct lc_net *net, const char *verb, const char *i
 	return error;
 }
 
+/*
+ * The host connects to an address of its own from that address unless its
+ * local route names another: the bridge's, so that a load balancer's security
+ * groups see the host as the bridge's address (README), not as a member of
+ * their own group.
+ */
 int lc_net_addr_add(const struct lc_net *net, const char *ip)
 {
-	return bridge_addr(net, "add", ip);
+	char gateway[16];
+	char *const argv[] = {
+	    "ip",    "route", "replace", "local",  (char *)ip, "dev",  (char *)net->bridge,
+	    "table", "local", "proto",   "kernel", "scope",    "host", "src",
+	    gateway, NULL};
+	int error = bridge_addr(net, "add", ip);
+
+	lc_ip_format(gateway, net->gateway);
+	if (error == 0)
+		error = ip_run("the bridge address's route", argv, NULL);
+	return error;
 }
 
 int lc_net_addr_del(const struct lc_net *net, const char *ip)
