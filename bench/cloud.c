@@ -30,6 +30,7 @@
 
 #define PORT "4614"
 #define CIDR "10.214.4.0/24"
+#define HOST "10.214.4.1" /* this host on the cloud's bridge */
 #define GOAL 1.5
 
 static const char *kiln_bin = "./kiln";
@@ -143,11 +144,35 @@ static int wait_state(struct kiln_aws *aws, const char *id, const char *state, d
 	return -1;
 }
 
+/* A group that lets this host (the bridge's first address) reach SSH: groups filter. */
+static int ssh_group(char **out, struct kiln_aws *aws)
+{
+	const char *cidrs[] = {HOST "/32"};
+	struct kiln_ec2_ip_permission ssh = {
+	    .ip_protocol = "tcp", .from_port = 22, .to_port = 22, .cidrs = cidrs, .n_cidrs = 1};
+
+	if (kiln_ec2_create_security_group(out, aws, "bench-ssh", "SSH from this host", NULL, NULL,
+	                                   0) < 0 ||
+	    kiln_ec2_authorize_ingress(aws, *out, &ssh, 1) < 0) {
+		fprintf(stderr, "cloud: the SSH group: %s\n", kiln_error_last());
+		return -1;
+	}
+	return 0;
+}
+
 static int bench(struct kiln_aws *aws, const char *image, int runs)
 {
 	struct kiln_ec2_run_instances ri = {.image_id = image, .instance_type = "t3.micro"};
 	double *t = kiln_xcalloc((size_t)runs, sizeof(*t));
+	char *group = NULL;
+	const char *groups[1];
 	int rc = -1;
+
+	if (ssh_group(&group, aws) < 0)
+		goto out;
+	groups[0] = group;
+	ri.security_group_ids = groups;
+	ri.n_security_group_ids = 1;
 
 	/* 1. RunInstances to SSH banner */
 	for (int i = 0; i < runs; i++) {
@@ -245,6 +270,7 @@ static int bench(struct kiln_aws *aws, const char *image, int runs)
 	}
 	rc = 0;
 out:
+	free(group);
 	free(t);
 	return rc;
 }

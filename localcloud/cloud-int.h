@@ -27,6 +27,7 @@
 
 struct lc_runner;
 struct lc_lb_runtime;
+struct lc_fw;
 
 struct lc_cloud {
 	char *state_dir;
@@ -58,8 +59,10 @@ struct lc_cloud {
 	/* load balancers: what each HAProxy was last given, and their targets' health */
 	pthread_mutex_t lbs_mu;
 	struct lc_lb_runtime *lbs_rt;
-	json_t *lb_health;     /* "tg_<id>/t_<target>" -> what HAProxy said last (cloud->mu) */
-	double terminated_ttl; /* seconds a terminated instance stays visible */
+	json_t *lb_health;      /* "tg_<id>/t_<target>" -> what HAProxy said last (cloud->mu) */
+	double terminated_ttl;  /* seconds a terminated instance stays visible */
+	unsigned long long gen; /* bumped by every save of the state (cloud->mu) */
+	struct lc_fw *fw;       /* what each machine's security groups table is (firewall.c) */
 };
 
 struct kiln_cloud_opts;

@@ -10,6 +10,7 @@
 #include "localcloud/cloud.h"
 #include "localcloud/ec2-int.h"
 #include "localcloud/elbv2-int.h"
+#include "localcloud/firewall-int.h"
 
 int lc_cloud_open(struct lc_cloud *c, const struct kiln_cloud_opts *o, const char *state_dir)
 {
@@ -31,6 +32,7 @@ int lc_cloud_open(struct lc_cloud *c, const struct kiln_cloud_opts *o, const cha
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->lbs_mu, NULL);
 	c->lb_health = json_object();
+	lc_fw_init(c);
 	pthread_cond_init(&c->cond, NULL);
 	if (kiln_mkdir_p(c->layers_dir, 0700) < 0 || kiln_mkdir_p(c->instances_dir, 0700) < 0)
 		return -1;
@@ -42,6 +44,7 @@ int lc_cloud_open(struct lc_cloud *c, const struct kiln_cloud_opts *o, const cha
 void lc_cloud_close(struct lc_cloud *c)
 {
 	lc_lbs_release(c);
+	lc_fw_release(c);
 	json_decref(c->lb_health);
 	pthread_mutex_destroy(&c->lbs_mu);
 	json_decref(c->st);

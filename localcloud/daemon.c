@@ -20,6 +20,7 @@
 #include "localcloud/daemon-int.h"
 #include "localcloud/ec2-int.h"
 #include "localcloud/elbv2-int.h"
+#include "localcloud/firewall-int.h"
 #include "localcloud/http-int.h"
 
 void lc_bridge_name(char out[16], const char *state_dir)
@@ -40,6 +41,8 @@ static void *reaper_main(void *arg)
 	struct lc_cloud *c = arg;
 
 	for (unsigned round = 0; !c->stopping; round++) {
+		/* the security groups' tables follow the state; every 5 s whatever it says */
+		lc_fw_sync(c, round % 20 == 0);
 		lc_lbs_watch(c);
 		lc_asgs_reconcile(c);
 		if (round % 4 == 0)
@@ -136,6 +139,9 @@ static int serve(struct lc_cloud *c, sigset_t *sigs, int *ready_fd)
 		rc = lc_instances_resume(c);
 		pthread_mutex_unlock(&c->mu);
 	}
+	/* machines that ran through a crash get their tables again, as the state has them */
+	if (rc == 0 && lc_fw_sync(c, 1) < 0)
+		kiln_log_warn("security groups: %s", kiln_error_last());
 	if (rc == 0)
 		lc_lbs_resume(c);
 	if (rc == 0 && pthread_create(&c->reaper, NULL, reaper_main, c) == 0)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "localcloud/ec2-int.h"
+#include "localcloud/firewall-int.h"
 
 static const struct lc_action actions[] = {
     /* vpc.c */
@@ -15,9 +16,11 @@ static const struct lc_action actions[] = {
     /* groups.c */
     {"CreateSecurityGroup", lc_ec2_create_security_group, NULL, NULL},
     {"DeleteSecurityGroup", lc_ec2_delete_security_group, NULL, NULL},
-    {"AuthorizeSecurityGroupIngress", lc_ec2_authorize_security_group_ingress, NULL, NULL},
+    /* rules and members change the instances' tables: applied before the reply */
+    {"AuthorizeSecurityGroupIngress", lc_ec2_authorize_security_group_ingress, NULL,
+     lc_fw_sync_after},
     {"AuthorizeSecurityGroupEgress", lc_ec2_authorize_security_group_egress, NULL, NULL},
-    {"RevokeSecurityGroupIngress", lc_ec2_revoke_security_group_ingress, NULL, NULL},
+    {"RevokeSecurityGroupIngress", lc_ec2_revoke_security_group_ingress, NULL, lc_fw_sync_after},
     {"DescribeSecurityGroups", lc_ec2_describe_security_groups, NULL, NULL},
     /* keypairs.c */
     {"CreateKeyPair", lc_ec2_create_key_pair, lc_ec2_create_key_pair_prepare, NULL},
@@ -36,13 +39,13 @@ static const struct lc_action actions[] = {
     {"DescribeLaunchTemplates", lc_ec2_describe_launch_templates, NULL, NULL},
     {"DescribeLaunchTemplateVersions", lc_ec2_describe_launch_template_versions, NULL, NULL},
     /* launch.c and instances.c */
-    {"RunInstances", lc_ec2_run_instances, NULL, NULL},
+    {"RunInstances", lc_ec2_run_instances, NULL, lc_fw_sync_after},
     {"DescribeInstances", lc_ec2_describe_instances, NULL, NULL},
     {"DescribeInstanceStatus", lc_ec2_describe_instance_status, NULL, NULL},
     {"StartInstances", lc_ec2_start_instances, NULL, NULL},
     {"StopInstances", lc_ec2_stop_instances, NULL, NULL},
     {"RebootInstances", lc_ec2_reboot_instances, NULL, NULL},
-    {"TerminateInstances", lc_ec2_terminate_instances, NULL, NULL},
+    {"TerminateInstances", lc_ec2_terminate_instances, NULL, lc_fw_sync_after},
     {"GetConsoleOutput", lc_ec2_get_console_output, lc_ec2_get_console_output_prepare, NULL},
     /* images.c and snapshots.c */
     {"CreateImage", lc_ec2_create_image, NULL, NULL},

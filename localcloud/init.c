@@ -4,9 +4,10 @@
  * --user U --lower L...". It builds the root (overlay, /proc, /sys, /dev,
  * /run, /tmp), pivots into it, sets the hostname, installs the login key,
  * makes SSH host keys on the instance's first boot and prints their
- * fingerprints, starts the image's sshd and its boot services (the
- * executables in /etc/kiln/boot.d, in name order), runs the user data once, then reaps
- * children until it is told to stop.
+ * fingerprints, starts the image's sshd, its boot services (the executables
+ * in /etc/kiln/boot.d, in name order) and the systemd services it enables
+ * (services.c), runs the user data once, then reaps children and restarts
+ * services until it is told to stop.
  *
  * Power-off from inside: busybox "halt"/"poweroff"/"reboot" signal PID 1 with
  * SIGUSR1/SIGUSR2/SIGTERM, "kill 1" sends SIGTERM, and reboot(2) (busybox
@@ -41,6 +42,7 @@
 #include "core/proc.h"
 #include "core/util.h"
 #include "localcloud/cloud.h"
+#include "localcloud/init-int.h"
 #include "localcloud/runtime-int.h"
 
 #define STATE_DIR  "/var/lib/kiln-init/instances"
@@ -57,23 +59,25 @@ struct init_state {
 	struct init_opts opts;
 	struct kiln_buf key, user_data;
 	pid_t sshd, user_script;
+	struct lc_services *services;
 	double t0;
 };
 
-static void say(const char *fmt, ...) KILN_PRINTF(1, 2);
-static void say(const char *fmt, ...)
+void lc_init_say(const char *fmt, ...)
 {
-	struct kiln_buf line = KILN_BUF_INIT;
+	struct kiln_buf text = KILN_BUF_INIT, line = KILN_BUF_INIT;
 	va_list ap;
 
-	kiln_buf_puts(&line, "kiln-init: ");
 	va_start(ap, fmt);
-	kiln_buf_vprintf(&line, fmt, ap);
+	kiln_buf_vprintf(&text, fmt, ap);
 	va_end(ap);
+	kiln_buf_puts(&line, "kiln-init: ");
+	kiln_buf_put_escaped(&line, text.ptr, text.size, 0);
 	kiln_buf_putc(&line, '\n');
 	if (write(1, line.ptr, line.size) < 0) {
 		/* Nowhere left to report to. */
 	}
+	kiln_buf_release(&text);
 	kiln_buf_release(&line);
 }
 
@@ -254,7 +258,7 @@ static void drop_capabilities(void)
 
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(caps); i++)
 		if (prctl(PR_CAPBSET_DROP, caps[i], 0, 0, 0) < 0 && errno != EINVAL)
-			say("cannot drop capability %d: %s", caps[i], strerror(errno));
+			lc_init_say("cannot drop capability %d: %s", caps[i], strerror(errno));
 }
 
 static int build_root(const struct init_opts *o, char **root_out)
@@ -365,7 +369,7 @@ static void host_keys(const struct init_opts *o, int first)
 	char *comment = kiln_xasprintf("root@%s", o->hostname);
 
 	if (access("/usr/bin/ssh-keygen", X_OK) != 0) {
-		say("no /usr/bin/ssh-keygen in the image: no SSH host keys");
+		lc_init_say("no /usr/bin/ssh-keygen in the image: no SSH host keys");
 		goto done;
 	}
 	/* RSA keys take half a second each: only the fast types are made. */
@@ -383,7 +387,7 @@ static void host_keys(const struct init_opts *o, int first)
 		                      path,
 		                      NULL};
 		if (access(path, F_OK) != 0 && run_tool(&out, argv) < 0)
-			say("cannot make the %s host key: %s", types[i], kiln_error_last());
+			lc_init_say("cannot make the %s host key: %s", types[i], kiln_error_last());
 		kiln_buf_clear(&out);
 		free(path);
 	}
@@ -406,63 +410,28 @@ done:
 	free(comment);
 }
 
-/* The user's uid, gid and home from the image's /etc/passwd (NSS of the host libc is not used). */
-static int lookup_user(const char *user, uid_t *uid, gid_t *gid, char **home)
-{
-	struct kiln_buf passwd = KILN_BUF_INIT;
-	char *line, *save = NULL;
-	int error;
-
-	error = kiln_file_read(&passwd, "/etc/passwd");
-	if (error < 0)
-		goto done;
-	error = kiln_error_set(KILN_ENOTFOUND, "no user '%s' in /etc/passwd", user);
-	for (line = strtok_r(passwd.ptr, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *f[7], *p = line;
-		size_t n = 0;
-		for (; n < 7; n++) {
-			f[n] = strsep(&p, ":");
-			if (f[n] == NULL)
-				break;
-		}
-		if (n < 6 || strcmp(f[0], user) != 0 || f[5][0] != '/')
-			continue;
-		*uid = (uid_t)strtoul(f[2], NULL, 10);
-		*gid = (gid_t)strtoul(f[3], NULL, 10);
-		*home = kiln_xstrdup(f[5]);
-		kiln_error_clear();
-		error = 0;
-		break;
-	}
-done:
-	kiln_buf_release(&passwd);
-	return error;
-}
-
 /* Add the key pair's line to the user's authorized_keys, as cloud-init does. */
 static int install_key(const struct init_state *s)
 {
 	struct kiln_buf keys = KILN_BUF_INIT, key = KILN_BUF_INIT;
-	char *home = NULL, *sshdir = NULL, *path = NULL;
-	uid_t uid = 0;
-	gid_t gid = 0;
+	struct lc_account acct = {0};
+	char *sshdir = NULL, *path = NULL;
 	int error;
 
 	if (s->key.size == 0)
 		return 0;
 	kiln_buf_puts(&key, s->key.ptr);
 	kiln_buf_rtrim(&key);
-	error = lookup_user(s->opts.user, &uid, &gid, &home);
+	error = lc_account_lookup(&acct, "/", s->opts.user);
 	if (error < 0)
 		goto done;
-	sshdir = kiln_xasprintf("%s/.ssh", home);
+	sshdir = kiln_xasprintf("%s/.ssh", acct.home);
 	path = kiln_xasprintf("%s/authorized_keys", sshdir);
 	if (mkdir(sshdir, 0700) < 0 && errno != EEXIST) {
 		error = sys_fail("create", sshdir);
 		goto done;
 	}
-	if (lchown(sshdir, uid, gid) < 0 || chmod(sshdir, 0700) < 0) {
+	if (lchown(sshdir, acct.uid, acct.gid) < 0 || chmod(sshdir, 0700) < 0) {
 		error = sys_fail("set the owner of", sshdir);
 		goto done;
 	}
@@ -484,14 +453,14 @@ static int install_key(const struct init_state *s)
 		kiln_buf_putc(&keys, '\n');
 	kiln_buf_printf(&keys, "%s\n", key.ptr);
 	error = kiln_file_write_atomic(path, keys.ptr, keys.size, 0600);
-	if (error == 0 && lchown(path, uid, gid) < 0)
+	if (error == 0 && lchown(path, acct.uid, acct.gid) < 0)
 		error = sys_fail("set the owner of", path);
 done:
 	if (error < 0)
 		kiln_error_prefix(error, "cannot install the key for '%s'", s->opts.user);
 	kiln_buf_release(&keys);
 	kiln_buf_release(&key);
-	free(home);
+	lc_account_release(&acct);
 	free(sshdir);
 	free(path);
 	return error;
@@ -516,11 +485,11 @@ static void start_sshd(struct init_state *s)
 	size_t n = 0;
 
 	if (access("/usr/sbin/sshd", X_OK) != 0) {
-		say("no /usr/sbin/sshd in the image: no SSH");
+		lc_init_say("no /usr/sbin/sshd in the image: no SSH");
 		return;
 	}
 	if (mkdir("/run/sshd", 0755) < 0 && errno != EEXIST)
-		say("cannot create /run/sshd: %s", strerror(errno));
+		lc_init_say("cannot create /run/sshd: %s", strerror(errno));
 	argv[n++] = "/usr/sbin/sshd";
 	argv[n++] = "-D";
 	argv[n++] = "-e";
@@ -534,7 +503,7 @@ static void start_sshd(struct init_state *s)
 	argv[n] = NULL;
 	s->sshd = start_child(argv);
 	if (s->sshd < 0)
-		say("cannot start sshd: %s", kiln_error_last());
+		lc_init_say("cannot start sshd: %s", kiln_error_last());
 }
 
 static int name_cmp(const struct dirent **a, const struct dirent **b)
@@ -559,9 +528,9 @@ static void start_boot_services(void)
 
 		if (names[i]->d_name[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
 		    access(path, X_OK) == 0) {
-			say("starting %s", path);
+			lc_init_say("starting %s", path);
 			if (start_child(argv) < 0)
-				say("cannot start %s: %s", path, kiln_error_last());
+				lc_init_say("cannot start %s: %s", path, kiln_error_last());
 		}
 		free(path);
 		free(names[i]);
@@ -582,17 +551,17 @@ static void run_user_data(struct init_state *s)
 		goto done;
 	if (kiln_file_write_atomic(marker, "", 0, 0600) < 0 ||
 	    kiln_file_write_atomic(script, s->user_data.ptr, s->user_data.size, 0700) < 0) {
-		say("cannot store the user data: %s", kiln_error_last());
+		lc_init_say("cannot store the user data: %s", kiln_error_last());
 		goto done;
 	}
 	if (s->user_data.size < 2 || memcmp(s->user_data.ptr, "#!", 2) != 0) {
-		say("user data is not a script (no #!): not run");
+		lc_init_say("user data is not a script (no #!): not run");
 		goto done;
 	}
-	say("running user data");
+	lc_init_say("running user data");
 	s->user_script = start_child(argv);
 	if (s->user_script < 0)
-		say("cannot run the user data: %s", kiln_error_last());
+		lc_init_say("cannot run the user data: %s", kiln_error_last());
 done:
 	kiln_error_clear();
 	free(dir);
@@ -607,11 +576,13 @@ static void reap_children(struct init_state *s)
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		if (pid == s->sshd) {
-			say("sshd exited with %d", code);
+		if (lc_services_reaped(s->services, pid, st)) {
+			/* A service's keeper: its restart is decided. */
+		} else if (pid == s->sshd) {
+			lc_init_say("sshd exited with %d", code);
 			s->sshd = 0;
 		} else if (pid == s->user_script) {
-			say("user data exited with %d", code);
+			lc_init_say("user data exited with %d", code);
 			s->user_script = 0;
 		}
 	}
@@ -622,7 +593,7 @@ static KILN_NORETURN void shut_down(struct init_state *s, int sig)
 	double deadline = kiln_time_mono() + 5;
 	int st;
 
-	say("%s: shutting down", strsignal(sig));
+	lc_init_say("%s: shutting down", strsignal(sig));
 	/* kill(-1) in a PID namespace reaches every process in it but init. */
 	kill(-1, SIGTERM);
 	while (kiln_time_mono() < deadline) {
@@ -636,9 +607,10 @@ static KILN_NORETURN void shut_down(struct init_state *s, int sig)
 	while (waitpid(-1, &st, 0) > 0 || errno == EINTR)
 		;
 	sync();
-	say("powered off");
+	lc_init_say("powered off");
 	kiln_buf_wipe(&s->key);
 	kiln_buf_release(&s->user_data);
+	lc_services_free(s->services);
 	exit(0);
 }
 
@@ -685,11 +657,12 @@ static int boot(struct init_state *s)
 	/* Only init keeps them: what it starts from now on runs without. */
 	drop_capabilities();
 	if (install_key(s) < 0)
-		say("%s", kiln_error_last());
+		lc_init_say("%s", kiln_error_last());
 	start_sshd(s);
-	say("%s is up in %.0f ms%s", s->opts.hostname, (kiln_time_mono() - s->t0) * 1000,
-	    first ? " (first boot)" : "");
+	lc_init_say("%s is up in %.0f ms%s", s->opts.hostname, (kiln_time_mono() - s->t0) * 1000,
+	            first ? " (first boot)" : "");
 	start_boot_services();
+	s->services = lc_services_start("/", s->opts.hostname);
 	run_user_data(s);
 	return 0;
 }
@@ -720,15 +693,18 @@ int kiln_cloud_init_main(int argc, char **argv)
 		return 2;
 	}
 	if (parse_opts(&s.opts, argc, argv) < 0 || boot(&s) < 0) {
-		say("boot failed: %s", kiln_error_last());
+		lc_init_say("boot failed: %s", kiln_error_last());
 		return 1;
 	}
 	for (;;) {
-		siginfo_t info;
-		sig = sigwaitinfo(&wait_set, &info);
+		double next = lc_services_next(s.services, kiln_time_mono());
+		struct timespec ts = {next < 0 ? 3600 : (time_t)next,
+		                      next < 0 ? 0 : (long)((next - (double)(time_t)next) * 1e9)};
+		sig = sigtimedwait(&wait_set, NULL, &ts);
 		if (sig == SIGCHLD)
 			reap_children(&s);
 		else if (sig > 0)
 			shut_down(&s, sig);
+		lc_services_tick(s.services, kiln_time_mono());
 	}
 }

@@ -21,6 +21,7 @@
 #include "core/util.h"
 #include "localcloud/ec2-int.h"
 #include "localcloud/elbv2-int.h"
+#include "localcloud/firewall-int.h"
 #include "localcloud/haproxy-int.h"
 #include "localcloud/lb-int.h"
 #include "localcloud/net-int.h"
@@ -532,6 +533,8 @@ int lc_lb_sync(struct lc_cloud *c, const char *arn)
 	struct lb_desired d;
 	int error, gone;
 
+	/* a new or regrouped load balancer reaches its targets before its checks start */
+	lc_fw_sync(c, 0);
 	pthread_mutex_lock(&rt->mu);
 	if (rt->structure == NULL) {
 		/* first sync of this daemon: a HAProxy serving already is adopted as it is */

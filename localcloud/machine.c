@@ -28,6 +28,7 @@
 #include "core/common.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "localcloud/firewall-int.h"
 #include "localcloud/net-int.h"
 #include "localcloud/runtime-int.h"
 
@@ -246,6 +247,14 @@ int lc_machine_start(struct lc_machine **out, const struct lc_machine_spec *spec
 	error = lc_net_attach(spec->net, host_if, peer_if, pid, spec->ip, dir);
 	if (error < 0)
 		goto done;
+	/* filtered before anything in it runs (and before the pid file shows it to a sync) */
+	if (spec->firewall != NULL) {
+		error = lc_nft_apply_pid(pid, spec->firewall);
+		if (error < 0) {
+			kiln_error_prefix(error, "security groups");
+			goto done;
+		}
+	}
 	error = write_pidfile(dir, pid);
 	if (error < 0)
 		goto done;
@@ -481,6 +490,36 @@ int lc_machine_adopt(struct lc_machine **out, const char *dir, const char *id)
 	*out = m;
 	kiln_log_info("instance '%s' adopted: its init (pid %d) kept running", id, pid);
 	return 1;
+}
+
+int lc_machine_firewall(const char *dir, const char *script, uint32_t *gen)
+{
+	struct kiln_buf pidfile = KILN_BUF_INIT;
+	char resolved[PATH_MAX], *path, state = 0, nspath[64];
+	unsigned long long start = 0;
+	int pid = 0, fd = -1, error;
+
+	KILN_ASSERT_ARG(dir != NULL && gen != NULL);
+	if (realpath(dir, resolved) == NULL)
+		return kiln_error_set(KILN_ENOTFOUND, "no machine in '%s'", dir);
+	path = kiln_xasprintf("%s/init.pid", resolved);
+	if (kiln_file_read(&pidfile, path) == 0 &&
+	    sscanf(pidfile.ptr, "%d %llu", &pid, &start) == 2 && pid > 1 &&
+	    proc_starttime(pid, &state) == start && state != 'Z') {
+		snprintf(nspath, sizeof(nspath), "/proc/%d/ns/net", pid);
+		fd = open(nspath, O_RDONLY | O_CLOEXEC);
+	}
+	kiln_buf_release(&pidfile);
+	free(path);
+	/* still the same process once its namespace is open: the pid was not recycled */
+	if (fd < 0 || proc_starttime(pid, NULL) != start) {
+		if (fd >= 0)
+			close(fd);
+		return kiln_error_set(KILN_ENOTFOUND, "no machine runs in '%s'", dir);
+	}
+	error = lc_nft_apply(fd, script, gen);
+	close(fd);
+	return error;
 }
 
 const struct lc_machines lc_machines_linux = {lc_machine_start, lc_machine_exited,

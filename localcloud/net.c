@@ -167,10 +167,28 @@ static int has_addr(int *has, const char *bridge, const char *addr)
 	return error;
 }
 
+/*
+ * The bridge's own MAC address, fixed (locally administered, from its
+ * name). A bridge left to choose takes the lowest of its ports' and
+ * changes it when a port comes or goes: each instance would then keep
+ * sending to a MAC address no longer the host's (this host's and the load
+ * balancers' addresses stop answering it) until its neighbour entry
+ * expires, seconds after any instance was terminated.
+ */
+static void bridge_mac(char out[18], const char *bridge)
+{
+	char hex[65];
+
+	kiln_sha256_hex(hex, bridge, strlen(bridge));
+	snprintf(out, 18, "02:%.2s:%.2s:%.2s:%.2s:%.2s", hex, hex + 2, hex + 4, hex + 6, hex + 8);
+}
+
 int lc_net_up(struct lc_net *net, const char *bridge, const char *cidr)
 {
-	char *const add_link[] = {"ip",           "link", "add",    "name",
-	                          (char *)bridge, "type", "bridge", NULL};
+	char mac[18];
+	char *const add_link[] = {"ip",      "link", "add",  "name",   (char *)bridge,
+	                          "address", mac,    "type", "bridge", NULL};
+	char *const set_mac[] = {"ip", "link", "set", "dev", (char *)bridge, "address", mac, NULL};
 	char *const up[] = {"ip", "link", "set", "dev", (char *)bridge, "up", NULL};
 	char gw[16], *addr = NULL;
 	int error, status = 0, has = 0;
@@ -183,6 +201,7 @@ int lc_net_up(struct lc_net *net, const char *bridge, const char *cidr)
 	if (error < 0)
 		return error;
 	snprintf(net->bridge, sizeof(net->bridge), "%s", bridge);
+	bridge_mac(mac, bridge);
 	net->gateway = net->network + 1;
 	lc_ip_format(gw, net->gateway);
 	addr = kiln_xasprintf("%s/%d", gw, net->prefix);
@@ -207,6 +226,9 @@ int lc_net_up(struct lc_net *net, const char *bridge, const char *cidr)
 			error = 0;
 		}
 	}
+	/* a bridge an older kiln made (adopted) gets its fixed address too */
+	if (error == 0)
+		error = ip_run("cannot set the bridge's MAC address", set_mac, NULL);
 	if (error == 0)
 		error = ip_run("cannot bring the bridge up", up, NULL);
 done:

@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "localcloud/ec2-int.h"
+#include "localcloud/firewall-int.h"
 #include "localcloud/net-int.h"
 
 struct lc_runner {
@@ -31,7 +32,7 @@ struct lc_runner {
 
 /* What booting needs, copied out of the state so that it runs without the lock. */
 struct boot_spec {
-	char *dir, *hostname, *user, *key;
+	char *dir, *hostname, *user, *key, *firewall;
 	char **layers;
 	size_t nlayers;
 	unsigned char *user_data;
@@ -48,6 +49,7 @@ static void boot_spec_release(struct boot_spec *b)
 	free(b->hostname);
 	free(b->user);
 	free(b->key);
+	free(b->firewall);
 	free(b->user_data);
 	memset(b, 0, sizeof(*b));
 }
@@ -55,9 +57,12 @@ static void boot_spec_release(struct boot_spec *b)
 static void boot_spec_from(struct boot_spec *b, struct lc_cloud *c, json_t *inst)
 {
 	json_t *layers = json_object_get(inst, "layers"), *l;
+	struct kiln_buf fw = KILN_BUF_INIT;
 	size_t i;
 
 	memset(b, 0, sizeof(*b));
+	lc_fw_render(c, inst, &fw);
+	b->firewall = kiln_buf_detach(&fw);
 	b->dir = lc_instance_dir(c, lc_str(inst, "id"));
 	b->hostname = kiln_xstrdup(lc_str(inst, "hostname"));
 	b->user = kiln_xstrdup(lc_str(inst, "login_user") ? lc_str(inst, "login_user") : "root");
@@ -109,8 +114,11 @@ static int machine_boot(struct lc_runner *run, json_t *inst)
 	spec.user_data = b.user_data;
 	spec.user_data_len = b.user_data_len;
 	spec.init_exe = c->init_exe;
+	spec.firewall = b.firewall;
 	rc = c->machines->start(&run->m, &spec);
 	boot_spec_release(&b);
+	/* a new namespace: the next sync gives it the table the state has by then */
+	lc_fw_forget(c, run->id);
 	pthread_mutex_lock(&c->mu);
 	return rc;
 }

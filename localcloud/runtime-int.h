@@ -47,6 +47,13 @@ struct lc_machine_spec {
 	 * command to kiln_cloud_init_main(), as kiln does.
 	 */
 	const char *init_exe;
+	/*
+	 * An nftables script (the instance's security groups) run in its network
+	 * namespace before its init starts, so that nothing of the machine is
+	 * ever reachable unfiltered; NULL for none. A script that fails fails
+	 * the boot.
+	 */
+	const char *firewall;
 };
 
 struct lc_machine {
@@ -87,6 +94,13 @@ int lc_machine_reap(const char *dir);
  * runs there.
  */
 int lc_machine_adopt(struct lc_machine **out, const char *dir, const char *id);
+/*
+ * Run an nftables script in the network namespace of the machine running
+ * in `dir` (booted or adopted); KILN_ENOTFOUND when none runs there. *gen
+ * gets the namespace's ruleset generation afterwards; a NULL script only
+ * reads it.
+ */
+int lc_machine_firewall(const char *dir, const char *script, uint32_t *gen);
 
 /*
  * The operations above as the cloud's runners call them: Linux machines

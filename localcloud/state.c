@@ -39,6 +39,8 @@ int lc_state_save(struct lc_cloud *c)
 	char *text = json_dumps(c->st, JSON_COMPACT);
 	int rc;
 
+	/* whatever changed, the security groups' tables are rendered again (firewall.c) */
+	c->gen++;
 	if (text == NULL)
 		rc = kiln_error_set(KILN_ERROR, "the state cannot be written as JSON");
 	else

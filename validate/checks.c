@@ -89,8 +89,9 @@ static void service_script(struct kiln_buf *out, const struct kiln_check_spec *c
 {
 	/*
 	 * systemd where it runs; otherwise (the local cloud's init, containers)
-	 * a process of that name, and a boot entry in /etc/kiln/boot.d or
-	 * /etc/init.d for "enabled".
+	 * a process of that name, and for "enabled" a boot entry in
+	 * /etc/kiln/boot.d or /etc/init.d, or a unit linked in a target's wants
+	 * as systemctl enable makes it (the local cloud's init starts those).
 	 */
 	emit(out,
 	     "s=%q\n"
@@ -99,16 +100,16 @@ static void service_script(struct kiln_buf *out, const struct kiln_check_spec *c
 	     "  enabled() { systemctl is-enabled --quiet \"$s\"; }\n"
 	     "else\n"
 	     "  active() { pidof \"$s\" >/dev/null 2>&1 || pgrep -x \"$s\" >/dev/null 2>&1; }\n"
-	     "  enabled() { ls /etc/kiln/boot.d/ /etc/init.d/ 2>/dev/null | grep -q -e \"$s\"; }\n"
+	     "  enabled() { ls /etc/kiln/boot.d/ /etc/init.d/ 2>/dev/null | grep -q -e \"$s\" ||\n"
+	     "    ls /etc/systemd/system/*.target.wants/ 2>/dev/null |\n"
+	     "    grep -qxF -e \"$s\" -e \"$s.service\"; }\n"
 	     "fi\n",
 	     c->subject);
-	/* Without modifiers a service check means "running". */
-	if (c->running != 0 || c->enabled == KILN_UNSET) {
-		if (c->running == 0)
-			emit(out, "active && { echo \"service $s is running\"; exit 1; }\n");
-		else
-			emit(out, "active || { echo \"service $s is not running\"; exit 1; }\n");
-	}
+	/* Without modifiers a service check means "running"; "enabled" alone checks only that. */
+	if (c->running == 0)
+		emit(out, "active && { echo \"service $s is running\"; exit 1; }\n");
+	else if (c->running == 1 || c->enabled == KILN_UNSET)
+		emit(out, "active || { echo \"service $s is not running\"; exit 1; }\n");
 	if (c->enabled == 1)
 		emit(out, "enabled || { echo \"service $s is not enabled\"; exit 1; }\n");
 	else if (c->enabled == 0)

@@ -90,7 +90,19 @@ elif cmd == "tags":
     print(json.dumps({"state": im["State"], "name": im.get("Name"),
                       "tags": {t["Key"]: t["Value"] for t in im.get("Tags", [])}}))
 elif cmd == "launch":
-    i = ec2.run_instances(ImageId=args[0], MinCount=1, MaxCount=1, InstanceType="t3.small")
+    # Security groups filter: the app's port is opened to this host (the bridge's
+    # first address) in a group of the test's own.
+    import ipaddress
+    gw = str(next(ipaddress.ip_network(os.environ["CIDR"]).hosts()))
+    found = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["serve"]}])["SecurityGroups"]
+    if found:
+        sg = found[0]["GroupId"]
+    else:
+        sg = ec2.create_security_group(GroupName="serve", Description="the app from this host")["GroupId"]
+        ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": gw + "/32"}]}])
+    i = ec2.run_instances(ImageId=args[0], MinCount=1, MaxCount=1, InstanceType="t3.small",
+                          SecurityGroupIds=[sg])
     iid = i["Instances"][0]["InstanceId"]
     for _ in range(300):
         d = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
@@ -102,7 +114,7 @@ elif cmd == "terminate":
     ec2.terminate_instances(InstanceIds=args)
 PY
 q() {
-	python3 "$tmp/q.py" "$@"
+	CIDR=$CIDR python3 "$tmp/q.py" "$@"
 }
 
 no_leftovers() {

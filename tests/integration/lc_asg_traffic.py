@@ -85,8 +85,13 @@ def setup(cloud, ec2, elb, asg, image):
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
     subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]]
     sg = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["GroupId"]
+    # security groups filter: the listener from anywhere, the instances' 8080 from the load
+    # balancer (a member of the default group, which lets its members in), their web and
+    # control services (8080-8081) from this host (the bridge's first address)
     ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
-        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8081,
+         "IpRanges": [{"CidrIp": CIDR.rsplit(".", 1)[0] + ".1/32"}]}])
     lt = ec2.create_launch_template(LaunchTemplateName="web", LaunchTemplateData={
         "ImageId": image, "InstanceType": "t3.micro", "SecurityGroupIds": [sg],
         "UserData": base64.b64encode(lctest.WEB_USER_DATA.encode()).decode()})["LaunchTemplate"]

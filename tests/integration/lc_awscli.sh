@@ -673,8 +673,9 @@ call "TerminateInstances (batch)" terminate-instances --instance-ids "${PIDS[@]}
 		'len(d["TerminatingInstances"]) == 6 and all(t["CurrentState"]["Name"] in ("shutting-down", "terminated") for t in d["TerminatingInstances"])'
 
 # ---------------------------------------------------------------- ten at once
+# (in the group with SSH from anywhere: security groups filter)
 call "RunInstances --count 10" run-instances --image-id "$BASE" --instance-type t3.nano --count 10 \
-	--key-name k-ed --tag-specifications 'ResourceType=instance,Tags=[{Key=batch,Value=ten}]' &&
+	--key-name k-ed --security-group-ids "$SG" --tag-specifications 'ResourceType=instance,Tags=[{Key=batch,Value=ten}]' &&
 	jt "RunInstances --count 10: one reservation, launch indexes 0-9, distinct addresses" \
 		'len(d["Instances"]) == 10 and sorted(i["AmiLaunchIndex"] for i in d["Instances"]) == list(range(10)) and len({i["PrivateIpAddress"] for i in d["Instances"]}) == 10'
 TEN=$(j '[i["InstanceId"] for i in d["Instances"]]')
@@ -759,7 +760,8 @@ waiter "wait image-available (stacked)" image-available --image-ids "$IMG3"
 call "DeregisterImage (the stacked image's parent)" deregister-image --image-id "$IMG1"
 call "StartInstances (I2, image deregistered)" start-instances --instance-ids "$I2"
 waiter "wait instance-running (I2, image deregistered)" instance-running --instance-ids "$I2"
-call "RunInstances from the stacked image" run-instances --image-id "$IMG3" --instance-type t3.micro --key-name k-ed
+call "RunInstances from the stacked image" run-instances --image-id "$IMG3" --instance-type t3.micro --key-name k-ed \
+	--security-group-ids "$SG"
 I7=$(j 'd["Instances"][0]["InstanceId"]')
 IP7=$(j 'd["Instances"][0]["PrivateIpAddress"]')
 export I7
@@ -782,7 +784,9 @@ call "TerminateInstances (I7)" terminate-instances --instance-ids "$I7"
 call "TerminateInstances" terminate-instances --instance-ids "$I1" "$I2" &&
 	jt "TerminateInstances: previous states, current shutting-down/terminated" \
 		'sorted((t["InstanceId"], t["PreviousState"]["Name"]) for t in d["TerminatingInstances"]) == sorted([(E["I1"], "stopped"), (E["I2"], "running")]) and all(t["CurrentState"]["Name"] in ("shutting-down", "terminated") for t in d["TerminatingInstances"])'
-waiter "wait instance-terminated" instance-terminated --instance-ids "$I1" "$I2"
+# (I7 and the ten share SG: it can be deleted only once they are gone too)
+# shellcheck disable=SC2086
+waiter "wait instance-terminated" instance-terminated --instance-ids "$I1" "$I2" "$I7" $TEN
 call "DescribeInstances terminated" describe-instances --filters Name=instance-state-name,Values=terminated &&
 	jt "terminated instances still visible (code 48)" \
 		'all(any(i["InstanceId"] == x and i["State"] == {"Code": 48, "Name": "terminated"} for i in insts(d)) for x in (E["I1"], E["I2"]))'

@@ -119,9 +119,14 @@ def setup(cloud, ec2, elb, image):
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
     subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]]
     sg = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["GroupId"]
-    # the listener takes requests from anywhere (here: this host)
+    # the listener takes requests from anywhere (here: this host); the load balancer
+    # reaches the instances' port 8080 as a member of their group (the default group
+    # lets its members in); this host (the bridge's first address) reaches their
+    # control service on 8081
     ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
-        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "tcp", "FromPort": 8081, "ToPort": 8081,
+         "IpRanges": [{"CidrIp": CIDR.rsplit(".", 1)[0] + ".1/32"}]}])
     ids = [i["InstanceId"] for i in ec2.run_instances(
         ImageId=image, MinCount=3, MaxCount=3, InstanceType="t3.micro", SecurityGroupIds=[sg],
         UserData=USER_DATA)["Instances"]]

@@ -107,6 +107,10 @@ static const struct case_ cases[] = {
     {"{\"package\": \"no-such-package-kiln\", \"installed\": false}", 1, ""},
     {"{\"service\": \"no-such-daemon-kiln\", \"running\": false}", 1, ""},
     {"{\"service\": \"no-such-daemon-kiln\"}", 0, "is not running"},
+    {"{\"service\": \"no-such-daemon-kiln\", \"enabled\": false}", 1, ""},
+    {"{\"service\": \"no-such-daemon-kiln\", \"enabled\": true}", 0, "is not enabled"},
+    {"{\"service\": \"no-such-daemon-kiln\", \"enabled\": false, \"running\": true}", 0,
+     "is not running"},
 };
 
 START_TEST(check_scripts_hold_or_say_why)
