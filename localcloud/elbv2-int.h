@@ -50,6 +50,15 @@ void lc_elb_next_marker(struct lc_req *r, size_t first, size_t count, size_t tot
 int lc_attribute_valid(const char *kind, const char *v);
 /* A ValidationError, as ELBv2 reports constraint failures. */
 int lc_validation(struct lc_req *r, const char *fmt, ...) KILN_PRINTF(2, 3);
+/*
+ * A required parameter missing, and a number out of its range, as ELBv2
+ * answers them: ValidationError, naming the member as AWS's messages do
+ * ("Targets.member.1.Port" is 'targets.1.port'), not EC2's
+ * MissingParameter and InvalidParameterValue.
+ */
+int lc_elb_missing(struct lc_req *r, const char *name);
+int lc_elb_q_int(struct lc_req *r, const char *key, long long def, long long min, long long max,
+                 long long *out);
 /* The target groups a listener's default actions forward to (a new array of ARNs). */
 json_t *lc_listener_target_groups(json_t *listener);
 /* The load balancer whose listeners forward to `tg_arn`, or NULL. */

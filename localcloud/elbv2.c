@@ -40,37 +40,117 @@ int lc_validation(struct lc_req *r, const char *fmt, ...)
 	return lc_err(r, 400, "ValidationError", "%s", msg);
 }
 
+/* "Targets.member.1.Port" -> "targets.1.port": the member path of AWS's validation messages. */
+static void member_path(char *out, size_t size, const char *key)
+{
+	size_t n = 0;
+	int start = 1;
+
+	for (const char *p = key; *p && n + 1 < size; p++) {
+		if (start && strncmp(p, "member.", 7) == 0) {
+			p += 6;
+			continue;
+		}
+		out[n++] = start && *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+		start = *p == '.';
+	}
+	out[n] = '\0';
+}
+
+int lc_elb_missing(struct lc_req *r, const char *name)
+{
+	char path[128];
+
+	member_path(path, sizeof(path), name);
+	return lc_validation(r,
+	                     "1 validation error detected: Value null at '%s' failed to satisfy "
+	                     "constraint: Member must not be null",
+	                     path);
+}
+
+int lc_elb_q_int(struct lc_req *r, const char *key, long long def, long long min, long long max,
+                 long long *out)
+{
+	const char *v = lc_q(r, key);
+	char path[128];
+	long long x;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	member_path(path, sizeof(path), key);
+	/* strictly spelt (lc_parse_int): strtoll alone would take " 80" and "+80" */
+	if (lc_parse_int(v, &x) < 0)
+		return lc_validation(r,
+		                     "1 validation error detected: Value '%s' at '%s' failed to "
+		                     "satisfy constraint: Member must be an integer",
+		                     v, path);
+	if (x < min || x > max)
+		return lc_validation(
+		    r,
+		    "1 validation error detected: Value '%lld' at '%s' failed to "
+		    "satisfy constraint: Member must have value %s or equal to %lld",
+		    x, path, x < min ? "greater than" : "less than", x < min ? min : max);
+	*out = x;
+	return 0;
+}
+
+/* The kinds of ELBv2 resources: their table, ARN, parameter and NotFound error. */
+static const struct elb_kind {
+	json_t *(*table)(struct lc_cloud *c);
+	const char *arn_part, *param, *code, *noun, *Noun;
+} kinds[] = {
+    {lc_lbs, ":loadbalancer/", "LoadBalancerArn", "LoadBalancerNotFound", "load balancer",
+     "Load balancer"},
+    {lc_tgs, ":targetgroup/", "TargetGroupArn", "TargetGroupNotFound", "target group",
+     "Target group"},
+    {lc_listeners, ":listener/", "ListenerArn", "ListenerNotFound", "listener", "Listener"},
+};
+
+/* Is `arn` an ARN of `k`'s kind (whether or not it exists)? */
+static int arn_is(const struct elb_kind *k, const char *arn)
+{
+	return strncmp(arn, "arn:aws:elasticloadbalancing:", 29) == 0 &&
+	       strstr(arn, k->arn_part) != NULL;
+}
+
+/*
+ * A resource by ARN, or NULL with AWS's error: ValidationError for what
+ * is no ARN of that kind ("'x' is not a valid target group ARN"), else
+ * the kind's NotFound.
+ */
+static json_t *get_kind(struct lc_req *r, const struct elb_kind *k, const char *arn)
+{
+	json_t *res;
+
+	if (arn == NULL) {
+		lc_elb_missing(r, k->param);
+		return NULL;
+	}
+	if (!arn_is(k, arn)) {
+		lc_validation(r, "'%s' is not a valid %s ARN", arn, k->noun);
+		return NULL;
+	}
+	res = json_object_get(k->table(r->c), arn);
+	if (res == NULL)
+		lc_err(r, 400, k->code, "%s '%s' not found", k->Noun, arn);
+	return res;
+}
+
 json_t *lc_lb_get(struct lc_req *r, const char *arn)
 {
-	json_t *lb = arn ? json_object_get(lc_lbs(r->c), arn) : NULL;
-
-	if (arn == NULL)
-		lc_missing(r, "LoadBalancerArn");
-	else if (lb == NULL)
-		lc_err(r, 400, "LoadBalancerNotFound", "Load balancer '%s' not found", arn);
-	return lb;
+	return get_kind(r, &kinds[0], arn);
 }
 
 json_t *lc_tg_get(struct lc_req *r, const char *arn)
 {
-	json_t *tg = arn ? json_object_get(lc_tgs(r->c), arn) : NULL;
-
-	if (arn == NULL)
-		lc_missing(r, "TargetGroupArn");
-	else if (tg == NULL)
-		lc_err(r, 400, "TargetGroupNotFound", "Target group '%s' not found", arn);
-	return tg;
+	return get_kind(r, &kinds[1], arn);
 }
 
 json_t *lc_listener_get(struct lc_req *r, const char *arn)
 {
-	json_t *l = arn ? json_object_get(lc_listeners(r->c), arn) : NULL;
-
-	if (arn == NULL)
-		lc_missing(r, "ListenerArn");
-	else if (l == NULL)
-		lc_err(r, 400, "ListenerNotFound", "Listener '%s' not found", arn);
-	return l;
+	return get_kind(r, &kinds[2], arn);
 }
 
 char *lc_elb_arn(struct lc_cloud *c, const char *resource)
@@ -145,7 +225,7 @@ int lc_elb_page(struct lc_req *r, size_t total, size_t *first, size_t *count)
 	char *end;
 	unsigned long long start = 0;
 
-	if (lc_q_int(r, "PageSize", LC_PAGE_MAX, 1, LC_PAGE_MAX, &size) < 0)
+	if (lc_elb_q_int(r, "PageSize", LC_PAGE_MAX, 1, LC_PAGE_MAX, &size) < 0)
 		return -1;
 	if (marker != NULL) {
 		start = strtoull(marker, &end, 10);
@@ -222,20 +302,10 @@ int lc_elbv2_sync_after(struct lc_req *r)
 
 static json_t *tagged(struct lc_req *r, const char *arn)
 {
-	json_t *res = json_object_get(lc_lbs(r->c), arn);
-
-	if (res == NULL)
-		res = json_object_get(lc_tgs(r->c), arn);
-	if (res == NULL)
-		res = json_object_get(lc_listeners(r->c), arn);
-	if (res != NULL)
-		return res;
-	if (strstr(arn, ":targetgroup/"))
-		lc_err(r, 400, "TargetGroupNotFound", "Target group '%s' not found", arn);
-	else if (strstr(arn, ":listener/"))
-		lc_err(r, 400, "ListenerNotFound", "Listener '%s' not found", arn);
-	else
-		lc_err(r, 400, "LoadBalancerNotFound", "Load balancer '%s' not found", arn);
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(kinds); i++)
+		if (arn_is(&kinds[i], arn))
+			return get_kind(r, &kinds[i], arn);
+	lc_validation(r, "'%s' is not a valid Elastic Load Balancing resource ARN", arn);
 	return NULL;
 }
 
@@ -245,7 +315,7 @@ static int tagged_list(struct lc_req *r, json_t **out)
 	const char **arns;
 	size_t n = lc_q_members(r, "ResourceArns", &arns);
 	json_t *list = json_array();
-	int rc = n == 0 ? lc_missing(r, "ResourceArns") : 0;
+	int rc = n == 0 ? lc_elb_missing(r, "ResourceArns") : 0;
 
 	if (n > 20)
 		rc = lc_validation(r, "At most 20 resources per call");
@@ -278,7 +348,7 @@ static int add_tags(struct lc_req *r)
 		return -1;
 	}
 	if (json_object_size(tags) == 0) {
-		lc_missing(r, "Tags");
+		lc_elb_missing(r, "Tags");
 		goto done;
 	}
 	json_array_foreach(list, i, res)
@@ -314,7 +384,7 @@ static int remove_tags(struct lc_req *r)
 	if (n == 0) {
 		free(keys);
 		json_decref(list);
-		return lc_missing(r, "TagKeys");
+		return lc_elb_missing(r, "TagKeys");
 	}
 	json_array_foreach(list, i, res)
 	{

@@ -33,7 +33,7 @@ static int forward_groups(struct lc_req *r, const char *p, json_t *action)
 		char key[160];
 		long long w;
 		snprintf(key, sizeof(key), "%s.%d.Weight", prefix, idx[i]);
-		if (lc_q_int(r, key, 1, 0, 999, &w) < 0)
+		if (lc_elb_q_int(r, key, 1, 0, 999, &w) < 0)
 			rc = -1;
 		else if (lc_tg_get(r, arn) == NULL)
 			rc = -1;
@@ -75,7 +75,7 @@ static int forward_stickiness(struct lc_req *r, const char *p, json_t *action)
 		return -1;
 	snprintf(key, sizeof(key), "%s.ForwardConfig.TargetGroupStickinessConfig.DurationSeconds",
 	         p);
-	if (lc_q_int(r, key, 3600, 1, 604800, &duration) < 0)
+	if (lc_elb_q_int(r, key, 3600, 1, 604800, &duration) < 0)
 		return -1;
 	json_object_set_new(action, "sticky", json_boolean(on));
 	json_object_set_new(action, "sticky_duration", json_integer(duration));
@@ -89,8 +89,11 @@ static int fixed_response(struct lc_req *r, const char *p, json_t *action)
 	const char *body = lc_qf_raw(r, "%s.FixedResponseConfig.MessageBody", p);
 	int known = type == NULL;
 
-	if (status == NULL)
-		return lc_missing(r, "FixedResponseConfig.StatusCode");
+	if (status == NULL) {
+		char key[128];
+		snprintf(key, sizeof(key), "%s.FixedResponseConfig.StatusCode", p);
+		return lc_elb_missing(r, key);
+	}
 	if (strlen(status) != 3 || strspn(status, "0123456789") != 3 ||
 	    (status[0] != '2' && status[0] != '4' && status[0] != '5'))
 		return lc_validation(r, "StatusCode must be 2XX, 4XX or 5XX, not '%s'", status);
@@ -115,7 +118,7 @@ static int request_actions(struct lc_req *r, json_t **out)
 	json_t *actions = json_array();
 
 	if (n == 0)
-		rc = lc_missing(r, "DefaultActions");
+		rc = lc_elb_missing(r, "DefaultActions");
 	else if (n > 1)
 		rc = lc_err(r, 400, "TooManyActions",
 		            "The local cloud's listeners take one default action");
@@ -126,7 +129,9 @@ static int request_actions(struct lc_req *r, json_t **out)
 		snprintf(p, sizeof(p), "DefaultActions.member.%d", idx[i]);
 		type = lc_qf(r, "%s.Type", p);
 		if (type == NULL) {
-			rc = lc_missing(r, "DefaultActions.member.N.Type");
+			char key[80];
+			snprintf(key, sizeof(key), "%s.Type", p);
+			rc = lc_elb_missing(r, key);
 			break;
 		}
 		a = json_pack("{s:s}", "type", type);
@@ -294,7 +299,7 @@ int lc_elbv2_create_listener(struct lc_req *r)
 		return -1;
 	if (lc_q(r, "Port") == NULL)
 		return lc_validation(r, "A listener needs a port");
-	if (lc_q_int(r, "Port", 80, 1, 65535, &port) < 0 || request_actions(r, &actions) < 0 ||
+	if (lc_elb_q_int(r, "Port", 80, 1, 65535, &port) < 0 || request_actions(r, &actions) < 0 ||
 	    groups_free_for(r, actions, lc_str(lb, "arn")) < 0 ||
 	    lc_elb_q_tags(r, "Tags", &tags) < 0)
 		goto done;
@@ -392,8 +397,8 @@ int lc_elbv2_modify_listener(struct lc_req *r)
 
 	if (l == NULL || check_protocol(r) < 0)
 		return -1;
-	if (lc_q_int(r, "Port", json_integer_value(json_object_get(l, "port")), 1, 65535, &port) <
-	    0)
+	if (lc_elb_q_int(r, "Port", json_integer_value(json_object_get(l, "port")), 1, 65535,
+	                 &port) < 0)
 		return -1;
 	other = listener_on(r->c, lc_str(l, "lb"), port);
 	if (other != NULL && other != l)

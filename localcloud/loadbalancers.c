@@ -152,12 +152,35 @@ static void lb_xml(struct lc_req *r, json_t *lb)
 	lc_xc(r->out, "member");
 }
 
-/* Same name, same settings: CreateLoadBalancer returns the one there is, as AWS does. */
+/* Do two arrays of strings hold the same strings, in any order? */
+static int same_strings(json_t *a, json_t *b)
+{
+	size_t i, j;
+	json_t *v, *w;
+
+	if (json_array_size(a) != json_array_size(b))
+		return 0;
+	json_array_foreach(a, i, v)
+	{
+		int found = 0;
+		json_array_foreach(b, j, w) found |= json_equal(v, w);
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Same name, same settings: CreateLoadBalancer returns the one there is, as
+ * AWS does. Subnets and groups are sets: a client that lists them in
+ * another order (as DescribeSubnets happens to return them) asks for the
+ * same load balancer.
+ */
 static int same_settings(json_t *lb, const char *scheme, json_t *subnets, json_t *groups)
 {
 	return strcmp(lc_str(lb, "scheme"), scheme) == 0 &&
-	       json_equal(json_object_get(lb, "subnets"), subnets) &&
-	       json_equal(json_object_get(lb, "groups"), groups);
+	       same_strings(json_object_get(lb, "subnets"), subnets) &&
+	       same_strings(json_object_get(lb, "groups"), groups);
 }
 
 static json_t *lb_by_name(struct lc_cloud *c, const char *name)
@@ -234,7 +257,7 @@ int lc_elbv2_create_load_balancer(struct lc_req *r)
 	int rc = -1;
 
 	if (name == NULL)
-		return lc_missing(r, "Name");
+		return lc_elb_missing(r, "Name");
 	if (!valid_lb_name(name))
 		return lc_validation(r,
 		                     "Load balancer name '%s' is not valid: at most 32 letters, "
@@ -339,7 +362,7 @@ int lc_elbv2_delete_load_balancer(struct lc_req *r)
 
 	if (arn == NULL) {
 		json_decref(gone);
-		return lc_missing(r, "LoadBalancerArn");
+		return lc_elb_missing(r, "LoadBalancerArn");
 	}
 	lb = json_object_get(lc_lbs(r->c), arn);
 	/* deleting one that is not there succeeds, as on AWS */
@@ -404,11 +427,9 @@ int lc_attribute_valid(const char *kind, const char *v)
 		return strcmp(v, "true") == 0 || strcmp(v, "false") == 0;
 	if (strncmp(kind, "int:", 4) == 0) {
 		long long min = 0, max = 0, x;
-		char *end;
-		if (sscanf(kind + 4, "%lld:%lld", &min, &max) != 2 || v[0] == '\0')
+		if (sscanf(kind + 4, "%lld:%lld", &min, &max) != 2 || lc_parse_int(v, &x) < 0)
 			return 0;
-		x = strtoll(v, &end, 10);
-		return *end == '\0' && x >= min && x <= max;
+		return x >= min && x <= max;
 	}
 	if (strncmp(kind, "enum:", 5) == 0) {
 		const char *p = kind + 5;
@@ -437,7 +458,7 @@ int lc_elbv2_modify_load_balancer_attributes(struct lc_req *r)
 	}
 	n = lc_q_indexes(r, "Attributes.member", &idx);
 	if (n == 0)
-		rc = lc_missing(r, "Attributes");
+		rc = lc_elb_missing(r, "Attributes");
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const char *k = lc_qf(r, "Attributes.member.%d.Key", idx[i]);
 		const char *v = lc_qf_raw(r, "Attributes.member.%d.Value", idx[i]);

@@ -3,6 +3,7 @@
  * settings, within AWS's ranges and with its defaults; the checks
  * themselves are HAProxy's (lb.c).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,14 +74,20 @@ static int valid_matcher(const char *m)
 
 	while (*p) {
 		char *end;
-		long a = strtol(p, &end, 10), b;
-		if (end == p || a < 200 || a > 499)
+		long a, b;
+		/* digits only: strtol would also take " 200" and "+200" */
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		a = strtol(p, &end, 10);
+		if (a < 200 || a > 499)
 			return 0;
 		b = a;
 		if (*end == '-') {
 			p = end + 1;
+			if (!isdigit((unsigned char)*p))
+				return 0;
 			b = strtol(p, &end, 10);
-			if (end == p || b < a || b > 499)
+			if (b < a || b > 499)
 				return 0;
 		}
 		if (*end != ',' && *end != '\0')
@@ -102,23 +109,18 @@ static int hc_params(struct lc_req *r, json_t *hc)
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(hc_numbers); i++) {
 		long long v;
 		long long cur = json_integer_value(json_object_get(hc, hc_numbers[i].key));
-		if (lc_q(r, hc_numbers[i].param) == NULL)
-			continue;
-		if (lc_q_int(r, hc_numbers[i].param, cur, hc_numbers[i].min, hc_numbers[i].max,
-		             &v) < 0) {
-			r->code[0] = '\0';
-			return lc_validation(r, "%s must be from %lld to %lld", hc_numbers[i].param,
-			                     hc_numbers[i].min, hc_numbers[i].max);
-		}
+		if (lc_elb_q_int(r, hc_numbers[i].param, cur, hc_numbers[i].min, hc_numbers[i].max,
+		                 &v) < 0)
+			return -1;
 		json_object_set_new(hc, hc_numbers[i].key, json_integer(v));
 	}
 	if (proto && strcmp(proto, "HTTP") != 0)
 		return lc_err(r, 400, "InvalidConfigurationRequest",
 		              "The local cloud checks targets over HTTP only, not %s", proto);
 	if (port) {
-		char *end;
-		long p = strtol(port, &end, 10);
-		if (strcmp(port, "traffic-port") != 0 && (*end != '\0' || p < 1 || p > 65535))
+		long long p = 0;
+		if (strcmp(port, "traffic-port") != 0 &&
+		    (lc_parse_int(port, &p) < 0 || p < 1 || p > 65535))
 			return lc_validation(r,
 			                     "HealthCheckPort must be traffic-port or 1 to 65535");
 		json_object_set_new(hc, "port", json_string(port));
@@ -138,13 +140,10 @@ static int hc_params(struct lc_req *r, json_t *hc)
 	if (!enabled)
 		return lc_err(r, 400, "InvalidConfigurationRequest",
 		              "Health checks cannot be disabled for instance targets");
+	/* AWS's answer to a timeout of 5 s (the default) with an interval of 5 s */
 	if (json_integer_value(json_object_get(hc, "timeout")) >=
 	    json_integer_value(json_object_get(hc, "interval")))
-		return lc_err(
-		    r, 400, "InvalidConfigurationRequest",
-		    "Health check timeout '%lld' must be smaller than the interval '%lld'",
-		    (long long)json_integer_value(json_object_get(hc, "timeout")),
-		    (long long)json_integer_value(json_object_get(hc, "interval")));
+		return lc_validation(r, "Health check interval must be greater than the timeout.");
 	return 0;
 }
 
@@ -224,7 +223,7 @@ static int tg_basics(struct lc_req *r, long long *port, const char **vpc)
 		              "The local cloud's target groups speak HTTP only, not %s", proto);
 	if (lc_q(r, "Port") == NULL)
 		return lc_validation(r, "A port must be specified for an instance target group");
-	if (lc_q_int(r, "Port", 0, 1, 65535, port) < 0)
+	if (lc_elb_q_int(r, "Port", 0, 1, 65535, port) < 0)
 		return -1;
 	*vpc = lc_q(r, "VpcId");
 	if (*vpc == NULL)
@@ -259,7 +258,7 @@ int lc_elbv2_create_target_group(struct lc_req *r)
 	int rc = -1;
 
 	if (name == NULL) {
-		lc_missing(r, "Name");
+		lc_elb_missing(r, "Name");
 		goto done;
 	}
 	if (!valid_tg_name(name)) {
@@ -384,7 +383,7 @@ int lc_elbv2_delete_target_group(struct lc_req *r)
 	const char *lb;
 
 	if (arn == NULL)
-		return lc_missing(r, "TargetGroupArn");
+		return lc_elb_missing(r, "TargetGroupArn");
 	/* deleting one that is not there succeeds, as on AWS */
 	if (json_object_get(lc_tgs(r->c), arn) == NULL)
 		return 0;
@@ -442,7 +441,7 @@ int lc_elbv2_modify_target_group_attributes(struct lc_req *r)
 	}
 	n = lc_q_indexes(r, "Attributes.member", &idx);
 	if (n == 0)
-		rc = lc_missing(r, "Attributes");
+		rc = lc_elb_missing(r, "Attributes");
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const char *k = lc_qf(r, "Attributes.member.%d.Key", idx[i]);
 		const char *v = lc_qf_raw(r, "Attributes.member.%d.Value", idx[i]);

@@ -34,10 +34,11 @@ static int request_targets(struct lc_req *r, json_t *tg, struct target_ref **out
 		json_t *inst;
 		t[i].id = lc_qf(r, "Targets.member.%d.Id", idx[i]);
 		snprintf(key, sizeof(key), "Targets.member.%d.Port", idx[i]);
-		if (t[i].id == NULL)
-			rc = lc_missing(r, "Targets.member.N.Id");
-		else if (lc_q_int(r, key, json_integer_value(json_object_get(tg, "port")), 1, 65535,
-		                  &t[i].port) < 0)
+		if (t[i].id == NULL) {
+			snprintf(key, sizeof(key), "Targets.member.%d.Id", idx[i]);
+			rc = lc_elb_missing(r, key);
+		} else if (lc_elb_q_int(r, key, json_integer_value(json_object_get(tg, "port")), 1,
+		                        65535, &t[i].port) < 0)
 			rc = -1;
 		else if ((inst = json_object_get(lc_instances(r->c), t[i].id)) == NULL ||
 		         strcmp(lc_str(inst, "vpc"), lc_str(tg, "vpc")) != 0)
@@ -51,7 +52,7 @@ static int request_targets(struct lc_req *r, json_t *tg, struct target_ref **out
 	}
 	free(idx);
 	if (rc == 0 && m == 0)
-		rc = lc_missing(r, "Targets");
+		rc = lc_elb_missing(r, "Targets");
 	if (rc < 0) {
 		free(t);
 		return -1;

@@ -18,16 +18,7 @@
 set -u
 # A missing tool skips the test on a developer's machine; in CI (CI set) it
 # fails it: the conformance client must not silently go missing.
-. "$(dirname "$0")/../fixtures/missing.sh"
-AWS=
-for candidate in $(which -a aws 2>/dev/null); do
-	if "$candidate" --version 2>&1 | grep -q '^aws-cli/2'; then
-		AWS=$candidate
-		break
-	fi
-done
-[ -n "$AWS" ] || missing "no AWS CLI v2 on PATH (an 'aws' whose --version says aws-cli/2)"
-command -v python3 >/dev/null || missing "no python3"
+. "$(dirname "$0")/../fixtures/awscli.sh"
 API_ONLY=${LC_API_ONLY:-0}
 PORT=4611
 CIDR=10.214.1.0/24
@@ -48,86 +39,19 @@ else
 	flock -w 900 9 || { echo "FAIL: 10.214.1.0/24 stayed busy" >&2; exit 1; }
 fi
 
-tmp=$(mktemp -d /tmp/kiln-lcaws-XXXXXX)
-STATE=$tmp/state
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE=$tmp/aws-config AWS_SHARED_CREDENTIALS_FILE=$tmp/aws-credentials
-export AWS_PAGER= AWS_EC2_METADATA_DISABLED=true AWS_MAX_ATTEMPTS=1 AWS_RETRY_MODE=standard
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_DEFAULT_OUTPUT
-: >"$AWS_CONFIG_FILE"
-# A second configuration without client-side parameter validation, so that
-# requests missing required parameters reach the server.
-printf '[default]\nparameter_validation = false\n' >"$tmp/aws-config-novalidate"
-
-pass=0
-failed=0
-fails=()
-cleanup() {
-	local rc=$?
-	if [ "$API_ONLY" != 1 ]; then
-		"$KILN_BIN" cloud down --state-dir "$STATE" >/dev/null 2>&1
-		if [ "$failed" -gt 0 ] && [ -f "$STATE/cloud.log" ]; then
-			echo "--- tail of $STATE/cloud.log" >&2
-			tail -n 30 "$STATE/cloud.log" >&2
-		fi
-		if grep -q "$tmp" /proc/mounts; then
-			echo "FAIL: mounts of $tmp left behind" >&2
-			rc=1
-		fi
-		if pgrep -f "$tmp" >/dev/null; then
-			echo "FAIL: processes of $tmp left behind: $(pgrep -af "$tmp" | head -3)" >&2
-			rc=1
-		fi
-		if ip -o addr show | grep -q " ${NET_PREFIX}1/"; then
-			echo "FAIL: a bridge on $CIDR left behind: $(ip -o addr show | grep " ${NET_PREFIX}1/")" >&2
-			rc=1
-		fi
-	fi
-	rm -rf "$tmp"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { pass=$((pass + 1)); echo "ok $1"; }
-bad() {
-	failed=$((failed + 1))
-	fails+=("$1")
-	echo "FAIL $1: $2"
-}
+awscli_start lcaws
 
 # ec2 ARGS...: the CLI, stdout in $tmp/out, stderr in $tmp/err.
-ec2() {
-	timeout 120 "$AWS" ec2 --endpoint-url "$EP" --output json "$@" >"$tmp/out" 2>"$tmp/err"
-}
-
+ec2() { cli ec2 "$@"; }
 # call NAME ARGS...: the CLI must succeed.
-call() {
-	local name=$1
-	shift
-	if ec2 "$@"; then
-		return 0
-	fi
-	bad "$name" "aws ec2 $1 failed: $(head -c 600 "$tmp/err" | tr '\n' ' ')"
-	return 1
-}
-
+call() { call_in ec2 "$@"; }
 # err NAME CODE ARGS...: the CLI must fail with "An error occurred (CODE)".
-err() {
-	local name=$1 code=$2
-	shift 2
-	if ec2 "$@"; then
-		bad "$name" "succeeded, want $code: $(head -c 300 "$tmp/out" | tr '\n' ' ')"
-	elif grep -qF "An error occurred ($code)" "$tmp/err"; then
-		ok "$name"
-	else
-		bad "$name" "want ($code), CLI printed: $(head -c 400 "$tmp/err" | tr '\n' ' ')"
-	fi
-}
+err() { err_in ec2 "$@"; }
+# waiter NAME WAITER ARGS...: `aws ec2 wait`, bounded to 300 s.
+waiter() { wait_in ec2 "$@"; }
 
 PYPRE='
-import json, os, sys, base64, fnmatch
-E = os.environ
+import base64, fnmatch
 def insts(d):
     return [i for r in d.get("Reservations", []) for i in r.get("Instances", [])]
 def iids(d):
@@ -135,33 +59,6 @@ def iids(d):
 def tags(x):
     return {t["Key"]: t.get("Value", "") for t in x.get("Tags", [])}
 '
-# j EXPR [FILE]: print EXPR over the JSON document d (default: the last output).
-j() {
-	python3 -c "$PYPRE
-d = json.load(open(sys.argv[2]))
-v = eval(sys.argv[1])
-if isinstance(v, bool): print('true' if v else 'false')
-elif isinstance(v, (list, tuple)): print(' '.join(str(x) for x in v))
-elif v is None: print('')
-else: print(v)" "$1" "${2:-$tmp/out}" 2>"$tmp/pyerr" || echo "<python error: $(tail -n 1 "$tmp/pyerr")>"
-}
-
-# jt NAME EXPR: check that EXPR over the last output is true.
-jt() {
-	local got
-	got=$(j "bool($2)")
-	if [ "$got" = true ]; then
-		ok "$1"
-	else
-		bad "$1" "not true: $2 ($got) in $(head -c 500 "$tmp/out" | tr '\n' ' ')"
-	fi
-}
-
-# eq NAME GOT WANT
-eq() {
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got '$2', want '$3'"; fi
-}
-
 # state ID: the instance's state name.
 state() {
 	ec2 describe-instances --instance-ids "$1" && j 'insts(d)[0]["State"]["Name"]'
@@ -177,17 +74,6 @@ wait_state() {
 	done
 	bad "$name" "$id is '$s' after $n s, want $want"
 	return 1
-}
-
-# waiter NAME WAITER ARGS...: `aws ec2 wait`, bounded to 300 s.
-waiter() {
-	local name=$1
-	shift
-	if timeout 300 "$AWS" ec2 --endpoint-url "$EP" wait "$@" >"$tmp/wout" 2>"$tmp/err"; then
-		ok "$name"
-	else
-		bad "$name" "aws ec2 wait $*: $(head -c 400 "$tmp/err" | tr '\n' ' ')"
-	fi
 }
 
 # ---------------------------------------------------------------- setup
@@ -939,9 +825,4 @@ elif [ "$API_ONLY" != 1 ]; then
 	bad "requests.jsonl logs actions and statuses" "no $STATE/requests.jsonl"
 fi
 
-echo "$pass passed, $failed failed"
-if [ "$failed" -gt 0 ]; then
-	printf 'failed: %s\n' "${fails[@]}"
-	exit 1
-fi
-exit 0
+awscli_summary

@@ -2,7 +2,10 @@
 """Conformance of `kiln cloud` with boto3: a subset of the EC2 operations
 through boto3's client and resource APIs, its waiters (instance_running,
 instance_stopped, image_available, instance_terminated) and its paginator for
-DescribeInstances. Whatever boto3 cannot parse is a bug in the cloud.
+DescribeInstances; ELBv2's errors, each parsed by botocore into its code,
+message and modeled exception class, its paginators (DescribeLoadBalancers,
+DescribeTargetGroups, DescribeListeners: Marker/NextMarker) and its load
+balancer waiters. Whatever boto3 cannot parse is a bug in the cloud.
 
 One line per check ("ok NAME" / "FAIL NAME: why"); exit 1 on any failure,
 77 to skip. LC_API_ONLY=1 LC_ENDPOINT=http://127.0.0.1:5999 runs the API checks
@@ -16,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 
 try:
     import boto3
@@ -105,6 +109,246 @@ def instances(reply):
     return [i for r in reply.get("Reservations", []) for i in r.get("Instances", [])]
 
 
+def expect_elb_error(elb, name, code, fn, **kwargs):
+    """An ELBv2 error: its code, a message, Type Sender, HTTP 400, a RequestId, the modeled class."""
+    try:
+        fn(**kwargs)
+    except ClientError as e:
+        err = e.response.get("Error", {})
+        meta = e.response.get("ResponseMetadata", {})
+        cls = getattr(elb.exceptions, code + "Exception", None)
+        check(name, err.get("Code") == code, "got %s (%s), want %s" % (err.get("Code"), e, code))
+        check(name + ": message, Type Sender, HTTP 400, RequestId",
+              err.get("Message") and err.get("Type") == "Sender" and meta.get("HTTPStatusCode") == 400
+              and meta.get("RequestId"), e.response)
+        if cls is not None or code != "ValidationError":
+            check(name + ": raised as " + code + "Exception", cls is not None and isinstance(e, cls),
+                  type(e).__name__)
+        return
+    except Exception as e:  # noqa: BLE001
+        bad(name, "%s: %s, want ClientError %s" % (type(e).__name__, e, code))
+        return
+    bad(name, "succeeded, want " + code)
+
+
+def reply_problems(shape, elem, path, out):
+    """What in an XML reply the model does not allow: unknown elements, wrong types, values off an enum."""
+    if shape.type_name == "structure":
+        by_name = {m.serialization.get("name", n): m for n, m in shape.members.items()}
+        for child in elem:
+            name = child.tag.split("}", 1)[-1]
+            if name not in by_name:
+                out.append("%s/%s: not in %s" % (path, name, shape.name))
+            else:
+                reply_problems(by_name[name], child, path + "/" + name, out)
+    elif shape.type_name == "list":
+        item = shape.member.serialization.get("name", "member")
+        for child in elem:
+            if child.tag.split("}", 1)[-1] != item:
+                out.append("%s/%s: a list item is <%s>" % (path, child.tag.split("}", 1)[-1], item))
+            else:
+                reply_problems(shape.member, child, path + "/" + item, out)
+    elif len(elem):
+        out.append("%s: a %s with elements" % (path, shape.type_name))
+    else:
+        text = elem.text or ""
+        try:
+            if shape.type_name in ("integer", "long"):
+                int(text)
+            elif shape.type_name == "boolean" and text not in ("true", "false"):
+                raise ValueError(text)
+            elif shape.type_name == "timestamp":
+                time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
+        except ValueError:
+            out.append("%s: '%s' is no %s" % (path, text, shape.type_name))
+        if getattr(shape, "enum", None) and text not in shape.enum:
+            out.append("%s: '%s' is none of %s" % (path, text, shape.enum))
+
+
+def strict_replies(client):
+    """Check every successful reply of `client` against its model (botocore ignores what it does not know)."""
+    seen = []
+
+    def before_parse(operation_model, response_dict, **_):
+        if response_dict.get("status_code") != 200:
+            return
+        problems = []
+        try:
+            root = ET.fromstring(response_dict["body"])
+        except ET.ParseError as e:
+            seen.append((operation_model.name, ["not XML: %s" % e]))
+            return
+        out = operation_model.output_shape
+        wrapper = out.serialization.get("resultWrapper") if out is not None else None
+        for child in root:
+            name = child.tag.split("}", 1)[-1]
+            if name == "ResponseMetadata":
+                continue
+            if name != wrapper:
+                problems.append("%s: <%s> where the model has <%s>" % (root.tag.split("}", 1)[-1], name, wrapper))
+            else:
+                reply_problems(out, child, name, problems)
+        seen.append((operation_model.name, problems))
+
+    client.meta.events.register("before-parse", before_parse)
+    return seen
+
+
+def elbv2_checks(session, endpoint, cfg, vpc, subnets):
+    """ELBv2: every error the local cloud answers, as botocore parses it; paginators and waiters."""
+    elb = session.client("elbv2", endpoint_url=endpoint, config=cfg)
+    replies = strict_replies(elb)
+    loose = session.client("elbv2", endpoint_url=endpoint,
+                           config=cfg.merge(Config(parameter_validation=False)))
+    fast = {"Delay": 1, "MaxAttempts": 60}
+    sub = [s["SubnetId"] for s in subnets]
+    if len(sub) < 3 or not vpc:
+        bad("ELBv2: three default subnets", subnets)
+        return
+    lbs, tgs = [], []
+    for n in range(3):
+        r = attempt("CreateLoadBalancer %d" % n, elb.create_load_balancer, Name="b3-lb-%d" % n,
+                    Subnets=sub[:2], Scheme="internal", Tags=[{"Key": "suite", "Value": "boto"}])
+        if not r:
+            return
+        lbs.append(r["LoadBalancers"][0]["LoadBalancerArn"])
+    waiter(elb, "load_balancer_available", "load_balancer_available", LoadBalancerArns=lbs, WaiterConfig=fast)
+    waiter(elb, "load_balancer_exists", "load_balancer_exists", Names=["b3-lb-0"], WaiterConfig=fast)
+    for n in range(5):
+        r = attempt("CreateTargetGroup %d" % n, elb.create_target_group, Name="b3-tg-%d" % n, Protocol="HTTP",
+                    Port=8080 + n, VpcId=vpc, HealthCheckIntervalSeconds=10, HealthCheckTimeoutSeconds=5)
+        if not r:
+            return
+        tgs.append(r["TargetGroups"][0]["TargetGroupArn"])
+    listeners = []
+    for port in (80, 81, 82):
+        r = attempt("CreateListener %d" % port, elb.create_listener, LoadBalancerArn=lbs[0], Protocol="HTTP",
+                    Port=port, DefaultActions=[{"Type": "forward", "TargetGroupArn": tgs[port - 80]}])
+        if r:
+            listeners.append(r["Listeners"][0]["ListenerArn"])
+
+    # Paginators: Marker in, NextMarker out, PageSize the limit.
+    for op, key, kwargs, want in (
+        ("describe_load_balancers", "LoadBalancers", {}, lbs),
+        ("describe_target_groups", "TargetGroups", {}, tgs),
+        ("describe_listeners", "Listeners", {"LoadBalancerArn": lbs[0]}, listeners),
+    ):
+        arn_key = {"LoadBalancers": "LoadBalancerArn", "TargetGroups": "TargetGroupArn",
+                   "Listeners": "ListenerArn"}[key]
+        pag = elb.get_paginator(op)
+        pages = attempt("paginator " + op, lambda: list(pag.paginate(PaginationConfig={"PageSize": 2}, **kwargs)))
+        if pages is not None:
+            got = [x[arn_key] for p in pages for x in p[key]]
+            check("paginator %s PageSize 2: all, once each, %d pages" % (op, (len(want) + 1) // 2),
+                  sorted(got) == sorted(want) and len(pages) == (len(want) + 1) // 2
+                  and all(p.get("NextMarker") for p in pages[:-1]) and not pages[-1].get("NextMarker"),
+                  "%d pages: %s" % (len(pages), got))
+        first = attempt("paginator %s MaxItems" % op, lambda: pag.paginate(
+            PaginationConfig={"PageSize": 1, "MaxItems": 2}, **kwargs).build_full_result())
+        if first:
+            rest = attempt("paginator %s StartingToken" % op, lambda: pag.paginate(
+                PaginationConfig={"PageSize": 1, "StartingToken": first.get("NextToken")}, **kwargs)
+                .build_full_result())
+            a = [x[arn_key] for x in first[key]]
+            b = [x[arn_key] for x in (rest or {}).get(key, [])]
+            check("paginator %s MaxItems 2 then StartingToken: the rest" % op,
+                  len(a) == 2 and first.get("NextToken") and sorted(a + b) == sorted(want), (a, b))
+    # Replies the strict check below reads too.
+    attempt("DescribeLoadBalancerAttributes", elb.describe_load_balancer_attributes, LoadBalancerArn=lbs[0])
+    attempt("DescribeTargetGroupAttributes", elb.describe_target_group_attributes, TargetGroupArn=tgs[0])
+    attempt("ModifyTargetGroupAttributes", elb.modify_target_group_attributes, TargetGroupArn=tgs[0],
+            Attributes=[{"Key": "stickiness.enabled", "Value": "true"}])
+    attempt("ModifyTargetGroup", elb.modify_target_group, TargetGroupArn=tgs[0], HealthCheckPath="/ready")
+    attempt("DescribeTargetHealth", elb.describe_target_health, TargetGroupArn=tgs[0])
+    attempt("AddTags", elb.add_tags, ResourceArns=[lbs[0], tgs[0]] + listeners[:1],
+            Tags=[{"Key": "env", "Value": "test"}])
+    r = attempt("DescribeTags", elb.describe_tags, ResourceArns=[lbs[0], tgs[0]] + listeners[:1])
+    if r:
+        check("DescribeTags after AddTags", [t for d in r["TagDescriptions"] for t in d["Tags"]
+                                             if t["Key"] == "env"] == [{"Key": "env", "Value": "test"}] * 3, r)
+    attempt("RemoveTags", elb.remove_tags, ResourceArns=[lbs[0]], TagKeys=["env"])
+    if listeners:
+        attempt("ModifyListener weighted", elb.modify_listener, ListenerArn=listeners[0], DefaultActions=[
+            {"Type": "forward", "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": tgs[0], "Weight": 1},
+                                                                   {"TargetGroupArn": tgs[3], "Weight": 2}]}}])
+        attempt("DeleteListener", elb.delete_listener, ListenerArn=listeners[2])
+    expect_elb_error(elb, "DescribeLoadBalancers Marker nonsense -> ValidationError", "ValidationError",
+                     elb.describe_load_balancers, Marker="nonsense")
+    expect_elb_error(loose, "DescribeTargetGroups PageSize 401 -> ValidationError", "ValidationError",
+                     loose.describe_target_groups, PageSize=401)
+
+    # Every error code, as botocore parses it.
+    bogus_lb = lbs[0].rsplit("/", 1)[0] + "/0123456789abcdef"
+    bogus_tg = tgs[0].rsplit("/", 1)[0] + "/0123456789abcdef"
+    bogus_l = (listeners or ["x/x"])[0].rsplit("/", 1)[0] + "/0123456789abcdef"
+    for name, code, fn, kwargs in (
+        ("unknown load balancer", "LoadBalancerNotFound", elb.describe_load_balancers, {"Names": ["nosuch"]}),
+        ("unknown load balancer ARN", "LoadBalancerNotFound", elb.describe_load_balancer_attributes,
+         {"LoadBalancerArn": bogus_lb}),
+        ("unknown target group", "TargetGroupNotFound", elb.describe_target_groups, {"TargetGroupArns": [bogus_tg]}),
+        ("unknown listener", "ListenerNotFound", elb.describe_listeners, {"ListenerArns": [bogus_l]}),
+        ("a target group's ARN for a load balancer's", "ValidationError", elb.describe_load_balancers,
+         {"LoadBalancerArns": [tgs[0]]}),
+        ("load balancer name taken", "DuplicateLoadBalancerName", elb.create_load_balancer,
+         {"Name": "b3-lb-0", "Subnets": sub[1:3]}),
+        ("target group name taken", "DuplicateTargetGroupName", elb.create_target_group,
+         {"Name": "b3-tg-0", "Protocol": "HTTP", "Port": 9999, "VpcId": vpc}),
+        ("listener port taken", "DuplicateListener", elb.create_listener,
+         {"LoadBalancerArn": lbs[0], "Protocol": "HTTP", "Port": 80,
+          "DefaultActions": [{"Type": "forward", "TargetGroupArn": tgs[3]}]}),
+        ("target group in use", "ResourceInUse", elb.delete_target_group, {"TargetGroupArn": tgs[0]}),
+        ("target group of another load balancer", "TargetGroupAssociationLimit", elb.create_listener,
+         {"LoadBalancerArn": lbs[1], "Protocol": "HTTP", "Port": 80,
+          "DefaultActions": [{"Type": "forward", "TargetGroupArn": tgs[0]}]}),
+        ("unknown instance", "InvalidTarget", elb.register_targets,
+         {"TargetGroupArn": tgs[0], "Targets": [{"Id": "i-0123456789abcdef0"}]}),
+        ("timeout not below the interval", "ValidationError", elb.create_target_group,
+         {"Name": "b3-x", "Protocol": "HTTP", "Port": 80, "VpcId": vpc, "HealthCheckIntervalSeconds": 5}),
+        ("missing Name", "ValidationError", loose.create_load_balancer, {"Subnets": sub[:2]}),
+        ("health checks over HTTPS", "InvalidConfigurationRequest", elb.modify_target_group,
+         {"TargetGroupArn": tgs[0], "HealthCheckProtocol": "HTTPS"}),
+        ("unknown subnet", "SubnetNotFound", elb.create_load_balancer,
+         {"Name": "b3-x", "Subnets": [sub[0], "subnet-0123456789abcdef0"]}),
+        ("unknown security group", "InvalidSecurityGroup", elb.create_load_balancer,
+         {"Name": "b3-x", "Subnets": sub[:2], "SecurityGroups": ["sg-0123456789abcdef0"]}),
+        ("51 tags", "TooManyTags", elb.add_tags,
+         {"ResourceArns": [tgs[4]], "Tags": [{"Key": "k%d" % i, "Value": "v"} for i in range(51)]}),
+        ("a tag key twice", "DuplicateTagKeys", elb.add_tags,
+         {"ResourceArns": [tgs[4]], "Tags": [{"Key": "k", "Value": "1"}, {"Key": "k", "Value": "2"}]}),
+        ("attribute out of range", "ValidationError", elb.modify_target_group_attributes,
+         {"TargetGroupArn": tgs[4], "Attributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "3601"}]}),
+        ("a listener over TCP", "UnsupportedProtocol", elb.create_listener,
+         {"LoadBalancerArn": lbs[0], "Protocol": "TCP", "Port": 90,
+          "DefaultActions": [{"Type": "forward", "TargetGroupArn": tgs[3]}]}),
+        ("two default actions", "TooManyActions", elb.create_listener,
+         {"LoadBalancerArn": lbs[0], "Protocol": "HTTP", "Port": 90,
+          "DefaultActions": [{"Type": "forward", "TargetGroupArn": tgs[3]},
+                             {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}]}),
+        ("a network load balancer", "InvalidConfigurationRequest", elb.create_load_balancer,
+         {"Name": "b3-x", "Subnets": sub[:2], "Type": "network"}),
+    ):
+        expect_elb_error(elb, "ELBv2 %s -> %s" % (name, code), code, fn, **kwargs)
+    if succeeded("ModifyLoadBalancerAttributes deletion protection", elb.modify_load_balancer_attributes,
+                 LoadBalancerArn=lbs[2], Attributes=[{"Key": "deletion_protection.enabled", "Value": "true"}]):
+        expect_elb_error(elb, "ELBv2 deletion protection -> OperationNotPermitted", "OperationNotPermitted",
+                         elb.delete_load_balancer, LoadBalancerArn=lbs[2])
+        attempt("ModifyLoadBalancerAttributes deletion protection off", elb.modify_load_balancer_attributes,
+                LoadBalancerArn=lbs[2], Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}])
+
+    for arn in lbs:
+        attempt("DeleteLoadBalancer", elb.delete_load_balancer, LoadBalancerArn=arn)
+    waiter(elb, "load_balancers_deleted", "load_balancers_deleted", LoadBalancerArns=lbs, WaiterConfig=fast)
+    for arn in tgs:
+        attempt("DeleteTargetGroup", elb.delete_target_group, TargetGroupArn=arn)
+    r = attempt("DescribeTargetGroups after deletes", elb.describe_target_groups)
+    if r:
+        check("ELBv2: nothing left", [g["TargetGroupName"] for g in r["TargetGroups"]] == [], r)
+    ops = sorted({op for op, _ in replies})
+    problems = ["%s: %s" % (op, p) for op, ps in replies for p in ps]
+    check("ELBv2 replies of %d operations hold only the model's elements, types and values" % len(ops),
+          len(ops) >= 10 and not problems, "; ".join(sorted(set(problems))[:8]))
+
+
 def main(tmp):
     if API_ONLY:
         endpoint = os.environ.get("LC_ENDPOINT", "http://127.0.0.1:5999")
@@ -182,6 +426,7 @@ def main(tmp):
             check("subnets inside --cidr",
                   all(ipaddress.ip_network(s["CidrBlock"]).subnet_of(net) for s in r["Subnets"]), r)
         subnet = next((s["SubnetId"] for s in defaults if s["AvailabilityZone"] == "us-east-1b"), None)
+        elbv2_checks(session, endpoint, cfg, vpc, sorted(defaults, key=lambda s: s["AvailabilityZone"]))
 
     # Key pair and security group.
     kp = attempt("CreateKeyPair", ec2.create_key_pair, KeyName="b3-key", KeyType="ed25519",

@@ -119,7 +119,7 @@ r = json.load(open(sys.argv[1]))
 assert set(r) == {"profile", "env", "passed", "policy", "checks", "smoke"}, r.keys()
 assert r["passed"] is True and r["profile"] == "web" and r["policy"] == [], r
 kinds = [c["kind"] for c in r["checks"]]
-assert kinds.count("http") == 3 and len(kinds) == 7, kinds
+assert kinds.count("http") == 3 and len(kinds) == 8, kinds
 for c in r["checks"]:
     assert set(c) == {"name", "kind", "passed", "duration_s", "message"}, c
     assert c["passed"] is True and c["message"] == "" and c["duration_s"] >= 0, c
@@ -127,7 +127,7 @@ x = ET.parse(sys.argv[2]).getroot()
 assert x.tag == "testsuites" and x.get("failures") == "0", x.attrib
 suites = {s.get("name"): s for s in x}
 assert list(suites) == ["policy", "checks", "http"], list(suites)
-assert suites["checks"].get("tests") == "4" and suites["http"].get("tests") == "3"
+assert suites["checks"].get("tests") == "5" and suites["http"].get("tests") == "3"
 PY
 no_leftovers "good image"
 
@@ -138,7 +138,7 @@ if [ "$rc" = 1 ] && grep -q "FAIL  checks  file /opt/web/missing.txt" "$tmp/bad.
 	grep -q "/opt/web/missing.txt does not exist" "$tmp/bad.out" &&
 	grep -q "FAIL  http .*/nope" "$tmp/bad.out" && grep -q "status 404, expected 200" "$tmp/bad.out" &&
 	grep -q "^ok    checks  the app's VERSION is the release baked" "$tmp/bad.out" &&
-	grep -q "2 of 9 checks failed on the image" "$tmp/bad.err"; then
+	grep -q "2 of 10 checks failed on the image" "$tmp/bad.err"; then
 	ok "an image missing a file fails (exit 1) saying what was found"
 else
 	fail "bad image: rc $rc: $(cat "$tmp/bad.out" "$tmp/bad.err" | tail -n 30)"

@@ -187,7 +187,7 @@ x = ET.parse(sys.argv[1]).getroot()
 s = {e.get("name"): e for e in x}
 assert list(s) == ["policy", "checks"], list(s)
 assert s["policy"].get("tests") == "11" and s["policy"].get("failures") == "0"
-assert s["checks"].get("tests") == "3" and s["checks"].get("failures") == "0"
+assert s["checks"].get("tests") == "4" and s["checks"].get("failures") == "0"
 PY
 else
 	fail "bake of signed tags: $(tail -n 20 "$tmp/s.err")"

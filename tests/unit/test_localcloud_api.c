@@ -28,6 +28,7 @@
 #include "localcloud/describe-int.h"
 #include "localcloud/ec2-int.h"
 #include "localcloud/net-int.h"
+#include "tests/fixtures/lc_api_call.h"
 #include "tests/fixtures/lc_cloud_fixture.h"
 
 /* ---- the fixture -------------------------------------------------------- */
@@ -46,57 +47,16 @@ static void teardown(void)
 	lc_fixture_close(&cloud, state_dir);
 }
 
-struct reply {
-	int status;
-	char *body;
-	struct kiln_xml *xml;
-};
-
-static void reply_free(struct reply *r)
-{
-	free(r->body);
-	kiln_xml_free(r->xml);
-	memset(r, 0, sizeof(*r));
-}
-
-/* A request's reply, parsed: every reply, success or error, is well-formed XML. */
+/* A request's reply, parsed. */
 static struct reply answer(const struct lc_http_request *in)
 {
-	struct lc_http_reply out;
-	struct reply r = {0, NULL, NULL};
-
-	lc_api_handle(&cloud, in, &out);
-	r.status = out.status;
-	r.body = kiln_buf_detach(&out.body);
-	kiln_buf_release(&out.body);
-	ck_assert_msg(kiln_xml_parse(&r.xml, r.body, strlen(r.body)) == 0, "not XML: %s", r.body);
-	return r;
+	return lc_call_answer(&cloud, in);
 }
 
-/*
- * One POST signed for `service` over `signed_body` and the headers in
- * `extra` (NULL-terminated, or NULL), sent with `sent_body`.
- */
 static struct reply signed_call(const char *service, const char *const *extra,
                                 const char *signed_body, const char *sent_body)
 {
-	const char *headers[16] = {LC_FIXTURE_HOST, LC_FIXTURE_CTYPE};
-	size_t n = 2;
-	struct kiln_sigv4_signed s;
-	struct reply r;
-
-	for (; extra && *extra && n < 12; extra++)
-		headers[n++] = *extra;
-	ck_assert_int_eq(lc_fixture_sign(&s, service, headers, signed_body), 0);
-	headers[n++] = s.amz_date;
-	headers[n++] = s.authorization;
-	{
-		struct lc_http_request in = {
-		    "POST", "/", NULL, headers, sent_body, strlen(sent_body), kiln_time_mono()};
-		r = answer(&in);
-	}
-	kiln_sigv4_signed_release(&s);
-	return r;
+	return lc_call_signed(&cloud, service, extra, signed_body, sent_body);
 }
 
 /* One request with `body` (form-encoded), signed for `service`, answered in process. */
@@ -105,38 +65,16 @@ static struct reply raw_call(const char *service, const char *body)
 	return signed_call(service, NULL, body, body);
 }
 
-/* Action and "Key=Value" pairs (values encoded here), NULL-terminated. */
+/* An EC2 action and "Key=Value" pairs (values encoded here), NULL-terminated. */
 static struct reply call(const char *action, ...)
 {
-	struct kiln_query q = KILN_QUERY_INIT;
-	struct kiln_buf body = KILN_BUF_INIT;
 	struct reply r;
-	const char *kv;
 	va_list ap;
 
-	kiln_query_add(&q, "Action", action);
-	kiln_query_add(&q, "Version", "2016-11-15");
 	va_start(ap, action);
-	while ((kv = va_arg(ap, const char *)) != NULL) {
-		const char *eq = strchr(kv, '=');
-		char *k = kiln_xstrndup(kv, (size_t)(eq - kv));
-		kiln_query_add(&q, k, eq + 1);
-		free(k);
-	}
+	r = lc_call_query(&cloud, "ec2", "2016-11-15", action, ap);
 	va_end(ap);
-	kiln_query_encode(&body, &q);
-	r = raw_call("ec2", body.ptr);
-	kiln_query_release(&q);
-	kiln_buf_release(&body);
 	return r;
-}
-
-/* The text at `path` below the reply's root, or "". */
-static const char *text(const struct reply *r, const char *path)
-{
-	const char *t = kiln_xml_text(r->xml, kiln_xml_root(r->xml), path);
-
-	return t ? t : "";
 }
 
 static const char *error_code(const struct reply *r)
