@@ -122,7 +122,7 @@ int kiln_aws_new(struct kiln_aws **out, const struct kiln_aws_config *cfg)
 			goto done;
 		}
 		error = kiln_creds_static_new(&creds, c.access_key_id, c.secret_access_key, NULL,
-		                              "static");
+		                              c.public_credentials ? KILN_CREDS_PUBLIC : "static");
 	} else {
 		error = kiln_creds_chain_new(&creds, &c);
 	}

@@ -33,6 +33,12 @@ struct kiln_aws_config {
 	const char *endpoint_url;      /* NULL: AWS_ENDPOINT_URL[_<SERVICE>], profile, regional */
 	const char *access_key_id;     /* explicit static credentials (the local cloud) */
 	const char *secret_access_key; /* or NULL for the chain */
+	/*
+	 * The static credentials are public (the local cloud's documented
+	 * "test"/"test"): not registered with the log's redaction, which would
+	 * otherwise turn every "test" in a message into "***".
+	 */
+	int public_credentials;
 };
 
 struct kiln_aws;

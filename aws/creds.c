@@ -118,7 +118,8 @@ int kiln_creds_static_new(struct kiln_creds_provider **out, const char *access_k
 	if (session_token != NULL && *session_token != '\0')
 		p->creds.session_token = kiln_xstrdup(session_token);
 	p->fetched = 1;
-	kiln_creds_hide(&p->creds);
+	if (source == NULL || strcmp(source, KILN_CREDS_PUBLIC) != 0)
+		kiln_creds_hide(&p->creds);
 	*out = p;
 	return 0;
 }
@@ -344,7 +345,7 @@ int kiln_creds_chain_new(struct kiln_creds_provider **out, const struct kiln_aws
 
 static int chain_resolve(struct kiln_creds_provider *p)
 {
-	struct kiln_aws_config cfg = {p->region, p->profile, p->endpoint_url, NULL, NULL};
+	struct kiln_aws_config cfg = {p->region, p->profile, p->endpoint_url, NULL, NULL, 0};
 	struct kiln_aws_profile prof = {0};
 	const char *explicit_profile = p->profile ? p->profile : env_nonempty("AWS_PROFILE");
 	int error;

@@ -51,7 +51,11 @@ struct kiln_aws_config;
  * region and STS endpoint of role assumption. Nothing is fetched yet.
  */
 int kiln_creds_chain_new(struct kiln_creds_provider **out, const struct kiln_aws_config *cfg);
-/* A provider that always returns these keys (copied). */
+/*
+ * A provider that always returns these keys (copied), registered with the
+ * log's redaction unless `source` is KILN_CREDS_PUBLIC (well-known keys).
+ */
+#define KILN_CREDS_PUBLIC "public"
 int kiln_creds_static_new(struct kiln_creds_provider **out, const char *access_key_id,
                           const char *secret_access_key, const char *session_token,
                           const char *source);

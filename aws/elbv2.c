@@ -165,6 +165,20 @@ int kiln_elbv2_delete_load_balancer(struct kiln_aws *aws, const char *arn)
 	return call_one(aws, "DeleteLoadBalancer", "LoadBalancerArn", arn);
 }
 
+int kiln_elbv2_set_security_groups(struct kiln_aws *aws, const char *arn,
+                                   const char *const *group_ids, size_t n)
+{
+	struct kiln_query q = KILN_QUERY_INIT;
+	int error;
+
+	KILN_ASSERT_ARG(aws != NULL && arn != NULL && (group_ids != NULL || n == 0));
+	kiln_query_add(&q, "LoadBalancerArn", arn);
+	kiln_aws_query_strings(&q, MEMBER, "SecurityGroups", group_ids, n);
+	error = kiln_aws_call(aws, ELB, "SetSecurityGroups", &q, NULL, NULL, NULL);
+	kiln_query_release(&q);
+	return error;
+}
+
 /* Target groups. */
 
 static void tg_release(struct kiln_elbv2_target_group *tg)
@@ -343,6 +357,25 @@ int kiln_elbv2_delete_target_group(struct kiln_aws *aws, const char *arn)
 	return call_one(aws, "DeleteTargetGroup", "TargetGroupArn", arn);
 }
 
+int kiln_elbv2_modify_target_group_attributes(struct kiln_aws *aws, const char *arn,
+                                              const char *const *keys, const char *const *values,
+                                              size_t n)
+{
+	struct kiln_query q = KILN_QUERY_INIT;
+	size_t i;
+	int error;
+
+	KILN_ASSERT_ARG(aws != NULL && arn != NULL && n > 0 && keys != NULL && values != NULL);
+	kiln_query_add(&q, "TargetGroupArn", arn);
+	for (i = 0; i < n; i++) {
+		kiln_query_addf(&q, keys[i], "Attributes.member.%zu.Key", i + 1);
+		kiln_query_addf(&q, values[i], "Attributes.member.%zu.Value", i + 1);
+	}
+	error = kiln_aws_call(aws, ELB, "ModifyTargetGroupAttributes", &q, NULL, NULL, NULL);
+	kiln_query_release(&q);
+	return error;
+}
+
 /* Listeners. */
 
 static void listener_release(struct kiln_elbv2_listener *li)
@@ -417,6 +450,8 @@ static void query_listener(struct kiln_query *q, const struct kiln_elbv2_listene
 		kiln_aws_query_int(q, "Port", s->port);
 	if (s->ssl_policy != NULL)
 		kiln_query_add(q, "SslPolicy", s->ssl_policy);
+	if (s->certificate_arn != NULL)
+		kiln_query_add(q, "Certificates.member.1.CertificateArn", s->certificate_arn);
 	for (i = 0; i < s->n_actions; i++) {
 		const struct kiln_elbv2_action *a = &s->actions[i];
 		char key[64];

@@ -54,6 +54,9 @@ int kiln_elbv2_create_load_balancer(struct kiln_elbv2_load_balancer **out, struc
 int kiln_elbv2_describe_load_balancers(struct kiln_elbv2_load_balancer_list **out,
                                        struct kiln_aws *aws, const struct kiln_elbv2_describe *d);
 int kiln_elbv2_delete_load_balancer(struct kiln_aws *aws, const char *arn);
+/* SetSecurityGroups: the load balancer's groups, replaced whole. */
+int kiln_elbv2_set_security_groups(struct kiln_aws *aws, const char *arn,
+                                   const char *const *group_ids, size_t n);
 void kiln_elbv2_load_balancer_free(struct kiln_elbv2_load_balancer *lb);
 void kiln_elbv2_load_balancer_list_free(struct kiln_elbv2_load_balancer_list *l);
 
@@ -98,6 +101,13 @@ int kiln_elbv2_describe_target_groups(struct kiln_elbv2_target_group_list **out,
 int kiln_elbv2_modify_target_group(struct kiln_elbv2_target_group **out, struct kiln_aws *aws,
                                    const char *arn, const struct kiln_elbv2_health_check *h);
 int kiln_elbv2_delete_target_group(struct kiln_aws *aws, const char *arn);
+/*
+ * ModifyTargetGroupAttributes: `keys` and `values` (n of each), such as
+ * "deregistration_delay.timeout_seconds" = "30". Others stay as they are.
+ */
+int kiln_elbv2_modify_target_group_attributes(struct kiln_aws *aws, const char *arn,
+                                              const char *const *keys, const char *const *values,
+                                              size_t n);
 void kiln_elbv2_target_group_free(struct kiln_elbv2_target_group *tg);
 void kiln_elbv2_target_group_list_free(struct kiln_elbv2_target_group_list *l);
 
@@ -127,6 +137,7 @@ struct kiln_elbv2_listener_spec {
 	const char *ssl_policy;
 	const struct kiln_elbv2_action *actions;
 	size_t n_actions;
+	const char *certificate_arn; /* HTTPS: the default certificate, or NULL */
 };
 
 int kiln_elbv2_create_listener(struct kiln_elbv2_listener **out, struct kiln_aws *aws,

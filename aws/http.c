@@ -180,6 +180,15 @@ static int set_request(struct kiln_http *h, const struct kiln_http_request *req,
 	return 0;
 }
 
+const char *kiln_http_reply_header(struct kiln_http *h, const char *name)
+{
+	struct curl_header *hd = NULL;
+
+	if (curl_easy_header(h->curl, name, 0, CURLH_HEADER, -1, &hd) != CURLHE_OK)
+		return NULL;
+	return hd->value;
+}
+
 int kiln_http_send(struct kiln_http_response *out, struct kiln_http *h,
                    const struct kiln_http_request *req)
 {

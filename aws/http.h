@@ -59,6 +59,12 @@ void kiln_http_response_release(struct kiln_http_response *r);
 int kiln_http_send(struct kiln_http_response *out, struct kiln_http *h,
                    const struct kiln_http_request *req);
 
+/*
+ * The value of header `name` (any case) in the last reply kiln_http_send
+ * received on `h`, or NULL when it had none; valid until the next send.
+ */
+const char *kiln_http_reply_header(struct kiln_http *h, const char *name);
+
 /* Whether a transport error (a kiln_http_send return) is worth retrying. */
 int kiln_http_error_retryable(int error);
 

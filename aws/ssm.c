@@ -120,6 +120,63 @@ done:
 	return error;
 }
 
+int kiln_ssm_put_parameter(long long *version, struct kiln_aws *aws,
+                           const struct kiln_ssm_put_parameter *p)
+{
+	json_t *body, *reply = NULL, *tags;
+	size_t i;
+	int error;
+
+	KILN_ASSERT_ARG(aws != NULL && p != NULL && p->name != NULL && p->value != NULL);
+	KILN_ASSERT_ARG(p->tags == NULL || !p->overwrite);
+	body = json_pack("{s:s, s:s, s:s, s:b}", "Name", p->name, "Value", p->value, "Type",
+	                 p->type != NULL ? p->type : "String", "Overwrite", p->overwrite != 0);
+	if (body == NULL)
+		kiln_die("out of memory");
+	if (p->description != NULL)
+		json_object_set_new(body, "Description", json_string(p->description));
+	if (p->tags != NULL && p->tags->n > 0) {
+		tags = json_array();
+		for (i = 0; i < p->tags->n; i++)
+			json_array_append_new(tags,
+			                      json_pack("{s:s, s:s}", "Key", p->tags->v[i].key,
+			                                "Value", p->tags->v[i].value));
+		json_object_set_new(body, "Tags", tags);
+	}
+	error = kiln_aws_json(&reply, aws, KILN_AWS_SSM, "PutParameter", body);
+	if (error < 0 && strcmp(kiln_aws_last_error()->code, "ParameterAlreadyExists") == 0)
+		error = kiln_error_set(KILN_EEXISTS, "%s", kiln_error_last());
+	if (error < 0)
+		kiln_error_prefix(error, "cannot put parameter '%s'", p->name);
+	else if (version != NULL)
+		*version = json_integer_value(json_object_get(reply, "Version"));
+	/* The value may be secret: the request body is wiped like a reply. */
+	if (p->type != NULL && strcmp(p->type, "SecureString") == 0) {
+		json_t *v = json_object_get(body, "Value");
+		explicit_bzero((char *)json_string_value(v), json_string_length(v));
+	}
+	json_decref(body);
+	json_decref(reply);
+	return error;
+}
+
+int kiln_ssm_delete_parameter(struct kiln_aws *aws, const char *name)
+{
+	json_t *body, *reply = NULL;
+	int error;
+
+	KILN_ASSERT_ARG(aws != NULL && name != NULL);
+	body = json_pack("{s:s}", "Name", name);
+	if (body == NULL)
+		kiln_die("out of memory");
+	error = kiln_aws_json(&reply, aws, KILN_AWS_SSM, "DeleteParameter", body);
+	if (error < 0)
+		kiln_error_prefix(error, "cannot delete parameter '%s'", name);
+	json_decref(body);
+	json_decref(reply);
+	return error;
+}
+
 KILN_STATIC int ssm_parse_parameters(struct kiln_ssm_parameter_list *l, json_t *reply)
 {
 	json_t *list = json_object_get(reply, "Parameters"), *inv;
@@ -175,6 +232,52 @@ int kiln_ssm_get_parameters(struct kiln_ssm_parameter_list **out, struct kiln_aw
 	} else {
 		*out = l;
 	}
+	json_decref(body);
+	wipe_reply(reply);
+	return error;
+}
+
+int kiln_ssm_get_parameters_by_path(struct kiln_ssm_parameter_list **out, struct kiln_aws *aws,
+                                    const char *path, int recursive, int with_decryption)
+{
+	struct kiln_ssm_parameter_list *l = kiln_xcalloc(1, sizeof(*l));
+	json_t *body = NULL, *reply = NULL;
+	char *token = NULL;
+	int error = 0, pages = 0;
+
+	KILN_ASSERT_ARG(out != NULL && aws != NULL && path != NULL);
+	*out = NULL;
+	do {
+		json_decref(body);
+		body = json_pack("{s:s, s:b, s:b}", "Path", path, "Recursive", recursive != 0,
+		                 "WithDecryption", with_decryption != 0);
+		if (body == NULL)
+			kiln_die("out of memory");
+		if (token != NULL)
+			json_object_set_new(body, "NextToken", json_string(token));
+		wipe_reply(reply);
+		reply = NULL;
+		error = kiln_aws_json(&reply, aws, KILN_AWS_SSM, "GetParametersByPath", body);
+		if (error == 0)
+			error = ssm_parse_parameters(l, reply);
+		free(token);
+		token = NULL;
+		if (error == 0 && json_is_string(json_object_get(reply, "NextToken")) &&
+		    json_string_length(json_object_get(reply, "NextToken")) > 0)
+			token =
+			    kiln_xstrdup(json_string_value(json_object_get(reply, "NextToken")));
+		/* A service that hands back tokens forever must not hold kiln. */
+		if (++pages > 1000 && token != NULL)
+			error =
+			    kiln_error_set(KILN_ERROR, "GetParametersByPath: more than 1000 pages");
+	} while (error == 0 && token != NULL);
+	if (error < 0) {
+		kiln_error_prefix(error, "cannot list parameters under '%s'", path);
+		kiln_ssm_parameter_list_free(l);
+	} else {
+		*out = l;
+	}
+	free(token);
 	json_decref(body);
 	wipe_reply(reply);
 	return error;

@@ -1,6 +1,9 @@
 /*
  * Typed SSM Parameter Store calls (JSON 1.1, 2014-11-06): GetParameter and
- * GetParameters with decryption, for profile values kept outside the repo.
+ * GetParameters with decryption, for profile values kept outside the repo;
+ * PutParameter, DeleteParameter and GetParametersByPath, for the deploy
+ * lease (a parameter created only if absent: PutParameter without Overwrite
+ * fails with "ParameterAlreadyExists", given as KILN_EEXISTS).
  *
  * A SecureString value is a secret: it is registered with the logger's
  * redaction before the call returns, and wiped when the result is freed.
@@ -30,6 +33,24 @@ int kiln_ssm_get_parameter(struct kiln_ssm_parameter **out, struct kiln_aws *aws
 /* Any number of names; the service takes ten per call, so more make several calls. */
 int kiln_ssm_get_parameters(struct kiln_ssm_parameter_list **out, struct kiln_aws *aws,
                             const char *const *names, size_t n, int with_decryption);
+/* Parameters under `path` ("/kiln/lease/"), every page; `recursive` goes below one level. */
+int kiln_ssm_get_parameters_by_path(struct kiln_ssm_parameter_list **out, struct kiln_aws *aws,
+                                    const char *path, int recursive, int with_decryption);
+
+struct kiln_ssm_put_parameter {
+	const char *name;
+	const char *value;
+	const char *type;                 /* "String" (NULL), "StringList" or "SecureString" */
+	const char *description;          /* or NULL */
+	int overwrite;                    /* 0: KILN_EEXISTS when the name exists */
+	const struct kiln_aws_tags *tags; /* only when creating (not with overwrite) */
+};
+
+/* PutParameter; *version (may be NULL) is the parameter's new version. */
+int kiln_ssm_put_parameter(long long *version, struct kiln_aws *aws,
+                           const struct kiln_ssm_put_parameter *p);
+/* DeleteParameter; KILN_ENOTFOUND when there is no such parameter. */
+int kiln_ssm_delete_parameter(struct kiln_aws *aws, const char *name);
 void kiln_ssm_parameter_free(struct kiln_ssm_parameter *p);
 void kiln_ssm_parameter_list_free(struct kiln_ssm_parameter_list *l);
 

@@ -1,4 +1,5 @@
 #include "bake/gc.h"
+#include "deploy/retention.h"
 #include "aws/ec2.h"
 #include "bake/poll.h"
 #include "bake/target.h"
@@ -326,6 +327,12 @@ int kiln_gc(struct kiln_gc_report **out, const struct kiln_gc_options *opts)
 	o.run_id = opts->run_id;
 	o.dry_run = opts->dry_run;
 	error = kiln_gc_run(&items, aws, &o);
+	/* A whole sweep also retires what deploys kept past its time, and dead leases. */
+	if (opts->run_id == NULL && items != NULL) {
+		int e = kiln_deploy_gc_run(items, aws, 0, opts->dry_run);
+		if (error >= 0)
+			error = e;
+	}
 	if (items != NULL)
 		*out = report_new(target, items);
 done:

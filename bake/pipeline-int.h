@@ -32,6 +32,7 @@ struct bake {
 	char *run_id;
 	const char *app_ref, *os_ref; /* borrowed from the profile's layers */
 	const char *endpoint;         /* of the local cloud, NULL for AWS */
+	int lookup_only;              /* kiln_bake_lookup_run(): never build a base image */
 
 	struct kiln_journal *journal;
 	struct kiln_builder builder; /* the temporary machine (bake/builder.h) */

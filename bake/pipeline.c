@@ -224,8 +224,8 @@ static int step_source(struct bake *b)
 	else if (error < 0)
 		goto done;
 	im = l != NULL ? newest(l) : NULL;
-	if (im == NULL && strcmp(b->profile->target, "local") == 0 && src->name != NULL &&
-	    strncmp(src->name, "debian-12", 9) == 0) {
+	if (im == NULL && !b->lookup_only && strcmp(b->profile->target, "local") == 0 &&
+	    src->name != NULL && strncmp(src->name, "debian-12", 9) == 0) {
 		struct kiln_source_image_spec made = {0};
 
 		kiln_ec2_image_list_free(l);
@@ -531,6 +531,59 @@ done:
 	free(commits);
 	b->m->total = kiln_time_mono() - b->m->started;
 	b->events.base.image_id = b->m->image_id;
+	return error;
+}
+
+/*
+ * The bake key of the profile's inputs and the image that carries it, with
+ * no bake: the layers are resolved (fetched, not packed) and the source
+ * image found. KILN_ENOTFOUND when no available image has the key (the
+ * manifest still holds the key).
+ */
+int kiln_bake_lookup_run(struct kiln_manifest *out, struct kiln_aws *aws,
+                         struct kiln_profile *profile, const struct kiln_bake_options *opts)
+{
+	const char **commits = NULL;
+	char *name = NULL;
+	struct bake b;
+	size_t i;
+	int error;
+
+	KILN_ASSERT_ARG(out != NULL && aws != NULL && profile != NULL);
+	bake_init(&b, out, profile, opts != NULL ? opts : &default_options);
+	b.aws = aws;
+	b.lookup_only = 1;
+	error = apply_overrides(&b);
+	if (error < 0)
+		goto done;
+	b.layers = kiln_xcalloc(profile->nlayers, sizeof(*b.layers));
+	commits = kiln_xcalloc(profile->nlayers, sizeof(*commits));
+	for (i = 0; i < profile->nlayers && error >= 0; i++) {
+		error = kiln_layer_resolve(&b.layers[i], &profile->layers[i], b.opts->cache_dir);
+		if (error >= 0)
+			commits[i] = b.layers[i]->commit;
+	}
+	if (error >= 0)
+		error = step_source(&b);
+	if (error < 0)
+		goto done;
+	kiln_bake_key(b.key, profile, b.source_image_id, commits);
+	memcpy(out->bake_key, b.key, sizeof(b.key));
+	error = cache_lookup(&out->image_id, &name, &b);
+	if (error >= 0 && out->image_id == NULL)
+		error = kiln_error_set(KILN_ENOTFOUND,
+		                       "no image of profile '%s' has bake key %.12s (its inputs "
+		                       "as they are now): run `kiln bake` or `kiln release` first",
+		                       profile->name, b.key);
+	if (error >= 0) {
+		free(out->image_name);
+		out->image_name = name;
+		name = NULL;
+	}
+done:
+	free(name);
+	free(commits);
+	bake_release(&b);
 	return error;
 }
 

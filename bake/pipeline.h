@@ -42,4 +42,13 @@
 int kiln_bake_run(struct kiln_manifest *out, struct kiln_aws *aws, struct kiln_profile *profile,
                   const struct kiln_bake_options *opts);
 
+/*
+ * Without baking: the bake key of the profile's inputs now (layers resolved,
+ * not packed; the source image found) in out->bake_key and the available
+ * image that carries it in out->image_id. KILN_ENOTFOUND when there is none
+ * (out->bake_key is still set). The deploy finds its image this way.
+ */
+int kiln_bake_lookup_run(struct kiln_manifest *out, struct kiln_aws *aws,
+                         struct kiln_profile *profile, const struct kiln_bake_options *opts);
+
 #endif

@@ -130,6 +130,7 @@ int kiln_target_client(struct kiln_aws **out, char **endpoint, const struct kiln
 		cfg.region = KILN_CLOUD_REGION;
 		cfg.access_key_id = KILN_CLOUD_ACCESS_KEY;
 		cfg.secret_access_key = KILN_CLOUD_SECRET_KEY;
+		cfg.public_credentials = 1;
 	} else {
 		cfg.region = t->region;
 	}

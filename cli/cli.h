@@ -88,6 +88,21 @@ int cli_on_event(const struct kiln_event *event, void *payload);
 /* Catch SIGINT and SIGTERM into a flag a stage's `stop` option watches. */
 volatile int *cli_stop_on_signals(void);
 
+/* "--wait SECONDS": 0 to 86400 into *out; -1 after printing a usage error (options.c). */
+int cli_seconds(double *out, const char *option, const char *value);
+
+/* Install SIGINT and SIGTERM handlers; the flag they set (stop.c). */
+volatile int *cli_stop_flag(void);
+
+struct kiln_deploy_result;
+/*
+ * A deploy's result (cmd_deploy.c): one line for people, or its JSON with
+ * --json; written to `manifest` when not NULL, with the bake's manifest
+ * (JSON text, may be NULL) under "bake".
+ */
+int cli_deploy_result(const struct kiln_cli *cli, const struct kiln_deploy_result *r,
+                      const char *manifest, const char *bake_json);
+
 int cmd_version(struct kiln_cli *cli, int argc, char **argv);
 int cmd_profile(struct kiln_cli *cli, int argc, char **argv);
 int cmd_help(struct kiln_cli *cli, int argc, char **argv);
@@ -97,5 +112,11 @@ int cmd_validate(struct kiln_cli *cli, int argc, char **argv);
 int cmd_gc(struct kiln_cli *cli, int argc, char **argv);
 int cmd_whoami(struct kiln_cli *cli, int argc, char **argv);
 int cmd_cloud(struct kiln_cli *cli, int argc, char **argv);
+int cmd_deploy(struct kiln_cli *cli, int argc, char **argv);
+int cmd_release(struct kiln_cli *cli, int argc, char **argv);
+int cmd_rollback(struct kiln_cli *cli, int argc, char **argv);
+int cmd_promote(struct kiln_cli *cli, int argc, char **argv);
+int cmd_status(struct kiln_cli *cli, int argc, char **argv);
+int cmd_destroy(struct kiln_cli *cli, int argc, char **argv);
 
 #endif

@@ -16,6 +16,8 @@ static const char usage[] =
     "whose kiln:expires has passed, or that belongs to run ID, and delete them:\n"
     "instances first (waiting until terminated), then key pairs, then security\n"
     "groups. Works from the cloud's tags alone, whatever happened to the journal.\n"
+    "Without --run-id it also removes previous Auto Scaling groups of deploys\n"
+    "whose kiln:retire-at has passed (never a live one) and expired deploy leases.\n"
     "\n"
     "options:\n"
     "  --dry-run        list what would be deleted, delete nothing\n"

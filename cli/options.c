@@ -7,6 +7,7 @@
  */
 #include "cli/cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/common.h"
@@ -206,4 +207,16 @@ int cli_parse(struct kiln_cli *cli, const struct cli_spec *spec, int argc, char 
 	if (r < 0)
 		return cli_usage_error("%s", kiln_error_last());
 	return r;
+}
+
+int cli_seconds(double *out, const char *option, const char *value)
+{
+	char *end;
+
+	*out = strtod(value, &end);
+	if (end == value || *end != '\0' || !(*out >= 0 && *out <= 86400)) {
+		cli_usage_error("%s: seconds from 0 to 86400, got '%s'", option, value);
+		return -1;
+	}
+	return 0;
 }

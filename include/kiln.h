@@ -12,7 +12,8 @@
  *   kiln/policy.h   the policy gate every stage runs first
  *   kiln/bake.h     bake an image; its manifest
  *   kiln/validate.h image tests and smoke checks
- *   kiln/gc.h       collect what crashed bakes left behind
+ *   kiln/deploy.h   deploy blue-green, roll back, promote, status, destroy
+ *   kiln/gc.h       collect what crashed bakes left and deploys retired
  *   kiln/cloud.h    kiln's local cloud: start, stop, endpoint, base images
  *
  * Build with `pkg-config --cflags --libs kiln`.
@@ -29,6 +30,7 @@
 #include "kiln/policy.h"
 #include "kiln/bake.h"
 #include "kiln/validate.h"
+#include "kiln/deploy.h"
 #include "kiln/gc.h"
 #include "kiln/cloud.h"
 

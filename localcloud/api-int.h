@@ -35,6 +35,7 @@ struct lc_http_reply {
 	int status;
 	char request_id[40];
 	struct kiln_buf body;
+	const char *content_type; /* NULL: AWS XML; SSM answers JSON (ssm-int.h) */
 };
 
 /* Answer one request; `out` is initialised here and released by the caller. */

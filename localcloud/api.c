@@ -20,6 +20,7 @@
 #include "localcloud/ec2-int.h"
 #include "localcloud/elbv2-int.h"
 #include "localcloud/request-int.h"
+#include "localcloud/ssm-int.h"
 #include "localcloud/sts-int.h"
 #include "localcloud/xml-int.h"
 
@@ -154,6 +155,7 @@ static void success_body(struct kiln_buf *b, const struct lc_service *svc, const
 void lc_api_refuse(struct lc_cloud *c, int status, const char *code, const char *message,
                    double started, struct lc_http_reply *out)
 {
+	out->content_type = NULL;
 	out->status = status;
 	new_request_id(out->request_id);
 	kiln_buf_init(&out->body, KILN_BUF_DEFAULT_CAP);
@@ -322,6 +324,31 @@ static void dispatch(struct lc_req *r, const struct lc_service *svc)
 	run_action(r, a);
 }
 
+/* The value of header `name` (case-insensitive), or NULL. */
+static const char *header(const struct lc_http_request *in, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *const *h = in->headers; *h; h++)
+		if (strncasecmp(*h, name, len) == 0 && (*h)[len] == ':')
+			return *h + len + 1 + strspn(*h + len + 1, " \t");
+	return NULL;
+}
+
+/* SSM speaks JSON 1.1 (ssm-int.h), not the Query protocol. */
+static void ssm_api(struct lc_cloud *c, const struct lc_http_request *in, const char *request_id,
+                    struct lc_http_reply *out)
+{
+	struct lc_ssm_reply r;
+	const char *op = lc_ssm_handle(c, header(in, "x-amz-target"), in->body, in->body_len, &r);
+
+	out->status = r.status;
+	memcpy(out->request_id, request_id, sizeof(out->request_id));
+	out->body = r.body;
+	out->content_type = LC_SSM_CONTENT_TYPE;
+	request_log(c, "ssm", op ? op : "", out->status, r.code, kiln_time_mono() - in->started);
+}
+
 void lc_api_handle(struct lc_cloud *c, const struct lc_http_request *in, struct lc_http_reply *out)
 {
 	struct kiln_query q = KILN_QUERY_INIT;
@@ -337,8 +364,13 @@ void lc_api_handle(struct lc_cloud *c, const struct lc_http_request *in, struct 
 	r.p = &params;
 	r.out = &members;
 	new_request_id(r.request_id);
+	out->content_type = NULL;
 	if (verify(&r, in, &id) < 0)
 		goto reply;
+	if (strcmp(id.service, "ssm") == 0) {
+		ssm_api(c, in, r.request_id, out);
+		goto done;
+	}
 	svc = service_named(id.service);
 	if (svc == NULL) {
 		svc = &services[0];
@@ -363,6 +395,7 @@ reply:
 		success_body(&out->body, svc, r.action, r.request_id, &members);
 	}
 	request_log(c, id.service, r.action, out->status, r.code, kiln_time_mono() - in->started);
+done:
 	if (r.prep_free)
 		r.prep_free(r.prep);
 	lc_params_release(&params);

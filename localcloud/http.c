@@ -141,10 +141,11 @@ static void format_reply(struct conn *cn, const struct lc_http_reply *reply, int
 	kiln_buf_clear(&cn->out);
 	cn->out_off = 0;
 	kiln_buf_printf(&cn->out,
-	                "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: text/xml;charset=UTF-8\r\n"
+	                "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n"
 	                "Content-Length: %zu\r\nx-amzn-RequestId: %s\r\n",
-	                reply->status, reason(reply->status), date, reply->body.size,
-	                reply->request_id);
+	                reply->status, reason(reply->status), date,
+	                reply->content_type ? reply->content_type : "text/xml;charset=UTF-8",
+	                reply->body.size, reply->request_id);
 	if (reply->status == 405)
 		kiln_buf_puts(&cn->out, "Allow: GET, POST\r\n");
 	if (cn->close_after)

@@ -120,6 +120,44 @@ static void check_sha256(struct kiln_schema_ctx *ctx, const json_t *v, const cha
 		kiln_schema_problem(ctx, ptr, 0, "%s: must be 64 lowercase hex digits", disp);
 }
 
+/* An IPv4 CIDR block such as "10.0.0.0/16" (a security group's source). */
+static void check_cidr(struct kiln_schema_ctx *ctx, const json_t *v, const char *ptr,
+                       const char *disp)
+{
+	const char *s = json_string_value(v);
+	unsigned a, b, c, d, bits;
+	char end;
+
+	if (sscanf(s, "%3u.%3u.%3u.%3u/%2u%c", &a, &b, &c, &d, &bits, &end) != 5 || a > 255 ||
+	    b > 255 || c > 255 || d > 255 || bits > 32 || strspn(s, "0123456789./") != strlen(s))
+		kiln_schema_problem(
+		    ctx, ptr, 0, "%s: must be an IPv4 CIDR block such as \"10.0.0.0/16\", got '%s'",
+		    disp, s);
+}
+
+/* A health check matcher: "200", "200,302" or "200-299", codes 200 to 499. */
+static void check_matcher(struct kiln_schema_ctx *ctx, const json_t *v, const char *ptr,
+                          const char *disp)
+{
+	const char *s = json_string_value(v), *p = s;
+	int ok = s[0] != '\0' && strspn(s, "0123456789,-") == strlen(s);
+
+	while (ok && *p != '\0') {
+		char *e;
+		long code = strtol(p, &e, 10);
+		ok = e != p && code >= 200 && code <= 499;
+		p = e;
+		if (*p == ',' || *p == '-')
+			p++;
+	}
+	if (!ok)
+		kiln_schema_problem(
+		    ctx, ptr, 0,
+		    "%s: must be HTTP codes 200 to 499 such as \"200\", \"200,302\" or "
+		    "\"200-299\", got '%s'",
+		    disp, s);
+}
+
 static void check_tag_key(struct kiln_schema_ctx *ctx, const json_t *v, const char *ptr,
                           const char *disp)
 {
@@ -420,13 +458,20 @@ static const struct field validate_fields[] = {
 };
 static const struct schema s_validate = OBJ(validate_fields);
 
-static const struct schema s_threshold = INT(1, 10);
+/* The ranges an application load balancer accepts for instance targets. */
+static const struct schema s_threshold = INT(2, 10);
+static const struct schema s_hc_interval = INT(5, 300);
+static const struct schema s_hc_timeout = INT(2, 120);
+static const struct schema s_grace = INT(0, 7200);
+static const struct schema s_matcher = CHECKED(check_matcher);
 static const struct field health_fields[] = {
     {"path", &s_url_path, 0},
-    {"interval_s", &s_seconds, 0},
-    {"timeout_s", &s_seconds, 0},
+    {"interval_s", &s_hc_interval, 0},
+    {"timeout_s", &s_hc_timeout, 0},
     {"healthy_threshold", &s_threshold, 0},
     {"unhealthy_threshold", &s_threshold, 0},
+    {"matcher", &s_matcher, 0},
+    {"grace_period_s", &s_grace, 0},
     {NULL, NULL, 0},
 };
 static const struct schema s_health = OBJ(health_fields);
@@ -455,6 +500,15 @@ static const struct field smoke_fields[] = {
 static const struct schema s_smoke_item = OBJ(smoke_fields);
 static const struct schema s_smoke = ARR(&s_smoke_item);
 
+static const struct schema s_cidr = CHECKED(check_cidr);
+static const struct schema s_cidr_list = ARR(&s_cidr);
+static const struct schema s_drain = INT(0, 3600);
+static const struct field subnets_fields[] = {
+    {"tags", &s_str_map, 0},
+    {NULL, NULL, 0},
+};
+static const struct schema s_subnets = OBJ(subnets_fields);
+
 static const struct field deploy_fields[] = {
     {"port", &s_port, 0},
     {"test_port", &s_port, 0},
@@ -466,6 +520,12 @@ static const struct field deploy_fields[] = {
     {"smoke", &s_smoke, 0},
     {"keep_previous", &s_count, 0},
     {"termination_wait_s", &s_seconds, 0},
+    {"timeout_s", &s_seconds, 0},
+    {"deregistration_delay_s", &s_drain, 0},
+    {"allowed_sources", &s_cidr_list, 0},
+    {"subnets", &s_subnets, 0},
+    {"instance_profile", &s_nonempty, 0},
+    {"certificate_arn", &s_nonempty, 0},
     {NULL, NULL, 0},
 };
 static const struct schema s_deploy = OBJ(deploy_fields);
@@ -642,6 +702,22 @@ static void effective_problem(struct kiln_schema_ctx *ctx, const char *env, cons
 	free(full);
 }
 
+/* A load balancer refuses a health check whose timeout is not below its interval. */
+static void check_health_timing(struct kiln_schema_ctx *ctx, const json_t *deploy, const char *env)
+{
+	static const char *const ptrs[] = {"/deploy/health_check/timeout_s",
+	                                   "/deploy/health_check/interval_s"};
+	const json_t *hc = json_object_get(deploy, "health_check");
+	long long timeout = json_integer_value(json_object_get(hc, "timeout_s"));
+	long long interval = json_integer_value(json_object_get(hc, "interval_s"));
+
+	if (timeout >= interval)
+		effective_problem(ctx, env, ptrs, 2,
+		                  "deploy.health_check: timeout_s (%lld) must be less than "
+		                  "interval_s (%lld)",
+		                  timeout, interval);
+}
+
 void kiln_schema_check_effective(struct kiln_schema_ctx *ctx, const json_t *profile,
                                  const char *env)
 {
@@ -663,6 +739,7 @@ void kiln_schema_check_effective(struct kiln_schema_ctx *ctx, const json_t *prof
 	if (port == json_integer_value(json_object_get(deploy, "test_port")))
 		effective_problem(ctx, env, port_ptrs, 2,
 		                  "deploy: test_port must differ from port (%lld)", port);
+	check_health_timing(ctx, deploy, env);
 }
 
 void kiln_schema_check_policy_file(struct kiln_schema_ctx *ctx, const json_t *policy)

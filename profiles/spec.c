@@ -343,33 +343,6 @@ void kiln_validate_spec_fill(struct kiln_validate_spec *out, const json_t *valid
 	fill_http_checks(&out->http, &out->nhttp, json_object_get(validate, "http"));
 }
 
-void kiln_deploy_spec_fill(struct kiln_deploy_spec *out, const json_t *deploy)
-{
-	const json_t *cap = json_object_get(deploy, "capacity");
-
-	memset(out, 0, sizeof(*out));
-	out->port = (int)kiln_json_int(deploy, "port", 80);
-	out->test_port = (int)kiln_json_int(deploy, "test_port", 8080);
-	out->instance_port = (int)kiln_json_int(deploy, "instance_port", 8080);
-	out->instance_type = str_required(deploy, "instance_type");
-	out->internet_facing = kiln_json_bool(deploy, "internet_facing", 0);
-	out->capacity_min = (int)kiln_json_int(cap, "min", 2);
-	out->capacity_desired = (int)kiln_json_int(cap, "desired", 2);
-	out->capacity_max = (int)kiln_json_int(cap, "max", 4);
-	fill_http_checks(&out->smoke, &out->nsmoke, json_object_get(deploy, "smoke"));
-	out->keep_previous = (int)kiln_json_int(deploy, "keep_previous", 1);
-	out->termination_wait_s = (int)kiln_json_int(deploy, "termination_wait_s", 600);
-}
-
-void kiln_deploy_spec_release(struct kiln_deploy_spec *spec)
-{
-	if (spec == NULL)
-		return;
-	free(spec->instance_type);
-	http_checks_free(spec->smoke, spec->nsmoke);
-	memset(spec, 0, sizeof(*spec));
-}
-
 /* Policy rules. */
 
 static void fill_strings(char ***out, size_t *n, const json_t *v)
@@ -479,5 +452,64 @@ void kiln_validate_spec_release(struct kiln_validate_spec *spec)
 	}
 	free(spec->checks);
 	http_checks_free(spec->http, spec->nhttp);
+	memset(spec, 0, sizeof(*spec));
+}
+
+void kiln_deploy_spec_fill(struct kiln_deploy_spec *out, const json_t *deploy)
+{
+	const json_t *hc = json_object_get(deploy, "health_check");
+	const json_t *cap = json_object_get(deploy, "capacity");
+	const json_t *sources = json_object_get(deploy, "allowed_sources");
+	const json_t *subnets = json_object_get(deploy, "subnets");
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->port = (int)kiln_json_int(deploy, "port", 80);
+	out->test_port = (int)kiln_json_int(deploy, "test_port", 8080);
+	out->instance_port = (int)kiln_json_int(deploy, "instance_port", 8080);
+	out->instance_type = str_required(deploy, "instance_type");
+	out->internet_facing = kiln_json_bool(deploy, "internet_facing", 0);
+	out->health.path = str_required(hc, "path");
+	out->health.interval_s = (int)kiln_json_int(hc, "interval_s", 5);
+	out->health.timeout_s = (int)kiln_json_int(hc, "timeout_s", 2);
+	out->health.healthy_threshold = (int)kiln_json_int(hc, "healthy_threshold", 2);
+	out->health.unhealthy_threshold = (int)kiln_json_int(hc, "unhealthy_threshold", 2);
+	out->health.matcher = str_required(hc, "matcher");
+	out->health.grace_period_s = (int)kiln_json_int(hc, "grace_period_s", 60);
+	out->capacity_min = (int)kiln_json_int(cap, "min", 2);
+	out->capacity_desired = (int)kiln_json_int(cap, "desired", 2);
+	out->capacity_max = (int)kiln_json_int(cap, "max", 4);
+	fill_http_checks(&out->smoke, &out->nsmoke, json_object_get(deploy, "smoke"));
+	out->keep_previous = (int)kiln_json_int(deploy, "keep_previous", 1);
+	out->termination_wait_s = (int)kiln_json_int(deploy, "termination_wait_s", 600);
+	out->timeout_s = (int)kiln_json_int(deploy, "timeout_s", 900);
+	out->deregistration_delay_s = (int)kiln_json_int(deploy, "deregistration_delay_s", 30);
+	out->nallowed_sources = json_array_size(sources);
+	out->allowed_sources = kiln_xcalloc(out->nallowed_sources + 1, sizeof(char *));
+	for (i = 0; i < out->nallowed_sources; i++)
+		out->allowed_sources[i] =
+		    kiln_xstrdup(json_string_value(json_array_get(sources, i)));
+	kiln_tag_specs_fill(&out->subnet_tags, &out->nsubnet_tags,
+	                    json_object_get(subnets, "tags"));
+	out->instance_profile = str_or_null(deploy, "instance_profile");
+	out->certificate_arn = str_or_null(deploy, "certificate_arn");
+}
+
+void kiln_deploy_spec_release(struct kiln_deploy_spec *spec)
+{
+	size_t i;
+
+	if (spec == NULL)
+		return;
+	free(spec->instance_type);
+	free(spec->health.path);
+	free(spec->health.matcher);
+	http_checks_free(spec->smoke, spec->nsmoke);
+	for (i = 0; i < spec->nallowed_sources; i++)
+		free(spec->allowed_sources[i]);
+	free(spec->allowed_sources);
+	kiln_tag_specs_free(spec->subnet_tags, spec->nsubnet_tags);
+	free(spec->instance_profile);
+	free(spec->certificate_arn);
 	memset(spec, 0, sizeof(*spec));
 }

@@ -1,7 +1,7 @@
 /*
  * Typed specs of the profile's sections that stages read: `bake` (how the
- * image is made), `validate` (the checks), `deploy` (what the policy and
- * the smoke checks need), `policy`, plus the profile's tags. They
+ * image is made), `validate` (the checks), `deploy` (the rollout and its
+ * smoke checks), `policy`, plus the profile's tags. They
  * are filled by kiln_profile_load() from the effective profile after
  * profiles/schema.c, the only validator, has accepted it: every value has the
  * type and range the schema gives and every default is filled in (see
@@ -111,18 +111,6 @@ struct kiln_validate_spec {
 	size_t nhttp;
 };
 
-/* The parts of `deploy` that stages before the deploy read (policy, smoke checks). */
-struct kiln_deploy_spec {
-	int port, test_port, instance_port;
-	char *instance_type;
-	int internet_facing;
-	int capacity_min, capacity_desired, capacity_max;
-	struct kiln_http_check_spec *smoke;
-	size_t nsmoke;
-	int keep_previous;
-	int termination_wait_s;
-};
-
 /* release_refs: the patterns a release ref must match in an environment ("*": any). */
 struct kiln_ref_rule {
 	char *env;
@@ -152,6 +140,38 @@ struct kiln_policy_spec {
 	struct kiln_ref_rule *release_refs;
 	size_t nrelease_refs;
 	char *allowed_signers; /* an OpenSSH allowed_signers file, absolute; or NULL */
+};
+
+/* The target group's health check and the group's grace period. */
+struct kiln_health_check_spec {
+	char *path;
+	int interval_s, timeout_s, healthy_threshold, unhealthy_threshold;
+	char *matcher;      /* HTTP codes: "200", "200-299" */
+	int grace_period_s; /* the Auto Scaling group's */
+};
+
+/*
+ * `deploy`: the blue-green rollout (deploy/). Capacity is min <= desired <=
+ * max and the ports distinct (schema.c checked both).
+ */
+struct kiln_deploy_spec {
+	int port, test_port, instance_port;
+	char *instance_type;
+	int internet_facing;
+	struct kiln_health_check_spec health;
+	int capacity_min, capacity_desired, capacity_max;
+	struct kiln_http_check_spec *smoke; /* after the swap, through each listener */
+	size_t nsmoke;
+	int keep_previous;
+	int termination_wait_s; /* the previous group kept for an instant rollback */
+	int timeout_s;          /* the new group's wait for healthy instances */
+	int deregistration_delay_s;
+	char **allowed_sources; /* CIDR blocks allowed to the listeners */
+	size_t nallowed_sources;
+	struct kiln_tag_spec *subnet_tags; /* none: the default VPC's default subnets */
+	size_t nsubnet_tags;
+	char *instance_profile; /* an IAM instance profile's name, or NULL */
+	char *certificate_arn;  /* HTTPS on the production listener, or NULL */
 };
 
 /* The name of a kind as profiles write it ("file", "port", ...). */

@@ -137,7 +137,7 @@ done:
 }
 
 static void attempt(struct reply *r, CURL *h, const char *url, const char *connect_to,
-                    const struct kiln_http_check_spec *c)
+                    const struct kiln_http_check_spec *c, int no_proxy)
 {
 	struct curl_slist *hdrs = NULL, *conn = NULL;
 	long timeout_ms = (long)c->timeout_s * 1000;
@@ -168,6 +168,8 @@ static void attempt(struct reply *r, CURL *h, const char *url, const char *conne
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "kiln/" KILN_VERSION " smoke");
 	if (ca != NULL && ca[0] != '\0')
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+	if (no_proxy)
+		curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
 	if (connect_to != NULL) {
 		conn = curl_slist_append(conn, connect_to);
 		curl_easy_setopt(h, CURLOPT_CONNECT_TO, conn);
@@ -259,7 +261,7 @@ static int one(CURL *h, const struct kiln_http_check_spec *c, const char *url,
 	for (;;) {
 		tries++;
 		kiln_buf_clear(why);
-		attempt(&r, h, url, connect_to, c);
+		attempt(&r, h, url, connect_to, c, o->no_proxy);
 		*seconds = r.seconds;
 		failed = judge(why, &r, c);
 		if (!failed || tries > c->retries)

@@ -26,6 +26,7 @@ struct kiln_smoke_opts {
 	const struct kiln_emitter *events; /* a progress line per check; may be NULL */
 	double first_backoff;              /* seconds before the first retry; 0: 0.25 */
 	volatile int *stop;                /* non-zero: stop, KILN_EINTR */
+	int no_proxy;                      /* ignore http_proxy & co (servers on this host) */
 };
 
 /*

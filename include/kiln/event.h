@@ -1,8 +1,8 @@
 /*
- * Events: how a stage (bake, gc; later validate, deploy and the pipelines)
- * tells its caller what it does, instead of printing. Each call's options
- * carry `on_event` and `payload`; the callback runs on the calling thread,
- * in order, and must not call back into the stage.
+ * Events: how a stage (bake, gc, deploy and its siblings; later validate
+ * and the pipelines) tells its caller what it does, instead of printing.
+ * Each call's options carry `on_event` and `payload`; the callback runs on
+ * the calling thread, in order, and must not call back into the stage.
  *
  * Growth: the library makes events and callbacks only read them, so fields
  * are added at the end of struct kiln_event and kinds after the last one;
@@ -41,8 +41,8 @@ enum kiln_event_stream { KILN_EVENT_STDOUT = 1, KILN_EVENT_STDERR = 2 };
 
 struct kiln_event {
 	enum kiln_event_kind kind;
-	const char *stage;   /* "bake", "gc" */
-	const char *step;    /* the stage's step ("layers", "upload"), or NULL */
+	const char *stage; /* "bake", "gc", "deploy", "rollback", "promote", "status", "destroy" */
+	const char *step;  /* the stage's step ("layers", "upload"), or NULL */
 	const char *message; /* for people, secrets redacted; "" when none */
 	/* What the stage works on, NULL until known. */
 	const char *profile;

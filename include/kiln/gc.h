@@ -5,6 +5,10 @@
  * cloud's tags alone: a lost journal or a killed kiln make no difference.
  * Instances go first (waited for until terminated), then key pairs, then
  * security groups.
+ *
+ * A sweep without a run id also collects what deploys leave for later
+ * (kiln/deploy.h): previous Auto Scaling groups whose kiln:retire-at has
+ * passed (never the live one), and deploy leases that expired.
  */
 #ifndef KILN_GC_H
 #define KILN_GC_H
@@ -38,11 +42,12 @@ struct kiln_gc_options {
 
 /* One resource found. */
 struct kiln_gc_item {
-	const char *kind; /* "instance", "key-pair", "security-group" */
+	/* "instance", "key-pair", "security-group", "auto-scaling-group", "lease" */
+	const char *kind;
 	const char *id;
 	const char *name;   /* key pairs and groups, else NULL */
 	const char *run_id; /* its kiln:run-id, or NULL */
-	const char *reason; /* "expired" or "run" */
+	const char *reason; /* "expired", "run" or "retired" */
 	int deleted;
 };
 

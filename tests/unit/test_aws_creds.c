@@ -114,6 +114,26 @@ START_TEST(environment_alone)
 }
 END_TEST
 
+/* The local cloud's keys are public: "test" in a message stays "test". */
+START_TEST(public_static_keys_are_not_redacted)
+{
+	struct kiln_creds_provider *p = NULL, *q = NULL;
+	char *r;
+
+	ck_assert_int_eq(
+	    kiln_creds_static_new(&p, "pubkey", "public-test-secret", NULL, KILN_CREDS_PUBLIC), 0);
+	r = kiln_log_redact("the public-test-secret listener");
+	ck_assert_str_eq(r, "the public-test-secret listener");
+	free(r);
+	ck_assert_int_eq(kiln_creds_static_new(&q, "key", "private-secret-77", NULL, "static"), 0);
+	r = kiln_log_redact("the private-secret-77 listener");
+	ck_assert_str_eq(r, "the *** listener");
+	free(r);
+	kiln_creds_provider_free(p);
+	kiln_creds_provider_free(q);
+}
+END_TEST
+
 START_TEST(environment_partial_is_bad_input)
 {
 	struct kiln_creds_provider *p;
@@ -590,6 +610,7 @@ Suite *kiln_test_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, environment_alone);
 	tcase_add_test(tc, environment_partial_is_bad_input);
+	tcase_add_test(tc, public_static_keys_are_not_redacted);
 	tcase_add_test(tc, profile_static_keys);
 	tcase_add_test(tc, config_file_keys_and_profile_prefix);
 	tcase_add_test(tc, missing_named_profile_is_bad_input);

@@ -235,7 +235,29 @@ static const struct bad_case bad_cases[] = {
     {"threshold_range",
      "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
      "\"deploy\": {\"health_check\": {\"healthy_threshold\": 0}}\n}\n",
-     "4:51: deploy.health_check.healthy_threshold: must be at least 1, got 0"},
+     "4:51: deploy.health_check.healthy_threshold: must be at least 2, got 0"},
+    {"health_interval_range",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"deploy\": {\"health_check\": {\"interval_s\": 400}}\n}\n",
+     "4:44: deploy.health_check.interval_s: must be at most 300, got 400"},
+    {"health_timeout_not_below_interval",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"deploy\": {\"health_check\": {\"interval_s\": 5, \"timeout_s\": 5}}\n}\n",
+     "4:60: deploy.health_check: timeout_s (5) must be less than interval_s (5)"},
+    {"health_matcher",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"deploy\": {\"health_check\": {\"matcher\": \"200-600\"}}\n}\n",
+     "4:41: deploy.health_check.matcher: must be HTTP codes 200 to 499 such as \"200\", "
+     "\"200,302\" or \"200-299\", got '200-600'"},
+    {"allowed_sources_cidr",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"deploy\": {\"allowed_sources\": [\"10.0.0.0/8\", \"10.1.2.3\"]}\n}\n",
+     "4:47: deploy.allowed_sources[1]: must be an IPv4 CIDR block such as \"10.0.0.0/16\", got "
+     "'10.1.2.3'"},
+    {"deregistration_delay_range",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"deploy\": {\"deregistration_delay_s\": 3601}\n}\n",
+     "4:39: deploy.deregistration_delay_s: must be at most 3600, got 3601"},
     {"capacity_negative",
      "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
      "\"deploy\": {\"capacity\": {\"min\": -1}}\n}\n",

@@ -37,6 +37,7 @@ START_TEST(free_null_is_a_no_op)
 	kiln_layer_list_free(NULL);
 	kiln_manifest_free(NULL);
 	kiln_gc_report_free(NULL);
+	kiln_deploy_result_free(NULL);
 	kiln_report_free(NULL);
 }
 END_TEST
@@ -126,6 +127,39 @@ START_TEST(a_refused_stage_does_nothing)
 }
 END_TEST
 
+/* Every deploy stage asks its callback first, before any cloud is reached. */
+START_TEST(a_refused_deploy_does_nothing)
+{
+	struct kiln_deploy_options o = KILN_DEPLOY_OPTIONS_INIT;
+	struct kiln_deploy_result *r = NULL;
+	struct kiln_profile *p = NULL, *q = NULL;
+	struct seen s = {0};
+	char *path = example(), *text = NULL;
+
+	ck_assert_int_eq(kiln_profile_load(&p, path, NULL), 0);
+	ck_assert_int_eq(kiln_profile_load(&q, path, "prod"), 0);
+	o.on_event = refuse;
+	o.payload = &s;
+	o.local_endpoint = "http://127.0.0.1:1";
+	ck_assert_int_eq(kiln_deploy(&r, p, &o), KILN_EAUTH);
+	ck_assert_str_eq(kiln_error_last(), "deploy of web refused by policy");
+	ck_assert_ptr_null(r);
+	ck_assert_int_eq(kiln_rollback(&r, p, &o), KILN_EAUTH);
+	ck_assert_int_eq(kiln_promote(&r, p, q, &o), KILN_EAUTH);
+	ck_assert_int_eq(kiln_deploy_status(&text, p, &o), KILN_EAUTH);
+	ck_assert_int_eq(kiln_destroy(&text, p, 0, &o), KILN_EAUTH);
+	ck_assert_str_eq(kiln_error_last(), "destroy of web refused by policy");
+	ck_assert_ptr_null(r);
+	ck_assert_ptr_null(text);
+	ck_assert_int_eq(s.starts, 5);
+	ck_assert_int_eq(s.ends, 5);
+	ck_assert_int_eq(s.others, 0);
+	kiln_profile_free(p);
+	kiln_profile_free(q);
+	free(path);
+}
+END_TEST
+
 /*
  * The policy gate and validate through kiln.h: an organisation's file the
  * example profile breaks, the violations in the error and in a report, and
@@ -181,6 +215,7 @@ END_TEST
 /* A loopback HTTP server answering every request with `body`, until shut down. */
 struct page {
 	int fd, port;
+	int served; /* requests answered */
 	const char *body;
 	pthread_t thread;
 };
@@ -207,6 +242,7 @@ static void *serve(void *arg)
 		    strlen(pg->body), pg->body);
 		if (write(c, reply, (size_t)n) != n)
 			break;
+		pg->served++;
 		close(c);
 	}
 	return NULL;
@@ -219,6 +255,7 @@ static void page_start(struct page *pg, const char *body)
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	pg->body = body;
+	pg->served = 0;
 	pg->fd = socket(AF_INET, SOCK_STREAM, 0);
 	ck_assert_int_ge(pg->fd, 0);
 	ck_assert_int_eq(bind(pg->fd, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -335,6 +372,52 @@ START_TEST(cloud_opts_as_the_library_lays_them_out)
 }
 END_TEST
 
+/*
+ * deploy, rollback and promote run the policy gate first: an organisation's
+ * file the example profile breaks stops each with KILN_EINVAL (exit 2) and
+ * the local cloud's endpoint, a loopback server counting what it is asked,
+ * gets no request.
+ */
+START_TEST(a_policy_violation_stops_deploy_before_the_cloud)
+{
+	struct kiln_deploy_options o = KILN_DEPLOY_OPTIONS_INIT;
+	struct kiln_deploy_result *r = NULL;
+	struct kiln_profile *p = NULL, *q = NULL;
+	struct page cloud;
+	char org[] = "/tmp/kiln-public-policy-XXXXXX", endpoint[64];
+	char *path = example();
+	int fd = mkstemp(org);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_gt(write(fd, "{\"max_capacity\": 3}", 19), 0);
+	close(fd);
+	ck_assert_int_eq(kiln_profile_load(&p, path, NULL), 0);
+	ck_assert_int_eq(kiln_profile_load(&q, path, "prod"), 0);
+	page_start(&cloud, "{}");
+	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", cloud.port);
+	o.local_endpoint = endpoint;
+	o.policy_file = org;
+	o.skip_smoke = 1;
+	o.image_id = "ami-0123456789abcdef0"; /* no bake key: the deploy goes to the cloud */
+	/* Each of them, without the gate, asks the endpoint for the image or the network. */
+	ck_assert_int_eq(kiln_deploy(&r, p, &o), KILN_EINVAL);
+	ck_assert_int_eq(cloud.served, 0);
+	ck_assert_ptr_nonnull(strstr(kiln_error_last(), ": policy: deploy.capacity.max is 6"));
+	ck_assert_ptr_null(r);
+	ck_assert_int_eq(kiln_rollback(&r, p, &o), KILN_EINVAL);
+	ck_assert_int_eq(cloud.served, 0);
+	ck_assert_ptr_null(r);
+	ck_assert_int_eq(kiln_promote(&r, p, q, &o), KILN_EINVAL);
+	ck_assert_ptr_null(r);
+	page_stop(&cloud);
+	ck_assert_int_eq(cloud.served, 0);
+	kiln_profile_free(p);
+	kiln_profile_free(q);
+	unlink(org);
+	free(path);
+}
+END_TEST
+
 Suite *kiln_test_suite(void)
 {
 	Suite *s = suite_create("public");
@@ -344,8 +427,10 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, free_null_is_a_no_op);
 	tcase_add_test(tc, profiles_load_and_tell);
 	tcase_add_test(tc, a_refused_stage_does_nothing);
+	tcase_add_test(tc, a_refused_deploy_does_nothing);
 	tcase_add_test(tc, policy_gate_and_report);
 	tcase_add_test(tc, smoke_checks_for_a_deploy);
+	tcase_add_test(tc, a_policy_violation_stops_deploy_before_the_cloud);
 	tcase_add_test(tc, cloud_opts_as_the_library_lays_them_out);
 	suite_add_tcase(s, tc);
 	return s;
