@@ -75,6 +75,7 @@ int lc_elbv2_delete_load_balancer(struct lc_req *r);
 int lc_elbv2_delete_load_balancer_after(struct lc_req *r);
 int lc_elbv2_describe_load_balancer_attributes(struct lc_req *r);
 int lc_elbv2_modify_load_balancer_attributes(struct lc_req *r);
+int lc_elbv2_set_security_groups(struct lc_req *r);
 
 /* targetgroups.c */
 int lc_elbv2_create_target_group(struct lc_req *r);

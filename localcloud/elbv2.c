@@ -445,6 +445,7 @@ static const struct lc_action actions[] = {
     {"DescribeLoadBalancerAttributes", lc_elbv2_describe_load_balancer_attributes, NULL, NULL},
     {"ModifyLoadBalancerAttributes", lc_elbv2_modify_load_balancer_attributes, NULL,
      lc_elbv2_sync_after},
+    {"SetSecurityGroups", lc_elbv2_set_security_groups, NULL, lc_elbv2_sync_after},
     /* targetgroups.c */
     {"CreateTargetGroup", lc_elbv2_create_target_group, NULL, NULL},
     {"DescribeTargetGroups", lc_elbv2_describe_target_groups, NULL, NULL},

@@ -485,3 +485,25 @@ int lc_elbv2_modify_load_balancer_attributes(struct lc_req *r)
 	json_decref(set);
 	return rc;
 }
+
+/* SetSecurityGroups: the list is replaced whole; the listeners' sources follow. */
+int lc_elbv2_set_security_groups(struct lc_req *r)
+{
+	json_t *lb = lc_lb_get(r, lc_q(r, "LoadBalancerArn")), *groups;
+	const char **ids;
+
+	if (lb == NULL)
+		return -1;
+	if (lc_q_members(r, "SecurityGroups", &ids) == 0) {
+		free(ids);
+		return lc_elb_missing(r, "SecurityGroups");
+	}
+	free(ids);
+	if (lb_groups(r, &groups) < 0)
+		return -1;
+	json_object_set_new(lb, "groups", groups);
+	r->dirty = 1;
+	lc_elbv2_sync_later(r, lc_str(lb, "arn"));
+	lc_xmembers(r->out, "SecurityGroupIds", groups);
+	return 0;
+}

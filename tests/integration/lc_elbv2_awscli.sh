@@ -257,6 +257,10 @@ err "ModifyLoadBalancerAttributes unknown load balancer -> LoadBalancerNotFound"
 	--attributes Key=idle_timeout.timeout_seconds,Value=30
 call "ModifyLoadBalancerAttributes deletion protection off" modify-load-balancer-attributes --load-balancer-arn "$LBA" \
 	--attributes Key=deletion_protection.enabled,Value=false
+call "SetSecurityGroups" set-security-groups --load-balancer-arn "$LBA" --security-groups "$SG" &&
+	jt "SetSecurityGroups: the groups now set" 'd["SecurityGroupIds"] == [E["SG"]]'
+err "SetSecurityGroups with an unknown group -> InvalidSecurityGroup" InvalidSecurityGroup \
+	set-security-groups --load-balancer-arn "$LBA" --security-groups sg-0123456789abcdef0
 
 # ---------------------------------------------------------------- target groups
 call "CreateTargetGroup (defaults)" create-target-group --name tg-def --protocol HTTP --port 8080 --vpc-id "$VPC" &&
