@@ -91,9 +91,6 @@ volatile int *cli_stop_on_signals(void);
 /* "--wait SECONDS": 0 to 86400 into *out; -1 after printing a usage error (options.c). */
 int cli_seconds(double *out, const char *option, const char *value);
 
-/* Install SIGINT and SIGTERM handlers; the flag they set (stop.c). */
-volatile int *cli_stop_flag(void);
-
 struct kiln_deploy_result;
 /*
  * A deploy's result (cmd_deploy.c): one line for people, or its JSON with

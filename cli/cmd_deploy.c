@@ -115,7 +115,7 @@ int cmd_deploy(struct kiln_cli *cli, int argc, char **argv)
 	error = kiln_profile_load(&profile, file, env);
 	if (error < 0)
 		goto done;
-	opts.stop = cli_stop_flag();
+	opts.stop = cli_stop_on_signals();
 	opts.on_event = cli_on_event;
 	if (junit != NULL) {
 		error = kiln_report_new(&report);

@@ -49,7 +49,7 @@ int cmd_destroy(struct kiln_cli *cli, int argc, char **argv)
 	error = kiln_profile_load(&profile, file, env);
 	if (error < 0)
 		goto done;
-	opts.stop = cli_stop_flag();
+	opts.stop = cli_stop_on_signals();
 	opts.on_event = cli_on_event;
 	error = kiln_destroy(&text, profile, !yes, &opts);
 	if (error < 0)

@@ -61,7 +61,7 @@ int cmd_promote(struct kiln_cli *cli, int argc, char **argv)
 		error = kiln_profile_load(&pto, file, to);
 	if (error < 0)
 		goto done;
-	opts.stop = cli_stop_flag();
+	opts.stop = cli_stop_on_signals();
 	opts.on_event = cli_on_event;
 	error = kiln_promote(&r, pfrom, pto, &opts);
 	if (error >= 0)

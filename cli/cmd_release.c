@@ -69,7 +69,7 @@ int cmd_release(struct kiln_cli *cli, int argc, char **argv)
 	bo.app_ref = opts.app_ref;
 	bo.os_ref = opts.os_ref;
 	bo.policy_file = opts.policy_file;
-	bo.stop = opts.stop = cli_stop_flag();
+	bo.stop = opts.stop = cli_stop_on_signals();
 	bo.on_event = opts.on_event = cli_on_event;
 	error = kiln_bake(&m, profile, &bo);
 	if (error < 0)
