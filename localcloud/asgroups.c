@@ -172,8 +172,10 @@ static int q_settings(struct lc_req *r, json_t *g)
 	for (size_t i = 0; i < np; i++) {
 		if (!lc_in_list(termination_policies, KILN_ARRAY_SIZE(termination_policies),
 		                pol[i])) {
+			int rc = lc_as_invalid(r, "Invalid termination policy '%s'", pol[i]);
+			/* the message holds a copy of the name: the list is freed after it */
 			free(pol);
-			return lc_as_invalid(r, "Invalid termination policy '%s'", pol[i]);
+			return rc;
 		}
 	}
 	if (np) {
