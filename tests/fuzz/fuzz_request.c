@@ -83,6 +83,16 @@ static struct lc_http_reply handle(const char *method, const char *path, const c
 	struct kiln_xml *x;
 
 	lc_api_handle(&cloud, &in, &out);
+	if (out.content_type != NULL) {
+		/* SSM speaks JSON 1.1: every reply, error or not, one JSON object. */
+		json_error_t err;
+		json_t *j = json_loadb(out.body.ptr, out.body.size, 0, &err);
+		if (!json_is_object(j))
+			FINDING("a %s reply is not a JSON object: %s", out.content_type,
+			        out.body.ptr);
+		json_decref(j);
+		return out;
+	}
 	if (kiln_xml_parse(&x, out.body.ptr, out.body.size) < 0)
 		FINDING("a reply is not XML: %s", out.body.ptr);
 	kiln_xml_free(x);
