@@ -55,7 +55,9 @@ hostname > /www/index.html
 echo ok > /www/health
 cat > /www/cgi-bin/slow <<'EOF'
 #!/bin/sh
+touch /run/slow.$$
 sleep 3
+rm -f /run/slow.$$
 printf 'Content-Type: text/plain\r\n\r\n'
 hostname
 EOF
@@ -71,6 +73,7 @@ printf '#!/bin/sh\n/usr/local/bin/web %s >/dev/null 2>&1\nprintf "Content-Type: 
 done
 printf '#!/bin/sh\nrm -f /www/health\nprintf "Content-Type: text/plain\\r\\n\\r\\nsick\\n"\n' > /ctl/cgi-bin/sick
 printf '#!/bin/sh\necho ok > /www/health\nprintf "Content-Type: text/plain\\r\\n\\r\\ncured\\n"\n' > /ctl/cgi-bin/cure
+printf '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\nls /run | grep -c "^slow\\."\n' > /ctl/cgi-bin/inflight
 chmod +x /www/cgi-bin/* /ctl/cgi-bin/* /usr/local/bin/web
 printf '#!/bin/sh\n/usr/local/bin/web start\nbusybox httpd -p 8081 -h /ctl\n' > /etc/kiln/boot.d/50-web
 chmod +x /etc/kiln/boot.d/50-web
@@ -86,6 +89,15 @@ def control(ip, verb):
         return get(ip, 8081, "/cgi-bin/" + verb)[0] == 200
     except OSError:
         return False
+
+
+def inflight(ip):
+    """How many slow requests the instance is serving now (-1: no answer)."""
+    try:
+        status, body = get(ip, 8081, "/cgi-bin/inflight")
+        return int(body) if status == 200 else -1
+    except (OSError, ValueError):
+        return -1
 
 
 def health(elb, tg, ids=None):
@@ -231,12 +243,18 @@ def drain_checks(elb, tgs, ids, ips, lb_ip):
         except OSError as e:
             results.append((0, str(e)))
 
-    # six slow requests started 0.1 s apart: round robin gives the target some
+    # six slow requests started 0.1 s apart: round robin gives the target some;
+    # it is deregistered once one of them runs on it (its CGI says so)
     threads = [threading.Thread(target=slow) for _ in range(6)]
     for t in threads:
         t.start()
         time.sleep(0.1)
-    time.sleep(0.3)
+    t0, running = time.time(), inflight(ips[a])
+    while running < 1 and time.time() - t0 < 2:
+        time.sleep(0.05)
+        running = inflight(ips[a])
+    R.check("a slow request runs on the target before its deregistration (%d)" % running,
+            running >= 1)
     elb.deregister_targets(TargetGroupArn=tgs["blue"], Targets=[{"Id": a}])
     after = hosts(lb_ip, 10)
     R.check("after deregistration new requests go elsewhere", name_a not in after, after)
