@@ -61,6 +61,9 @@ struct deploy {
 	struct kiln_emitter events;
 	const char *env; /* kiln_deploy_env_name(profile->env) */
 	char *run_id;
+	char *caller;  /* the STS identity's ARN, once asked (kiln_deploy__whoami()) */
+	char *commits; /* the events' "app=COMMIT", or NULL */
+	char *url;     /* the events' production URL, once the load balancer is known */
 	volatile int *stop;
 	double step_start;
 	struct kiln_aws_tags tags; /* kiln:profile, kiln:env, kiln:managed and the profile's */
@@ -93,6 +96,10 @@ void kiln_deploy__release(struct deploy *d);
 void kiln_deploy__say(const struct deploy *d, const char *fmt, ...) KILN_PRINTF(2, 3);
 void kiln_deploy__warn(const struct deploy *d, const char *fmt, ...) KILN_PRINTF(2, 3);
 void kiln_deploy__step_done(struct deploy *d, const char *step);
+/* Who the run acts as (STS), into d->caller and the events, once. */
+int kiln_deploy__whoami(struct deploy *d);
+/* What the events carry about the release: its name, app commit and the production URL. */
+void kiln_deploy__event_release(struct deploy *d, const char *release, const char *app_commit);
 /* Take the lease for the profile and environment (lease.h). */
 int kiln_deploy__lease(struct deploy *d);
 /* Renew the lease when due and honour a stop request: every wait calls it. */
