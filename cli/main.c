@@ -18,6 +18,7 @@ static const struct kiln_cmd commands[] = {
     {"status", cmd_status, "show what is live, the previous release, a deploy running"},
     {"destroy", cmd_destroy, "remove everything a deploy made for a profile and environment"},
     {"validate", cmd_validate, "check a profile's policy, test an image, smoke-test a URL"},
+    {"audit", cmd_audit, "show the audit log: who changed what, when, with which result"},
     {"gc", cmd_gc, "delete what crashed bakes left and retire what deploys kept, by tags"},
     {"version", cmd_version, "print the version"},
     {"cloud", cmd_cloud, "run the local cloud: an AWS-compatible EC2 with real instances"},
