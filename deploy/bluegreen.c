@@ -264,16 +264,9 @@ done:
 
 int kiln_deploy__rollout(struct deploy *d, const struct kiln_release_spec *rel)
 {
-	struct kiln_event saved = d->events.base;
-	int error;
-
-	/* Borrowed from `rel` for the rollout only: the run's events must not outlive it. */
-	d->events.base.image_id = rel->image_id;
-	kiln_deploy__event_release(d, rel->release, rel->app_commit);
-	error = rollout(d, rel);
-	d->events.base.image_id = saved.image_id;
-	d->events.base.release = saved.release;
-	return error;
+	/* The events say which release rolls out (and the URL, the load balancer now known). */
+	kiln_deploy__event_release(d, rel->image_id, rel->release, rel->app_commit);
+	return rollout(d, rel);
 }
 
 /* The post_deploy (post_rollback) hook point, with what is live now. */
@@ -281,8 +274,7 @@ static void post_hook(struct deploy *d)
 {
 	const struct kiln_deploy_result *r = d->result;
 
-	d->events.base.image_id = r->image_id;
-	kiln_deploy__event_release(d, r->release, r->app_commit);
+	kiln_deploy__event_release(d, r->image_id, r->release, r->app_commit);
 	d->events.base.url = r->url != NULL ? r->url : d->url;
 	kiln_emit_hook(&d->events, strcmp(d->events.base.stage, "rollback") == 0 ? "post_rollback"
 	                                                                         : "post_deploy");
@@ -324,10 +316,9 @@ static int deploy_release(struct deploy *d, const struct kiln_release_spec *give
 		rel.app_commit = commit;
 		kiln_deploy__step_done(d, "image");
 	}
-	d->events.base.image_id = rel.image_id;
 	error = kiln_deploy__whoami(d);
 	if (error >= 0) {
-		kiln_deploy__event_release(d, rel.release, rel.app_commit);
+		kiln_deploy__event_release(d, rel.image_id, rel.release, rel.app_commit);
 		error = kiln_emit_hook(&d->events, "pre_deploy");
 	}
 	if (error >= 0)
@@ -338,11 +329,8 @@ static int deploy_release(struct deploy *d, const struct kiln_release_spec *give
 		error = kiln_deploy__traffic(d, 1);
 	if (error >= 0) {
 		kiln_deploy__step_done(d, "traffic");
-		kiln_deploy__event_release(d, rel.release, rel.app_commit);
 		error = kiln_deploy__rollout(d, &rel);
 	}
-	d->events.base.image_id = NULL;
-	d->events.base.release = NULL;
 	free(image);
 	free(release);
 	free(commit);
@@ -401,6 +389,7 @@ static int instant_rollback(struct deploy *d, const struct kiln_asg_group *live,
 	                                kiln_deploy__gtag(prev, TAG_APP_COMMIT)};
 	int error = 0;
 
+	kiln_deploy__event_release(d, rel.image_id, rel.release, rel.app_commit);
 	if (live != NULL) {
 		error = kiln_deploy__group_tag(d, live->name, TAG_RETIRE_AT, when);
 		if (error >= 0)

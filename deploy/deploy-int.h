@@ -61,9 +61,10 @@ struct deploy {
 	struct kiln_emitter events;
 	const char *env; /* kiln_deploy_env_name(profile->env) */
 	char *run_id;
-	char *caller;  /* the STS identity's ARN, once asked (kiln_deploy__whoami()) */
-	char *commits; /* the events' "app=COMMIT", or NULL */
-	char *url;     /* the events' production URL, once the load balancer is known */
+	char *caller; /* the STS identity's ARN, once asked (kiln_deploy__whoami()) */
+	char *ev_image, *ev_release; /* the events' image and release, owned */
+	char *commits;               /* the events' "app=COMMIT", or NULL */
+	char *url; /* the events' production URL, once the load balancer is known */
 	volatile int *stop;
 	double step_start;
 	struct kiln_aws_tags tags; /* kiln:profile, kiln:env, kiln:managed and the profile's */
@@ -98,8 +99,12 @@ void kiln_deploy__warn(const struct deploy *d, const char *fmt, ...) KILN_PRINTF
 void kiln_deploy__step_done(struct deploy *d, const char *step);
 /* Who the run acts as (STS), into d->caller and the events, once. */
 int kiln_deploy__whoami(struct deploy *d);
-/* What the events carry about the release: its name, app commit and the production URL. */
-void kiln_deploy__event_release(struct deploy *d, const char *release, const char *app_commit);
+/*
+ * What the run's events carry from now on (copied): the image, the release,
+ * its app commit, and the production URL once the load balancer is known.
+ */
+void kiln_deploy__event_release(struct deploy *d, const char *image_id, const char *release,
+                                const char *app_commit);
 /* Take the lease for the profile and environment (lease.h). */
 int kiln_deploy__lease(struct deploy *d);
 /* Renew the lease when due and honour a stop request: every wait calls it. */

@@ -112,6 +112,8 @@ void kiln_deploy__release(struct deploy *d)
 	free(d->run_id);
 	free(d->caller);
 	free(d->commits);
+	free(d->ev_image);
+	free(d->ev_release);
 	free(d->url);
 	free(d->vpc_id);
 	kiln_aws_strings_release(&d->subnets);
@@ -143,11 +145,23 @@ int kiln_deploy__whoami(struct deploy *d)
 	return 0;
 }
 
-void kiln_deploy__event_release(struct deploy *d, const char *release, const char *app_commit)
+static void own(char **field, const char *value)
 {
+	char *copy = value != NULL ? kiln_xstrdup(value) : NULL;
+
+	free(*field);
+	*field = copy;
+}
+
+void kiln_deploy__event_release(struct deploy *d, const char *image_id, const char *release,
+                                const char *app_commit)
+{
+	own(&d->ev_image, image_id);
+	own(&d->ev_release, release);
 	free(d->commits);
 	d->commits = app_commit != NULL ? kiln_xasprintf("app=%s", app_commit) : NULL;
-	d->events.base.release = release;
+	d->events.base.image_id = d->ev_image;
+	d->events.base.release = d->ev_release;
 	d->events.base.commits = d->commits;
 	if (d->url == NULL && d->lb_dns != NULL) {
 		d->url = kiln_deploy__url(d, 0);
