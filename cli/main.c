@@ -68,7 +68,7 @@ static void print_help(FILE *fp)
 	size_t i;
 
 	fputs("usage: kiln [-v|--verbose]... [-q|--quiet] [--json] [--color auto|never|always]\n"
-	      "            COMMAND [ARGS]\n\n"
+	      "            [--audit FILE] COMMAND [ARGS]\n\n"
 	      "kiln bakes immutable machine images from tagged git layers and rolls them out\n"
 	      "blue-green.\n\ncommands:\n",
 	      fp);
