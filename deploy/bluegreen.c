@@ -302,13 +302,13 @@ static int finish(struct deploy *d, int error, struct kiln_deploy_result **out, 
 static int deploy_release(struct deploy *d, const struct kiln_release_spec *given)
 {
 	struct kiln_release_spec rel = {0};
-	char *image = NULL, *release = NULL, *commit = NULL;
+	char *image = NULL, *release = NULL, *commit = NULL, *commits = NULL;
 	int error = 0;
 
 	if (given != NULL) {
 		rel = *given;
 	} else {
-		error = kiln_deploy__image(&image, &release, &commit, d);
+		error = kiln_deploy__image(&image, &release, &commit, &commits, d);
 		if (error < 0)
 			return error;
 		rel.image_id = image;
@@ -319,6 +319,7 @@ static int deploy_release(struct deploy *d, const struct kiln_release_spec *give
 	error = kiln_deploy__whoami(d);
 	if (error >= 0) {
 		kiln_deploy__event_release(d, rel.image_id, rel.release, rel.app_commit);
+		kiln_deploy__event_commits(d, commits);
 		error = kiln_emit_hook(&d->events, "pre_deploy");
 	}
 	if (error >= 0)
@@ -334,6 +335,7 @@ static int deploy_release(struct deploy *d, const struct kiln_release_spec *give
 	free(image);
 	free(release);
 	free(commit);
+	free(commits);
 	return error;
 }
 

@@ -105,6 +105,8 @@ int kiln_deploy__whoami(struct deploy *d);
  */
 void kiln_deploy__event_release(struct deploy *d, const char *image_id, const char *release,
                                 const char *app_commit);
+/* Every layer's commit for the events ("app=SHA os=SHA"), while the image stays the same. */
+void kiln_deploy__event_commits(struct deploy *d, const char *commits);
 /* Take the lease for the profile and environment (lease.h). */
 int kiln_deploy__lease(struct deploy *d);
 /* Renew the lease when due and honour a stop request: every wait calls it. */
@@ -166,8 +168,13 @@ int kiln_deploy__template_find(struct deploy *d);
 int kiln_deploy__template_remove(struct deploy *d);
 
 /* image.c */
-/* The image to deploy: opts->image_id, else the one baked for the profile's inputs. */
-int kiln_deploy__image(char **image_id, char **release, char **app_commit, struct deploy *d);
+/*
+ * The image to deploy: opts->image_id, else the one baked for the profile's
+ * inputs; with its release, app commit and every layer's commit as the
+ * events carry them ("app=SHA os=SHA", from its kiln:LAYER-commit tags).
+ */
+int kiln_deploy__image(char **image_id, char **release, char **app_commit, char **commits,
+                       struct deploy *d);
 /* The image's tags (release, commit, bake key), for a given image. */
 int kiln_deploy__image_tags(struct kiln_aws_tags *out, struct deploy *d, const char *image_id);
 

@@ -156,10 +156,15 @@ static void own(char **field, const char *value)
 void kiln_deploy__event_release(struct deploy *d, const char *image_id, const char *release,
                                 const char *app_commit)
 {
+	/* The same image keeps the layers' commits its tags gave (kiln_deploy__event_commits()). */
+	int same = d->ev_image != NULL && image_id != NULL && strcmp(d->ev_image, image_id) == 0;
+
 	own(&d->ev_image, image_id);
 	own(&d->ev_release, release);
-	free(d->commits);
-	d->commits = app_commit != NULL ? kiln_xasprintf("app=%s", app_commit) : NULL;
+	if (!same || d->commits == NULL) {
+		free(d->commits);
+		d->commits = app_commit != NULL ? kiln_xasprintf("app=%s", app_commit) : NULL;
+	}
 	d->events.base.image_id = d->ev_image;
 	d->events.base.release = d->ev_release;
 	d->events.base.commits = d->commits;
@@ -167,6 +172,14 @@ void kiln_deploy__event_release(struct deploy *d, const char *image_id, const ch
 		d->url = kiln_deploy__url(d, 0);
 		d->events.base.url = d->url;
 	}
+}
+
+void kiln_deploy__event_commits(struct deploy *d, const char *commits)
+{
+	if (commits == NULL)
+		return;
+	own(&d->commits, commits);
+	d->events.base.commits = d->commits;
 }
 
 int kiln_deploy__lease(struct deploy *d)

@@ -8,10 +8,11 @@
   stage, profile, env, release, image, commits, URL (not at the first
   deploy's pre_deploy: no load balancer yet), run id and caller, the
   release also as KILN_RELEASE, its output on stderr as "[hook] ..." lines;
+- after a deploy of v1.1.0, `kiln rollback` fires post_rollback with v1.0.0;
 - a deploy whose pre_swap hook fails: exit 1 naming the hook, on_failure
   fired, no post_swap nor post_deploy, the new group removed, live (the old
   release) untouched and still serving through production;
-- the audit log: bake, deploy, swap and the refused deploy each one line
+- the audit log: bake, swap, deploy, the refused deploy, rollback each one line
   in $KILN_STATE_DIR/audit.jsonl (and in the --audit file), read back by
   `kiln audit` with its filters; destroy adds its line.
 
@@ -73,7 +74,7 @@ def check_event(name, j, stage, release, image):
             "id and caller" % name,
             j.get("stage") == stage and j.get("profile") == "web" and j.get("env") == "dev" and
             j.get("release") == release and j.get("image") == image and
-            len(commits.get("app", "")) == 40 and
+            len(commits.get("app", "")) == 40 and len(commits.get("os", "")) == 40 and
             # Before the first deploy's load balancer exists its URL is not known yet.
             ((j.get("url") or "").startswith("http://") or
              (stage == "pre_deploy" and j.get("url") is None)) and
@@ -142,6 +143,22 @@ def refused_swap(w, repos, image, log, extra_audit):
             "Hello from web v1.0.0" in body, "%s %s" % (status, body[:200]))
 
 
+def rollback_fires(w, profile, image, log):
+    r = w.kiln("deploy", profile, "--env", "dev", "--image", image, "--app-ref", "v1.1.0")
+    if not R.check("deploy v1.1.0", r.returncode == 0, r.stderr[-1500:]):
+        return
+    before = len(records(log))
+    r = w.kiln("rollback", profile, "--env", "dev", "--json")
+    res = deploytest.result(r)
+    R.check("kiln rollback to v1.0.0", r.returncode == 0 and res.get("release") == "v1.0.0",
+            r.stderr[-1500:])
+    got = records(log)[before:]
+    R.check("the rollback fired post_rollback, with the release now live",
+            [s for s, _, _ in got] == ["post_rollback"] and got[0][2].get("action") ==
+            "rollback" and got[0][2].get("release") == "v1.0.0" and
+            got[0][2].get("image") == image, got)
+
+
 def audit(w, extra_audit, image):
     r = w.kiln("audit", "--json")
     try:
@@ -149,10 +166,14 @@ def audit(w, extra_audit, image):
     except ValueError:
         lines = []
     acts = [(a.get("action"), a.get("release"), a.get("result")) for a in lines]
-    R.check("kiln audit: bake, swap, deploy (the swap is part of it), then the refused deploy",
+    R.check("kiln audit: bake, swap and deploy (the swap is part of it), the refused deploy, "
+            "swap and deploy of v1.1.0, swap and rollback back to v1.0.0",
             r.returncode == 0 and acts == [("bake", "v1.0.0", "ok"), ("swap", "v1.0.0", "ok"),
                                            ("deploy", "v1.0.0", "ok"),
-                                           ("deploy", "v1.1.0", "failed")], acts)
+                                           ("deploy", "v1.1.0", "failed"),
+                                           ("swap", "v1.1.0", "ok"), ("deploy", "v1.1.0", "ok"),
+                                           ("swap", "v1.0.0", "ok"),
+                                           ("rollback", "v1.0.0", "ok")], acts)
     dep = [a for a in lines if a.get("action") == "deploy"]
     R.check("each line has time, caller, host, profile, env, image, commits, run id and "
             "duration", dep and all(a.get("time") and a.get("caller") and a.get("host") and
@@ -160,8 +181,8 @@ def audit(w, extra_audit, image):
                                     a.get("image") == image and a.get("run_id") and
                                     (a.get("commits") or {}).get("app") and
                                     a.get("duration_s") is not None for a in dep), dep)
-    R.check("the refused deploy's line says why", dep and
-            "pre_swap hook" in (dep[-1].get("error") or ""), dep[-1:])
+    R.check("the refused deploy's line says why", len(dep) == 3 and
+            "pre_swap hook" in (dep[1].get("error") or ""), dep[1:2])
     try:
         with open(extra_audit) as f:
             extra = [json.loads(line) for line in f]
@@ -171,7 +192,7 @@ def audit(w, extra_audit, image):
             extra[0].get("action") == "deploy" and extra[0].get("result") == "failed", extra)
     r = w.kiln("audit", "--profile", "web", "--env", "dev", "--since", "1h")
     R.check("kiln audit --profile --env --since: one line per action",
-            r.returncode == 0 and len(r.stdout.splitlines()) == 4 and
+            r.returncode == 0 and len(r.stdout.splitlines()) == 8 and
             " swap web/dev ok" in r.stdout, r.stdout + r.stderr)
     r = w.kiln("audit", "--env", "prod", "--json")
     R.check("kiln audit --env prod: nothing", r.returncode == 0 and json.loads(r.stdout) == [],
@@ -202,6 +223,7 @@ def body(cloud):
     try:
         if image and deploy_in_order(w, profile, image, log):
             refused_swap(w, repos, image, log, extra_audit)
+            rollback_fires(w, profile, image, log)
             audit(w, extra_audit, image)
     finally:
         r = w.kiln("destroy", profile, "--env", "dev", "--yes")
