@@ -61,11 +61,24 @@ static void log_cb(enum kiln_log_level level, const char *line, void *payload)
 	kiln_buf_printf(&logged, "%s\n", line);
 }
 
-static char dir[64];
+/* One directory per run, made and removed by the parent process whatever the tests do. */
+static char root[64], dir[96];
+
+static void root_make(void)
+{
+	snprintf(root, sizeof(root), "/tmp/kiln-hooks-XXXXXX");
+	if (mkdtemp(root) == NULL)
+		abort();
+}
+
+static void root_remove(void)
+{
+	kiln_rm_rf(root);
+}
 
 static void mkdir_tmp(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/kiln-hooks-XXXXXX");
+	snprintf(dir, sizeof(dir), "%s/t-XXXXXX", root);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	setenv("KILN_STATE_DIR", dir, 1);
 	unsetenv("KILN_AUDIT");
@@ -741,6 +754,7 @@ Suite *kiln_test_suite(void)
 	TCase *tc = tcase_create("hooks");
 
 	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, root_make, root_remove);
 	tcase_add_test(tc, command_hook_gets_json_variables_and_prefixed_output);
 	tcase_add_test(tc, time_limit_kills_the_hooks_process_group);
 	tcase_add_test(tc, failing_pre_hook_stops_its_stage_post_hook_only_warns);
