@@ -73,7 +73,7 @@ struct kiln_event {
 	/* What the run deploys or bakes, NULL until known. */
 	const char *release; /* the release's name (the app's tag) */
 	const char *commits; /* "LAYER=COMMIT" pairs, space-separated ("app=1f2e... os=9a8b...") */
-	const char *url;     /* where it is served (production listener) */
+	const char *url;     /* the production listener's, once the load balancer is known */
 	const char *caller;  /* the cloud identity the stage acts as (an STS ARN) */
 	int dry_run;         /* STAGE_START, STAGE_END: the stage changes nothing */
 };

@@ -5,8 +5,8 @@
 - every stage's command hook (a script beside the profile that appends the
   stage and the JSON it got on stdin to a file) fires in order: pre_bake,
   post_bake, pre_deploy, pre_swap, post_swap, post_deploy, each with the
-  stage, profile, env, release, image, commits, URL (not at the first
-  deploy's pre_deploy: no load balancer yet), run id and caller, the
+  stage, profile, env, release, image, commits, URL (not at pre_deploy:
+  it runs before the load balancer is looked up), run id and caller, the
   release also as KILN_RELEASE, its output on stderr as "[hook] ..." lines;
 - after a deploy of v1.1.0, `kiln rollback` fires post_rollback with v1.0.0;
 - a deploy whose pre_swap hook fails: exit 1 naming the hook, on_failure
@@ -75,7 +75,7 @@ def check_event(name, j, stage, release, image):
             j.get("stage") == stage and j.get("profile") == "web" and j.get("env") == "dev" and
             j.get("release") == release and j.get("image") == image and
             len(commits.get("app", "")) == 40 and len(commits.get("os", "")) == 40 and
-            # Before the first deploy's load balancer exists its URL is not known yet.
+            # pre_deploy runs before the load balancer is looked up (or made).
             ((j.get("url") or "").startswith("http://") or
              (stage == "pre_deploy" and j.get("url") is None)) and
             (j.get("run_id") or "").startswith("deploy-") and j.get("caller"), j)
