@@ -1,5 +1,6 @@
 #include "bake/pipeline.h"
 #include "aws/ec2.h"
+#include "aws/sts.h"
 #include "bake/key.h"
 #include "bake/pipeline-int.h"
 #include "bake/poll.h"
@@ -441,6 +442,7 @@ static void bake_release(struct bake *b)
 	kiln_builder_release(&b->builder);
 	free(b->image_id);
 	free(b->commits);
+	free(b->caller);
 }
 
 static const struct kiln_bake_options default_options = KILN_BAKE_OPTIONS_INIT;
@@ -515,6 +517,24 @@ static void event_inputs(struct bake *b, const char **commits)
 	b->events.base.release = b->app_ref;
 }
 
+/*
+ * Who the bake acts as, for its events (the audit log): one STS call. Not
+ * knowing is no reason to stop a bake; the calls that matter say why.
+ */
+static void event_caller(struct bake *b)
+{
+	struct kiln_sts_identity id = KILN_STS_IDENTITY_INIT;
+
+	if (kiln_sts_get_caller_identity(&id, b->aws) < 0 || id.arn == NULL) {
+		kiln_error_clear();
+	} else {
+		free(b->caller);
+		b->caller = kiln_xstrdup(id.arn);
+		b->events.base.caller = b->caller;
+	}
+	kiln_sts_identity_release(&id);
+}
+
 /* Everything from the layers (unless done) to the image, with `b->aws` ready. */
 static int bake_steps(struct bake *b)
 {
@@ -525,6 +545,7 @@ static int bake_steps(struct bake *b)
 
 	free(b->m->region);
 	b->m->region = kiln_xstrdup(kiln_aws_region(b->aws));
+	event_caller(b);
 	if (b->layers == NULL)
 		error = bake_layers(b);
 	if (error >= 0)

@@ -99,9 +99,11 @@ def deploy_in_order(w, profile, image, log):
     for stage, _, j in got[2:]:
         check_event(stage, j, stage, "v1.0.0", image)
     bake_end = got[1][2] if len(got) > 1 else {}
-    R.check("post_bake: the image and the layers' commits",
-            bake_end.get("image") == image and len((bake_end.get("commits") or {})
-                                                   .get("app", "")) == 40, bake_end)
+    R.check("post_bake: the image, release, the layers' commits and the caller",
+            bake_end.get("image") == image and bake_end.get("release") == "v1.0.0" and
+            len((bake_end.get("commits") or {}).get("app", "")) == 40 and
+            len((bake_end.get("commits") or {}).get("os", "")) == 40 and
+            bake_end.get("caller"), bake_end)
     R.check("run ids: one per deploy stage, the same throughout the deploy",
             len({j.get("run_id") for _, _, j in got[2:]}) == 1, got[2:])
     R.check("the hooks' output is on stderr as [hook] lines",
@@ -174,6 +176,8 @@ def audit(w, extra_audit, image):
                                            ("swap", "v1.1.0", "ok"), ("deploy", "v1.1.0", "ok"),
                                            ("swap", "v1.0.0", "ok"),
                                            ("rollback", "v1.0.0", "ok")], acts)
+    R.check("the bake's line names its caller and image", lines and
+            lines[0].get("caller") and lines[0].get("image") == image, lines[:1])
     dep = [a for a in lines if a.get("action") == "deploy"]
     R.check("each line has time, caller, host, profile, env, image, commits, run id and "
             "duration", dep and all(a.get("time") and a.get("caller") and a.get("host") and
