@@ -25,4 +25,11 @@ const char *kiln_layer__kind(git_filemode_t mode);
 int kiln_layer__open_tree(git_tree **out, int64_t *mtime, git_repository *repo,
                           const char *commit_hex, const char *subdir);
 
+/*
+ * The newest tag of `repo` matching `pattern` (bake/tag_order.h) into *out
+ * (free() it); KILN_EINVAL naming the layer when no tag is a candidate.
+ */
+int kiln_layer__newest_tag(char **out, git_repository *repo, const char *pattern,
+                           const char *layer_name);
+
 #endif

@@ -397,6 +397,9 @@ static int check_ref(const struct kiln_layer_spec *spec)
 	char *full;
 	int valid = 0;
 
+	/* Tracking: the ref is the newest matching tag, found once the mirror is fetched. */
+	if (ref == NULL && spec->track != NULL)
+		return 0;
 	if (ref == NULL || ref[0] == '\0')
 		return kiln_error_set(KILN_EINVAL, "layer '%s': no ref: pin it to a tag or commit",
 		                      spec->name);
@@ -442,7 +445,7 @@ int kiln_layer_resolve(struct kiln_layer **out, const struct kiln_layer_spec *sp
 		goto done;
 	if (layer->url == NULL)
 		layer->url = kiln_xstrdup(spec->repo_url != NULL ? spec->repo_url : spec->repo);
-	layer->ref = kiln_xstrdup(spec->ref);
+	layer->ref = spec->ref != NULL ? kiln_xstrdup(spec->ref) : NULL;
 	layer->subdir = spec->path != NULL ? kiln_xstrdup(spec->path) : NULL;
 	layer->nprovision = spec->nprovision;
 	layer->provision = kiln_xcalloc(spec->nprovision + 1, sizeof(char *));
@@ -473,10 +476,15 @@ int kiln_layer_resolve(struct kiln_layer **out, const struct kiln_layer_spec *sp
 		goto done;
 	}
 	error = mirror_open(&repo, layer->mirror, layer->url,
-	                    is_commit_id(spec->ref) ? spec->ref : NULL);
+	                    layer->ref != NULL && is_commit_id(layer->ref) ? layer->ref : NULL);
 	if (error < 0) {
 		kiln_error_prefix(error, "layer '%s'", layer->name);
 		goto done;
+	}
+	if (layer->ref == NULL) {
+		error = kiln_layer__newest_tag(&layer->ref, repo, spec->track, layer->name);
+		if (error < 0)
+			goto done;
 	}
 	error = resolve_ref(layer, repo);
 	if (error < 0)

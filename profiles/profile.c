@@ -169,6 +169,8 @@ static void fill_layers(struct kiln_profile *profile, const struct kiln_json_pos
 		l->repo = kiln_xstrdup(kiln_json_str(v, "repo"));
 		l->repo_url = resolve_repo(l->repo, profile->dir);
 		l->ref = kiln_xstrdup(kiln_json_str(v, "ref"));
+		l->track =
+		    kiln_json_str(v, "track") ? kiln_xstrdup(kiln_json_str(v, "track")) : NULL;
 		l->path = kiln_json_str(v, "path") ? kiln_xstrdup(kiln_json_str(v, "path")) : NULL;
 		l->nprovision = json_array_size(prov);
 		l->provision = kiln_xcalloc(l->nprovision + 1, sizeof(char *));
@@ -376,6 +378,7 @@ void kiln_profile_free(struct kiln_profile *profile)
 		free(l->repo);
 		free(l->repo_url);
 		free(l->ref);
+		free(l->track);
 		free(l->path);
 		for (k = 0; k < l->nprovision; k++) {
 			free(l->provision[k]);

@@ -27,7 +27,9 @@ struct kiln_layer_spec {
 	char *repo;     /* as written: a path, file://, https://, ssh:// or git@host:path */
 	char *repo_url; /* resolved: relative paths made absolute against the profile's directory */
 	char *ref;      /* a tag or a full 40-hex commit id */
-	char *path;     /* subtree to pack, or NULL for the whole tree */
+	/* `kiln refresh` uses the newest tag matching this glob (bake/tag_order.h), or NULL. */
+	char *track;
+	char *path;       /* subtree to pack, or NULL for the whole tree */
 	char **provision; /* provisioner paths inside the layer, in order */
 	size_t nprovision;
 	/* Where each provisioner is written, "FILE:LINE:COL" (for messages). */

@@ -72,6 +72,30 @@ static void check_ref(struct kiln_schema_ctx *ctx, const json_t *v, const char *
 	}
 }
 
+/* A tag glob ("v*", "os-*"): what a tag name may hold, plus the wildcards. */
+static void check_track(struct kiln_schema_ctx *ctx, const json_t *v, const char *ptr,
+                        const char *disp)
+{
+	const char *s = json_string_value(v), *p;
+
+	if (s[0] == '\0' || s[0] == '-' || strlen(s) > 128) {
+		kiln_schema_problem(ctx, ptr, 0,
+		                    "%s: must be a tag pattern of 1 to 128 characters such as "
+		                    "\"v*\" or \"os-*\"",
+		                    disp);
+		return;
+	}
+	for (p = s; *p != '\0'; p++) {
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p == 0x7f || strchr("~^:\\", *p)) {
+			kiln_schema_problem(ctx, ptr, 0,
+			                    "%s: '%s' is not a tag pattern (no spaces, control "
+			                    "characters or any of ~^:\\)",
+			                    disp, s);
+			return;
+		}
+	}
+}
+
 static void check_relpath(struct kiln_schema_ctx *ctx, const json_t *v, const char *ptr,
                           const char *disp)
 {
@@ -253,6 +277,7 @@ static const struct schema s_str_map = {.type = S_MAP, .item = &s_str};
 static const struct schema s_tags = {.type = S_MAP, .item = &s_str, .check = check_tag_key};
 static const struct schema s_name = CHECKED(check_name);
 static const struct schema s_ref = {.type = S_STRING, .check = check_ref};
+static const struct schema s_track = {.type = S_STRING, .check = check_track};
 static const struct schema s_relpath = {.type = S_STRING, .check = check_relpath};
 static const struct schema s_relpath_list = ARR(&s_relpath);
 static const struct schema s_url_path = {.type = S_STRING, .check = check_url_path};
@@ -265,8 +290,12 @@ static const char *const host_key_checks[] = {"strict", "accept-new", NULL};
 static const struct schema s_host_key_check = {.type = S_STRING, .choices = host_key_checks};
 
 static const struct field layer_fields[] = {
-    {"repo", &s_nonempty, 1},          {"ref", &s_ref, 1}, {"path", &s_relpath, 0},
-    {"provision", &s_relpath_list, 0}, {NULL, NULL, 0},
+    {"repo", &s_nonempty, 1},
+    {"ref", &s_ref, 1},
+    {"track", &s_track, 0},
+    {"path", &s_relpath, 0},
+    {"provision", &s_relpath_list, 0},
+    {NULL, NULL, 0},
 };
 static const struct schema s_layer = OBJ(layer_fields);
 static const struct schema s_layers = {.type = S_MAP,

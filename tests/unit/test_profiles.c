@@ -109,6 +109,20 @@ static const struct bad_case bad_cases[] = {
     {"layer_ref_dash",
      "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"-x\"}}\n}\n",
      "3:40: layers.os.ref: must be a tag or a full 40-hex commit id"},
+    {"layer_track_type",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\", "
+     "\"track\": 1}}\n}\n",
+     "3:55: layers.os.track: expected string, got integer"},
+    {"layer_track_space",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\", "
+     "\"track\": \"os *\"}}\n}\n",
+     "3:55: layers.os.track: 'os *' is not a tag pattern (no spaces, control characters or "
+     "any of ~^:\\)"},
+    {"layer_track_empty",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\", "
+     "\"track\": \"\"}}\n}\n",
+     "3:55: layers.os.track: must be a tag pattern of 1 to 128 characters such as \"v*\" or "
+     "\"os-*\""},
     {"layer_unknown_key",
      "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\", "
      "\"provison\": []}}\n}\n",
