@@ -199,6 +199,29 @@ static char *source_wanted(const struct kiln_source_image_spec *src)
 	return kiln_buf_detach(&b);
 }
 
+int kiln_bake_source_image(char **out, struct kiln_aws *aws, const struct kiln_profile *profile)
+{
+	struct bake b = {.aws = aws};
+	struct kiln_ec2_image_list *l = NULL;
+	const struct kiln_ec2_image *im;
+	int error;
+
+	KILN_ASSERT_ARG(out != NULL && aws != NULL && profile != NULL);
+	*out = NULL;
+	error = find_source(&l, &b, &profile->bake.source_image);
+	im = error >= 0 ? newest(l) : NULL;
+	if (im != NULL) {
+		*out = kiln_xstrdup(im->image_id);
+	} else if (error >= 0 || error == KILN_ENOTFOUND) {
+		char *what = source_wanted(&profile->bake.source_image);
+		error =
+		    kiln_error_set(KILN_ENOTFOUND, "no available source image matches %s", what);
+		free(what);
+	}
+	kiln_ec2_image_list_free(l);
+	return error;
+}
+
 static int local_base_image(struct bake *b)
 {
 	int error;

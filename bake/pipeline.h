@@ -51,4 +51,11 @@ int kiln_bake_run(struct kiln_manifest *out, struct kiln_aws *aws, struct kiln_p
 int kiln_bake_lookup_run(struct kiln_manifest *out, struct kiln_aws *aws,
                          struct kiln_profile *profile, const struct kiln_bake_options *opts);
 
+/*
+ * The newest available image that the profile's bake.source_image selects
+ * (one DescribeImages; a missing local base image is not built), its id
+ * into *out (free() it). KILN_ENOTFOUND when none matches.
+ */
+int kiln_bake_source_image(char **out, struct kiln_aws *aws, const struct kiln_profile *profile);
+
 #endif

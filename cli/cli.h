@@ -121,6 +121,7 @@ int cmd_whoami(struct kiln_cli *cli, int argc, char **argv);
 int cmd_cloud(struct kiln_cli *cli, int argc, char **argv);
 int cmd_deploy(struct kiln_cli *cli, int argc, char **argv);
 int cmd_release(struct kiln_cli *cli, int argc, char **argv);
+int cmd_refresh(struct kiln_cli *cli, int argc, char **argv);
 int cmd_rollback(struct kiln_cli *cli, int argc, char **argv);
 int cmd_promote(struct kiln_cli *cli, int argc, char **argv);
 int cmd_status(struct kiln_cli *cli, int argc, char **argv);

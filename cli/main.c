@@ -13,6 +13,7 @@ static const struct kiln_cmd commands[] = {
     {"bake", cmd_bake, "bake a profile's image, or find it in the cache"},
     {"deploy", cmd_deploy, "deploy a baked image blue-green behind a load balancer"},
     {"release", cmd_release, "bake a release tag (or find its image) and deploy it"},
+    {"refresh", cmd_refresh, "rebake, test and redeploy profiles whose base image or tags moved"},
     {"rollback", cmd_rollback, "put the previous release back live"},
     {"promote", cmd_promote, "deploy the image live in one environment to another"},
     {"status", cmd_status, "show what is live, the previous release, a deploy running"},

@@ -137,3 +137,29 @@ int kiln_deploy_status(char **out, struct kiln_profile *profile,
 	kiln_deploy__release(&d);
 	return error;
 }
+
+int kiln_deploy_live_image(char **out, struct kiln_profile *profile,
+                           const struct kiln_deploy_options *opts)
+{
+	const struct kiln_asg_group *live;
+	struct deploy d;
+	int error;
+
+	KILN_ASSERT_ARG(out != NULL && profile != NULL);
+	*out = NULL;
+	error = kiln_deploy__init(&d, profile, opts, "status");
+	if (error >= 0)
+		error = kiln_deploy__connect(&d);
+	if (error >= 0)
+		error = kiln_deploy__traffic(&d, 0);
+	if (error >= 0 && d.lb_arn != NULL && d.live >= 0)
+		error = kiln_deploy__groups(&d);
+	if (error >= 0 && d.groups != NULL) {
+		live = kiln_deploy__live_group(&d);
+		if (live != NULL && kiln_deploy__gtag(live, TAG_IMAGE) != NULL)
+			*out = kiln_xstrdup(kiln_deploy__gtag(live, TAG_IMAGE));
+	}
+	kiln_emitter_end(&d.events, error);
+	kiln_deploy__release(&d);
+	return error;
+}

@@ -15,6 +15,7 @@
  *   kiln/deploy.h   deploy blue-green, roll back, promote, status, destroy
  *   kiln/gc.h       collect what crashed bakes left and deploys retired
  *   kiln/hooks.h    hooks around every stage (commands, webhooks), the audit log
+ *   kiln/refresh.h  rebake and redeploy what moved (base image, tracked tags)
  *   kiln/cloud.h    kiln's local cloud: start, stop, endpoint, base images
  *
  * Build with `pkg-config --cflags --libs kiln`.
@@ -34,6 +35,7 @@
 #include "kiln/deploy.h"
 #include "kiln/gc.h"
 #include "kiln/hooks.h"
+#include "kiln/refresh.h"
 #include "kiln/cloud.h"
 
 #endif

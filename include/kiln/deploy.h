@@ -129,6 +129,14 @@ int kiln_deploy_status(char **out, struct kiln_profile *profile,
                        const struct kiln_deploy_options *opts);
 
 /*
+ * The image live for the profile and environment (the group production
+ * forwards to, its kiln:image tag), found as kiln_deploy_status() finds it:
+ * *out is its id (free() it), or NULL when nothing is live. Changes nothing.
+ */
+int kiln_deploy_live_image(char **out, struct kiln_profile *profile,
+                           const struct kiln_deploy_options *opts);
+
+/*
  * Remove everything the deploy made for the profile and environment (not
  * images). *out (may be NULL) is the list as JSON: an array of {kind, id,
  * deleted}. With `dry_run` nothing is removed.
