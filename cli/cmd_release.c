@@ -12,8 +12,8 @@
 
 static const char usage[] =
     "usage: kiln release PROFILE --app-ref TAG [--env E] [--os-ref TAG]\n"
-    "                    [--manifest FILE] [--policy FILE] [--wait SECONDS] [--no-smoke]\n"
-    "                    [--json]\n"
+    "                    [--manifest FILE] [--policy FILE] [--junit FILE] [--wait SECONDS]\n"
+    "                    [--no-smoke] [--json]\n"
     "\n"
     "Bake the profile with the \"app\" layer at TAG (reusing the image when its bake\n"
     "key exists already), then deploy that image blue-green as 'kiln deploy' does.\n"
@@ -27,6 +27,8 @@ static const char usage[] =
     "  --manifest FILE    write the manifest (JSON) to FILE\n"
     "  --policy FILE      the organisation's policy, checked first (default:\n"
     "                     $KILN_POLICY, else /etc/kiln/policy.json when present)\n"
+    "  --junit FILE       write the policy rules, the builder's checks and the smoke\n"
+    "                     checks as JUnit XML to FILE (for CI), whatever the outcome\n"
     "  --wait SECONDS     wait this long for another deploy to finish\n"
     "  --no-smoke         do not run deploy.smoke\n"
     "  --json             print the manifest as JSON\n";
@@ -35,13 +37,14 @@ int cmd_release(struct kiln_cli *cli, int argc, char **argv)
 {
 	struct kiln_bake_options bo = KILN_BAKE_OPTIONS_INIT;
 	struct kiln_deploy_options opts = KILN_DEPLOY_OPTIONS_INIT;
-	const char *file = NULL, *env = NULL, *manifest = NULL, *wait = NULL;
+	const char *file = NULL, *env = NULL, *manifest = NULL, *wait = NULL, *junit = NULL;
 	const struct cli_opt options[] = {
 	    {"--env", NULL, CLI_VALUE, &env, NULL},
 	    {"--app-ref", NULL, CLI_VALUE, &opts.app_ref, NULL},
 	    {"--os-ref", NULL, CLI_VALUE, &opts.os_ref, NULL},
 	    {"--manifest", NULL, CLI_VALUE, &manifest, NULL},
 	    {"--policy", NULL, CLI_VALUE, &opts.policy_file, NULL},
+	    {"--junit", NULL, CLI_VALUE, &junit, NULL},
 	    {"--wait", NULL, CLI_VALUE, &wait, NULL},
 	    {"--no-smoke", NULL, CLI_FLAG, &opts.skip_smoke, NULL},
 	    {NULL, NULL, 0, NULL, NULL},
@@ -50,6 +53,7 @@ int cmd_release(struct kiln_cli *cli, int argc, char **argv)
 	struct kiln_profile *profile = NULL;
 	struct kiln_manifest *m = NULL;
 	struct kiln_deploy_result *r = NULL;
+	struct kiln_report *report = NULL;
 	char *bake_json = NULL;
 	struct kiln_hooks *hooks = NULL;
 	size_t n;
@@ -76,17 +80,29 @@ int cmd_release(struct kiln_cli *cli, int argc, char **argv)
 		goto done;
 	bo.on_event = opts.on_event = kiln_hooks_on_event;
 	bo.payload = opts.payload = hooks;
+	if (junit != NULL) {
+		error = kiln_report_new(&report);
+		if (error < 0)
+			goto done;
+		bo.report = opts.report = report;
+	}
 	error = kiln_bake(&m, profile, &bo);
-	if (error < 0)
-		goto done;
-	error = kiln_manifest_to_json(&bake_json, m);
-	if (error < 0)
-		goto done;
-	opts.image_id = kiln_manifest_image_id(m);
-	error = kiln_deploy(&r, profile, &opts);
+	if (error >= 0)
+		error = kiln_manifest_to_json(&bake_json, m);
+	if (error >= 0) {
+		opts.image_id = kiln_manifest_image_id(m);
+		error = kiln_deploy(&r, profile, &opts);
+	}
+	if (junit != NULL) {
+		/* Written on failure too: CI wants the evidence of a failed check most. */
+		int werror = kiln_report_write_junit(report, junit);
+		if (werror < 0 && error >= 0)
+			error = werror;
+	}
 	if (error >= 0)
 		error = cli_deploy_result(cli, r, manifest, bake_json);
 done:
+	kiln_report_free(report);
 	free(bake_json);
 	kiln_hooks_free(hooks);
 	kiln_manifest_free(m);

@@ -19,7 +19,9 @@ Scenarios:
   (lctest.LoadLoop) sees no failed request;
 - a new base image and the failing profile among three (--dir, no deploy):
   exit 1, broken failed, api up to date, web (after broken) rebaked and
-  tested for "base image ami-... -> ami-...", not deployed.
+  tested for "base image ami-... -> ami-...", not deployed;
+- a bad profile among good ones: exit 2 before any cloud call;
+- `kiln release --manifest --junit`, as contrib/github/kiln-release.yml runs it.
 
 Only loopback and the cloud's own addresses are used; every loop is bounded.
 Exit 1 on any failure, 77 to skip (not root, no botocore).
@@ -229,6 +231,40 @@ def scenario_base_and_failure(w, repos):
             web.get("tested") and not web.get("deployed"), "%s %s" % (web, r.stderr[-1500:]))
 
 
+def scenario_bad_input(w, web):
+    bad = os.path.join(w.tmp, "bad.json")
+    with open(web) as f:
+        p = json.load(f)
+    p["layers"]["app"]["track"] = "v *"
+    with open(bad, "w") as f:
+        json.dump(p, f, indent=1)
+    before = len(w.requests())
+    r = w.kiln("refresh", web, bad, "--deploy")
+    R.check("a bad profile among good ones: exit 2, its place named, nothing done",
+            r.returncode == 2 and "bad.json:" in r.stderr and "layers.app.track" in r.stderr and
+            r.stdout == "" and len(w.requests()) == before, "%d %s" % (r.returncode, r.stderr))
+
+
+def scenario_release_junit(w, web):
+    """What contrib/github/kiln-release.yml runs: the manifest and the JUnit report."""
+    import xml.etree.ElementTree as ET
+    manifest, junit = os.path.join(w.tmp, "m.json"), os.path.join(w.tmp, "r.xml")
+    r = w.kiln("release", web, "--app-ref", "v1.1.0", "--manifest", manifest, "--junit", junit)
+    try:
+        suites = {s.get("name"): s for s in ET.parse(junit).getroot()}
+        with open(manifest) as f:
+            m = json.load(f)
+    except (OSError, ValueError, ET.ParseError) as e:
+        suites, m = {}, {"error": str(e)}
+    R.check("kiln release --manifest --junit: the bake and deploy in the manifest, the "
+            "policy, checks and smoke checks in the report",
+            r.returncode == 0 and (m.get("bake") or {}).get("image_id") and
+            (m.get("deploy") or {}).get("release") == "v1.1.0" and
+            {"policy", "smoke"} <= set(suites) and len(suites) >= 3 and
+            all(s.get("failures") == "0" for s in suites.values()),
+            "%s %s %s" % (sorted(suites), m, r.stderr[-1500:]))
+
+
 def body(cloud):
     t0 = time.monotonic()
     if not cloud.up() or cloud.base_image() is None:
@@ -245,6 +281,8 @@ def body(cloud):
             scenario_unchanged(w)
             scenario_os_tag(w, repos, web)
             scenario_base_and_failure(w, repos)
+            scenario_bad_input(w, web)
+            scenario_release_junit(w, web)
     finally:
         for p in (web, api):
             w.kiln("destroy", p, "--yes")
