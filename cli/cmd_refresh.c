@@ -87,7 +87,9 @@ static void print_line(const struct kiln_refresh_result *r, const char *name)
 		kiln_buf_printf(&line, "%s%s", i ? "; " : ": ", kiln_refresh_result_reason(r, i));
 	if (kiln_refresh_result_image_id(r) != NULL && strcmp(status, "failed") != 0)
 		kiln_buf_printf(&line, "; image %s%s", kiln_refresh_result_image_id(r),
-		                kiln_refresh_result_deployed(r) ? " (tested, deployed)" : "");
+		                kiln_refresh_result_deployed(r) ? " (tested, deployed)"
+		                : kiln_refresh_result_tested(r) ? " (tested, not deployed)"
+		                                                : " (not deployed)");
 	kiln_buf_put_escaped(&safe, line.ptr, line.size, 0);
 	puts(safe.ptr);
 	kiln_buf_release(&safe);

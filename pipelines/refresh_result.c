@@ -30,6 +30,11 @@ const char *kiln_refresh_result_image_id(const struct kiln_refresh_result *r)
 	return r->image_id;
 }
 
+int kiln_refresh_result_tested(const struct kiln_refresh_result *r)
+{
+	return r->tested;
+}
+
 int kiln_refresh_result_deployed(const struct kiln_refresh_result *r)
 {
 	return r->deployed;

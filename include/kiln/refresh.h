@@ -67,8 +67,9 @@ const char *kiln_refresh_result_status(const struct kiln_refresh_result *r);
 /* Why it moved, one reason each ("os os-1.0.0 -> os-1.1.0"); i < count. */
 size_t kiln_refresh_result_reason_count(const struct kiln_refresh_result *r);
 const char *kiln_refresh_result_reason(const struct kiln_refresh_result *r, size_t i);
-/* The new image (NULL unless baked or found) and whether it went live. */
+/* The new image (NULL unless baked or found), whether it passed its image test, went live. */
 const char *kiln_refresh_result_image_id(const struct kiln_refresh_result *r);
+int kiln_refresh_result_tested(const struct kiln_refresh_result *r);
 int kiln_refresh_result_deployed(const struct kiln_refresh_result *r);
 /*
  * The result as JSON with the keys profile, env, status, reasons, live
