@@ -58,6 +58,13 @@ check profile-bad 2 "$kiln" profile check "$tmp/bad.json"
 expect_line profile-bad-line "$tmp/err" "^$tmp/bad.json:2:12: layers: expected object, got integer\$"
 check profile-show-json 0 "$kiln" profile show "$src/profiles/examples/web.json"
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL show is JSON" >&2; }
+check refresh-nothing 2 "$kiln" refresh
+expect_line refresh-nothing-line "$tmp/err" "needs profiles or --dir DIR"
+check refresh-both 2 "$kiln" refresh "$tmp/bad.json" --dir "$tmp"
+check refresh-empty-dir 2 "$kiln" refresh --dir "$src/cli"
+expect_line refresh-empty-dir-line "$tmp/err" "no \*.json profile in"
+check refresh-bad-profile 2 "$kiln" refresh --dir "$tmp" --dry-run
+grep -q "^$tmp/bad.json:2:12: layers: expected object" "$tmp/err" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL refresh names the bad profile's place" >&2; }
 # A result that cannot be written is a failure, not a silent success.
 if [ -w /dev/full ]; then
 	"$kiln" profile show "$src/profiles/examples/web.json" >/dev/full 2>/dev/null
