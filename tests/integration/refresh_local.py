@@ -6,7 +6,7 @@ deploy; an unchanged world only looks.
 Three profiles over the demo's repositories (demo/make-repos):
 - web: os tracks "os-*", app tracks "v*" (a v1.2.0-rc1 tag is there and must
   not be chosen), source image "base*"; deployed by its first refresh;
-- api: the same inputs with os pinned at os-1.0.0 and source "base": its
+- api: the same inputs pinned (os-1.0.0, v1.1.0) and source "base": its
   bake key is web's first image's, so it is up to date without a bake;
 - broken: an app layer whose provisioner fails (added for the last run).
 
@@ -14,7 +14,8 @@ Scenarios:
 - first refresh of web --deploy: nothing baked -> bake, test, deploy;
 - an unchanged world (--dir, --deploy): both "up to date", exit 0, and the
   cloud's request log shows only lookups (no RunInstances, nothing made);
-- a new OS tag: --dry-run says "os os-1.0.0 -> os-1.1.0" and changes
+- a new OS tag and a new release: --dry-run says "os os-1.0.0 -> os-1.1.0"
+  and "app v1.1.0 -> v1.2.0" (so v1.2.0-rc1 was never chosen) and changes
   nothing; then a rebake and a deploy while a bounded load loop
   (lctest.LoadLoop) sees no failed request;
 - a new base image and the failing profile among three (--dir, no deploy):
@@ -177,12 +178,18 @@ def scenario_os_tag(w, repos, web):
         f.write("echo os-1.1.0 > /etc/kiln-os-release\n")
     git(os_base, "commit", "-qam", "os-1.1.0: a security fix")
     git(os_base, "tag", "-a", "-m", "os 1.1.0", "os-1.1.0")
+    app = os.path.join(repos, "web")
+    with open(os.path.join(app, "VERSION"), "w") as f:
+        f.write("v1.2.0\n")
+    git(app, "commit", "-qam", "v1.2.0")
+    git(app, "tag", "v1.2.0")
     before_image, url = live_image(w, web)
     before = len(w.requests())
     r = w.kiln("refresh", web, "--deploy", "--dry-run")
     calls = w.requests()[before:]
     R.check("--dry-run: says what moved and what it would do, exit 0",
-            r.returncode == 0 and "web: would refresh: os os-1.0.0 -> os-1.1.0" in r.stdout and
+            r.returncode == 0 and
+            "web: would refresh: os os-1.0.0 -> os-1.1.0; app v1.1.0 -> v1.2.0" in r.stdout and
             "would bake" in r.stderr, r.stdout + r.stderr[-1500:])
     R.check("--dry-run changes nothing", changes(calls) == [] and
             live_image(w, web)[0] == before_image, changes(calls))
@@ -192,9 +199,10 @@ def scenario_os_tag(w, repos, web):
         r = w.kiln("refresh", web, "--deploy", "--json")
         time.sleep(1)
     res = results(r).get("web", {})
-    R.check("new OS tag: rebaked, tested and deployed for 'os os-1.0.0 -> os-1.1.0'",
+    R.check("new OS tag and release: rebaked, tested and deployed for both",
             r.returncode == 0 and res.get("status") == "refreshed" and
-            res.get("reasons") == ["os os-1.0.0 -> os-1.1.0"] and res.get("tested") and
+            res.get("reasons") == ["os os-1.0.0 -> os-1.1.0", "app v1.1.0 -> v1.2.0"] and
+            res.get("tested") and
             res.get("deployed") and not res.get("cache_hit"), r.stdout[-1500:] + r.stderr[-2500:])
     after_image = live_image(w, web)[0]
     R.check("the new image is live", after_image == res.get("image_id") and
@@ -273,7 +281,7 @@ def body(cloud):
     repos = make_repos(w)
     web = profile(w, repos, "web", {"track": "os-*"}, "web",
                   {"track": "v*", "provision": ["deploy/install.sh"]}, "base*")
-    api = profile(w, repos, "api", {}, "web", {"track": "v*", "provision": ["deploy/install.sh"]},
+    api = profile(w, repos, "api", {}, "web", {"ref": "v1.1.0", "provision": ["deploy/install.sh"]},
                   "base")
     try:
         first = scenario_first(w, web)
