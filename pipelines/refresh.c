@@ -12,6 +12,7 @@
 #include "bake/layer.h"
 #include "bake/pipeline.h"
 #include "bake/target.h"
+#include "core/buf.h"
 #include "core/event.h"
 #include "core/util.h"
 #include "kiln/bake.h"
@@ -224,11 +225,18 @@ static void reasons(struct refresh *f)
 		return;
 	}
 	if (f->r->old_key == NULL) {
-		reason(f, "image %s has no kiln:bake-key", f->r->old_image);
+		char *shown = kiln_escape(f->r->old_image);
+		reason(f, "image %s has no kiln:bake-key", shown);
+		free(shown);
 		return;
 	}
-	if (src != NULL && strcmp(src, f->source_id) != 0)
-		reason(f, "base image %s -> %s", src, f->source_id);
+	if (src != NULL && strcmp(src, f->source_id) != 0) {
+		/* Ids and tags come from the cloud: escaped, as the repositories' tags are. */
+		char *was = kiln_escape(src), *now = kiln_escape(f->source_id);
+		reason(f, "base image %s -> %s", was, now);
+		free(was);
+		free(now);
+	}
 	for (i = 0; i < f->p->nlayers; i++) {
 		const struct kiln_layer *l = f->layers[i];
 		const char *ref = old_tag(f, l->name, "ref"),
@@ -247,9 +255,12 @@ static void reasons(struct refresh *f)
 		free(was);
 		free(now);
 	}
-	if (f->r->nreasons == 0)
-		reason(f, "the profile's bake inputs changed (bake key %.12s -> %.12s)",
-		       f->r->old_key, f->r->key);
+	if (f->r->nreasons == 0) {
+		char *was = kiln_escape(f->r->old_key);
+		reason(f, "the profile's bake inputs changed (bake key %.12s -> %.12s)", was,
+		       f->r->key);
+		free(was);
+	}
 }
 
 /* The inputs now and their key; 1 in *moved when it is not the reference's. */
@@ -376,8 +387,10 @@ static int run(struct refresh *f)
 	if (error < 0)
 		return error;
 	if (!moved) {
+		char *shown = kiln_escape(f->r->old_image);
 		say(f, "%s: up to date (bake key %.12s, %s %s)", f->p->name, f->r->key,
-		    f->r->live ? "live image" : "image", f->r->old_image);
+		    f->r->live ? "live image" : "image", shown);
+		free(shown);
 		return 0;
 	}
 	for (i = 0; i < f->r->nreasons; i++)
