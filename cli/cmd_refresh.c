@@ -96,21 +96,26 @@ static void print_line(const struct kiln_refresh_result *r, const char *name)
 	kiln_buf_release(&line);
 }
 
-static int load_all(struct kiln_profile **profiles, char **files, size_t n, const char *env)
+/* Every profile and its hooks, before any work: one that is wrong stops them all. */
+static int load_all(struct kiln_profile **profiles, struct kiln_hooks **hooks,
+                    const struct kiln_cli *cli, char **files, size_t n, const char *env,
+                    volatile int *stop)
 {
 	size_t i;
 	int rc = 0;
 
 	for (i = 0; i < n; i++) {
 		int error = kiln_profile_load(&profiles[i], files[i], env);
+		if (error >= 0)
+			error = cli_hooks(&hooks[i], cli, profiles[i], stop);
 		if (error < 0)
 			rc = cli_fail(error);
 	}
 	return rc;
 }
 
-static int refresh_all(struct kiln_cli *cli, struct kiln_profile **profiles, size_t n,
-                       const struct kiln_refresh_options *opts)
+static int refresh_all(struct kiln_cli *cli, struct kiln_profile **profiles,
+                       struct kiln_hooks **hooks, size_t n, const struct kiln_refresh_options *opts)
 {
 	struct kiln_buf json = KILN_BUF_INIT;
 	size_t i;
@@ -119,10 +124,15 @@ static int refresh_all(struct kiln_cli *cli, struct kiln_profile **profiles, siz
 	kiln_buf_init(&json, (size_t)1 << 30);
 	kiln_buf_puts(&json, "[");
 	for (i = 0; i < n; i++) {
+		struct kiln_refresh_options o = *opts;
 		struct kiln_refresh_result *r = NULL;
 		char *text = NULL;
-		int error = kiln_refresh(&r, profiles[i], opts), code;
+		int error, code;
 
+		/* The profile's hooks and the audit log see its bake and deploy. */
+		o.on_event = kiln_hooks_on_event;
+		o.payload = hooks[i];
+		error = kiln_refresh(&r, profiles[i], &o);
 		if (error < 0) {
 			/* Each failure on its own line, the profile named; the others go on. */
 			kiln_error_prefix(error, "%s", kiln_profile_name(profiles[i]));
@@ -161,6 +171,7 @@ int cmd_refresh(struct kiln_cli *cli, int argc, char **argv)
 	const struct cli_spec spec = {"refresh", usage,        options,
 	                              operands,  MAX_PROFILES, "profiles"};
 	struct kiln_profile **profiles = NULL;
+	struct kiln_hooks **hooks = NULL;
 	char **files = NULL;
 	size_t n = 0, i;
 	int rc;
@@ -179,17 +190,18 @@ int cmd_refresh(struct kiln_cli *cli, int argc, char **argv)
 			files[i] = kiln_xstrdup(operands[i]);
 	}
 	profiles = kiln_xcalloc(n + 1, sizeof(*profiles));
+	hooks = kiln_xcalloc(n + 1, sizeof(*hooks));
+	opts.stop = cli_stop_on_signals();
 	if (rc == 0)
-		rc = load_all(profiles, files, n, env);
-	if (rc == 0) {
-		opts.stop = cli_stop_on_signals();
-		opts.on_event = cli_on_event;
-		rc = refresh_all(cli, profiles, n, &opts);
-	}
+		rc = load_all(profiles, hooks, cli, files, n, env, opts.stop);
+	if (rc == 0)
+		rc = refresh_all(cli, profiles, hooks, n, &opts);
 	for (i = 0; i < n; i++) {
+		kiln_hooks_free(hooks[i]);
 		kiln_profile_free(profiles[i]);
 		free(files[i]);
 	}
+	free(hooks);
 	free(profiles);
 	free(files);
 	return rc;

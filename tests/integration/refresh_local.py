@@ -209,6 +209,15 @@ def scenario_os_tag(w, repos, web):
             after_image != before_image, "%s %s" % (before_image, after_image))
     R.check("load loop during the refresh: %d answered, 0 failed" % load.ok,
             load.failed == 0 and load.ok > 0, load.errors[-3:])
+    try:
+        with open(os.path.join(w.env["KILN_STATE_DIR"], "audit.jsonl")) as f:
+            audit = [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError) as e:
+        audit = [{"error": str(e)}]
+    done = {(a.get("action"), a.get("image")) for a in audit if a.get("profile") == "web"}
+    R.check("the audit log holds the refresh's bake and deploy of the new image",
+            ("bake", res.get("image_id")) in done and ("deploy", res.get("image_id")) in done,
+            audit[-4:])
 
 
 def scenario_base_and_failure(w, repos):
