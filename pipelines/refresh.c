@@ -378,6 +378,18 @@ static int deploy(struct refresh *f)
 	return error;
 }
 
+/* The decision to rebake, with its reasons, as a change of its own (the audit log's line). */
+static void decided(const struct refresh *f)
+{
+	struct kiln_buf why = KILN_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < f->r->nreasons; i++)
+		kiln_buf_printf(&why, "%s%s", i ? "; " : "", f->r->reasons[i]);
+	kiln_emit_change(&f->events, "refresh decision", why.ptr, 0);
+	kiln_buf_release(&why);
+}
+
 static int run(struct refresh *f)
 {
 	int moved, error;
@@ -400,6 +412,7 @@ static int run(struct refresh *f)
 		    f->opts->deploy ? " and deploy it" : "");
 		return 0;
 	}
+	decided(f);
 	error = bake(f);
 	/* A cache hit was tested when it was made; tested again before it goes live. */
 	if (error >= 0 && (!f->r->cache_hit || f->opts->deploy))

@@ -218,6 +218,10 @@ def scenario_os_tag(w, repos, web):
     R.check("the audit log holds the refresh's bake and deploy of the new image",
             ("bake", res.get("image_id")) in done and ("deploy", res.get("image_id")) in done,
             audit[-4:])
+    decisions = [a.get("target") for a in audit
+                 if a.get("profile") == "web" and a.get("action") == "refresh decision"]
+    R.check("the audit log holds the refresh's decision and why",
+            decisions[-1:] == ["os os-1.0.0 -> os-1.1.0; app v1.1.0 -> v1.2.0"], decisions)
 
 
 def scenario_base_and_failure(w, repos):
