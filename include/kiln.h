@@ -15,6 +15,7 @@
  *   kiln/deploy.h   deploy blue-green, roll back, promote, status, destroy
  *   kiln/gc.h       collect what crashed bakes left and deploys retired
  *   kiln/cloud.h    kiln's local cloud: start, stop, endpoint, base images
+ *   kiln/world.h    rebuild every profile of a directory; the DR drill
  *
  * Build with `pkg-config --cflags --libs kiln`.
  */
@@ -33,5 +34,6 @@
 #include "kiln/deploy.h"
 #include "kiln/gc.h"
 #include "kiln/cloud.h"
+#include "kiln/world.h"
 
 #endif
