@@ -16,7 +16,8 @@
 
 static const char usage[] =
     "usage: kiln rebuild-world DIR [--env E] [--parallel N] [--drill] [--drill-port PORT]\n"
-    "                          [--drill-cidr CIDR] [--policy FILE] [--report FILE] [--json]\n"
+    "                          [--drill-cidr CIDR] [--drill-dir DIR] [--policy FILE]\n"
+    "                          [--report FILE] [--json]\n"
     "\n"
     "Rebuild every profile of DIR (each *.json) from git and the profiles alone:\n"
     "bake up to N at a time (an image whose bake key exists is reused; each\n"
@@ -33,6 +34,8 @@ static const char usage[] =
     "                     URL, print the recovery times, and remove that cloud\n"
     "  --drill-port PORT  the drill cloud's port (default: $KILN_DRILL_PORT, else 4576)\n"
     "  --drill-cidr CIDR  its network (default: $KILN_DRILL_CIDR, else 172.30.0.0/16)\n"
+    "  --drill-dir DIR    its state, cache and cloud under DIR, removed at the end\n"
+    "                     (default: a new directory under $TMPDIR)\n"
     "  --policy FILE      the organisation's policy, checked for each profile\n"
     "  --report FILE      write the report (JSON, as --json prints it) to FILE\n"
     "  --json             print the report as JSON: per profile name, image_id,\n"
@@ -125,6 +128,7 @@ int cmd_rebuild_world(struct kiln_cli *cli, int argc, char **argv)
 	    {"--drill", NULL, CLI_FLAG, &drill, NULL},
 	    {"--drill-port", NULL, CLI_VALUE, &port, NULL},
 	    {"--drill-cidr", NULL, CLI_VALUE, &o.drill_cidr, NULL},
+	    {"--drill-dir", NULL, CLI_VALUE, &o.drill_dir, NULL},
 	    {"--policy", NULL, CLI_VALUE, &o.policy_file, NULL},
 	    {"--report", NULL, CLI_VALUE, &report, NULL},
 	    {NULL, NULL, 0, NULL, NULL},
@@ -145,8 +149,9 @@ int cmd_rebuild_world(struct kiln_cli *cli, int argc, char **argv)
 		return 2;
 	if (port != NULL && int_option(&p, "--drill-port", port, 1, 65535) < 0)
 		return 2;
-	if (!drill && (port != NULL || o.drill_cidr != NULL))
-		return cli_usage_error("--drill-port and --drill-cidr go with --drill");
+	if (!drill && (port != NULL || o.drill_cidr != NULL || o.drill_dir != NULL))
+		return cli_usage_error(
+		    "--drill-port, --drill-cidr and --drill-dir go with --drill");
 	error = kiln_world_load(&w, dir, env);
 	if (error < 0)
 		goto done;
