@@ -18,7 +18,8 @@ after api and cache), one instance each:
   end live;
 - `--drill` into a cloud of its own (port 4643, 10.214.33.0/24) of three of
   the profiles: all live, smoke checks passed, recovery times printed, and
-  nothing of the drill left (no process, mount, bridge address, directory).
+  nothing of the drill left (no process, mount, bridge address, directory);
+  and the same after a SIGINT while its bakes run (exit 1).
 
 Only loopback and the clouds' own addresses are used; every loop is bounded.
 Exit 1 on any failure, 77 to skip (not root, no botocore).
@@ -27,6 +28,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -285,6 +287,38 @@ def scenario_drill(e, repos):
     left = drill_leftovers(drill.tmp)
     R.check("--drill: nothing of the drill left (processes, mounts, bridge, directory)",
             left == [], left[:5])
+    if left:
+        subprocess.run([e.cloud.kiln, "cloud", "down", "--state-dir", drill.state],
+                       capture_output=True, timeout=300)
+        shutil.rmtree(drill.tmp, ignore_errors=True)
+    scenario_drill_interrupted(e, d, drill)
+
+
+def scenario_drill_interrupted(e, world, drill):
+    """SIGINT while the drill's bakes run: it stops, and still leaves nothing."""
+    log_path = os.path.join(e.tmp, "drill-int.log")
+    with open(log_path, "w") as log:
+        p = subprocess.Popen([e.cloud.kiln, "rebuild-world", world, "--drill", "--drill-port",
+                              str(DRILL_PORT), "--drill-cidr", DRILL_CIDR, "--drill-dir",
+                              drill.tmp], env=e.env, stdout=log, stderr=subprocess.STDOUT)
+    reached, t0 = False, time.monotonic()
+    while not reached and p.poll() is None and time.monotonic() - t0 < 120:
+        time.sleep(0.2)
+        with open(log_path) as f:
+            reached = "] baking " in f.read()
+    if R.check("--drill interrupted: a bake was running", reached):
+        p.send_signal(signal.SIGINT)
+    try:
+        rc = p.wait(180)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = p.wait(30)
+    with open(log_path) as f:
+        out = f.read()
+    R.check("--drill interrupted: exit 1, stopped", rc == 1 and "stopped" in out,
+            "%d %s" % (rc, out[-1500:]))
+    left = drill_leftovers(drill.tmp)
+    R.check("--drill interrupted: nothing of the drill left", left == [], left[:5])
     if left:
         subprocess.run([e.cloud.kiln, "cloud", "down", "--state-dir", drill.state],
                        capture_output=True, timeout=300)
