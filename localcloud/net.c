@@ -287,6 +287,14 @@ int lc_net_attach(const struct lc_net *net, const char *host_if, const char *pee
 	error = lc_net_link_del(host_if);
 	if (error < 0)
 		goto done;
+	/*
+	 * The address may have been another instance's a moment ago (a builder
+	 * just terminated): the host's neighbour entry would still name that
+	 * instance's MAC address, and this host's packets to the new one (SSH,
+	 * HAProxy's health checks) would go nowhere until it expired, up to
+	 * 45 s. Flushing an entry that is not there is no error.
+	 */
+	kiln_buf_printf(&host, "neigh flush to %s dev %s\n", addr, net->bridge);
 	kiln_buf_printf(&host, "link add %s type veth peer name %s\n", host_if, peer_if);
 	kiln_buf_printf(&host, "link set dev %s master %s up\n", host_if, net->bridge);
 	kiln_buf_printf(&host, "link set dev %s netns %d\n", peer_if, (int)pid);
