@@ -57,6 +57,7 @@ struct kiln_world {
 	pthread_cond_t changed; /* a job ended */
 	pthread_mutex_t ev_mu;  /* one event callback at a time */
 	size_t bakes, deploys;  /* running */
+	size_t *prio;           /* the nodes, the longest chains of dependants first */
 	double started;
 };
 
