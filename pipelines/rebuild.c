@@ -79,6 +79,8 @@ static void end_job(struct kiln_world *w, struct world_node *n, enum world_state
 		n->live_s = kiln_time_mono() - w->started;
 	pthread_cond_broadcast(&w->changed);
 	pthread_mutex_unlock(&w->mu);
+	if (error < 0)
+		kiln_world__say(w, n, "%s: failed: %s", n->profile->name, n->reason);
 }
 
 static void *bake_job(void *arg)
@@ -216,6 +218,7 @@ static void skip_blocked(struct kiln_world *w)
 		n->state = W_SKIPPED;
 		n->reason = kiln_xasprintf("after '%s', which %s", d->profile->name,
 		                           d->state == W_FAILED ? "failed" : "was skipped");
+		kiln_world__say(w, n, "%s: skipped: %s", n->profile->name, n->reason);
 	}
 	free(failed);
 	free(why);
@@ -316,41 +319,78 @@ static void run_all(struct kiln_world *w, size_t parallel)
 	}
 }
 
-/*
- * Each repository once, whatever number of profiles use it. A failure is
- * left to the bakes: each then fetches on its own and fails in its own
- * profile's name.
- */
-static void fetch_repositories(struct kiln_world *w)
+/* The repositories to fetch, shared by the fetching threads. */
+struct fetches {
+	const struct kiln_layer_spec **v;
+	size_t n, next;
+	const char *cache_dir;
+	pthread_mutex_t mu;
+};
+
+static void *fetch_some(void *arg)
 {
-	const char **seen = NULL;
-	size_t nseen = 0, nlayers = 0;
+	struct fetches *f = arg;
+
+	for (;;) {
+		struct kiln_layer *l = NULL;
+		size_t i;
+
+		pthread_mutex_lock(&f->mu);
+		i = f->next++;
+		pthread_mutex_unlock(&f->mu);
+		if (i >= f->n)
+			return NULL;
+		if (kiln_layer_resolve(&l, f->v[i], f->cache_dir) < 0)
+			kiln_error_clear();
+		kiln_layer_free(l);
+	}
+}
+
+/*
+ * Each repository once, whatever number of profiles use it, `parallel` at
+ * a time. A failure is left to the bakes: each then fetches on its own and
+ * fails in its own profile's name.
+ */
+static void fetch_repositories(struct kiln_world *w, size_t parallel)
+{
+	struct fetches f = {.cache_dir = w->target.cache_dir};
+	pthread_t *threads;
+	size_t nlayers = 0, nthreads = 0;
 
 	for (size_t i = 0; i < w->n; i++)
 		nlayers += w->nodes[i].profile->nlayers;
-	seen = kiln_xcalloc(nlayers + 1, sizeof(*seen));
+	f.v = kiln_xcalloc(nlayers + 1, sizeof(*f.v));
 	for (size_t i = 0; i < w->n; i++) {
 		const struct kiln_profile *p = w->nodes[i].profile;
 
 		for (size_t k = 0; k < p->nlayers; k++) {
 			const struct kiln_layer_spec *s = &p->layers[k];
 			const char *url = s->repo_url != NULL ? s->repo_url : s->repo;
-			struct kiln_layer *l = NULL;
 			size_t m;
 
-			for (m = 0; m < nseen && strcmp(seen[m], url) != 0; m++)
-				;
-			if (m < nseen)
-				continue;
-			seen[nseen++] = url;
-			if (kiln_layer_resolve(&l, s, w->target.cache_dir) < 0)
-				kiln_error_clear();
-			kiln_layer_free(l);
+			for (m = 0; m < f.n; m++) {
+				const struct kiln_layer_spec *o = f.v[m];
+				if (strcmp(o->repo_url != NULL ? o->repo_url : o->repo, url) == 0)
+					break;
+			}
+			if (m == f.n)
+				f.v[f.n++] = s;
 		}
 	}
-	kiln_world__say(w, NULL, "fetched %zu repositories for the %zu layers of %zu profiles",
-	                nseen, nlayers, w->n);
-	free(seen);
+	pthread_mutex_init(&f.mu, NULL);
+	threads = kiln_xcalloc(parallel + 1, sizeof(*threads));
+	for (size_t t = 0; t < parallel && t < f.n; t++)
+		if (pthread_create(&threads[nthreads], NULL, fetch_some, &f) == 0)
+			nthreads++;
+	if (nthreads == 0)
+		fetch_some(&f);
+	for (size_t t = 0; t < nthreads; t++)
+		pthread_join(threads[t], NULL);
+	pthread_mutex_destroy(&f.mu);
+	kiln_world__say(w, NULL, "fetched %zu repositories for the %zu layers of %zu profiles", f.n,
+	                nlayers, w->n);
+	free(threads);
+	free(f.v);
 }
 
 /*
@@ -389,7 +429,7 @@ int kiln_world__run(struct kiln_world *w, const struct world_target *t)
 	error = local_cloud(w);
 	if (error < 0)
 		return error;
-	fetch_repositories(w);
+	fetch_repositories(w, parallel);
 	kiln_world__say(w, NULL, "rebuilding %zu profiles, %zu at a time", w->n, parallel);
 	w->prio = priorities(&w->graph);
 	run_all(w, parallel);
