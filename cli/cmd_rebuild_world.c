@@ -145,9 +145,9 @@ int cmd_rebuild_world(struct kiln_cli *cli, int argc, char **argv)
 	if (dir == NULL)
 		return cli_usage_error("'kiln rebuild-world' needs a directory of profiles; see "
 		                       "'kiln rebuild-world --help'");
-	if (parallel != NULL && int_option(&n, "--parallel", parallel, 1, 64) < 0)
+	if (parallel != NULL && int_option(&n, "--parallel", parallel, 1, 64) != 0)
 		return 2;
-	if (port != NULL && int_option(&p, "--drill-port", port, 1, 65535) < 0)
+	if (port != NULL && int_option(&p, "--drill-port", port, 1, 65535) != 0)
 		return 2;
 	if (!drill && (port != NULL || o.drill_cidr != NULL || o.drill_dir != NULL))
 		return cli_usage_error(

@@ -161,6 +161,30 @@ size_t kiln_graph_propagate(const struct kiln_graph *g, const unsigned char *fai
 	return stopped;
 }
 
+size_t *kiln_graph_by_height(const struct kiln_graph *g)
+{
+	size_t *height = kiln_xcalloc(g->n + 1, sizeof(*height));
+	size_t *out = kiln_xcalloc(g->n + 1, sizeof(*out)), nout = 0, top = 0;
+
+	KILN_ASSERT_ARG(g->order != NULL);
+	/* Backwards through the order: a node's dependants are all seen before it. */
+	for (size_t k = g->n; k-- > 0;) {
+		size_t u = g->order[k];
+		const struct kiln_graph_node *n = &g->v[u];
+
+		for (size_t d = 0; d < n->ndeps; d++)
+			if (height[n->deps[d]] < height[u] + 1)
+				height[n->deps[d]] = height[u] + 1;
+		top = height[u] > top ? height[u] : top;
+	}
+	for (size_t h = top + 1; h-- > 0;)
+		for (size_t k = 0; k < g->n; k++)
+			if (height[g->order[k]] == h)
+				out[nout++] = g->order[k];
+	free(height);
+	return out;
+}
+
 void kiln_graph_release(struct kiln_graph *g)
 {
 	if (g == NULL)

@@ -54,6 +54,12 @@ size_t kiln_graph_find(const struct kiln_graph *g, const char *name);
  */
 size_t kiln_graph_propagate(const struct kiln_graph *g, const unsigned char *failed, size_t *why);
 
+/*
+ * Every index once, the nodes with the longest chains of dependants first
+ * (they hold the most back), then in `order`; free() it. `g` must be linked.
+ */
+size_t *kiln_graph_by_height(const struct kiln_graph *g);
+
 void kiln_graph_release(struct kiln_graph *g);
 
 #endif

@@ -257,32 +257,6 @@ static int schedule(struct kiln_world *w, size_t parallel, int stopping)
 	return w->bakes + w->deploys > 0;
 }
 
-/*
- * The order in which waiting work starts: the nodes with the longest chain
- * of dependants first (they hold the most back), then the graph's order.
- */
-static size_t *priorities(const struct kiln_graph *g)
-{
-	size_t *height = kiln_xcalloc(g->n + 1, sizeof(*height));
-	size_t *prio = kiln_xcalloc(g->n + 1, sizeof(*prio)), np = 0, top = 0;
-
-	for (size_t k = g->n; k-- > 0;) {
-		const struct kiln_graph_node *n = &g->v[g->order[k]];
-
-		for (size_t d = 0; d < n->ndeps; d++)
-			if (height[n->deps[d]] < height[g->order[k]] + 1)
-				height[n->deps[d]] = height[g->order[k]] + 1;
-	}
-	for (size_t i = 0; i < g->n; i++)
-		top = height[i] > top ? height[i] : top;
-	for (size_t h = top + 1; h-- > 0;)
-		for (size_t k = 0; k < g->n; k++)
-			if (height[g->order[k]] == h)
-				prio[np++] = g->order[k];
-	free(height);
-	return prio;
-}
-
 static void run_all(struct kiln_world *w, size_t parallel)
 {
 	volatile int *stop = w->opts->stop;
@@ -431,7 +405,7 @@ int kiln_world__run(struct kiln_world *w, const struct world_target *t)
 		return error;
 	fetch_repositories(w, parallel);
 	kiln_world__say(w, NULL, "rebuilding %zu profiles, %zu at a time", w->n, parallel);
-	w->prio = priorities(&w->graph);
+	w->prio = kiln_graph_by_height(&w->graph);
 	run_all(w, parallel);
 	free(w->prio);
 	w->prio = NULL;

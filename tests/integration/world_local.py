@@ -142,6 +142,10 @@ def scenario_cycle(e, repos):
     profiles["z"]["after"] = ["x"]
     d = write_world(os.path.join(e.tmp, "cycle"), profiles)
     before = len(requests(e.cloud))
+    r = e.kiln("rebuild-world", d, "--parallel", "0")
+    R.check("--parallel 0: exit 2, one line", r.returncode == 2 and
+            r.stderr.strip() == "kiln: --parallel: expected a number from 1 to 64, got '0'",
+            r.stderr)
     r = e.kiln("rebuild-world", d, "--parallel", "4")
     lines = [line for line in r.stderr.splitlines() if "cycle x -> y -> z -> x" in line]
     R.check("a cycle: exit 2", r.returncode == 2, "%d %s" % (r.returncode, r.stderr[-800:]))

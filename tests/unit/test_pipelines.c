@@ -197,6 +197,29 @@ START_TEST(a_failure_stops_only_its_dependants)
 }
 END_TEST
 
+START_TEST(the_longest_chains_start_first)
+{
+	/* db <- api <- web; cache <- cdn; alone. */
+	static const char *const specs[] = {"alone",  "web:api", "cdn:cache",
+	                                    "api:db", "cache",   "db"};
+	struct fixture *f = make(specs, 6);
+	size_t *by;
+
+	ck_assert_int_eq(kiln_graph_link(&f->g), 0);
+	by = kiln_graph_by_height(&f->g);
+	ck_assert_str_eq(f->g.v[by[0]].name, "db");
+	ck_assert_str_eq(f->g.v[by[1]].name, "api");
+	ck_assert_str_eq(f->g.v[by[2]].name, "cache");
+	/* Then the leaves, in the graph's order. */
+	for (size_t k = 3; k < 6; k++)
+		ck_assert(strcmp(f->g.v[by[k]].name, "alone") == 0 ||
+		          strcmp(f->g.v[by[k]].name, "web") == 0 ||
+		          strcmp(f->g.v[by[k]].name, "cdn") == 0);
+	free(by);
+	unmake(f);
+}
+END_TEST
+
 /* A world from files: the positions are the files' own. */
 static char *world_dir(void)
 {
@@ -311,6 +334,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, self_and_missing_names_are_refused_with_positions);
 	tcase_add_test(tc, a_duplicate_name_is_refused);
 	tcase_add_test(tc, a_failure_stops_only_its_dependants);
+	tcase_add_test(tc, the_longest_chains_start_first);
 	tcase_add_test(tc, a_world_loads_in_order);
 	tcase_add_test(tc, a_world_with_a_cycle_names_files_and_positions);
 	tcase_add_test(tc, after_is_checked_and_not_set_per_environment);
