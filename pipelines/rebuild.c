@@ -22,6 +22,8 @@
 #include "kiln/validate.h"
 
 #define DEFAULT_PARALLEL 4
+/* Threads are cheap, a cloud's API rate is not. */
+#define MAX_PARALLEL 64
 
 /* Events from every thread reach the caller one at a time. */
 static int on_event(const struct kiln_event *ev, void *payload)
@@ -395,6 +397,9 @@ static int local_cloud(struct kiln_world *w)
 int kiln_world__run(struct kiln_world *w, const struct world_target *t)
 {
 	size_t parallel = w->opts->parallel > 0 ? w->opts->parallel : DEFAULT_PARALLEL;
+
+	if (parallel > MAX_PARALLEL)
+		parallel = MAX_PARALLEL;
 	size_t failed = 0;
 	int error;
 

@@ -11,6 +11,7 @@
 
 #include "core/buf.h"
 #include "core/json.h"
+#include "core/utf8.h"
 #include "core/util.h"
 
 /* Past this many profiles a directory is not a world but a mistake. */
@@ -187,19 +188,33 @@ static json_t *seconds(double s)
 	return json_real((double)(long long)(s * 1000 + 0.5) / 1000);
 }
 
+/* A JSON string of text that may quote a server or a repository: valid, printable UTF-8. */
+static json_t *text(const char *s)
+{
+	struct kiln_buf b = KILN_BUF_INIT;
+	json_t *j;
+
+	if (s == NULL)
+		return json_null();
+	kiln_utf8_escape(&b, s, strlen(s));
+	j = json_string(b.ptr);
+	kiln_buf_release(&b);
+	return j != NULL ? j : json_string("(unprintable)");
+}
+
 static json_t *node_json(const struct world_node *n)
 {
 	json_t *o = json_object();
 
 	json_object_set_new(o, "name", json_string(n->profile->name));
-	json_object_set_new(o, "image_id", n->image_id ? json_string(n->image_id) : json_null());
+	json_object_set_new(o, "image_id", text(n->image_id));
 	json_object_set_new(o, "bake_s", seconds(n->bake_s));
 	json_object_set_new(o, "deploy_s", seconds(n->deploy_s));
-	json_object_set_new(o, "url", n->url ? json_string(n->url) : json_null());
+	json_object_set_new(o, "url", text(n->url));
 	json_object_set_new(o, "result", json_string(state_names[n->state]));
-	json_object_set_new(o, "reason", n->reason ? json_string(n->reason) : json_null());
+	json_object_set_new(o, "reason", text(n->reason));
 	json_object_set_new(o, "cache_hit", json_boolean(n->cache_hit));
-	json_object_set_new(o, "action", n->action ? json_string(n->action) : json_null());
+	json_object_set_new(o, "action", text(n->action));
 	json_object_set_new(o, "live_s", n->state == W_LIVE ? seconds(n->live_s) : json_null());
 	return o;
 }

@@ -41,7 +41,7 @@ struct kiln_world;
 
 struct kiln_world_options {
 	unsigned int version;    /* KILN_WORLD_OPTIONS_VERSION */
-	unsigned int parallel;   /* bakes (and deploys) at a time; 0: 4 */
+	unsigned int parallel;   /* bakes (and deploys) at a time; 0: 4; at most 64 */
 	const char *policy_file; /* as kiln_bake_options' */
 	/* As kiln_bake_options' fields of the same names. */
 	const char *state_dir;
