@@ -4,15 +4,18 @@ sharing two repositories (the demo's OS and web layers; four bake keys, so
 two profiles share each image), two of them after others (api after db; web
 after api and cache), one instance each:
 
-- a world with a cycle is refused: exit 2, every edge's FILE:LINE:COL, the
-  cycle spelled out, and no cloud call;
+- a bad --parallel and a world with a cycle are refused: exit 2, for the
+  cycle every edge's FILE:LINE:COL and the cycle spelled out, and no cloud
+  call;
 - `--parallel 4` into an empty cloud (its base image only): every profile
   live and serving, each deployed only once the profiles it comes after were
-  live, each repository fetched once, the report (--json and --report) with
-  every field;
-- a second run changes nothing: every bake a cache hit, every deploy
-  "unchanged", and the cloud's request log shows no RunInstances,
-  CreateImage, CreateAutoScalingGroup nor CreateLaunchTemplateVersion;
+  live, each repository cloned once (kiln -v says so), the report (--json
+  and --report) with every field;
+- a second run fetches each repository once and changes nothing: every
+  bake a cache hit, every deploy "unchanged", and the cloud's request log
+  shows no RunInstances, CreateImage, CreateAutoScalingGroup,
+  CreateLaunchTemplateVersion, CreateLoadBalancer, ModifyListener nor
+  DeleteAutoScalingGroup;
 - a failing profile (db at a tag that does not exist) skips only its
   dependants (api, and web through api), says why, and exits 1; the others
   end live;
@@ -172,7 +175,7 @@ def check_order(rep):
 def scenario_first(e, world):
     report = os.path.join(e.tmp, "report.json")
     t0 = time.monotonic()
-    r = e.kiln("rebuild-world", world, "--parallel", "4", "--json", "--report", report)
+    r = e.kiln("-v", "rebuild-world", world, "--parallel", "4", "--json", "--report", report)
     took = time.monotonic() - t0
     rep = report_of(r)
     p = by_name(rep)
@@ -195,8 +198,8 @@ def scenario_first(e, world):
             rep.get("totals", {}).get("cache_hits") == 4 and
             len({x["image_id"] for x in p.values()}) == 4, rep.get("totals"))
     R.check("each repository fetched once for the 16 layers",
-            "fetched 2 repositories for the 16 layers of 8 profiles" in r.stderr,
-            r.stderr[-1500:])
+            "fetched 2 repositories for the 16 layers of 8 profiles" in r.stderr and
+            fetches(r.stderr) == {"cloning": 2}, fetches(r.stderr))
     check_order(rep)
     served = {}
     for name, x in p.items():
@@ -209,9 +212,21 @@ def scenario_first(e, world):
     return rep
 
 
+def fetches(stderr):
+    """Clones and fetches of the cache's mirrors (kiln -v says each)."""
+    out = {}
+    for line in stderr.splitlines():
+        for verb in ("cloning", "fetching"):
+            if (" %s '" % verb) in line:
+                out[verb] = out.get(verb, 0) + 1
+    return out
+
+
 def scenario_again(e, world, first):
     before = len(requests(e.cloud))
-    r = e.kiln("rebuild-world", world, "--parallel", "4", "--json")
+    r = e.kiln("-v", "rebuild-world", world, "--parallel", "4", "--json")
+    R.check("a second run fetches each repository once", fetches(r.stderr) == {"fetching": 2},
+            fetches(r.stderr))
     rep = report_of(r)
     t = rep.get("totals", {})
     R.check("a second run: exit 0, all live", r.returncode == 0 and t.get("live") == 8,
