@@ -131,7 +131,10 @@ static int smoke(struct kiln_world *w, struct world_node *n)
 	so.on_event = on_event;
 	so.payload = w;
 	error = kiln_validate_smoke(NULL, n->profile, n->url, &so);
-	if (error >= 0)
+	if (error >= 0 && n->profile->deploy.nsmoke == 0)
+		kiln_world__say(w, n, "%s: no smoke checks (deploy.smoke is empty)",
+		                n->profile->name);
+	else if (error >= 0)
 		kiln_world__say(w, n, "%s: smoke checks passed at %s", n->profile->name, n->url);
 	return error;
 }
