@@ -299,6 +299,26 @@ static int gc_client(struct kiln_aws **out, char **target, const struct kiln_gc_
 	return error;
 }
 
+/* One KILN_EVENT_CHANGE per resource deleted, for the audit log. */
+static void audit_deletions(const struct kiln_emitter *ev, const json_t *items)
+{
+	size_t i;
+	json_t *it;
+
+	json_array_foreach(items, i, it)
+	{
+		char *label;
+
+		if (!kiln_json_bool(it, "deleted", 0))
+			continue;
+		label = kiln_xasprintf(
+		    "%s %s", kiln_json_str(it, "kind") ? kiln_json_str(it, "kind") : "resource",
+		    kiln_json_str(it, "id") ? kiln_json_str(it, "id") : "?");
+		kiln_emit_change(ev, "deleted", label, 0);
+		free(label);
+	}
+}
+
 int kiln_gc(struct kiln_gc_report **out, const struct kiln_gc_options *opts)
 {
 	static const struct kiln_gc_options defaults = KILN_GC_OPTIONS_INIT;
@@ -318,6 +338,7 @@ int kiln_gc(struct kiln_gc_report **out, const struct kiln_gc_options *opts)
 	ev.payload = opts->payload;
 	ev.base.stage = "gc";
 	ev.base.run_id = opts->run_id;
+	ev.base.dry_run = opts->dry_run;
 	error = kiln_emitter_begin(&ev);
 	if (error < 0)
 		goto done;
@@ -333,6 +354,8 @@ int kiln_gc(struct kiln_gc_report **out, const struct kiln_gc_options *opts)
 		if (error >= 0)
 			error = e;
 	}
+	if (items != NULL && !opts->dry_run)
+		audit_deletions(&ev, items);
 	if (items != NULL)
 		*out = report_new(target, items);
 done:

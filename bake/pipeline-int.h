@@ -30,6 +30,8 @@ struct bake {
 	char *root_device;
 	char key[65];
 	char *run_id;
+	char *commits; /* the events' "LAYER=COMMIT ..." once the layers are resolved */
+	char *caller;  /* the events' STS identity, once asked */
 	const char *app_ref, *os_ref; /* borrowed from the profile's layers */
 	const char *endpoint;         /* of the local cloud, NULL for AWS */
 	int lookup_only;              /* kiln_bake_lookup_run(): never build a base image */

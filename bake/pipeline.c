@@ -1,5 +1,6 @@
 #include "bake/pipeline.h"
 #include "aws/ec2.h"
+#include "aws/sts.h"
 #include "bake/key.h"
 #include "bake/pipeline-int.h"
 #include "bake/poll.h"
@@ -445,6 +446,8 @@ static void bake_release(struct bake *b)
 	kiln_journal_close(b->journal);
 	kiln_builder_release(&b->builder);
 	free(b->image_id);
+	free(b->commits);
+	free(b->caller);
 }
 
 static const struct kiln_bake_options default_options = KILN_BAKE_OPTIONS_INIT;
@@ -504,6 +507,39 @@ static int bake_layers(struct bake *b)
 	return error < 0 ? error : step_layers(b);
 }
 
+/* What the stage's events say it bakes: the app's ref and each layer's commit. */
+static void event_inputs(struct bake *b, const char **commits)
+{
+	struct kiln_buf list = KILN_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < b->profile->nlayers; i++)
+		kiln_buf_printf(&list, "%s%s=%s", i ? " " : "", b->profile->layers[i].name,
+		                commits[i] ? commits[i] : "");
+	free(b->commits);
+	b->commits = kiln_buf_detach(&list);
+	b->events.base.commits = b->commits;
+	b->events.base.release = b->app_ref;
+}
+
+/*
+ * Who the bake acts as, for its events (the audit log): one STS call. Not
+ * knowing is no reason to stop a bake; the calls that matter say why.
+ */
+static void event_caller(struct bake *b)
+{
+	struct kiln_sts_identity id = KILN_STS_IDENTITY_INIT;
+
+	if (kiln_sts_get_caller_identity(&id, b->aws) < 0 || id.arn == NULL) {
+		kiln_error_clear();
+	} else {
+		free(b->caller);
+		b->caller = kiln_xstrdup(id.arn);
+		b->events.base.caller = b->caller;
+	}
+	kiln_sts_identity_release(&id);
+}
+
 /* Everything from the layers (unless done) to the image, with `b->aws` ready. */
 static int bake_steps(struct bake *b)
 {
@@ -514,6 +550,7 @@ static int bake_steps(struct bake *b)
 
 	free(b->m->region);
 	b->m->region = kiln_xstrdup(kiln_aws_region(b->aws));
+	event_caller(b);
 	if (b->layers == NULL)
 		error = bake_layers(b);
 	if (error >= 0)
@@ -525,6 +562,7 @@ static int bake_steps(struct bake *b)
 		commits[i] = b->layers[i]->commit;
 	kiln_bake_key(b->key, profile, b->source_image_id, commits);
 	memcpy(b->m->bake_key, b->key, sizeof(b->key));
+	event_inputs(b, commits);
 	b->m->image_name =
 	    kiln_bake_image_name(profile->name, b->app_ref ? b->app_ref : "noref", b->key);
 	error = cache_hit(b, &hit);

@@ -24,6 +24,7 @@ struct kiln_cli {
 	int json; /* --json: the result as JSON on stdout */
 	enum kiln_color color;
 	const char *argv0;
+	const char *audit; /* --audit FILE: another audit log (kiln/hooks.h) */
 };
 
 struct kiln_cmd {
@@ -85,6 +86,15 @@ int cli_global_option(struct kiln_cli *cli, int argc, char **argv, int *i);
 
 /* Events (events.c): the library's progress as today's "kiln: ..." lines on stderr. */
 int cli_on_event(const struct kiln_event *event, void *payload);
+struct kiln_hooks;
+struct kiln_profile;
+/*
+ * The profile's hooks (may be NULL: only the audit log) in front of
+ * cli_on_event(): pass kiln_hooks_on_event and *out as a stage's callback
+ * (hooks.c).
+ */
+int cli_hooks(struct kiln_hooks **out, const struct kiln_cli *cli,
+              const struct kiln_profile *profile, volatile int *stop);
 /* Catch SIGINT and SIGTERM into a flag a stage's `stop` option watches. */
 volatile int *cli_stop_on_signals(void);
 
@@ -116,5 +126,6 @@ int cmd_promote(struct kiln_cli *cli, int argc, char **argv);
 int cmd_status(struct kiln_cli *cli, int argc, char **argv);
 int cmd_destroy(struct kiln_cli *cli, int argc, char **argv);
 int cmd_rebuild_world(struct kiln_cli *cli, int argc, char **argv);
+int cmd_audit(struct kiln_cli *cli, int argc, char **argv);
 
 #endif

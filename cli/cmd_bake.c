@@ -56,6 +56,7 @@ int cmd_bake(struct kiln_cli *cli, int argc, char **argv)
 	struct kiln_profile *profile = NULL;
 	struct kiln_manifest *m = NULL;
 	struct kiln_report *report = NULL;
+	struct kiln_hooks *hooks = NULL;
 	char *json = NULL;
 	size_t n;
 	int r, error = 0;
@@ -71,7 +72,11 @@ int cmd_bake(struct kiln_cli *cli, int argc, char **argv)
 	if (error < 0)
 		goto done;
 	opts.stop = cli_stop_on_signals();
-	opts.on_event = cli_on_event;
+	error = cli_hooks(&hooks, cli, profile, opts.stop);
+	if (error < 0)
+		goto done;
+	opts.on_event = kiln_hooks_on_event;
+	opts.payload = hooks;
 	if (junit != NULL) {
 		kiln_report_new(&report);
 		opts.report = report;
@@ -99,6 +104,7 @@ int cmd_bake(struct kiln_cli *cli, int argc, char **argv)
 	}
 done:
 	free(json);
+	kiln_hooks_free(hooks);
 	kiln_manifest_free(m);
 	kiln_report_free(report);
 	kiln_profile_free(profile);

@@ -99,6 +99,7 @@ int cmd_deploy(struct kiln_cli *cli, int argc, char **argv)
 	struct kiln_profile *profile = NULL;
 	struct kiln_deploy_result *r = NULL;
 	struct kiln_report *report = NULL;
+	struct kiln_hooks *hooks = NULL;
 	size_t n;
 	int rc, error;
 
@@ -116,7 +117,11 @@ int cmd_deploy(struct kiln_cli *cli, int argc, char **argv)
 	if (error < 0)
 		goto done;
 	opts.stop = cli_stop_on_signals();
-	opts.on_event = cli_on_event;
+	error = cli_hooks(&hooks, cli, profile, opts.stop);
+	if (error < 0)
+		goto done;
+	opts.on_event = kiln_hooks_on_event;
+	opts.payload = hooks;
 	if (junit != NULL) {
 		error = kiln_report_new(&report);
 		if (error < 0)
@@ -134,6 +139,7 @@ int cmd_deploy(struct kiln_cli *cli, int argc, char **argv)
 		error = cli_deploy_result(cli, r, manifest, NULL);
 done:
 	kiln_report_free(report);
+	kiln_hooks_free(hooks);
 	kiln_deploy_result_free(r);
 	kiln_profile_free(profile);
 	return error < 0 ? cli_fail(error) : 0;

@@ -37,6 +37,7 @@ int cmd_destroy(struct kiln_cli *cli, int argc, char **argv)
 	const struct cli_spec spec = {"destroy", usage, options, &file, 1, "one profile"};
 	struct kiln_profile *profile = NULL;
 	char *text = NULL;
+	struct kiln_hooks *hooks = NULL;
 	json_t *j = NULL, *it;
 	size_t n, i;
 	int rc, error;
@@ -50,7 +51,11 @@ int cmd_destroy(struct kiln_cli *cli, int argc, char **argv)
 	if (error < 0)
 		goto done;
 	opts.stop = cli_stop_on_signals();
-	opts.on_event = cli_on_event;
+	error = cli_hooks(&hooks, cli, profile, opts.stop);
+	if (error < 0)
+		goto done;
+	opts.on_event = kiln_hooks_on_event;
+	opts.payload = hooks;
 	error = kiln_destroy(&text, profile, !yes, &opts);
 	if (error < 0)
 		goto done;
@@ -79,6 +84,7 @@ int cmd_destroy(struct kiln_cli *cli, int argc, char **argv)
 	}
 done:
 	json_decref(j);
+	kiln_hooks_free(hooks);
 	free(text);
 	kiln_profile_free(profile);
 	return error < 0 ? cli_fail(error) : rc;

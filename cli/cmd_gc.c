@@ -73,14 +73,20 @@ int cmd_gc(struct kiln_cli *cli, int argc, char **argv)
 	};
 	const struct cli_spec spec = {"gc", usage, options, NULL, 0, NULL};
 	struct kiln_gc_report *report = NULL;
+	struct kiln_hooks *hooks = NULL;
 	size_t n;
 	int r, error;
 
 	r = cli_parse(cli, &spec, argc, argv, 1, &n);
 	if (r != 0)
 		return r == 1 ? 0 : r;
-	o.on_event = cli_on_event;
+	error = cli_hooks(&hooks, cli, NULL, NULL);
+	if (error < 0)
+		return cli_fail(error);
+	o.on_event = kiln_hooks_on_event;
+	o.payload = hooks;
 	error = kiln_gc(&report, &o);
+	kiln_hooks_free(hooks);
 	if (report != NULL) {
 		if (!cli->json)
 			print_items(report, o.dry_run);

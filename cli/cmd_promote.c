@@ -44,6 +44,7 @@ int cmd_promote(struct kiln_cli *cli, int argc, char **argv)
 	const struct cli_spec spec = {"promote", usage, options, &file, 1, "one profile"};
 	struct kiln_profile *pfrom = NULL, *pto = NULL;
 	struct kiln_deploy_result *r = NULL;
+	struct kiln_hooks *hooks = NULL;
 	size_t n;
 	int rc, error;
 
@@ -62,12 +63,17 @@ int cmd_promote(struct kiln_cli *cli, int argc, char **argv)
 	if (error < 0)
 		goto done;
 	opts.stop = cli_stop_on_signals();
-	opts.on_event = cli_on_event;
+	error = cli_hooks(&hooks, cli, pto, opts.stop);
+	if (error < 0)
+		goto done;
+	opts.on_event = kiln_hooks_on_event;
+	opts.payload = hooks;
 	error = kiln_promote(&r, pfrom, pto, &opts);
 	if (error >= 0)
 		error = cli_deploy_result(cli, r, NULL, NULL);
 done:
 	kiln_deploy_result_free(r);
+	kiln_hooks_free(hooks);
 	kiln_profile_free(pfrom);
 	kiln_profile_free(pto);
 	return error < 0 ? cli_fail(error) : 0;

@@ -51,6 +51,7 @@ int cmd_release(struct kiln_cli *cli, int argc, char **argv)
 	struct kiln_manifest *m = NULL;
 	struct kiln_deploy_result *r = NULL;
 	char *bake_json = NULL;
+	struct kiln_hooks *hooks = NULL;
 	size_t n;
 	int rc, error;
 
@@ -70,7 +71,11 @@ int cmd_release(struct kiln_cli *cli, int argc, char **argv)
 	bo.os_ref = opts.os_ref;
 	bo.policy_file = opts.policy_file;
 	bo.stop = opts.stop = cli_stop_on_signals();
-	bo.on_event = opts.on_event = cli_on_event;
+	error = cli_hooks(&hooks, cli, profile, opts.stop);
+	if (error < 0)
+		goto done;
+	bo.on_event = opts.on_event = kiln_hooks_on_event;
+	bo.payload = opts.payload = hooks;
 	error = kiln_bake(&m, profile, &bo);
 	if (error < 0)
 		goto done;
@@ -83,6 +88,7 @@ int cmd_release(struct kiln_cli *cli, int argc, char **argv)
 		error = cli_deploy_result(cli, r, manifest, bake_json);
 done:
 	free(bake_json);
+	kiln_hooks_free(hooks);
 	kiln_manifest_free(m);
 	kiln_deploy_result_free(r);
 	kiln_profile_free(profile);

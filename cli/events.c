@@ -36,7 +36,12 @@ int cli_on_event(const struct kiln_event *ev, void *payload)
 			transfer(ev);
 		break;
 	case KILN_EVENT_OUTPUT:
-		kiln_log_info("[%s] %s", ev->label, ev->message);
+		/* A hook's output is for the operator, as the hook's author meant (escaped). */
+		if (ev->label != NULL && strcmp(ev->label, "hook") == 0 &&
+		    kiln_log_enabled(KILN_LOG_WARN))
+			fprintf(stderr, "[hook] %s\n", ev->message);
+		else
+			kiln_log_info("[%s] %s", ev->label, ev->message);
 		break;
 	case KILN_EVENT_WARNING:
 		kiln_log_warn("%s", ev->message);

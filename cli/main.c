@@ -19,6 +19,7 @@ static const struct kiln_cmd commands[] = {
     {"status", cmd_status, "show what is live, the previous release, a deploy running"},
     {"destroy", cmd_destroy, "remove everything a deploy made for a profile and environment"},
     {"validate", cmd_validate, "check a profile's policy, test an image, smoke-test a URL"},
+    {"audit", cmd_audit, "show the audit log: who changed what, when, with which result"},
     {"gc", cmd_gc, "delete what crashed bakes left and retire what deploys kept, by tags"},
     {"version", cmd_version, "print the version"},
     {"cloud", cmd_cloud, "run the local cloud: an AWS-compatible EC2 with real instances"},
@@ -68,7 +69,7 @@ static void print_help(FILE *fp)
 	size_t i;
 
 	fputs("usage: kiln [-v|--verbose]... [-q|--quiet] [--json] [--color auto|never|always]\n"
-	      "            COMMAND [ARGS]\n\n"
+	      "            [--audit FILE] COMMAND [ARGS]\n\n"
 	      "kiln bakes immutable machine images from tagged git layers and rolls them out\n"
 	      "blue-green.\n\ncommands:\n",
 	      fp);

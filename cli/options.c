@@ -131,6 +131,7 @@ static int global_match(struct kiln_cli *cli, int argc, char **argv, int *i)
 	    {"--quiet", "-q", CLI_FLAG, &cli->quiet, NULL},
 	    {"--json", NULL, CLI_FLAG, &cli->json, NULL},
 	    {"--color", NULL, CLI_VALUE, &color, "auto|never|always"},
+	    {"--audit", NULL, CLI_VALUE, &cli->audit, NULL},
 	    {NULL, NULL, 0, NULL, NULL},
 	};
 	int r = cli_match(globals, argc, argv, i);

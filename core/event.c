@@ -15,6 +15,11 @@ int kiln_emit_event(const struct kiln_emitter *e, struct kiln_event *ev)
 	ev->env = ev->env ? ev->env : b->env;
 	ev->run_id = ev->run_id ? ev->run_id : b->run_id;
 	ev->image_id = ev->image_id ? ev->image_id : b->image_id;
+	ev->release = ev->release ? ev->release : b->release;
+	ev->commits = ev->commits ? ev->commits : b->commits;
+	ev->url = ev->url ? ev->url : b->url;
+	ev->caller = ev->caller ? ev->caller : b->caller;
+	ev->dry_run = ev->dry_run || b->dry_run;
 	if (ev->message == NULL)
 		ev->message = "";
 	return e->cb(ev, e->payload);
@@ -49,6 +54,32 @@ int kiln_emit(const struct kiln_emitter *e, enum kiln_event_kind kind, const cha
 	rc = kiln_emit_v(e, kind, step, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+int kiln_emit_hook(const struct kiln_emitter *e, const char *point)
+{
+	struct kiln_event ev = {.kind = KILN_EVENT_HOOK, .step = point};
+	int rc;
+
+	if (e->cb == NULL)
+		return 0;
+	kiln_error_clear();
+	rc = kiln_emit_event(e, &ev);
+	if (rc >= 0 || strncmp(point, "pre_", 4) != 0) {
+		kiln_error_clear();
+		return 0;
+	}
+	if (kiln_error_last()[0] == '\0')
+		kiln_error_set(rc, "%s stopped by its %s hook", e->base.stage, point);
+	return rc;
+}
+
+void kiln_emit_change(const struct kiln_emitter *e, const char *what, const char *label, int result)
+{
+	struct kiln_event ev = {.kind = KILN_EVENT_CHANGE, .step = what, .label = label};
+
+	ev.result = result < 0 ? result : 0;
+	kiln_emit_event(e, &ev);
 }
 
 /* A warning or an error logged on the stage's thread (already redacted). */

@@ -34,6 +34,15 @@ int kiln_emit(const struct kiln_emitter *e, enum kiln_event_kind kind, const cha
               const char *fmt, ...) KILN_PRINTF(4, 5);
 int kiln_emit_v(const struct kiln_emitter *e, enum kiln_event_kind kind, const char *step,
                 const char *fmt, va_list ap) KILN_PRINTF(4, 0);
+/*
+ * Emit KILN_EVENT_HOOK at `point` ("pre_swap"). At a "pre_" point a
+ * callback's negative code comes back, with its message (or one naming the
+ * hook); at a "post_" point it is ignored and 0 comes back.
+ */
+int kiln_emit_hook(const struct kiln_emitter *e, const char *point);
+/* Emit KILN_EVENT_CHANGE: `what` changed ("swap"), on `label` (may be NULL), with `result`. */
+void kiln_emit_change(const struct kiln_emitter *e, const char *what, const char *label,
+                      int result);
 /* Emit `ev` (message already redacted) after filling the run's fields it leaves NULL. */
 int kiln_emit_event(const struct kiln_emitter *e, struct kiln_event *ev);
 

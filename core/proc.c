@@ -148,6 +148,28 @@ int kiln_proc_kill(struct kiln_proc *proc, int sig)
 	return 0;
 }
 
+int kiln_proc_kill_group(struct kiln_proc *proc, int sig)
+{
+	if (proc->pid <= 0)
+		return 0;
+	if (kill(-proc->pid, sig) < 0 && errno != ESRCH)
+		return kiln_error_set(KILN_ERROR, "cannot signal process group %d: %s",
+		                      (int)proc->pid, strerror(errno));
+	return 0;
+}
+
+int kiln_proc_exited(struct kiln_proc *proc)
+{
+	siginfo_t info;
+
+	if (proc->pid <= 0)
+		return 1;
+	memset(&info, 0, sizeof(info));
+	if (waitid(P_PID, (id_t)proc->pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return errno == ECHILD;
+	return info.si_pid == proc->pid;
+}
+
 int kiln_proc_run(int *status, struct kiln_buf *out, struct kiln_buf *err, char *const argv[])
 {
 	return kiln_proc_run_fd(status, out, err, argv, -1);

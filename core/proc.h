@@ -45,6 +45,13 @@ int kiln_proc_start(struct kiln_proc *proc, char *const argv[], const struct kil
 int kiln_proc_finish(struct kiln_proc *proc, int *status);
 /* Send `sig` to the process (its group with new_session). */
 int kiln_proc_kill(struct kiln_proc *proc, int sig);
+/*
+ * Send `sig` to the process group of a process started with new_session,
+ * while the process is not reaped (its id cannot be reused until then).
+ */
+int kiln_proc_kill_group(struct kiln_proc *proc, int sig);
+/* 1 when the process has exited (it stays to be reaped by kiln_proc_finish()), else 0. */
+int kiln_proc_exited(struct kiln_proc *proc);
 
 /*
  * Run a command to completion with stdin from /dev/null, capturing stdout

@@ -130,6 +130,7 @@ static int swap_back(struct deploy *d, const char *name, int old, const char *ol
 	kiln_deploy__warn(d, "smoke checks failed through production: swapping back to %s",
 	                  kiln_color_name(old));
 	error = kiln_deploy__swap(d, old);
+	kiln_emit_change(&d->events, "swap back", kiln_color_name(old), error);
 	if (error >= 0 && old_group != NULL)
 		error = kiln_deploy__group_tag(d, old_group, TAG_RETIRE_AT, NULL);
 	if (error >= 0)
@@ -158,8 +159,14 @@ static int go_live(struct deploy *d, const char *name, int idle, const struct ki
 {
 	int old = d->live;
 	char *old_group = live ? kiln_xstrdup(live->name) : NULL, *when = retire_time(d);
-	int error = 0;
+	int error;
 
+	/* A pre_swap hook may refuse: nothing has changed on the live side yet. */
+	error = kiln_emit_hook(&d->events, "pre_swap");
+	if (error < 0) {
+		error = fail_before_swap(d, name, error);
+		goto done;
+	}
 	if (old_group != NULL) {
 		/* Before the swap: a run dead after it still knows the old group is the previous.
 		 */
@@ -181,11 +188,14 @@ static int go_live(struct deploy *d, const char *name, int idle, const struct ki
 	}
 	d->live = idle;
 	kiln_deploy__say(d, "production now forwards to %s (%s)", kiln_color_name(idle), name);
+	kiln_emit_change(&d->events, "swap", name, 0);
 	pause_at(d, "swapping");
 	error = kiln_deploy__forward(d, d->test, old);
 	if (error >= 0)
 		d->test_color = old;
 	kiln_deploy__step_done(d, "swap");
+	if (error >= 0)
+		kiln_emit_hook(&d->events, "post_swap");
 	if (error >= 0 && !d->opts->skip_smoke)
 		error = smoke_through(d, 0);
 	if (error < 0) {
@@ -205,7 +215,8 @@ done:
 	return error;
 }
 
-int kiln_deploy__rollout(struct deploy *d, const struct kiln_release_spec *rel)
+/* The groups listed, the new release rolled out (the events say which release). */
+static int rollout(struct deploy *d, const struct kiln_release_spec *rel)
 {
 	const struct kiln_asg_group *live;
 	char *name = NULL;
@@ -251,18 +262,38 @@ done:
 	return error;
 }
 
+int kiln_deploy__rollout(struct deploy *d, const struct kiln_release_spec *rel)
+{
+	/* The events say which release rolls out (and the URL, the load balancer now known). */
+	kiln_deploy__event_release(d, rel->image_id, rel->release, rel->app_commit);
+	return rollout(d, rel);
+}
+
+/* The post_deploy (post_rollback) hook point, with what is live now. */
+static void post_hook(struct deploy *d)
+{
+	const struct kiln_deploy_result *r = d->result;
+
+	kiln_deploy__event_release(d, r->image_id, r->release, r->app_commit);
+	d->events.base.url = r->url != NULL ? r->url : d->url;
+	kiln_emit_hook(&d->events, strcmp(d->events.base.stage, "rollback") == 0 ? "post_rollback"
+	                                                                         : "post_deploy");
+}
+
 static int finish(struct deploy *d, int error, struct kiln_deploy_result **out, double started)
 {
 	d->result->seconds = kiln_time_mono() - started;
 	if (error >= 0 && d->lease.held)
 		error = kiln_deploy__retain(d);
+	if (error >= 0)
+		post_hook(d);
 	if (error >= 0) {
 		*out = d->result;
 		d->result = NULL;
 	}
+	kiln_emitter_end(&d->events, error);
 	kiln_deploy_result_free(d->result);
 	d->result = NULL;
-	kiln_emitter_end(&d->events, error);
 	kiln_deploy__release(d);
 	return error;
 }
@@ -271,13 +302,13 @@ static int finish(struct deploy *d, int error, struct kiln_deploy_result **out, 
 static int deploy_release(struct deploy *d, const struct kiln_release_spec *given)
 {
 	struct kiln_release_spec rel = {0};
-	char *image = NULL, *release = NULL, *commit = NULL;
+	char *image = NULL, *release = NULL, *commit = NULL, *commits = NULL;
 	int error = 0;
 
 	if (given != NULL) {
 		rel = *given;
 	} else {
-		error = kiln_deploy__image(&image, &release, &commit, d);
+		error = kiln_deploy__image(&image, &release, &commit, &commits, d);
 		if (error < 0)
 			return error;
 		rel.image_id = image;
@@ -285,8 +316,14 @@ static int deploy_release(struct deploy *d, const struct kiln_release_spec *give
 		rel.app_commit = commit;
 		kiln_deploy__step_done(d, "image");
 	}
-	d->events.base.image_id = rel.image_id;
-	error = kiln_deploy__lease(d);
+	error = kiln_deploy__whoami(d);
+	if (error >= 0) {
+		kiln_deploy__event_release(d, rel.image_id, rel.release, rel.app_commit);
+		kiln_deploy__event_commits(d, commits);
+		error = kiln_emit_hook(&d->events, "pre_deploy");
+	}
+	if (error >= 0)
+		error = kiln_deploy__lease(d);
 	if (error >= 0)
 		pause_at(d, "lease");
 	if (error >= 0)
@@ -295,10 +332,10 @@ static int deploy_release(struct deploy *d, const struct kiln_release_spec *give
 		kiln_deploy__step_done(d, "traffic");
 		error = kiln_deploy__rollout(d, &rel);
 	}
-	d->events.base.image_id = NULL;
 	free(image);
 	free(release);
 	free(commit);
+	free(commits);
 	return error;
 }
 
@@ -354,13 +391,16 @@ static int instant_rollback(struct deploy *d, const struct kiln_asg_group *live,
 	                                kiln_deploy__gtag(prev, TAG_APP_COMMIT)};
 	int error = 0;
 
+	kiln_deploy__event_release(d, rel.image_id, rel.release, rel.app_commit);
 	if (live != NULL) {
 		error = kiln_deploy__group_tag(d, live->name, TAG_RETIRE_AT, when);
 		if (error >= 0)
 			error = kiln_deploy__remember_previous(d, live);
 	}
-	if (error >= 0)
+	if (error >= 0) {
 		error = kiln_deploy__swap(d, back);
+		kiln_emit_change(&d->events, "swap", prev->name, error);
+	}
 	if (error >= 0)
 		kiln_deploy__step_done(d, "swap");
 	if (error >= 0)
@@ -484,7 +524,9 @@ static int live_in(struct kiln_release_spec *rel, char **owned, char key[65],
 	struct deploy f;
 	int error;
 
+	/* Only reads `from`: the audit and the hooks see the promotion once, in `to`. */
 	error = kiln_deploy__init(&f, from, opts, "promote");
+	f.events.base.dry_run = 1;
 	if (error >= 0)
 		error = kiln_deploy__connect(&f);
 	if (error >= 0)

@@ -61,6 +61,10 @@ struct deploy {
 	struct kiln_emitter events;
 	const char *env; /* kiln_deploy_env_name(profile->env) */
 	char *run_id;
+	char *caller; /* the STS identity's ARN, once asked (kiln_deploy__whoami()) */
+	char *ev_image, *ev_release; /* the events' image and release, owned */
+	char *commits;               /* the events' "app=COMMIT", or NULL */
+	char *url; /* the events' production URL, once the load balancer is known */
 	volatile int *stop;
 	double step_start;
 	struct kiln_aws_tags tags; /* kiln:profile, kiln:env, kiln:managed and the profile's */
@@ -93,6 +97,16 @@ void kiln_deploy__release(struct deploy *d);
 void kiln_deploy__say(const struct deploy *d, const char *fmt, ...) KILN_PRINTF(2, 3);
 void kiln_deploy__warn(const struct deploy *d, const char *fmt, ...) KILN_PRINTF(2, 3);
 void kiln_deploy__step_done(struct deploy *d, const char *step);
+/* Who the run acts as (STS), into d->caller and the events, once. */
+int kiln_deploy__whoami(struct deploy *d);
+/*
+ * What the run's events carry from now on (copied): the image, the release,
+ * its app commit, and the production URL once the load balancer is known.
+ */
+void kiln_deploy__event_release(struct deploy *d, const char *image_id, const char *release,
+                                const char *app_commit);
+/* Every layer's commit for the events ("app=SHA os=SHA"), while the image stays the same. */
+void kiln_deploy__event_commits(struct deploy *d, const char *commits);
 /* Take the lease for the profile and environment (lease.h). */
 int kiln_deploy__lease(struct deploy *d);
 /* Renew the lease when due and honour a stop request: every wait calls it. */
@@ -154,8 +168,13 @@ int kiln_deploy__template_find(struct deploy *d);
 int kiln_deploy__template_remove(struct deploy *d);
 
 /* image.c */
-/* The image to deploy: opts->image_id, else the one baked for the profile's inputs. */
-int kiln_deploy__image(char **image_id, char **release, char **app_commit, struct deploy *d);
+/*
+ * The image to deploy: opts->image_id, else the one baked for the profile's
+ * inputs; with its release, app commit and every layer's commit as the
+ * events carry them ("app=SHA os=SHA", from its kiln:LAYER-commit tags).
+ */
+int kiln_deploy__image(char **image_id, char **release, char **app_commit, char **commits,
+                       struct deploy *d);
 /* The image's tags (release, commit, bake key), for a given image. */
 int kiln_deploy__image_tags(struct kiln_aws_tags *out, struct deploy *d, const char *image_id);
 

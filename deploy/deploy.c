@@ -110,6 +110,11 @@ void kiln_deploy__release(struct deploy *d)
 	kiln_aws_free(d->aws);
 	kiln_aws_tags_release(&d->tags);
 	free(d->run_id);
+	free(d->caller);
+	free(d->commits);
+	free(d->ev_image);
+	free(d->ev_release);
+	free(d->url);
 	free(d->vpc_id);
 	kiln_aws_strings_release(&d->subnets);
 	free(d->lb_sg);
@@ -124,24 +129,75 @@ void kiln_deploy__release(struct deploy *d)
 	kiln_asg_group_list_free(d->groups);
 }
 
-int kiln_deploy__lease(struct deploy *d)
+int kiln_deploy__whoami(struct deploy *d)
 {
 	struct kiln_sts_identity id = KILN_STS_IDENTITY_INIT;
-	struct kiln_lease_request req = {0};
 	int error;
 
+	if (d->caller != NULL)
+		return 0;
 	error = kiln_sts_get_caller_identity(&id, d->aws);
 	if (error < 0)
 		return kiln_error_prefix(error, "who am I (STS)");
+	d->caller = kiln_xstrdup(id.arn != NULL ? id.arn : "");
+	d->events.base.caller = d->caller;
+	kiln_sts_identity_release(&id);
+	return 0;
+}
+
+static void own(char **field, const char *value)
+{
+	char *copy = value != NULL ? kiln_xstrdup(value) : NULL;
+
+	free(*field);
+	*field = copy;
+}
+
+void kiln_deploy__event_release(struct deploy *d, const char *image_id, const char *release,
+                                const char *app_commit)
+{
+	/* The same image keeps the layers' commits its tags gave (kiln_deploy__event_commits()). */
+	int same = d->ev_image != NULL && image_id != NULL && strcmp(d->ev_image, image_id) == 0;
+
+	own(&d->ev_image, image_id);
+	own(&d->ev_release, release);
+	if (!same || d->commits == NULL) {
+		free(d->commits);
+		d->commits = app_commit != NULL ? kiln_xasprintf("app=%s", app_commit) : NULL;
+	}
+	d->events.base.image_id = d->ev_image;
+	d->events.base.release = d->ev_release;
+	d->events.base.commits = d->commits;
+	if (d->url == NULL && d->lb_dns != NULL) {
+		d->url = kiln_deploy__url(d, 0);
+		d->events.base.url = d->url;
+	}
+}
+
+void kiln_deploy__event_commits(struct deploy *d, const char *commits)
+{
+	if (commits == NULL)
+		return;
+	own(&d->commits, commits);
+	d->events.base.commits = d->commits;
+}
+
+int kiln_deploy__lease(struct deploy *d)
+{
+	struct kiln_lease_request req = {0};
+	int error;
+
+	error = kiln_deploy__whoami(d);
+	if (error < 0)
+		return error;
 	req.profile = d->profile->name;
 	req.env = d->env;
 	req.run_id = d->run_id;
-	req.caller = id.arn;
+	req.caller = d->caller;
 	req.state_dir = d->opts->state_dir;
 	req.wait = d->opts->lease_wait;
 	req.stop = d->stop;
 	error = kiln_lease_acquire(&d->lease, d->aws, &req, &d->events);
-	kiln_sts_identity_release(&id);
 	if (error >= 0)
 		kiln_deploy__step_done(d, "lease");
 	return error;

@@ -69,6 +69,7 @@ int kiln_destroy(char **out, struct kiln_profile *profile, int dry_run,
 	if (out != NULL)
 		*out = NULL;
 	error = kiln_deploy__init(&d, profile, opts, "destroy");
+	d.events.base.dry_run = dry_run;
 	if (error >= 0)
 		error = kiln_deploy__connect(&d);
 	if (error >= 0 && !dry_run)

@@ -55,13 +55,32 @@ static int baked_image(char **image_id, struct deploy *d)
 	return error;
 }
 
-int kiln_deploy__image(char **image_id, char **release, char **app_commit, struct deploy *d)
+/* "app=SHA os=SHA" from the image's kiln:LAYER-commit tags, or NULL. */
+static char *layer_commits(const struct kiln_aws_tags *tags)
+{
+	struct kiln_buf list = KILN_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < tags->n; i++) {
+		const char *k = tags->v[i].key;
+		size_t n = strlen(k);
+
+		if (strncmp(k, "kiln:", 5) != 0 || n <= 12 || strcmp(k + n - 7, "-commit") != 0)
+			continue;
+		kiln_buf_printf(&list, "%s%.*s=%s", list.size ? " " : "", (int)(n - 12), k + 5,
+		                tags->v[i].value);
+	}
+	return list.size > 0 ? kiln_buf_detach(&list) : (kiln_buf_release(&list), NULL);
+}
+
+int kiln_deploy__image(char **image_id, char **release, char **app_commit, char **commits,
+                       struct deploy *d)
 {
 	struct kiln_aws_tags tags = KILN_AWS_LIST_INIT;
 	const char *rel, *commit;
 	int error = 0;
 
-	*image_id = *release = *app_commit = NULL;
+	*image_id = *release = *app_commit = *commits = NULL;
 	if (d->opts->image_id != NULL)
 		*image_id = kiln_xstrdup(d->opts->image_id);
 	else
@@ -78,6 +97,7 @@ int kiln_deploy__image(char **image_id, char **release, char **app_commit, struc
 	*release = kiln_xstrdup(rel);
 	commit = kiln_aws_tags_get(&tags, "kiln:app-commit");
 	*app_commit = commit != NULL ? kiln_xstrdup(commit) : NULL;
+	*commits = layer_commits(&tags);
 done:
 	kiln_aws_tags_release(&tags);
 	if (error < 0) {

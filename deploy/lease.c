@@ -250,6 +250,7 @@ static int acquire_loop(struct kiln_deploy_lease *l, const struct kiln_lease_req
 				kiln_error_clear();
 				error = 0;
 			}
+			kiln_emit_change(ev, "lease broken", l->name, error);
 		} else {
 			error = held_by_other(l, &h, deadline, &pause, req->stop);
 		}

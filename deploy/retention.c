@@ -152,6 +152,7 @@ static int deregister(struct deploy *d, const struct kiln_ec2_image *im)
 		if (im->devices[i].snapshot_id != NULL && im->devices[i].snapshot_id[0] != '\0')
 			if (kiln_ec2_delete_snapshot(d->aws, im->devices[i].snapshot_id) < 0)
 				kiln_deploy__warn(d, "%s", kiln_error_last());
+	kiln_emit_change(&d->events, "image deregistered", im->image_id, error);
 	return error;
 }
 

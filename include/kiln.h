@@ -14,6 +14,7 @@
  *   kiln/validate.h image tests and smoke checks
  *   kiln/deploy.h   deploy blue-green, roll back, promote, status, destroy
  *   kiln/gc.h       collect what crashed bakes left and deploys retired
+ *   kiln/hooks.h    hooks around every stage (commands, webhooks), the audit log
  *   kiln/cloud.h    kiln's local cloud: start, stop, endpoint, base images
  *   kiln/world.h    rebuild every profile of a directory; the DR drill
  *
@@ -33,6 +34,7 @@
 #include "kiln/validate.h"
 #include "kiln/deploy.h"
 #include "kiln/gc.h"
+#include "kiln/hooks.h"
 #include "kiln/cloud.h"
 #include "kiln/world.h"
 

@@ -51,13 +51,13 @@ static int q_launch_template(struct lc_req *r, json_t **out)
 	if (id == NULL && name == NULL)
 		return 0;
 	if (id != NULL && name != NULL)
-		return lc_as_invalid(r, "Valid requests must contain either launchTemplateId or "
+		return lc_validation(r, "Valid requests must contain either launchTemplateId or "
 		                        "LaunchTemplateName");
 	t = lc_template(r, id, name);
 	if (t == NULL || lc_template_version(r, t, version) == NULL) {
 		char msg[512];
 		snprintf(msg, sizeof(msg), "%s", r->message);
-		return lc_as_invalid(r, "You must use a valid fully-formed launch template. %s",
+		return lc_validation(r, "You must use a valid fully-formed launch template. %s",
 		                     msg);
 	}
 	*out = json_pack("{s:s, s:s, s:s}", "id", lc_str(t, "id"), "name", lc_str(t, "name"),
@@ -73,7 +73,7 @@ static int q_unsupported(struct lc_req *r)
 
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(params); i++)
 		if (lc_q(r, params[i]) != NULL || lc_q_has_prefix(r, params[i]))
-			return lc_as_invalid(r,
+			return lc_validation(r,
 			                     "%s is not supported by the local cloud: use a launch "
 			                     "template and target groups",
 			                     params[i]);
@@ -106,7 +106,7 @@ static int q_placement(struct lc_req *r, json_t *g, int required)
 		     tok = strtok_r(NULL, ", ", &save)) {
 			json_t *s = lc_subnet(r->c, tok);
 			if (s == NULL)
-				rc = lc_as_invalid(r, "The subnet ID '%s' does not exist", tok);
+				rc = lc_validation(r, "The subnet ID '%s' does not exist", tok);
 			else
 				add_subnet(subnets, zlist, s);
 		}
@@ -120,7 +120,7 @@ static int q_placement(struct lc_req *r, json_t *g, int required)
 			                           strcmp(lc_str(s, "zone"), zones[i]) == 0) found =
 			    s;
 			if (found == NULL)
-				rc = lc_as_invalid(r, "The availability zone '%s' is not legal",
+				rc = lc_validation(r, "The availability zone '%s' is not legal",
 				                   zones[i]);
 			else
 				add_subnet(subnets, zlist, found);
@@ -133,7 +133,7 @@ static int q_placement(struct lc_req *r, json_t *g, int required)
 		json_decref(subnets);
 		json_decref(zlist);
 		return required
-		           ? lc_as_invalid(r, "At least one Availability Zone or VPC Subnet is "
+		           ? lc_validation(r, "At least one Availability Zone or VPC Subnet is "
 		                              "required.")
 		           : 0;
 	}
@@ -161,7 +161,7 @@ static int q_settings(struct lc_req *r, json_t *g)
 	if (lc_as_str(r, "HealthCheckType", 32, &hc) < 0)
 		return -1;
 	if (hc && !lc_in_list(health_types, KILN_ARRAY_SIZE(health_types), hc))
-		return lc_as_invalid(r, "Invalid health check type '%s': EC2 or ELB", hc);
+		return lc_validation(r, "Invalid health check type '%s': EC2 or ELB", hc);
 	if (lc_as_int(r, "HealthCheckGracePeriod", -1, 0, 86400, &grace) < 0 ||
 	    lc_as_int(r, "DefaultCooldown", -1, 0, 86400, &cooldown) < 0 ||
 	    lc_as_int(r, "DefaultInstanceWarmup", -2, -1, 86400, &warmup) < 0 ||
@@ -172,7 +172,7 @@ static int q_settings(struct lc_req *r, json_t *g)
 	for (size_t i = 0; i < np; i++) {
 		if (!lc_in_list(termination_policies, KILN_ARRAY_SIZE(termination_policies),
 		                pol[i])) {
-			int rc = lc_as_invalid(r, "Invalid termination policy '%s'", pol[i]);
+			int rc = lc_validation(r, "Invalid termination policy '%s'", pol[i]);
 			/* the message holds a copy of the name: the list is freed after it */
 			free(pol);
 			return rc;
@@ -211,22 +211,22 @@ static int q_sizes(struct lc_req *r, json_t *g, int create)
 	long long old_desired = json_integer_value(json_object_get(g, "desired"));
 
 	if (create && lc_q(r, "MinSize") == NULL)
-		return lc_as_invalid(r, "1 validation error detected: Value null at 'minSize' "
+		return lc_validation(r, "1 validation error detected: Value null at 'minSize' "
 		                        "failed to satisfy constraint: Member must not be null");
 	if (create && lc_q(r, "MaxSize") == NULL)
-		return lc_as_invalid(r, "1 validation error detected: Value null at 'maxSize' "
+		return lc_validation(r, "1 validation error detected: Value null at 'maxSize' "
 		                        "failed to satisfy constraint: Member must not be null");
 	if (lc_as_int(r, "MinSize", old_min, 0, LC_AS_CAPACITY, &min) < 0 ||
 	    lc_as_int(r, "MaxSize", old_max, 0, LC_AS_CAPACITY, &max) < 0 ||
 	    lc_as_int(r, "DesiredCapacity", -1, 0, LC_AS_CAPACITY, &desired) < 0)
 		return -1;
 	if (max < min)
-		return lc_as_invalid(r,
+		return lc_validation(r,
 		                     "Max bound, %lld, must be greater than or equal to min bound, "
 		                     "%lld",
 		                     max, min);
 	if (desired >= 0 && (desired < min || desired > max))
-		return lc_as_invalid(r,
+		return lc_validation(r,
 		                     "Desired capacity:%lld must be between the specified min size:"
 		                     "%lld and max size:%lld",
 		                     desired, min, max);
@@ -263,7 +263,7 @@ static int create_check(struct lc_req *r, json_t *g)
 	if (q_unsupported(r) < 0 || q_launch_template(r, &lt) < 0)
 		return -1;
 	if (lt == NULL)
-		return lc_as_invalid(r,
+		return lc_validation(r,
 		                     "Valid requests must contain either LaunchTemplate, "
 		                     "LaunchConfigurationName, InstanceId or MixedInstancesPolicy "
 		                     "parameter.");
@@ -295,7 +295,7 @@ int lc_as_create_group(struct lc_req *r)
 	if (lc_as_str(r, "AutoScalingGroupName", 255, &name) < 0)
 		return -1;
 	if (name == NULL)
-		return lc_as_invalid(r,
+		return lc_validation(r,
 		                     "1 validation error detected: Value null at "
 		                     "'autoScalingGroupName' failed to satisfy constraint: Member "
 		                     "must not be null");
@@ -372,7 +372,7 @@ int lc_as_set_desired_capacity(struct lc_req *r)
 	if (g == NULL)
 		return -1;
 	if (lc_q(r, "DesiredCapacity") == NULL)
-		return lc_as_invalid(r,
+		return lc_validation(r,
 		                     "1 validation error detected: Value null at "
 		                     "'desiredCapacity' failed to satisfy constraint: Member must "
 		                     "not be null");
@@ -383,13 +383,13 @@ int lc_as_set_desired_capacity(struct lc_req *r)
 	max = json_integer_value(json_object_get(g, "max"));
 	before = json_integer_value(json_object_get(g, "desired"));
 	if (desired > max)
-		return lc_as_invalid(
+		return lc_validation(
 		    r,
 		    "New SetDesiredCapacity value %lld is above max value %lld for "
 		    "the AutoScalingGroup.",
 		    desired, max);
 	if (desired < min)
-		return lc_as_invalid(
+		return lc_validation(
 		    r,
 		    "New SetDesiredCapacity value %lld is below min value %lld for "
 		    "the AutoScalingGroup.",
@@ -636,7 +636,7 @@ static int processes(struct lc_req *r, int suspend)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (!lc_as_process_valid(names[i])) {
-			lc_as_invalid(r, "Process %s is not a valid process", names[i]);
+			lc_validation(r, "Process %s is not a valid process", names[i]);
 			free(names);
 			return -1;
 		}

@@ -141,14 +141,14 @@ static json_t *q_member(struct lc_req *r, json_t **inst)
 	if (lc_as_str(r, "InstanceId", 19, &id) < 0)
 		return NULL;
 	if (id == NULL) {
-		lc_as_invalid(r,
+		lc_validation(r,
 		              "1 validation error detected: Value null at 'instanceId' failed to "
 		              "satisfy constraint: Member must not be null");
 		return NULL;
 	}
 	g = lc_asg_of_instance(r->c, id, inst);
 	if (g == NULL)
-		lc_as_invalid(r,
+		lc_validation(r,
 		              "Instance Id not found - No managed instance found for instance ID: "
 		              "%s",
 		              id);
@@ -165,7 +165,7 @@ int lc_as_set_instance_health(struct lc_req *r)
 	if (g == NULL || lc_as_bool(r, "ShouldRespectGracePeriod", 1, &respect) < 0)
 		return -1;
 	if (status == NULL || (strcmp(status, "Healthy") != 0 && strcmp(status, "Unhealthy") != 0))
-		return lc_as_invalid(r, "Valid values for HealthStatus are Healthy and Unhealthy");
+		return lc_validation(r, "Valid values for HealthStatus are Healthy and Unhealthy");
 	in_service = json_number_value(json_object_get(inst, "in_service"));
 	/* within the grace period (or before service) the call is ignored when it respects it */
 	if (respect && (in_service == 0 ||
@@ -192,7 +192,7 @@ int lc_as_terminate_instance(struct lc_req *r)
 	if (g == NULL)
 		return -1;
 	if (lc_q(r, "ShouldDecrementDesiredCapacity") == NULL)
-		return lc_as_invalid(
+		return lc_validation(
 		    r, "1 validation error detected: Value null at "
 		       "'shouldDecrementDesiredCapacity' failed to satisfy constraint: "
 		       "Member must not be null");
@@ -202,7 +202,7 @@ int lc_as_terminate_instance(struct lc_req *r)
 	min = json_integer_value(json_object_get(g, "min"));
 	if (decrement && strncmp(lc_str(inst, "state"), "Terminat", 8) != 0) {
 		if (desired - 1 < min)
-			return lc_as_invalid(
+			return lc_validation(
 			    r,
 			    "Currently, desiredSize equals minSize (%lld). Terminating instance "
 			    "without replacement will violate group's min size constraint. Either "

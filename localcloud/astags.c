@@ -35,29 +35,29 @@ static int q_tags(struct lc_req *r, const char *group, struct tag_in **out, size
 		if (t[i].group == NULL)
 			t[i].group = group;
 		if (t[i].group == NULL)
-			rc = lc_as_invalid(
+			rc = lc_validation(
 			    r,
 			    "1 validation error detected: Value null at "
 			    "'tags.%d.member.resourceId' failed to satisfy constraint: "
 			    "Member must not be null",
 			    idx[i]);
 		else if (group != NULL && strcmp(t[i].group, group) != 0)
-			rc = lc_as_invalid(
+			rc = lc_validation(
 			    r, "The tag's ResourceId '%s' is not the group created ('%s')",
 			    t[i].group, group);
 		else if (type != NULL && strcmp(type, "auto-scaling-group") != 0)
-			rc = lc_as_invalid(r, "Invalid resource type '%s': auto-scaling-group",
+			rc = lc_validation(r, "Invalid resource type '%s': auto-scaling-group",
 			                   type);
 		else if (t[i].key == NULL || strlen(t[i].key) > 128)
-			rc = lc_as_invalid(r, "A tag key must be 1 to 128 characters");
+			rc = lc_validation(r, "A tag key must be 1 to 128 characters");
 		else if (strncmp(t[i].key, "aws:", 4) == 0)
-			rc = lc_as_invalid(
+			rc = lc_validation(
 			    r, "Tag keys starting with 'aws:' are reserved for internal "
 			       "use");
 		else if (t[i].value != NULL && strlen(t[i].value) > 256)
-			rc = lc_as_invalid(r, "A tag value must be at most 256 characters");
+			rc = lc_validation(r, "A tag value must be at most 256 characters");
 		else if (prop != NULL && strcmp(prop, "true") != 0 && strcmp(prop, "false") != 0)
-			rc = lc_as_invalid(
+			rc = lc_validation(
 			    r, "Value '%s' at 'PropagateAtLaunch' is not a valid boolean", prop);
 	}
 	free(idx);
@@ -102,13 +102,13 @@ int lc_as_q_group_tags(struct lc_req *r, const char *group, json_t **out)
 static int groups_exist(struct lc_req *r, const struct tag_in *t, size_t n)
 {
 	if (n == 0)
-		return lc_as_invalid(r,
+		return lc_validation(r,
 		                     "1 validation error detected: Value null at 'tags' failed to "
 		                     "satisfy constraint: Member must not be null");
 	for (size_t i = 0; i < n; i++) {
 		json_t *g = json_object_get(lc_asgs(r->c), t[i].group);
 		if (g == NULL || lc_str(g, "status") != NULL)
-			return lc_as_invalid(
+			return lc_validation(
 			    r,
 			    "AutoScalingGroup name not found - AutoScalingGroup '%s' "
 			    "not found",

@@ -20,7 +20,7 @@ int lc_as_check_target_groups(struct lc_req *r, const char *const *arns, size_t 
 {
 	for (size_t i = 0; i < n; i++)
 		if (json_object_get(lc_tgs(r->c), arns[i]) == NULL)
-			return lc_as_invalid(
+			return lc_validation(
 			    r, "Provided Target Groups may not be valid. Please ensure "
 			       "they exist and try again.");
 	return 0;
@@ -172,7 +172,7 @@ static int target_groups(struct lc_req *r, int add)
 		return -1;
 	if (n == 0) {
 		free(arns);
-		return lc_as_invalid(r,
+		return lc_validation(r,
 		                     "1 validation error detected: Value null at "
 		                     "'targetGroupARNs' failed to satisfy constraint: Member must "
 		                     "not be null");
@@ -209,15 +209,15 @@ static int traffic_sources(struct lc_req *r, int add)
 		const char *type = lc_qf(r, "TrafficSources.member.%d.Type", idx[i]);
 		arns[i] = lc_qf(r, "TrafficSources.member.%d.Identifier", idx[i]);
 		if (arns[i] == NULL)
-			rc = lc_as_invalid(r, "A traffic source must have an Identifier");
+			rc = lc_validation(r, "A traffic source must have an Identifier");
 		else if (type != NULL && strcmp(type, "elbv2") != 0)
-			rc = lc_as_invalid(r,
+			rc = lc_validation(r,
 			                   "Traffic source type '%s' is not supported by the local "
 			                   "cloud: elbv2",
 			                   type);
 	}
 	if (rc == 0 && n == 0)
-		rc = lc_as_invalid(r, "1 validation error detected: Value null at 'trafficSources' "
+		rc = lc_validation(r, "1 validation error detected: Value null at 'trafficSources' "
 		                      "failed to satisfy constraint: Member must not be null");
 	if (rc == 0 && n > LC_AS_TGS_MAX)
 		rc = lc_err(r, 400, "LimitExceeded", "At most %d traffic sources", LC_AS_TGS_MAX);

@@ -46,8 +46,6 @@ json_t *lc_asgs(struct lc_cloud *c);
 json_t *lc_activities(struct lc_cloud *c);
 /* AutoScalingGroupName: a group that exists and is not being deleted, or a ValidationError. */
 json_t *lc_asg_get(struct lc_req *r, int deleting_ok);
-/* A ValidationError (Auto Scaling reports most problems so). */
-int lc_as_invalid(struct lc_req *r, const char *fmt, ...) KILN_PRINTF(2, 3);
 /* An integer or boolean parameter, with Auto Scaling's ValidationError. */
 int lc_as_int(struct lc_req *r, const char *key, long long def, long long min, long long max,
               long long *out);

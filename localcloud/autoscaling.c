@@ -24,17 +24,6 @@ json_t *lc_activities(struct lc_cloud *c)
 	return lc_table(c, "scaling_activities");
 }
 
-int lc_as_invalid(struct lc_req *r, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return lc_err(r, 400, "ValidationError", "%s", msg);
-}
-
 /* Printable text as the model's XmlString pattern allows: no control bytes but tab and newlines. */
 static int text_ok(const char *s)
 {
@@ -52,13 +41,13 @@ int lc_as_str(struct lc_req *r, const char *key, size_t max, const char **out)
 	if (v == NULL)
 		return 0;
 	if (strlen(v) > max)
-		return lc_as_invalid(
+		return lc_validation(
 		    r,
 		    "1 validation error detected: Value at '%s' failed to satisfy "
 		    "constraint: Member must have length less than or equal to %zu",
 		    key, max);
 	if (!text_ok(v))
-		return lc_as_invalid(
+		return lc_validation(
 		    r,
 		    "1 validation error detected: Value at '%s' failed to satisfy "
 		    "constraint: Member must satisfy regular expression pattern: "
@@ -75,19 +64,19 @@ json_t *lc_asg_get(struct lc_req *r, int deleting_ok)
 	if (lc_as_str(r, "AutoScalingGroupName", 255, &name) < 0)
 		return NULL;
 	if (name == NULL) {
-		lc_as_invalid(r,
+		lc_validation(r,
 		              "1 validation error detected: Value null at 'autoScalingGroupName' "
 		              "failed to satisfy constraint: Member must not be null");
 		return NULL;
 	}
 	g = json_object_get(lc_asgs(r->c), name);
 	if (g == NULL) {
-		lc_as_invalid(
+		lc_validation(
 		    r, "AutoScalingGroup name not found - AutoScalingGroup '%s' not found", name);
 		return NULL;
 	}
 	if (!deleting_ok && lc_str(g, "status") != NULL) {
-		lc_as_invalid(r,
+		lc_validation(r,
 		              "AutoScalingGroup name not found - AutoScalingGroup %s is pending "
 		              "delete",
 		              name);
@@ -106,9 +95,9 @@ int lc_as_int(struct lc_req *r, const char *key, long long def, long long min, l
 	if (v == NULL)
 		return 0;
 	if (lc_parse_int(v, &x) < 0)
-		return lc_as_invalid(r, "Value '%s' at '%s' is not a valid integer", v, key);
+		return lc_validation(r, "Value '%s' at '%s' is not a valid integer", v, key);
 	if (x < min || x > max)
-		return lc_as_invalid(
+		return lc_validation(
 		    r,
 		    "1 validation error detected: Value '%lld' at '%s' failed to "
 		    "satisfy constraint: Member must have value between %lld and %lld",
@@ -123,7 +112,7 @@ int lc_as_bool(struct lc_req *r, const char *key, int def, int *out)
 
 	*out = def;
 	if (v != NULL && lc_parse_bool(v, out) < 0)
-		return lc_as_invalid(r, "Value '%s' at '%s' is not a valid boolean", v, key);
+		return lc_validation(r, "Value '%s' at '%s' is not a valid boolean", v, key);
 	return 0;
 }
 
@@ -138,7 +127,7 @@ int lc_as_members(struct lc_req *r, const char *name, size_t max_len, size_t max
 	m = lc_q_list(r, prefix, &v);
 	if (m > max_n) {
 		free(v);
-		return lc_as_invalid(
+		return lc_validation(
 		    r,
 		    "1 validation error detected: Value at '%s' failed to satisfy "
 		    "constraint: Member must have length less than or equal to %zu",
@@ -147,7 +136,7 @@ int lc_as_members(struct lc_req *r, const char *name, size_t max_len, size_t max
 	for (size_t i = 0; i < m; i++) {
 		if (strlen(v[i]) > max_len || !text_ok(v[i])) {
 			free(v);
-			return lc_as_invalid(r,
+			return lc_validation(r,
 			                     "A member of %s is longer than %zu characters or "
 			                     "holds control characters",
 			                     name, max_len);
@@ -216,7 +205,7 @@ int lc_as_filters(struct lc_req *r, const char *const *names, size_t n, json_t *
 			struct kiln_buf allowed = KILN_BUF_INIT;
 			for (size_t k = 0; k < n; k++)
 				kiln_buf_printf(&allowed, "%s%s", k ? " " : "", names[k]);
-			lc_as_invalid(r,
+			lc_validation(r,
 			              "Filter type %s is not correct. Allowed Filter types are: %s",
 			              name ? name : "null", allowed.ptr);
 			kiln_buf_release(&allowed);

@@ -48,8 +48,6 @@ int lc_elb_page(struct lc_req *r, size_t total, size_t *first, size_t *count);
 void lc_elb_next_marker(struct lc_req *r, size_t first, size_t count, size_t total);
 /* Is `v` a value of an attribute of `kind` ("bool", "int:MIN:MAX", "enum:a|b", "str")? */
 int lc_attribute_valid(const char *kind, const char *v);
-/* A ValidationError, as ELBv2 reports constraint failures. */
-int lc_validation(struct lc_req *r, const char *fmt, ...) KILN_PRINTF(2, 3);
 /*
  * A required parameter missing, and a number out of its range, as ELBv2
  * answers them: ValidationError, naming the member as AWS's messages do

@@ -29,17 +29,6 @@ json_t *lc_listeners(struct lc_cloud *c)
 	return lc_table(c, "listeners");
 }
 
-int lc_validation(struct lc_req *r, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return lc_err(r, 400, "ValidationError", "%s", msg);
-}
-
 /* "Targets.member.1.Port" -> "targets.1.port": the member path of AWS's validation messages. */
 static void member_path(char *out, size_t size, const char *key)
 {

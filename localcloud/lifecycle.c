@@ -51,20 +51,20 @@ static int q_hook(struct lc_req *r, const char *prefix, json_t *old, json_t **ou
 		goto invalid_transition;
 	if (result && !lc_in_list(results, 2, result)) {
 		json_decref(h);
-		return lc_as_invalid(r, "Valid values for DefaultResult are CONTINUE and ABANDON");
+		return lc_validation(r, "Valid values for DefaultResult are CONTINUE and ABANDON");
 	}
 	if (hb) {
 		v = strtoll(hb, &end, 10);
 		if (*end != '\0' || v < 30 || v > 7200) {
 			json_decref(h);
-			return lc_as_invalid(
+			return lc_validation(
 			    r, "HeartbeatTimeout must be between 30 and 7200 seconds");
 		}
 		json_object_set_new(h, "heartbeat", json_integer(v));
 	}
 	if (meta && strlen(meta) > 4000) {
 		json_decref(h);
-		return lc_as_invalid(r, "NotificationMetadata is at most 4000 characters");
+		return lc_validation(r, "NotificationMetadata is at most 4000 characters");
 	}
 	if (transition)
 		json_object_set_new(h, "transition", json_string(transition));
@@ -81,7 +81,7 @@ static int q_hook(struct lc_req *r, const char *prefix, json_t *old, json_t **ou
 	return 0;
 invalid_transition:
 	json_decref(h);
-	return lc_as_invalid(r, "Invalid LifecycleTransition: %s or %s", LC_HOOK_LAUNCHING,
+	return lc_validation(r, "Invalid LifecycleTransition: %s or %s", LC_HOOK_LAUNCHING,
 	                     LC_HOOK_TERMINATING);
 }
 
@@ -102,7 +102,7 @@ int lc_as_q_hook_specs(struct lc_req *r, json_t *hooks)
 		         idx[i]);
 		name = qp(r, prefix, "LifecycleHookName");
 		if (name == NULL || !valid_hook_name(name))
-			rc = lc_as_invalid(r, "Invalid LifecycleHookName '%s'",
+			rc = lc_validation(r, "Invalid LifecycleHookName '%s'",
 			                   name ? name : "null");
 		else if (q_hook(r, prefix, NULL, &h) < 0)
 			rc = -1;
@@ -119,7 +119,7 @@ static const char *q_hook_name(struct lc_req *r, json_t *g, int must_exist)
 	const char *name = lc_q(r, "LifecycleHookName");
 
 	if (name == NULL || !valid_hook_name(name)) {
-		lc_as_invalid(r,
+		lc_validation(r,
 		              "1 validation error detected: Value '%s' at 'lifecycleHookName' "
 		              "failed to satisfy constraint: Member must satisfy regular "
 		              "expression pattern: [A-Za-z0-9\\-_\\/]+",
@@ -127,7 +127,7 @@ static const char *q_hook_name(struct lc_req *r, json_t *g, int must_exist)
 		return NULL;
 	}
 	if (must_exist && json_object_get(json_object_get(g, "hooks"), name) == NULL) {
-		lc_as_invalid(r, "No Lifecycle Hook found with name %s for group %s", name,
+		lc_validation(r, "No Lifecycle Hook found with name %s for group %s", name,
 		              lc_str(g, "name"));
 		return NULL;
 	}
@@ -217,7 +217,7 @@ static json_t *find_wait(struct lc_req *r, json_t *g, const char *name)
 	json_t *inst;
 
 	if (token == NULL && id == NULL) {
-		lc_as_invalid(r, "Either LifecycleActionToken or InstanceId must be given");
+		lc_validation(r, "Either LifecycleActionToken or InstanceId must be given");
 		return NULL;
 	}
 	json_object_foreach(json_object_get(g, "instances"), k, inst)
@@ -230,9 +230,9 @@ static json_t *find_wait(struct lc_req *r, json_t *g, const char *name)
 			return w;
 	}
 	if (id != NULL)
-		lc_as_invalid(r, "No active Lifecycle Action found with instance ID %s", id);
+		lc_validation(r, "No active Lifecycle Action found with instance ID %s", id);
 	else
-		lc_as_invalid(r, "No active Lifecycle Action found with token %s", token);
+		lc_validation(r, "No active Lifecycle Action found with token %s", token);
 	return NULL;
 }
 
@@ -244,7 +244,7 @@ int lc_as_complete_lifecycle_action(struct lc_req *r)
 	if (g == NULL || (name = q_hook_name(r, g, 1)) == NULL)
 		return -1;
 	if (result == NULL || !lc_in_list(results, 2, result))
-		return lc_as_invalid(r, "Valid values for LifecycleActionResult are CONTINUE and "
+		return lc_validation(r, "Valid values for LifecycleActionResult are CONTINUE and "
 		                        "ABANDON");
 	if ((w = find_wait(r, g, name)) == NULL)
 		return -1;

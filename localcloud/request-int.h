@@ -72,6 +72,8 @@ void lc_params_release(struct lc_params *p);
 
 /* Record an AWS error for the reply; returns -1 for `return lc_err(...)`. */
 int lc_err(struct lc_req *r, int status, const char *code, const char *fmt, ...) KILN_PRINTF(4, 5);
+/* A ValidationError, as ELBv2 and Auto Scaling report constraint failures. */
+int lc_validation(struct lc_req *r, const char *fmt, ...) KILN_PRINTF(2, 3);
 /* A 400 MissingParameter. */
 int lc_missing(struct lc_req *r, const char *name);
 /* A 400 InvalidParameterValue naming the parameter and its value. */

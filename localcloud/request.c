@@ -199,6 +199,17 @@ int lc_err(struct lc_req *r, int status, const char *code, const char *fmt, ...)
 	return -1;
 }
 
+int lc_validation(struct lc_req *r, const char *fmt, ...)
+{
+	char msg[sizeof(r->message)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return lc_err(r, 400, "ValidationError", "%s", msg);
+}
+
 int lc_missing(struct lc_req *r, const char *name)
 {
 	return lc_err(r, 400, "MissingParameter", "The request must contain the parameter %s",

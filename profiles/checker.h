@@ -44,6 +44,11 @@ void kiln_checker_value(struct kiln_schema_ctx *ctx, const struct schema *s, con
 /* The keys of object `v` against `fields` (unknown, missing, each value). */
 void kiln_checker_object(struct kiln_schema_ctx *ctx, const struct field *fields, const json_t *v,
                          const char *ptr, const char *disp);
+/* An identifier: a letter or '_', then letters, digits or '_', at most 64 (schema.c). */
+int kiln_schema_ident_ok(const char *s);
+/* The `hooks` section (schema_hooks.c). */
+void kiln_schema_check_hooks(struct kiln_schema_ctx *ctx, const json_t *v, const char *ptr,
+                             const char *disp);
 /* "object", "string", ... for messages. */
 const char *kiln_checker_type_name(const json_t *v);
 /* Record a problem at `full_ptr`, a pointer from the file's root. */

@@ -30,6 +30,11 @@ static int ident_ok(const char *s)
 	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == n;
 }
 
+int kiln_schema_ident_ok(const char *s)
+{
+	return ident_ok(s);
+}
+
 static int layer_name_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -530,13 +535,8 @@ static const struct field deploy_fields[] = {
 };
 static const struct schema s_deploy = OBJ(deploy_fields);
 
-static const struct field hooks_fields[] = {
-    {"pre_bake", &s_str_list, 0},   {"post_bake", &s_str_list, 0},
-    {"pre_deploy", &s_str_list, 0}, {"pre_swap", &s_str_list, 0},
-    {"post_swap", &s_str_list, 0},  {"post_deploy", &s_str_list, 0},
-    {"on_failure", &s_str_list, 0}, {NULL, NULL, 0},
-};
-static const struct schema s_hooks = OBJ(hooks_fields);
+/* Hooks: profiles/schema_hooks.c. */
+static const struct schema s_hooks = {.type = S_CUSTOM, .check = kiln_schema_check_hooks};
 
 /*
  * Policy rules: the profile's `policy` section and the organisation's policy

@@ -52,6 +52,7 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 try:
     import lctest
+    import deploytest
 except ImportError:
     print("skipped: no botocore")
     sys.exit(77)
@@ -123,41 +124,14 @@ class Load:
         self.thread.join(30)
 
 
-class World:
-    def __init__(self, cloud):
-        self.cloud = cloud
-        self.tmp = cloud.tmp
-        self.env = dict(os.environ, KILN_CLOUD_STATE_DIR=cloud.state,
-                        KILN_STATE_DIR=os.path.join(self.tmp, "kstate"),
-                        KILN_LOCAL_ENDPOINT=cloud.endpoint)
-        self.env.pop("KILN_TEST_PAUSE_AT", None)
-
-    def kiln(self, *args, timeout=600, pause=None):
-        env = dict(self.env)
-        if pause:
-            env["KILN_TEST_PAUSE_AT"] = pause
-        return subprocess.run([self.cloud.kiln] + list(args), env=env, capture_output=True,
-                              text=True, timeout=timeout)
-
-    def start_kiln(self, *args, pause=None):
-        env = dict(self.env)
-        if pause:
-            env["KILN_TEST_PAUSE_AT"] = pause
-        log = open(os.path.join(self.tmp, "bg.log"), "w")
-        p = subprocess.Popen([self.cloud.kiln] + list(args), env=env, stdout=log,
-                             stderr=subprocess.STDOUT, text=True)
-        log.close()
-        return p
-
-    def log(self):
-        with open(os.path.join(self.tmp, "bg.log")) as f:
-            return f.read()
+World = deploytest.World
+make_profile = deploytest.make_profile
+result = deploytest.result
+group_names = deploytest.group_names
 
 
 def make_repos(w):
-    repos = os.path.join(w.tmp, "repos")
-    subprocess.run([os.path.join(SOURCE, "demo", "make-repos"), repos], check=True,
-                   capture_output=True)
+    repos = deploytest.make_demo_repos(w)
     web = os.path.join(repos, "web")
     g = ["git", "-C", web, "-c", "user.name=t", "-c", "user.email=t@example.com"]
     # v1.2.0: a release whose health page is gone (its group is never healthy).
@@ -192,52 +166,8 @@ def make_repos(w):
     return repos
 
 
-SMOKE = [{"path": "/", "status": 200, "contains": "Hello from web",
-          "header": {"Content-Type": "text/html"}}]
-
-
-def make_profile(w, repos, image_name, timeout_s=180, name="web.json", smoke=SMOKE):
-    p = {
-        "name": "web",
-        "target": "local",
-        "layers": {
-            "os": {"repo": os.path.join(repos, "os-base"), "ref": "os-1.0.0",
-                   "provision": ["provision.sh"]},
-            "app": {"repo": os.path.join(repos, "web"), "ref": "v1.0.0",
-                    "provision": ["deploy/install.sh"]},
-        },
-        "bake": {"source_image": {"name": image_name, "owners": ["self"]}},
-        "validate": {"checks": [{"port": 8080, "listening": True}]},
-        "deploy": {
-            "port": 80, "test_port": 8080, "instance_port": 8080,
-            "health_check": {"path": "/health", "interval_s": 5, "timeout_s": 2,
-                             "healthy_threshold": 2, "unhealthy_threshold": 2,
-                             "grace_period_s": 20},
-            "capacity": {"min": 2, "desired": 2, "max": 3},
-            "deregistration_delay_s": 1, "termination_wait_s": 600, "timeout_s": timeout_s,
-            "smoke": smoke,
-        },
-        "environments": {"dev": {}, "prod": {},
-                         "qa": {"bake": {"variables": {"FLAVOUR": "qa"}}}},
-    }
-    path = os.path.join(w.tmp, name)
-    with open(path, "w") as f:
-        json.dump(p, f, indent=1)
-    return path
-
-
-def result(r):
-    try:
-        return json.loads(r.stdout)
-    except ValueError:
-        return {}
-
-
 def bake(w, profile, ref, env="dev"):
-    r = w.kiln("bake", profile, "--env", env, "--app-ref", ref)
-    img = r.stdout.strip()
-    R.check("bake %s" % ref, r.returncode == 0 and img.startswith("ami-"), r.stderr[-1500:])
-    return img
+    return deploytest.bake(R, w, profile, ref, env)
 
 
 def deploy(w, profile, ref, *extra, env="dev"):
@@ -261,8 +191,7 @@ def prod_groups(w, env="dev"):
 
 
 def live_release(w, env="dev"):
-    st = result(w.kiln("status", os.path.join(w.tmp, "web.json"), "--env", env, "--json"))
-    return (st.get("live") or {}).get("release"), st
+    return deploytest.live_release(w, env)
 
 
 def scenario_first_and_release(w, profile, load_holder):
@@ -320,13 +249,6 @@ def scenario_never_healthy(w, repos, load):
         g.get("Status") != "Delete in progress"]
     R.check("the failed group is removed", names == [], names)
     load.since(m, "a release that never becomes healthy")
-
-
-def group_names(w, release):
-    asg = w.cloud.client("autoscaling")
-    return [g["AutoScalingGroupName"] for g in asg.describe_auto_scaling_groups()[
-        "AutoScalingGroups"] if release in g["AutoScalingGroupName"] and
-        g.get("Status") != "Delete in progress"]
 
 
 def scenario_smoke_fails_on_test(w, repos, load):

@@ -289,7 +289,16 @@ static const struct bad_case bad_cases[] = {
     {"hooks_item_type",
      "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
      "\"hooks\": {\"post_bake\": [1]}\n}\n",
-     "4:26: hooks.post_bake[0]: expected string, got integer"},
+     "4:26: hooks.post_bake[0]: expected a command or an object, got integer"},
+    {"hooks_webhook_url",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"hooks\": {\"pre_swap\": [{\"url\": \"ftp://x\"}]}\n}\n",
+     "4:33: hooks.pre_swap[0].url: must be an http:// or https:// URL"},
+    {"hooks_secret_env",
+     "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
+     "\"hooks\": {\"audit\": {\"url\": \"http://x/\", \"secret_env\": \"1X\"}}\n}\n",
+     "4:56: hooks.audit.secret_env: must be an environment variable name (letters, digits, "
+     "'_', not starting with a digit)"},
     {"policy_unknown",
      "{\n \"name\": \"web\",\n \"layers\": {\"os\": {\"repo\": \"r\", \"ref\": \"v1\"}},\n "
      "\"policy\": {\"allow_ssh\": true}\n}\n",
