@@ -160,6 +160,7 @@ int cmd_rebuild_world(struct kiln_cli *cli, int argc, char **argv)
 	o.drill_port = p;
 	o.stop = cli_stop_on_signals();
 	o.on_event = on_event;
+	o.audit_file = cli->audit;
 	error = kiln_world_rebuild(w, &o);
 	rc = kiln_world_to_json(&json_text, w);
 	if (rc >= 0 && report != NULL)

@@ -19,6 +19,7 @@
 #include "core/util.h"
 #include "kiln/bake.h"
 #include "kiln/deploy.h"
+#include "kiln/hooks.h"
 #include "kiln/validate.h"
 
 #define DEFAULT_PARALLEL 4
@@ -103,8 +104,8 @@ static void *bake_job(void *arg)
 	bo.policy_file = w->opts->policy_file;
 	bo.reuse_mirrors = 1;
 	bo.stop = w->opts->stop;
-	bo.on_event = on_event;
-	bo.payload = w;
+	bo.on_event = kiln_hooks_on_event;
+	bo.payload = n->hooks;
 	error = kiln_bake(&m, n->profile, &bo);
 	n->bake_s = kiln_time_mono() - t0;
 	if (error >= 0) {
@@ -156,8 +157,8 @@ static void *deploy_job(void *arg)
 	o.cache_dir = w->target.cache_dir;
 	o.local_endpoint = w->target.local_endpoint;
 	o.stop = w->opts->stop;
-	o.on_event = on_event;
-	o.payload = w;
+	o.on_event = kiln_hooks_on_event;
+	o.payload = n->hooks;
 	error = kiln_deploy(&r, n->profile, &o);
 	if (error >= 0) {
 		n->url = kiln_xstrdup(kiln_deploy_result_url(r));
@@ -397,6 +398,33 @@ static int local_cloud(struct kiln_world *w)
 	return error;
 }
 
+/* Each profile's hooks, their events going on to the caller's callback. */
+static int hooks_new(struct kiln_world *w)
+{
+	struct kiln_hooks_options ho = KILN_HOOKS_OPTIONS_INIT;
+	int error = 0;
+
+	ho.next = on_event;
+	ho.next_payload = w;
+	ho.state_dir = w->target.state_dir;
+	ho.audit_file = w->opts->audit_file;
+	ho.stop = w->opts->stop;
+	for (size_t i = 0; i < w->n && error >= 0; i++) {
+		error = kiln_hooks_new(&w->nodes[i].hooks, w->nodes[i].profile, &ho);
+		if (error < 0)
+			kiln_error_prefix(error, "profile '%s'", w->nodes[i].profile->name);
+	}
+	return error;
+}
+
+static void hooks_free(struct kiln_world *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		kiln_hooks_free(w->nodes[i].hooks);
+		w->nodes[i].hooks = NULL;
+	}
+}
+
 int kiln_world__run(struct kiln_world *w, const struct world_target *t)
 {
 	size_t parallel = w->opts->parallel > 0 ? w->opts->parallel : DEFAULT_PARALLEL;
@@ -409,14 +437,19 @@ int kiln_world__run(struct kiln_world *w, const struct world_target *t)
 	w->target = *t;
 	w->started = kiln_time_mono();
 	error = local_cloud(w);
-	if (error < 0)
+	if (error >= 0)
+		error = hooks_new(w);
+	if (error < 0) {
+		hooks_free(w);
 		return error;
+	}
 	fetch_repositories(w, parallel);
 	kiln_world__say(w, NULL, "rebuilding %zu profiles, %zu at a time", w->n, parallel);
 	w->prio = kiln_graph_by_height(&w->graph);
 	run_all(w, parallel);
 	free(w->prio);
 	w->prio = NULL;
+	hooks_free(w);
 	w->total_s = kiln_time_mono() - w->started;
 	for (size_t i = 0; i < w->n; i++)
 		failed += w->nodes[i].state != W_LIVE;

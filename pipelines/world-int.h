@@ -33,6 +33,7 @@ struct world_node {
 	char *image_id, *url, *reason, *action;
 	double bake_s, deploy_s, live_s;
 	int baked, cache_hit;
+	struct kiln_hooks *hooks; /* the profile's hooks and the audit log, during a rebuild */
 	pthread_t bake_thread, deploy_thread;
 	int has_bake_thread, has_deploy_thread;
 };

@@ -24,8 +24,10 @@
  * request too. Every profile is baked and deployed there whatever its
  * "target".
  *
- * Events (stage "world", and the bakes' and deploys' own) may come from
- * worker threads, one callback at a time; the event's `profile` says whose.
+ * Each profile's bake and deploy run its hooks and write the audit log
+ * (kiln/hooks.h) as `kiln release` does. Events (stage "world", and the
+ * bakes' and deploys' own, after the hooks saw them) may come from worker
+ * threads, one callback at a time; the event's `profile` says whose.
  */
 #ifndef KILN_WORLD_H
 #define KILN_WORLD_H
@@ -63,6 +65,9 @@ struct kiln_world_options {
 	volatile int *stop;
 	kiln_event_cb on_event;
 	void *payload;
+	/* Another audit log besides the state directory's (kiln/hooks.h); NULL:
+	 * $KILN_AUDIT when set. */
+	const char *audit_file;
 };
 
 #define KILN_WORLD_OPTIONS_INIT                                                                    \

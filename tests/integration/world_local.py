@@ -10,7 +10,8 @@ after api and cache), one instance each:
 - `--parallel 4` into an empty cloud (its base image only): every profile
   live and serving, each deployed only once the profiles it comes after were
   live, each repository cloned once (kiln -v says so), the report (--json
-  and --report) with every field;
+  and --report) with every field; a profile's hooks run, and the audit log
+  has every deploy;
 - a second run fetches each repository once and changes nothing: every
   bake a cache hit, every deploy "unchanged", and the cloud's request log
   shows no RunInstances, CreateImage, CreateAutoScalingGroup,
@@ -83,11 +84,23 @@ def profile(repos, name, flavour, after, app_ref="v1.0.0"):
     }
     if after:
         p["after"] = after
+    if name == "docs":
+        p["hooks"] = {"post_bake": ["record.sh"], "post_deploy": ["record.sh"]}
     return p
+
+
+RECORD = """#!/bin/sh
+# Appends "STAGE PROFILE" to $HOOK_LOG.
+cat > /dev/null
+printf '%s %s\\n' "$KILN_STAGE" "$KILN_PROFILE" >> "$HOOK_LOG"
+"""
 
 
 def write_world(path, profiles):
     os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "record.sh"), "w") as f:
+        f.write(RECORD)
+    os.chmod(os.path.join(path, "record.sh"), 0o755)
     for name, p in profiles.items():
         with open(os.path.join(path, name + ".json"), "w") as f:
             json.dump(p, f, indent=1)
@@ -100,7 +113,8 @@ class Env:
         self.tmp = cloud.tmp
         self.env = dict(os.environ, KILN_CLOUD_STATE_DIR=cloud.state,
                         KILN_STATE_DIR=os.path.join(self.tmp, "kstate"),
-                        KILN_LOCAL_ENDPOINT=cloud.endpoint)
+                        KILN_LOCAL_ENDPOINT=cloud.endpoint,
+                        HOOK_LOG=os.path.join(self.tmp, "hooks.log"))
 
     def kiln(self, *args, timeout=600):
         return subprocess.run([self.cloud.kiln] + list(args), env=self.env, capture_output=True,
@@ -201,6 +215,21 @@ def scenario_first(e, world):
             "fetched 2 repositories for the 16 layers of 8 profiles" in r.stderr and
             fetches(r.stderr) == {"cloning": 2}, fetches(r.stderr))
     check_order(rep)
+    try:
+        with open(os.path.join(e.tmp, "hooks.log")) as f:
+            hooks = f.read().split("\n")
+    except OSError as ex:
+        hooks = [str(ex)]
+    R.check("docs's hooks ran: post_bake, then post_deploy",
+            [h for h in hooks if h] == ["post_bake docs", "post_deploy docs"], hooks)
+    try:
+        with open(os.path.join(e.tmp, "kstate", "audit.jsonl")) as f:
+            audit = [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError) as ex:
+        audit = [{"error": str(ex)}]
+    deployed = sorted(a.get("profile") for a in audit
+                      if a.get("action") == "deploy" and a.get("result") == "ok")
+    R.check("the audit log has each profile's deploy", deployed == sorted(WORLD), audit[-3:])
     served = {}
     for name, x in p.items():
         try:
