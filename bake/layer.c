@@ -227,9 +227,28 @@ static int is_commit_id(const char *s)
 	return strlen(s) == 40 && strspn(s, "0123456789abcdefABCDEF") == 40;
 }
 
-/* Open (cloning or fetching as needed) the cache's mirror of `url`. */
+static int ref_exists(git_repository *repo, const char *name);
+
+/* The mirror has `tag` (a caller that fetched it just now trusts it as it is). */
+static int has_tag(git_repository *repo, const char *tag)
+{
+	char *name;
+	int found;
+
+	if (strncmp(tag, "refs/tags/", 10) == 0)
+		tag += 10;
+	name = kiln_xasprintf("refs/tags/%s", tag);
+	found = ref_exists(repo, name);
+	free(name);
+	return found;
+}
+
+/*
+ * Open (cloning or fetching as needed) the cache's mirror of `url`. With
+ * `reuse_tag`, a mirror that has that tag already is used without a fetch.
+ */
 static int mirror_open(git_repository **out, const char *mirror, const char *url,
-                       const char *commit)
+                       const char *commit, const char *reuse_tag)
 {
 	struct stat st;
 	git_oid oid;
@@ -243,6 +262,8 @@ static int mirror_open(git_repository **out, const char *mirror, const char *url
 	if (error < 0)
 		return kiln_layer__git_fail(error, "cannot open the cache '%s'", mirror);
 	/* A commit never changes: when we have it, there is nothing to fetch. */
+	if (reuse_tag != NULL && has_tag(*out, reuse_tag))
+		return 0;
 	if (commit != NULL && git_oid_fromstr(&oid, commit) == 0 &&
 	    git_repository_odb(&odb, *out) == 0 && git_odb_exists(odb, &oid)) {
 		git_odb_free(odb);
@@ -423,6 +444,12 @@ static int check_ref(const struct kiln_layer_spec *spec)
 int kiln_layer_resolve(struct kiln_layer **out, const struct kiln_layer_spec *spec,
                        const char *cache_dir)
 {
+	return kiln_layer_resolve_in(out, spec, cache_dir, 0);
+}
+
+int kiln_layer_resolve_in(struct kiln_layer **out, const struct kiln_layer_spec *spec,
+                          const char *cache_dir, int reuse_mirror)
+{
 	struct kiln_layer *layer = NULL;
 	git_repository *repo = NULL;
 	char *cache = NULL, *repos = NULL, *lockfile = NULL;
@@ -475,8 +502,11 @@ int kiln_layer_resolve(struct kiln_layer **out, const struct kiln_layer_spec *sp
 		kiln_error_prefix(error, "layer '%s'", layer->name);
 		goto done;
 	}
-	error = mirror_open(&repo, layer->mirror, layer->url,
-	                    layer->ref != NULL && is_commit_id(layer->ref) ? layer->ref : NULL);
+	/* a tracking layer (no ref yet) fetches: its newest tag may be new */
+	error = mirror_open(
+	    &repo, layer->mirror, layer->url,
+	    layer->ref != NULL && is_commit_id(layer->ref) ? layer->ref : NULL,
+	    reuse_mirror && layer->ref != NULL && !is_commit_id(layer->ref) ? layer->ref : NULL);
 	if (error < 0) {
 		kiln_error_prefix(error, "layer '%s'", layer->name);
 		goto done;

@@ -73,6 +73,13 @@ struct kiln_layer {
  */
 int kiln_layer_resolve(struct kiln_layer **out, const struct kiln_layer_spec *spec,
                        const char *cache_dir);
+/*
+ * kiln_layer_resolve(), except that with `reuse_mirror` a mirror that has
+ * the tag already is not fetched: for a caller that fetched every mirror
+ * just before (kiln rebuild-world fetches each repository once).
+ */
+int kiln_layer_resolve_in(struct kiln_layer **out, const struct kiln_layer_spec *spec,
+                          const char *cache_dir, int reuse_mirror);
 
 /*
  * Write the archive `<name>-<commit12>.tar.zst` into `out_dir` (created if

@@ -107,6 +107,11 @@ static int apply_overrides(struct bake *b)
 	return 0;
 }
 
+static int reuse_mirrors(const struct kiln_bake_options *o)
+{
+	return o->version >= 3 && o->reuse_mirrors;
+}
+
 static int step_layers(struct bake *b)
 {
 	size_t i;
@@ -115,8 +120,8 @@ static int step_layers(struct bake *b)
 	kiln_bake__say(b, "resolving %zu layers", b->profile->nlayers);
 	b->layers = kiln_xcalloc(b->profile->nlayers, sizeof(*b->layers));
 	for (i = 0; i < b->profile->nlayers; i++) {
-		error =
-		    kiln_layer_resolve(&b->layers[i], &b->profile->layers[i], b->opts->cache_dir);
+		error = kiln_layer_resolve_in(&b->layers[i], &b->profile->layers[i],
+		                              b->opts->cache_dir, reuse_mirrors(b->opts));
 		if (error < 0)
 			return error;
 	}

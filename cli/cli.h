@@ -126,6 +126,7 @@ int cmd_rollback(struct kiln_cli *cli, int argc, char **argv);
 int cmd_promote(struct kiln_cli *cli, int argc, char **argv);
 int cmd_status(struct kiln_cli *cli, int argc, char **argv);
 int cmd_destroy(struct kiln_cli *cli, int argc, char **argv);
+int cmd_rebuild_world(struct kiln_cli *cli, int argc, char **argv);
 int cmd_audit(struct kiln_cli *cli, int argc, char **argv);
 
 #endif

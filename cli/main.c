@@ -14,6 +14,7 @@ static const struct kiln_cmd commands[] = {
     {"deploy", cmd_deploy, "deploy a baked image blue-green behind a load balancer"},
     {"release", cmd_release, "bake a release tag (or find its image) and deploy it"},
     {"refresh", cmd_refresh, "rebake, test and redeploy profiles whose base image or tags moved"},
+    {"rebuild-world", cmd_rebuild_world, "bake and deploy every profile of a directory, in order"},
     {"rollback", cmd_rollback, "put the previous release back live"},
     {"promote", cmd_promote, "deploy the image live in one environment to another"},
     {"status", cmd_status, "show what is live, the previous release, a deploy running"},
@@ -74,7 +75,7 @@ static void print_help(FILE *fp)
 	      "blue-green.\n\ncommands:\n",
 	      fp);
 	for (i = 0; i < KILN_ARRAY_SIZE(commands); i++)
-		fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(fp, "  %-13s %s\n", commands[i].name, commands[i].summary);
 	fputs("\nRun 'kiln COMMAND --help' for the options of one command.\n"
 	      "Exit codes: 0 success, 1 failure in the cloud or on a machine, 2 bad input.\n",
 	      fp);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -223,7 +224,8 @@ int kiln_file_read(struct kiln_buf *buf, const char *path)
 
 int kiln_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
-	char *tmp = kiln_xasprintf("%s.tmp.%d", path, (int)getpid());
+	/* The thread too: threads of one process may write the same file at once. */
+	char *tmp = kiln_xasprintf("%s.tmp.%d.%ld", path, (int)getpid(), (long)syscall(SYS_gettid));
 	char *dir = kiln_path_dirname(path);
 	const char *p = data;
 	int fd = -1, dfd = -1, error = 0;

@@ -17,6 +17,7 @@
  *   kiln/hooks.h    hooks around every stage (commands, webhooks), the audit log
  *   kiln/refresh.h  rebake and redeploy what moved (base image, tracked tags)
  *   kiln/cloud.h    kiln's local cloud: start, stop, endpoint, base images
+ *   kiln/world.h    rebuild every profile of a directory; the DR drill
  *
  * Build with `pkg-config --cflags --libs kiln`.
  */
@@ -37,5 +38,6 @@
 #include "kiln/hooks.h"
 #include "kiln/refresh.h"
 #include "kiln/cloud.h"
+#include "kiln/world.h"
 
 #endif

@@ -287,15 +287,17 @@ int lc_net_attach(const struct lc_net *net, const char *host_if, const char *pee
 	error = lc_net_link_del(host_if);
 	if (error < 0)
 		goto done;
+	/*
+	 * The address may have been another instance's a moment ago (a builder
+	 * just terminated): the host's neighbour entry would still name that
+	 * instance's MAC address, and this host's packets to the new one (SSH,
+	 * HAProxy's health checks) would go nowhere until it expired, up to
+	 * 45 s. Flushing an entry that is not there is no error.
+	 */
+	kiln_buf_printf(&host, "neigh flush to %s dev %s\n", addr, net->bridge);
 	kiln_buf_printf(&host, "link add %s type veth peer name %s\n", host_if, peer_if);
 	kiln_buf_printf(&host, "link set dev %s master %s up\n", host_if, net->bridge);
 	kiln_buf_printf(&host, "link set dev %s netns %d\n", peer_if, (int)pid);
-	/*
-	 * The address may have been a terminated instance's a moment ago: this
-	 * host (and the load balancers on its bridge) would keep its old MAC
-	 * address as reachable for up to 45 s and reach nothing.
-	 */
-	kiln_buf_printf(&host, "neigh flush to %s dev %s\n", addr, net->bridge);
 	kiln_buf_printf(&inside, "link set dev lo up\n");
 	kiln_buf_printf(&inside, "link set dev %s name eth0\n", peer_if);
 	kiln_buf_printf(&inside, "addr add %s/%d dev eth0\n", addr, net->prefix);

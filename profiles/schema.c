@@ -647,7 +647,7 @@ static const struct schema s_policy = OBJ(policy_fields);
 static void check_environment(struct kiln_schema_ctx *ctx, const json_t *v, const char *ptr,
                               const char *disp)
 {
-	static const char *const fixed[] = {"name", "environments"};
+	static const char *const fixed[] = {"name", "after", "environments"};
 	size_t i;
 
 	if (!json_is_object(v)) {
@@ -671,8 +671,12 @@ static const struct schema s_environments = {.type = S_MAP,
                                              .key_ok = name_ok,
                                              .key_rule = "use lowercase letters, digits or '-'"};
 
+/* "after": the profiles (by name) that must be live first (kiln rebuild-world). */
+static const struct schema s_after = ARR(&s_name);
+
 static const struct field profile_fields[] = {
     {"name", &s_name, 1},
+    {"after", &s_after, 0},
     {"target", &s_target, 0},
     {"region", &s_nonempty, 0},
     {"layers", &s_layers, 1},

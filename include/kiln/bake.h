@@ -25,7 +25,7 @@
 /* What a bake made: the image, the commits of its layers, the steps' times. */
 struct kiln_manifest;
 
-#define KILN_BAKE_OPTIONS_VERSION 2
+#define KILN_BAKE_OPTIONS_VERSION 3
 
 struct kiln_bake_options {
 	unsigned int version;  /* KILN_BAKE_OPTIONS_VERSION */
@@ -60,6 +60,11 @@ struct kiln_bake_options {
 	const char *policy_file;
 	/* The policy's rules and the builder's checks, appended; may be NULL. */
 	struct kiln_report *report;
+	/* Version 3. */
+	/* Resolve each layer's tag in the cache's mirror without fetching when the
+	 * mirror has it: for a caller that fetched the repositories just before
+	 * (kiln_world_rebuild() fetches each once for all its bakes). */
+	int reuse_mirrors;
 };
 
 #define KILN_BAKE_OPTIONS_INIT                                                                     \

@@ -16,6 +16,7 @@
 #include "core/journal.h"
 #include "core/lock.h"
 
+#include <pthread.h>
 #include <sys/wait.h>
 
 START_TEST(buf_appends_and_stays_terminated)
@@ -607,6 +608,52 @@ START_TEST(lock_wait_is_interruptible)
 }
 END_TEST
 
+/* Threads of one process writing the same file at once (rebuild-world's bakes). */
+struct atomic_writer {
+	const char *path;
+	char byte;
+	int failures;
+};
+
+static void *write_often(void *arg)
+{
+	struct atomic_writer *a = arg;
+	char data[4096];
+
+	memset(data, a->byte, sizeof(data));
+	for (int i = 0; i < 200; i++)
+		a->failures += kiln_file_write_atomic(a->path, data, sizeof(data), 0600) < 0;
+	return NULL;
+}
+
+START_TEST(write_atomic_from_threads_at_once)
+{
+	char dir[] = "/tmp/kiln-test-atomic-XXXXXX";
+	struct atomic_writer a[2] = {{NULL, 'a', 0}, {NULL, 'b', 0}};
+	pthread_t t[2];
+	struct kiln_buf got = KILN_BUF_INIT;
+	char *path;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	path = kiln_xasprintf("%s/pins.json", dir);
+	for (int i = 0; i < 2; i++) {
+		a[i].path = path;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, write_often, &a[i]), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(a[0].failures + a[1].failures, 0);
+	/* One writer's bytes, whole. */
+	ck_assert_int_eq(kiln_file_read(&got, path), 0);
+	ck_assert_uint_eq(got.size, 4096);
+	for (size_t i = 1; i < got.size; i++)
+		ck_assert_int_eq(got.ptr[i], got.ptr[0]);
+	kiln_buf_release(&got);
+	free(path);
+	kiln_rm_rf(dir);
+}
+END_TEST
+
 Suite *kiln_test_suite(void)
 {
 	Suite *s = suite_create("core");
@@ -639,6 +686,7 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, journal_appends_and_reads_back);
 	tcase_add_test(tc, lock_excludes_other_processes);
 	tcase_add_test(tc, lock_wait_is_interruptible);
+	tcase_add_test(tc, write_atomic_from_threads_at_once);
 	suite_add_tcase(s, tc);
 	return s;
 }
