@@ -447,6 +447,26 @@ int kiln_layer_resolve(struct kiln_layer **out, const struct kiln_layer_spec *sp
 	return kiln_layer_resolve_in(out, spec, cache_dir, 0);
 }
 
+/* The layer's copy of what its spec says (its URL, mirror and commit come later). */
+static struct kiln_layer *layer_from_spec(const struct kiln_layer_spec *spec)
+{
+	struct kiln_layer *layer = kiln_xcalloc(1, sizeof(*layer));
+
+	layer->name = kiln_xstrdup(spec->name);
+	layer->repo = kiln_xstrdup(spec->repo);
+	layer->ref = spec->ref != NULL ? kiln_xstrdup(spec->ref) : NULL;
+	layer->subdir = spec->path != NULL ? kiln_xstrdup(spec->path) : NULL;
+	layer->nprovision = spec->nprovision;
+	layer->provision = kiln_xcalloc(spec->nprovision + 1, sizeof(char *));
+	layer->provision_at = kiln_xcalloc(spec->nprovision + 1, sizeof(char *));
+	for (size_t i = 0; i < spec->nprovision; i++) {
+		layer->provision[i] = kiln_xstrdup(spec->provision[i]);
+		if (spec->provision_at != NULL && spec->provision_at[i] != NULL)
+			layer->provision_at[i] = kiln_xstrdup(spec->provision_at[i]);
+	}
+	return layer;
+}
+
 int kiln_layer_resolve_in(struct kiln_layer **out, const struct kiln_layer_spec *spec,
                           const char *cache_dir, int reuse_mirror)
 {
@@ -463,26 +483,13 @@ int kiln_layer_resolve_in(struct kiln_layer **out, const struct kiln_layer_spec 
 	error = check_ref(spec);
 	if (error < 0)
 		goto done;
-	layer = kiln_xcalloc(1, sizeof(*layer));
-	layer->name = kiln_xstrdup(spec->name);
-	layer->repo = kiln_xstrdup(spec->repo);
+	layer = layer_from_spec(spec);
 	error = local_url(&layer->url, spec->name,
 	                  spec->repo_url != NULL ? spec->repo_url : spec->repo);
 	if (error < 0)
 		goto done;
 	if (layer->url == NULL)
 		layer->url = kiln_xstrdup(spec->repo_url != NULL ? spec->repo_url : spec->repo);
-	layer->ref = spec->ref != NULL ? kiln_xstrdup(spec->ref) : NULL;
-	layer->subdir = spec->path != NULL ? kiln_xstrdup(spec->path) : NULL;
-	layer->nprovision = spec->nprovision;
-	layer->provision = kiln_xcalloc(spec->nprovision + 1, sizeof(char *));
-	layer->provision_at = kiln_xcalloc(spec->nprovision + 1, sizeof(char *));
-	for (size_t i = 0; i < spec->nprovision; i++) {
-		layer->provision[i] = kiln_xstrdup(spec->provision[i]);
-		if (spec->provision_at != NULL && spec->provision_at[i] != NULL)
-			layer->provision_at[i] = kiln_xstrdup(spec->provision_at[i]);
-	}
-
 	if (cache_dir == NULL) {
 		error = kiln_paths_cache(&cache);
 		if (error < 0)
