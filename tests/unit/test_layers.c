@@ -33,6 +33,7 @@
 #include "core/proc.h"
 #include "bake/layer.h"
 #include "core/paths.h"
+#include "git_fixture.h"
 
 static char root[256];
 static char tmp[300];
@@ -82,32 +83,6 @@ static void teardown(void)
 static char *path(const char *rel)
 {
 	return kiln_path_join(tmp, rel);
-}
-
-/* Run git with the given arguments (NULL-terminated) in `dir`; return stdout. */
-static char *git(const char *dir, ...)
-{
-	char *argv[32];
-	struct kiln_buf out = KILN_BUF_INIT, err = KILN_BUF_INIT;
-	va_list ap;
-	int n = 0, status = -1;
-
-	argv[n++] = "git";
-	argv[n++] = "-C";
-	argv[n++] = (char *)dir;
-	argv[n++] = "-c";
-	argv[n++] = "init.defaultBranch=main";
-	va_start(ap, dir);
-	while (n < 31 && (argv[n] = va_arg(ap, char *)) != NULL)
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	ck_assert_int_eq(kiln_proc_run(&status, &out, &err, argv), 0);
-	if (status != 0)
-		ck_abort_msg("git %s failed: %s", argv[5], err.ptr);
-	kiln_buf_release(&err);
-	kiln_buf_rtrim(&out);
-	return kiln_buf_detach(&out);
 }
 
 static void write_file(const char *dir, const char *rel, const char *content, mode_t mode)

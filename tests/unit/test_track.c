@@ -13,6 +13,7 @@
 #include "core/common.h"
 #include "core/proc.h"
 #include "core/util.h"
+#include "git_fixture.h"
 
 /* Pairs in order: `older` comes strictly before `newer` under `pattern`. */
 static const struct {
@@ -113,37 +114,14 @@ END_TEST
 
 static char root[] = "/tmp/kiln-test-track-XXXXXX";
 
-static void git(const char *dir, ...)
-{
-	char *argv[24];
-	struct kiln_buf out = KILN_BUF_INIT, err = KILN_BUF_INIT;
-	va_list ap;
-	int n = 0, status = -1;
-
-	argv[n++] = "git";
-	argv[n++] = "-C";
-	argv[n++] = (char *)dir;
-	argv[n++] = "-c";
-	argv[n++] = "init.defaultBranch=main";
-	va_start(ap, dir);
-	while (n < 23 && (argv[n] = va_arg(ap, char *)) != NULL)
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	ck_assert_int_eq(kiln_proc_run(&status, &out, &err, argv), 0);
-	ck_assert_msg(status == 0, "git %s: %s", argv[5], err.ptr);
-	kiln_buf_release(&out);
-	kiln_buf_release(&err);
-}
-
 static void commit_and_tag(const char *repo, const char *content, const char *tag)
 {
 	char *file = kiln_path_join(repo, "VERSION");
 
 	ck_assert_int_eq(kiln_file_write_atomic(file, content, strlen(content), 0644), 0);
-	git(repo, "add", "-A", NULL);
-	git(repo, "commit", "-q", "-m", content, NULL);
-	git(repo, "tag", "-a", "-m", tag, tag, NULL);
+	free(git(repo, "add", "-A", NULL));
+	free(git(repo, "commit", "-q", "-m", content, NULL));
+	free(git(repo, "tag", "-a", "-m", tag, tag, NULL));
 	free(file);
 }
 
@@ -181,7 +159,7 @@ START_TEST(test_track_resolves_newest)
 	char v192[41];
 
 	ck_assert_int_eq(kiln_mkdir_p(repo, 0755), 0);
-	git(repo, "init", "-q", NULL);
+	free(git(repo, "init", "-q", NULL));
 	commit_and_tag(repo, "1.2.0\n", "v1.2.0");
 	commit_and_tag(repo, "1.9.2\n", "v1.9.2");
 	ck_assert_int_eq(resolve(&l, repo, "v*", cache), 0);
