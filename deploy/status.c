@@ -111,6 +111,19 @@ static int status_json(json_t **out, struct deploy *d)
 	return 0;
 }
 
+/* A read-only stage: the environment's load balancer and traffic found, nothing changed. */
+static int look(struct deploy *d, struct kiln_profile *profile,
+                const struct kiln_deploy_options *opts)
+{
+	int error = kiln_deploy__init(d, profile, opts, "status");
+
+	if (error >= 0)
+		error = kiln_deploy__connect(d);
+	if (error >= 0)
+		error = kiln_deploy__traffic(d, 0);
+	return error;
+}
+
 int kiln_deploy_status(char **out, struct kiln_profile *profile,
                        const struct kiln_deploy_options *opts)
 {
@@ -120,11 +133,7 @@ int kiln_deploy_status(char **out, struct kiln_profile *profile,
 
 	KILN_ASSERT_ARG(out != NULL && profile != NULL);
 	*out = NULL;
-	error = kiln_deploy__init(&d, profile, opts, "status");
-	if (error >= 0)
-		error = kiln_deploy__connect(&d);
-	if (error >= 0)
-		error = kiln_deploy__traffic(&d, 0);
+	error = look(&d, profile, opts);
 	if (error >= 0)
 		error = status_json(&j, &d);
 	if (error >= 0) {
@@ -147,11 +156,7 @@ int kiln_deploy_live_image(char **out, struct kiln_profile *profile,
 
 	KILN_ASSERT_ARG(out != NULL && profile != NULL);
 	*out = NULL;
-	error = kiln_deploy__init(&d, profile, opts, "status");
-	if (error >= 0)
-		error = kiln_deploy__connect(&d);
-	if (error >= 0)
-		error = kiln_deploy__traffic(&d, 0);
+	error = look(&d, profile, opts);
 	if (error >= 0 && d.lb_arn != NULL && d.live >= 0)
 		error = kiln_deploy__groups(&d);
 	if (error >= 0 && d.groups != NULL) {
