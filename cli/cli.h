@@ -98,6 +98,8 @@ int cli_hooks(struct kiln_hooks **out, const struct kiln_cli *cli,
 /* Catch SIGINT and SIGTERM into a flag a stage's `stop` option watches. */
 volatile int *cli_stop_on_signals(void);
 
+/* An integer option from min to max, or a usage error (-1). */
+int cli_int(int *out, const char *option, const char *value, int min, int max);
 /* "--wait SECONDS": 0 to 86400 into *out; -1 after printing a usage error (options.c). */
 int cli_seconds(double *out, const char *option, const char *value);
 

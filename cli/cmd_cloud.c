@@ -67,13 +67,8 @@ static int cloud_up(struct cloud_args *a)
 
 	if (a->npos != 0)
 		return cli_usage_error("'kiln cloud up' takes no arguments");
-	if (a->port) {
-		char *end;
-		long p = strtol(a->port, &end, 10);
-		if (*end != '\0' || p < 1 || p > 65535)
-			return cli_usage_error("invalid port '%s': expected 1 to 65535", a->port);
-		o.port = (int)p;
-	}
+	if (a->port && cli_int(&o.port, "--port", a->port, 1, 65535) < 0)
+		return 2;
 	o.state_dir = a->state_dir;
 	o.cidr = a->cidr;
 	o.foreground = a->foreground;

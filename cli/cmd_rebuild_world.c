@@ -46,44 +46,19 @@ static const char usage[] =
     "(a profile, a name in \"after\" that is no profile of DIR, a cycle).\n";
 
 /* The library's events, each line saying whose profile it is about. */
+/* The events as every command prints them, a profile's own lines named "[profile]". */
 static int on_event(const struct kiln_event *ev, void *payload)
 {
-	const char *who = ev->profile != NULL ? ev->profile : "world";
+	struct kiln_event named = *ev;
+	char *line = NULL;
 
-	(void)payload;
-	switch (ev->kind) {
-	case KILN_EVENT_PROGRESS:
-		if (!kiln_log_enabled(KILN_LOG_WARN))
-			break;
-		if (ev->stage != NULL && strcmp(ev->stage, "world") == 0)
-			fprintf(stderr, "kiln: %s\n", ev->message);
-		else
-			fprintf(stderr, "kiln: [%s] %s\n", who, ev->message);
-		break;
-	case KILN_EVENT_OUTPUT:
-		kiln_log_info("[%s/%s] %s", who, ev->label, ev->message);
-		break;
-	case KILN_EVENT_WARNING:
-		kiln_log_warn("[%s] %s", who, ev->message);
-		break;
-	case KILN_EVENT_ERROR:
-		kiln_log_error("[%s] %s", who, ev->message);
-		break;
-	default:
-		break;
+	if (ev->profile != NULL && ev->message != NULL &&
+	    (ev->stage == NULL || strcmp(ev->stage, "world") != 0)) {
+		line = kiln_xasprintf("[%s] %s", ev->profile, ev->message);
+		named.message = line;
 	}
-	return 0;
-}
-
-static int int_option(int *out, const char *name, const char *v, int min, int max)
-{
-	char *end;
-	long n = strtol(v, &end, 10);
-
-	if (*end != '\0' || n < min || n > max)
-		return cli_usage_error("%s: expected a number from %d to %d, got '%s'", name, min,
-		                       max, v);
-	*out = (int)n;
+	cli_on_event(&named, payload);
+	free(line);
 	return 0;
 }
 
@@ -145,9 +120,9 @@ int cmd_rebuild_world(struct kiln_cli *cli, int argc, char **argv)
 	if (dir == NULL)
 		return cli_usage_error("'kiln rebuild-world' needs a directory of profiles; see "
 		                       "'kiln rebuild-world --help'");
-	if (parallel != NULL && int_option(&n, "--parallel", parallel, 1, 64) != 0)
+	if (parallel != NULL && cli_int(&n, "--parallel", parallel, 1, 64) != 0)
 		return 2;
-	if (port != NULL && int_option(&p, "--drill-port", port, 1, 65535) != 0)
+	if (port != NULL && cli_int(&p, "--drill-port", port, 1, 65535) != 0)
 		return 2;
 	if (!drill && (port != NULL || o.drill_cidr != NULL || o.drill_dir != NULL))
 		return cli_usage_error(

@@ -7,6 +7,7 @@
  */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,6 +209,22 @@ int cli_parse(struct kiln_cli *cli, const struct cli_spec *spec, int argc, char 
 	if (r < 0)
 		return cli_usage_error("%s", kiln_error_last());
 	return r;
+}
+
+int cli_int(int *out, const char *option, const char *value, int min, int max)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (end == value || *end != '\0' || errno != 0 || n < min || n > max) {
+		cli_usage_error("%s: expected a number from %d to %d, got '%s'", option, min, max,
+		                value);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
 }
 
 int cli_seconds(double *out, const char *option, const char *value)
