@@ -690,7 +690,7 @@ int kiln_bake(struct kiln_manifest **out, struct kiln_profile *profile,
 	t.local_endpoint = opts->local_endpoint;
 	t.local_cidr = opts->local_cidr;
 	t.local_init_exe = opts->local_init_exe;
-	t.start_local = 1;
+	t.start_local = !(opts->version >= 3 && opts->no_local_start);
 	error = kiln_emitter_begin(&b.events);
 	if (error >= 0)
 		error = bake_layers(&b);

@@ -8,6 +8,7 @@
  */
 #include "pipelines/world-int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +20,26 @@
 #define DRILL_DEFAULT_CIDR "172.30.0.0/16"
 #define DRILL_DOWN_TIMEOUT 120.0
 
+/* The drill cloud's port, or -1 (the error set) for a $KILN_DRILL_PORT that is none. */
 static int drill_port(const struct kiln_world_options *o)
 {
 	const char *v = getenv("KILN_DRILL_PORT");
+	char *end;
+	long port;
 
 	if (o->drill_port > 0)
 		return o->drill_port;
-	if (v != NULL && v[0] != '\0')
-		return atoi(v);
-	return DRILL_DEFAULT_PORT;
+	if (v == NULL || v[0] == '\0')
+		return DRILL_DEFAULT_PORT;
+	errno = 0;
+	port = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || port < 1 || port > 65535) {
+		char *shown = kiln_escape(v);
+		kiln_error_set(KILN_EINVAL, "KILN_DRILL_PORT: '%s' is not a port (1-65535)", shown);
+		free(shown);
+		return -1;
+	}
+	return (int)port;
 }
 
 static const char *drill_cidr(const struct kiln_world_options *o)
@@ -39,6 +51,21 @@ static const char *drill_cidr(const struct kiln_world_options *o)
 	return v != NULL && v[0] != '\0' ? v : DRILL_DEFAULT_CIDR;
 }
 
+/* Is `path` missing or an empty directory? */
+static int dir_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int empty = 1;
+
+	if (d == NULL)
+		return errno == ENOENT;
+	while (empty && (e = readdir(d)) != NULL)
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
 /* The drill's directory: given (made if missing), else a new one under $TMPDIR. */
 static int drill_dir(char **out, const struct kiln_world_options *o)
 {
@@ -46,6 +73,17 @@ static int drill_dir(char **out, const struct kiln_world_options *o)
 	char *templ;
 
 	if (o->drill_dir != NULL) {
+		/* removed whole at the end: never a directory that holds something already */
+		if (!dir_empty(o->drill_dir)) {
+			char *shown = kiln_escape(o->drill_dir);
+			kiln_error_set(
+			    KILN_EINVAL,
+			    "drill: '%s' is not empty (the drill removes its directory at "
+			    "the end): name a new or empty one",
+			    shown);
+			free(shown);
+			return KILN_EINVAL;
+		}
 		*out = kiln_xstrdup(o->drill_dir);
 		return kiln_mkdir_p(*out, 0700);
 	}
@@ -147,14 +185,18 @@ int kiln_world__drill(struct kiln_world *w)
 	int error, up = 0;
 
 	w->drill = 1;
+	co.port = drill_port(o);
+	if (co.port < 0)
+		return KILN_EINVAL;
 	error = drill_dir(&dir, o);
-	if (error < 0)
+	if (error < 0) {
+		free(dir);
 		return error;
+	}
 	state = kiln_path_join(dir, "cloud");
 	kstate = kiln_path_join(dir, "state");
 	cache = kiln_path_join(dir, "cache");
 	co.state_dir = state;
-	co.port = drill_port(o);
 	co.cidr = drill_cidr(o);
 	co.init_exe = o->local_init_exe;
 	kiln_world__say(w, NULL, "drill: starting a local cloud on port %d, network %s", co.port,

@@ -44,7 +44,7 @@ void kiln_world__say(struct kiln_world *w, const struct world_node *node, const 
 {
 	struct kiln_event ev = {.kind = KILN_EVENT_PROGRESS, .stage = "world"};
 	struct kiln_buf line = KILN_BUF_INIT;
-	char *clean;
+	char *clean, *redacted;
 	va_list ap;
 
 	if (w->opts == NULL || w->opts->on_event == NULL)
@@ -52,7 +52,10 @@ void kiln_world__say(struct kiln_world *w, const struct world_node *node, const 
 	va_start(ap, fmt);
 	kiln_buf_vprintf(&line, fmt, ap);
 	va_end(ap);
-	clean = kiln_log_redact(line.ptr);
+	/* the values quote clouds, repositories and profiles: escaped once, here */
+	redacted = kiln_log_redact(line.ptr);
+	clean = kiln_escape(redacted);
+	free(redacted);
 	ev.message = clean;
 	if (node != NULL) {
 		ev.profile = node->profile->name;
@@ -103,6 +106,7 @@ static void *bake_job(void *arg)
 	bo.local_init_exe = w->target.local_init_exe;
 	bo.policy_file = w->opts->policy_file;
 	bo.reuse_mirrors = 1;
+	bo.no_local_start = w->drill;
 	bo.stop = w->opts->stop;
 	bo.on_event = kiln_hooks_on_event;
 	bo.payload = n->hooks;
@@ -384,6 +388,8 @@ static int local_cloud(struct kiln_world *w)
 	struct kiln_aws *aws = NULL;
 	int error = 0;
 
+	if (w->drill)
+		return 0; /* its cloud is up; a bake finds it gone rather than start another */
 	e.base.stage = "world";
 	t.local_endpoint = w->target.local_endpoint;
 	t.local_cidr = w->target.local_cidr;

@@ -65,6 +65,9 @@ struct kiln_bake_options {
 	 * mirror has it: for a caller that fetched the repositories just before
 	 * (kiln_world_rebuild() fetches each once for all its bakes). */
 	int reuse_mirrors;
+	/* A local cloud that does not answer is an error instead of being started
+	 * (a drill's own cloud: a second one must not appear in its place). */
+	int no_local_start;
 };
 
 #define KILN_BAKE_OPTIONS_INIT                                                                     \

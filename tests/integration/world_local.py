@@ -319,6 +319,23 @@ def scenario_drill(e, repos):
     if not R.check("the drill's range is free", drill.take_range(wait=600)):
         return
     drill.watch()
+    # the drill removes its directory at the end: one that holds something is refused
+    kept = os.path.join(e.tmp, "not-empty")
+    os.makedirs(kept, exist_ok=True)
+    with open(os.path.join(kept, "keep"), "w") as f:
+        f.write("mine\n")
+    r = e.kiln("rebuild-world", d, "--drill", "--drill-port", str(DRILL_PORT), "--drill-cidr",
+               DRILL_CIDR, "--drill-dir", kept)
+    R.check("--drill-dir that is not empty: exit 2, one line, the directory untouched",
+            r.returncode == 2 and "is not empty" in r.stderr and
+            os.listdir(kept) == ["keep"], r.stderr[-1000:])
+    env = dict(e.env, KILN_DRILL_PORT="45x")
+    r = subprocess.run([e.cloud.kiln, "rebuild-world", d, "--drill", "--drill-cidr", DRILL_CIDR,
+                        "--drill-dir", drill.tmp], env=env, capture_output=True, text=True,
+                       timeout=60)
+    R.check("KILN_DRILL_PORT that is no port: exit 2 before any cloud",
+            r.returncode == 2 and "KILN_DRILL_PORT" in r.stderr and
+            not os.path.exists(drill.tmp), r.stderr[-1000:])
     r = e.kiln("rebuild-world", d, "--drill", "--drill-port", str(DRILL_PORT), "--drill-cidr",
                DRILL_CIDR, "--drill-dir", drill.tmp, "--parallel", "4")
     R.check("--drill: exit 0", r.returncode == 0, r.stderr[-3000:])
