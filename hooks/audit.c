@@ -229,7 +229,8 @@ int kiln_audit_read(char **out, size_t *skipped, const char *file,
 		if (*p == '\n')
 			p++;
 	}
-	*out = json_dumps(list, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	/* the file may have been edited: nothing but ASCII reaches the terminal */
+	*out = json_dumps(list, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 	if (*out == NULL)
 		kiln_die("out of memory");
 done:

@@ -12,11 +12,13 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/common.h"
+#include "core/log.h"
 #include "core/proc.h"
 #include "core/util.h"
 
@@ -38,16 +40,20 @@ static void emit_line(const struct kiln_hook_sink *sink, enum kiln_event_stream 
 {
 	struct kiln_event ev = *sink->ev;
 	struct kiln_buf shown = KILN_BUF_INIT;
+	char *clean;
 
 	if (sink->cb == NULL)
 		return;
 	kiln_buf_put_escaped(&shown, data, len, 0);
+	/* a hook that echoes its environment (set -x, env) must not print a secret */
+	clean = kiln_log_redact(shown.ptr);
 	ev.kind = KILN_EVENT_OUTPUT;
 	ev.label = "hook";
 	ev.stream = which;
-	ev.message = shown.ptr;
+	ev.message = clean;
 	ev.step = NULL;
 	sink->cb(&ev, sink->payload);
+	free(clean);
 	kiln_buf_release(&shown);
 }
 
@@ -209,8 +215,12 @@ int kiln_hook_command_run(const struct kiln_hook *hook, const struct kiln_hook_s
 	/* kiln_proc_finish() must not close what watch() closed. */
 	proc.out_fd = proc.err_fd = -1;
 	error = watch(&proc, s, sink, kiln_time_mono() + limit);
-	if (error < 0)
-		kiln_proc_kill_group(&proc, SIGKILL);
+	/*
+	 * Whatever the hook left in its group goes with it, also after a clean
+	 * exit (a background child holding its output, or one that closed it):
+	 * the unreaped hook keeps its group id from being reused until here.
+	 */
+	kiln_proc_kill_group(&proc, SIGKILL);
 	for (i = 0; i < 2; i++) {
 		flush_lines(sink, &s[i], 1);
 		if (s[i].fd >= 0)

@@ -68,6 +68,11 @@ void kiln_hook_signature(char out[72], const void *key, size_t keylen, const voi
                          size_t len);
 /* The URL without user info, query or fragment, for messages. free() it. */
 char *kiln_hook_url_shown(const char *url);
+/*
+ * The URL's user information and query registered as secrets (core/log.h):
+ * the HTTP layer's errors and traces quote the whole URL.
+ */
+void kiln_hook_url_secrets(const char *url);
 
 /* audit.c */
 struct kiln_audit;

@@ -62,6 +62,7 @@ static void hook_from_json(struct kiln_hook *h, const json_t *v, const char *dir
 	h->timeout_s = json_is_object(v) ? (double)kiln_json_int(v, "timeout_s", 0) : 0;
 	if (json_is_object(v) && kiln_json_str(v, "url") != NULL) {
 		h->url = kiln_xstrdup(kiln_json_str(v, "url"));
+		kiln_hook_url_secrets(h->url);
 		if (kiln_json_str(v, "secret_env") != NULL)
 			h->secret_env = kiln_xstrdup(kiln_json_str(v, "secret_env"));
 		return;

@@ -53,6 +53,28 @@ char *kiln_hook_url_shown(const char *url)
 	return kiln_buf_detach(&b);
 }
 
+void kiln_hook_url_secrets(const char *url)
+{
+	const char *scheme_end = strstr(url, "://");
+	const char *host = scheme_end != NULL ? scheme_end + 3 : url;
+	size_t auth_len = strcspn(host, "/?#");
+	const char *at = memchr(host, '@', auth_len);
+	const char *query = strchr(host, '?');
+
+	if (at != NULL && at > host) {
+		struct kiln_buf userinfo = KILN_BUF_INIT;
+		kiln_buf_put(&userinfo, host, (size_t)(at - host));
+		kiln_log_add_secret(userinfo.ptr);
+		kiln_buf_release(&userinfo);
+	}
+	if (query != NULL && query[1] != '\0' && query[1] != '#') {
+		struct kiln_buf q = KILN_BUF_INIT;
+		kiln_buf_put(&q, query + 1, strcspn(query + 1, "#"));
+		kiln_log_add_secret(q.ptr);
+		kiln_buf_release(&q);
+	}
+}
+
 static int loopback(const char *url)
 {
 	const char *h = strstr(url, "://");

@@ -271,6 +271,71 @@ START_TEST(time_limit_kills_the_hooks_process_group)
 }
 END_TEST
 
+/* A hook that exits 0 leaves nothing running, and what it echoes is redacted. */
+START_TEST(clean_hook_takes_its_group_and_prints_no_secret)
+{
+	struct seen s = {KILN_BUF_INIT, KILN_BUF_INIT, KILN_BUF_INIT};
+	struct kiln_profile *p;
+	struct kiln_hooks *h;
+	struct kiln_event ev;
+	char *pidtext;
+	pid_t child;
+	int i;
+
+	mkdir_tmp();
+	kiln_log_add_secret("echoed-secret-91c2");
+	p = profile_with("{\"post_swap\": [\"sleep 60 >/dev/null 2>&1 & echo $! > child.pid; "
+	                 "echo key=echoed-secret-91c2\"]}");
+	h = hooks_for(p, &s);
+	ev = deploy_event(KILN_EVENT_HOOK, "post_swap");
+	ck_assert_int_eq(kiln_hooks_on_event(&ev, h), 0);
+	ck_assert_msg(strstr(s.output.ptr, "key=***") != NULL, "'%s'", s.output.ptr);
+	ck_assert_ptr_null(strstr(s.all.ptr, "echoed-secret"));
+	pidtext = read_file("child.pid");
+	child = (pid_t)atoi(pidtext);
+	ck_assert_int_gt(child, 1);
+	for (i = 0; i < 50 && alive(child); i++)
+		usleep(20000);
+	ck_assert_msg(!alive(child), "the hook's background child %d outlived it", (int)child);
+	free(pidtext);
+	kiln_hooks_free(h);
+	kiln_profile_free(p);
+	seen_release(&s);
+	rm_tmp();
+}
+END_TEST
+
+/* A webhook URL's user information and query never reach a warning or the log. */
+START_TEST(webhook_url_credentials_never_reach_a_message)
+{
+	struct seen s = {KILN_BUF_INIT, KILN_BUF_INIT, KILN_BUF_INIT};
+	struct kiln_profile *p;
+	struct kiln_hooks *h;
+	struct kiln_event ev;
+
+	mkdir_tmp();
+	kiln_buf_clear(&logged);
+	kiln_log_set_callback(log_cb, NULL);
+	p = profile_with("{\"post_deploy\": [{\"url\": "
+	                 "\"http://kiln:pa55word-91@127.0.0.1:9/x?token=t0ken-abc\", "
+	                 "\"timeout_s\": 1}]}");
+	h = hooks_for(p, &s);
+	ev = deploy_event(KILN_EVENT_HOOK, "post_deploy");
+	ck_assert_int_eq(kiln_hooks_on_event(&ev, h), 0);
+	kiln_log_set_callback(NULL, NULL);
+	ck_assert_msg(s.warnings.size > 0, "the failed webhook was not reported");
+	ck_assert_msg(strstr(s.all.ptr, "pa55word") == NULL && strstr(s.all.ptr, "t0ken") == NULL,
+	              "'%s'", s.all.ptr);
+	ck_assert_msg(logged.ptr == NULL || (strstr(logged.ptr, "pa55word") == NULL &&
+	                                     strstr(logged.ptr, "t0ken") == NULL),
+	              "'%s'", logged.ptr);
+	kiln_hooks_free(h);
+	kiln_profile_free(p);
+	seen_release(&s);
+	rm_tmp();
+}
+END_TEST
+
 START_TEST(failing_pre_hook_stops_its_stage_post_hook_only_warns)
 {
 	struct seen s = {KILN_BUF_INIT, KILN_BUF_INIT, KILN_BUF_INIT};
@@ -758,6 +823,8 @@ Suite *kiln_test_suite(void)
 	tcase_add_test(tc, command_hook_gets_json_variables_and_prefixed_output);
 	tcase_add_test(tc, time_limit_kills_the_hooks_process_group);
 	tcase_add_test(tc, failing_pre_hook_stops_its_stage_post_hook_only_warns);
+	tcase_add_test(tc, clean_hook_takes_its_group_and_prints_no_secret);
+	tcase_add_test(tc, webhook_url_credentials_never_reach_a_message);
 	tcase_add_test(tc, webhook_is_signed_retried_and_keeps_its_secret);
 	tcase_add_test(tc, webhook_without_its_secret_fails_naming_the_variable);
 	tcase_add_test(tc, webhook_url_shown_without_credentials_or_query);
