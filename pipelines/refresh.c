@@ -250,8 +250,11 @@ static void reasons(struct refresh *f)
 		now = kiln_escape(l->ref);
 		if (strcmp(ref, l->ref) != 0)
 			reason(f, "%s %s -> %s", l->name, was, now);
-		else if (commit != NULL && strcmp(commit, l->commit) != 0)
-			reason(f, "%s %s moved: %.12s -> %.12s", l->name, now, commit, l->commit);
+		else if (commit != NULL && strcmp(commit, l->commit) != 0) {
+			char *old = kiln_escape(commit); /* an image's tag */
+			reason(f, "%s %s moved: %.12s -> %.12s", l->name, now, old, l->commit);
+			free(old);
+		}
 		free(was);
 		free(now);
 	}
@@ -313,6 +316,8 @@ static int bake(struct refresh *f)
 	o.state_dir = f->opts->state_dir;
 	o.cache_dir = f->opts->cache_dir;
 	o.local_endpoint = f->opts->local_endpoint;
+	/* layers() fetched every repository a moment ago and fixed its refs */
+	o.reuse_mirrors = 1;
 	o.stop = f->opts->stop;
 	o.on_event = f->opts->on_event;
 	o.payload = f->opts->payload;
